@@ -1,0 +1,17 @@
+"""What the ``dramatiq`` and ``periodiq`` commands load (see the Procfile).
+
+It reads the settings, builds the broker, connects the database and imports every
+actor module so that each is declared on that broker.
+"""
+
+from __future__ import annotations
+
+from actors.broker import configure
+from models import init_database
+from overlap.settings import Settings
+
+settings = Settings.from_env()
+broker = configure(settings)
+init_database(settings.database_url)
+
+from actors import periodic  # noqa: E402, F401  (declares the periodic actors)

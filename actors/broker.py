@@ -1,0 +1,78 @@
+"""The one broker module: every process (web, workers, scheduler) builds its broker here,
+so that all of them see the same middleware in the same order.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+from periodiq import PeriodiqMiddleware
+
+from actors.middleware.database import DatabaseConnection
+from overlap.settings import Settings
+
+# Dramatiq's Redis broker brings back the messages of a worker that stopped sending
+# heartbeats, but only during "maintenance", which by default runs on 0.1% of broker
+# calls, for workers silent for 60 s: a killed worker's message came back after about ten
+# minutes. These values bring it back within half a minute.
+HEARTBEAT_TIMEOUT_MS = 15_000
+MAINTENANCE_CHANCE = 100_000  # out of a million broker calls
+
+# Queues: what a person waits for, what the scheduler fans out, and the periodic ticks.
+INTERACTIVE_QUEUE = "interactive"
+BULK_QUEUE = "bulk"
+PERIODIC_QUEUE = "periodic"
+QUEUES = (INTERACTIVE_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
+
+
+def build_broker(settings: Settings, namespace: str = "overlap") -> RedisBroker:
+    """A Redis broker for ``settings.redis_url`` with the app's middleware, in order."""
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set (make run and the tests start one)")
+    middleware = [
+        # Dramatiq's own, in its default order.
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(),
+        # periodiq: skips periodic messages that waited too long (see actors/periodic.py).
+        PeriodiqMiddleware(skip_delay=60),
+        # One database connection per message, opened before and closed after it.
+        DatabaseConnection(),
+    ]
+    return RedisBroker(
+        url=settings.redis_url,
+        namespace=namespace,
+        middleware=middleware,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+        maintenance_chance=MAINTENANCE_CHANCE,
+    )
+
+
+def configure(settings: Settings, namespace: str = "overlap") -> RedisBroker:
+    """Build the broker, make it the global one and move every declared actor onto it."""
+    old = dramatiq.get_broker() if _has_global_broker() else None
+    broker = build_broker(settings, namespace=namespace)
+    dramatiq.set_broker(broker)
+    if old is not None:
+        for name in old.get_declared_actors():
+            actor = old.get_actor(name)
+            actor.broker = broker
+            broker.declare_actor(actor)
+    return broker
+
+
+def _has_global_broker() -> bool:
+    import dramatiq.broker as broker_module
+
+    return broker_module.global_broker is not None

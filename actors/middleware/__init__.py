@@ -1,0 +1,1 @@
+"""Worker-wide concerns, one middleware class per module."""

@@ -1,0 +1,23 @@
+"""The database: connection, tables and the queries on them.
+
+Import the tables from here (``from models import User, Artist``); ``models.db`` holds the
+connection, ``models.migrations`` creates and upgrades the schema.
+"""
+
+from models.artist import Artist, ArtistListeners, current_month
+from models.db import BaseModel, database, init_database
+from models.user import User, UserArtist
+
+ALL_TABLES: list[type[BaseModel]] = [User, Artist, ArtistListeners, UserArtist]
+
+__all__ = [
+    "ALL_TABLES",
+    "Artist",
+    "ArtistListeners",
+    "BaseModel",
+    "User",
+    "UserArtist",
+    "current_month",
+    "database",
+    "init_database",
+]

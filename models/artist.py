@@ -1,0 +1,186 @@
+"""Artists and their monthly listener counts, one row per artist per month."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from peewee import (
+    EXCLUDED,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    TextField,
+    fn,
+)
+
+from models.db import BaseModel, database, utcnow
+
+# A SQLite statement takes at most 32,766 variables; stay far below with a few columns each.
+UPSERT_CHUNK = 500
+
+
+def current_month(now: dt.datetime | None = None) -> str:
+    """The month (``YYYY-MM``, UTC) that listener counts are kept for."""
+    return (now or utcnow()).strftime("%Y-%m")
+
+
+@dataclass(frozen=True)
+class ArtistFields:
+    """What Spotify told us of an artist; ``complete`` when it came from a full artist object."""
+
+    spotify_id: str
+    name: str
+    url: str | None
+    image_url: str | None = None
+    complete: bool = False
+
+
+class Artist(BaseModel):
+    """An artist as Spotify knows it."""
+
+    spotify_id = CharField(max_length=64, unique=True)
+    name = TextField(null=True)
+    url = TextField(null=True)
+    image_url = TextField(null=True)
+    # True once a full artist object (with its images) was read; a saved track only gives
+    # the simplified one, which has no images.
+    details_complete = BooleanField(default=False)
+    # Set when Spotify answered 404: the artist is kept for history but never asked again.
+    gone_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def upsert_many(cls, artists: Iterable[ArtistFields]) -> dict[str, int]:
+        """Insert or update artists and return their row ids by Spotify id.
+
+        What is known is never overwritten by less: an image or a complete flag stays.
+        """
+        unique = {a.spotify_id: a for a in artists}
+        ids: dict[str, int] = {}
+        items = list(unique.values())
+        now = utcnow()
+        for start in range(0, len(items), UPSERT_CHUNK):
+            chunk = items[start : start + UPSERT_CHUNK]
+            rows = [
+                {
+                    "spotify_id": a.spotify_id,
+                    "name": a.name,
+                    "url": a.url,
+                    "image_url": a.image_url,
+                    "details_complete": a.complete,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for a in chunk
+            ]
+            with database.atomic():
+                (
+                    cls.insert_many(rows)
+                    .on_conflict(
+                        conflict_target=[cls.spotify_id],
+                        update={
+                            cls.name: EXCLUDED.name,
+                            cls.url: fn.COALESCE(EXCLUDED.url, cls.url),
+                            cls.image_url: fn.COALESCE(EXCLUDED.image_url, cls.image_url),
+                            cls.details_complete: (
+                                cls.details_complete | EXCLUDED.details_complete
+                            ),
+                            cls.updated_at: EXCLUDED.updated_at,
+                        },
+                    )
+                    .execute()
+                )
+            query = cls.select(cls.id, cls.spotify_id).where(
+                cls.spotify_id.in_([a.spotify_id for a in chunk])
+            )
+            ids.update({row.spotify_id: row.id for row in query})
+        return ids
+
+    @classmethod
+    def is_up_to_date(cls, spotify_id: str, month: str | None = None) -> bool:
+        """Whether the artist has all its fields and this month's listener row (one query)."""
+        month = month or current_month()
+        query = (
+            cls.select(cls.id)
+            .join(
+                ArtistListeners,
+                on=((ArtistListeners.artist == cls.id) & (ArtistListeners.month == month)),
+            )
+            .where(
+                (cls.spotify_id == spotify_id) & (cls.details_complete | cls.gone_at.is_null(False))
+            )
+        )
+        return query.exists()
+
+    @classmethod
+    def outdated_ids(
+        cls, month: str, after_id: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str]]:
+        """One keyset page of ``(id, spotify_id)`` of artists not up to date for ``month``."""
+        has_month = ArtistListeners.select(ArtistListeners.id).where(
+            (ArtistListeners.artist == cls.id) & (ArtistListeners.month == month)
+        )
+        query = (
+            cls.select(cls.id, cls.spotify_id)
+            .where(
+                (cls.id > after_id)
+                & cls.gone_at.is_null()
+                & (~fn.EXISTS(has_month) | ~cls.details_complete)
+            )
+            .order_by(cls.id)
+            .limit(limit)
+        )
+        return [(row.id, row.spotify_id) for row in query]
+
+    @classmethod
+    def iter_outdated(cls, month: str, chunk: int = 1000) -> Iterator[list[tuple[int, str]]]:
+        """Every outdated artist, in keyset pages of ``chunk``, never all in memory."""
+        after = 0
+        while page := cls.outdated_ids(month, after_id=after, limit=chunk):
+            yield page
+            after = page[-1][0]
+
+
+class ArtistListeners(BaseModel):
+    """An artist's monthly listeners as read in one month.
+
+    A row with no count means the page was read this month and had none to give (or the
+    artist is gone), so that nobody asks again before next month.
+    """
+
+    artist = ForeignKeyField(Artist, on_delete="CASCADE", backref="listener_counts")
+    month = CharField(max_length=7)
+    monthly_listeners = BigIntegerField(null=True)
+    read_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "artist_listeners"
+        indexes = ((("artist", "month"), True),)
+
+    @classmethod
+    def record(
+        cls, artist_id: int, monthly_listeners: int | None, month: str | None = None
+    ) -> None:
+        """Store (or replace) the artist's count for the month."""
+        month = month or current_month()
+        (
+            cls.insert(
+                artist=artist_id,
+                month=month,
+                monthly_listeners=monthly_listeners,
+                read_at=utcnow(),
+            )
+            .on_conflict(
+                conflict_target=[cls.artist, cls.month],
+                update={
+                    cls.monthly_listeners: EXCLUDED.monthly_listeners,
+                    cls.read_at: EXCLUDED.read_at,
+                },
+            )
+            .execute()
+        )

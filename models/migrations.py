@@ -1,0 +1,77 @@
+"""Creating and upgrading the schema (``overlap db upgrade``).
+
+A new database gets every table as the models describe them today and is stamped with
+the latest version. An existing database runs, in order, each step newer than its stamp.
+A step is a function of the database that changes it with playhouse.migrate or SQL; add
+one to ``STEPS`` whenever a table changes, and never edit a step that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from peewee import Database, IntegerField
+
+from models.db import BaseModel, database, utcnow
+
+Step = Callable[[Database], None]
+
+
+class SchemaVersion(BaseModel):
+    """The schema version this database was last upgraded to (a single row)."""
+
+    version = IntegerField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+def _tables() -> list[type[BaseModel]]:
+    # Imported late so that later issues' tables (job runs) register themselves here too.
+    import models
+
+    return list(models.ALL_TABLES)
+
+
+# Version 1 is the first schema: its tables are created from the models.
+STEPS: list[Step] = []
+LATEST = 1 + len(STEPS)
+
+
+def current_version() -> int | None:
+    """The database's schema version, or None when it has no schema yet."""
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return None
+    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else None
+
+
+def upgrade() -> tuple[int | None, int]:
+    """Bring the schema to the latest version; returns (version before, version after)."""
+    with database.atomic():
+        before = current_version()
+        if before is None:
+            database.create_tables([SchemaVersion, *_tables()])
+            SchemaVersion.create(version=LATEST)
+            return None, LATEST
+        for number, step in enumerate(STEPS, start=2):
+            if number > before:
+                step(database.obj)
+        if before < LATEST:
+            SchemaVersion.update(version=LATEST).execute()
+        return before, LATEST
+
+
+def drop_all() -> None:
+    """Remove every table of the app (tests and ``overlap db reset`` only)."""
+    database.drop_tables([SchemaVersion, *_tables()], cascade=database_is_postgres())
+
+
+def database_is_postgres() -> bool:
+    """Whether DROP ... CASCADE is understood."""
+    from models.db import is_postgres
+
+    return is_postgres()
+
+
+__all__ = ["LATEST", "STEPS", "SchemaVersion", "current_version", "drop_all", "upgrade", "utcnow"]

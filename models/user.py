@@ -1,0 +1,190 @@
+"""People who signed in, their friend codes and tokens, and which artists they have."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterable
+
+from peewee import (
+    EXCLUDED,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegrityError,
+    TextField,
+    fn,
+)
+
+from models.artist import Artist
+from models.db import BaseModel, database, utcnow
+
+# Crockford's base32: no I, L, O or U, so a code read aloud or typed by hand survives.
+FRIEND_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+FRIEND_CODE_LENGTH = 10  # 50 bits: unguessable with rate-limited attempts.
+_FRIEND_CODE_RE = re.compile(rf"^[{FRIEND_CODE_ALPHABET}]{{{FRIEND_CODE_LENGTH}}}$")
+
+SOURCES = ("followed", "saved_track", "saved_album")
+
+
+def new_friend_code() -> str:
+    """A fresh random friend code."""
+    return "".join(secrets.choice(FRIEND_CODE_ALPHABET) for _ in range(FRIEND_CODE_LENGTH))
+
+
+def normalize_friend_code(raw: str) -> str | None:
+    """The canonical form of a typed friend code, or None when it cannot be one.
+
+    Case, spaces and dashes are forgiven, and so are the letters people confuse with digits.
+    """
+    if not isinstance(raw, str) or len(raw) > 64:
+        return None
+    code = re.sub(r"[\s\-]", "", raw).upper().translate(str.maketrans("OIL", "011"))
+    return code if _FRIEND_CODE_RE.match(code) else None
+
+
+class User(BaseModel):
+    """A person who signed in with Spotify."""
+
+    spotify_id = CharField(max_length=128, unique=True)
+    account_id = CharField(max_length=128, null=True)
+    display_name = TextField(null=True)
+    friend_code = CharField(max_length=16, unique=True, default=new_friend_code)
+    # The Spotify token dict as JSON. Never rendered, never logged (see __repr__).
+    token_json = TextField(null=True)
+    needs_reauth = BooleanField(default=False)
+    last_login_at = DateTimeField(null=True)
+    last_synced_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.spotify_id}>"
+
+    __str__ = __repr__
+
+    @property
+    def name(self) -> str:
+        """What to call the person on a page."""
+        return self.display_name or self.spotify_id
+
+    def load_token(self) -> dict | None:
+        """The stored Spotify token dict, if any."""
+        return json.loads(self.token_json) if self.token_json else None
+
+    def save_token(self, token: dict) -> None:
+        """Store a new Spotify token dict (after sign-in or a refresh)."""
+        self.token_json = json.dumps(token)
+        self.needs_reauth = False
+        User.update(token_json=self.token_json, needs_reauth=False).where(
+            User.id == self.id
+        ).execute()
+
+    def mark_needs_reauth(self) -> None:
+        """Record that Spotify refused our tokens: the person must sign in again."""
+        self.needs_reauth = True
+        User.update(needs_reauth=True).where(User.id == self.id).execute()
+
+    def regenerate_friend_code(self) -> str:
+        """Give the user a new friend code; the old one stops working."""
+        for _ in range(5):
+            code = new_friend_code()
+            try:
+                with database.atomic():
+                    User.update(friend_code=code).where(User.id == self.id).execute()
+            except IntegrityError:
+                continue
+            self.friend_code = code
+            return code
+        raise RuntimeError("could not find a free friend code")
+
+    @classmethod
+    def by_friend_code(cls, raw: str) -> User | None:
+        """The user whose friend code this is, or None (also for malformed codes)."""
+        code = normalize_friend_code(raw)
+        if code is None:
+            return None
+        return cls.get_or_none(cls.friend_code == code)
+
+    @classmethod
+    def sign_in(
+        cls, spotify_id: str, display_name: str | None, token: dict, account_id: str | None = None
+    ) -> User:
+        """Create or update the user who just signed in, with their new token."""
+        now = utcnow()
+        fields = {
+            "display_name": display_name,
+            "token_json": json.dumps(token),
+            "needs_reauth": False,
+            "last_login_at": now,
+        }
+        if account_id:
+            fields["account_id"] = account_id
+        for _ in range(5):
+            try:
+                with database.atomic():
+                    (
+                        cls.insert(spotify_id=spotify_id, friend_code=new_friend_code(), **fields)
+                        .on_conflict(
+                            conflict_target=[cls.spotify_id],
+                            update={getattr(cls, k): getattr(EXCLUDED, k) for k in fields},
+                        )
+                        .execute()
+                    )
+                break
+            except IntegrityError:
+                # Only a friend-code collision lands here; draw another.
+                continue
+        return cls.get(cls.spotify_id == spotify_id)
+
+    def artist_counts(self) -> dict[str, int]:
+        """How many artists the user has from each source."""
+        counts = dict.fromkeys(SOURCES, 0)
+        query = (
+            UserArtist.select(UserArtist.source, fn.COUNT(UserArtist.id).alias("n"))
+            .where(UserArtist.user == self.id)
+            .group_by(UserArtist.source)
+        )
+        for row in query:
+            counts[row.source] = row.n
+        return counts
+
+
+class UserArtist(BaseModel):
+    """That a user has an artist from one source: followed, a saved track or a saved album."""
+
+    user = ForeignKeyField(User, on_delete="CASCADE", backref="artist_links")
+    artist = ForeignKeyField(Artist, on_delete="CASCADE", backref="user_links")
+    source = CharField(max_length=16)
+    # When a sync last saw this link; a complete sync removes links it did not see.
+    seen_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "user_artist"
+        indexes = (
+            (("user", "artist", "source"), True),
+            (("artist",), False),
+        )
+
+    @classmethod
+    def link_many(cls, user_id: int, artist_ids: Iterable[int], source: str) -> int:
+        """Record that the user has these artists from ``source``; returns how many rows."""
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}")
+        now = utcnow()
+        rows = [
+            {"user": user_id, "artist": a, "source": source, "seen_at": now}
+            for a in dict.fromkeys(artist_ids)
+        ]
+        for start in range(0, len(rows), 500):
+            with database.atomic():
+                (
+                    cls.insert_many(rows[start : start + 500])
+                    .on_conflict(
+                        conflict_target=[cls.user, cls.artist, cls.source],
+                        update={cls.seen_at: EXCLUDED.seen_at},
+                    )
+                    .execute()
+                )
+        return len(rows)

@@ -1,0 +1,1 @@
+"""The app's shell: settings, the ``overlap`` command and the development runner."""

@@ -1,0 +1,109 @@
+"""Artists, their links to users, and their monthly listener rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from peewee import IntegrityError
+
+from models import Artist, ArtistListeners, User, UserArtist, current_month, database
+from models.artist import ArtistFields
+
+
+def test_current_month_is_the_utc_year_and_month():
+    assert current_month(dt.datetime(2026, 1, 31, 23, 59)) == "2026-01"
+
+
+def test_upserting_keeps_what_is_known_and_takes_new_names(db):
+    Artist.upsert_many([ArtistFields("a1", "Old", "https://x/a1", "https://img/1", True)])
+
+    ids = Artist.upsert_many([ArtistFields("a1", "New & <Improved>", None, None, False)])
+
+    artist = Artist.get_by_id(ids["a1"])
+    assert artist.name == "New & <Improved>"
+    assert artist.url == "https://x/a1"
+    assert artist.image_url == "https://img/1"
+    assert artist.details_complete is True
+    assert Artist.select().count() == 1
+
+
+def test_upserting_many_artists_returns_every_id_once(db):
+    fields = [ArtistFields(f"id{i}", f"Artist {i}", None) for i in range(1234)]
+    ids = Artist.upsert_many(fields + fields[:10])
+    assert len(ids) == 1234
+    assert Artist.select().count() == 1234
+
+
+def test_one_listener_row_per_artist_per_month(db):
+    ids = Artist.upsert_many([ArtistFields("a1", "One", "u")])
+    ArtistListeners.create(artist=ids["a1"], month="2026-11", monthly_listeners=5)
+    with pytest.raises(IntegrityError), database.atomic():
+        ArtistListeners.create(artist=ids["a1"], month="2026-11", monthly_listeners=6)
+
+
+def test_recording_listeners_twice_in_a_month_keeps_the_latest(db):
+    ids = Artist.upsert_many([ArtistFields("a1", "One", "u")])
+    ArtistListeners.record(ids["a1"], 5, month="2026-11")
+    ArtistListeners.record(ids["a1"], 7, month="2026-11")
+    rows = list(ArtistListeners.select())
+    assert [(r.month, r.monthly_listeners) for r in rows] == [("2026-11", 7)]
+
+
+def test_an_artist_is_up_to_date_with_its_fields_and_this_months_row(db):
+    ids = Artist.upsert_many(
+        [
+            ArtistFields("full", "Full", "u", "img", True),
+            ArtistFields("partial", "Partial", "u"),
+            ArtistFields("stale", "Stale", "u", "img", True),
+        ]
+    )
+    ArtistListeners.record(ids["full"], 10)
+    ArtistListeners.record(ids["partial"], 10)
+    ArtistListeners.record(ids["stale"], 10, month="2000-01")
+
+    assert Artist.is_up_to_date("full")
+    assert not Artist.is_up_to_date("partial")
+    assert not Artist.is_up_to_date("stale")
+    assert not Artist.is_up_to_date("unknown")
+
+
+def test_a_row_without_a_count_still_makes_the_artist_up_to_date(db):
+    ids = Artist.upsert_many([ArtistFields("quiet", "Quiet", "u", None, True)])
+    ArtistListeners.record(ids["quiet"], None)
+    assert Artist.is_up_to_date("quiet")
+
+
+def test_outdated_artists_come_in_keyset_pages_without_gone_ones(db):
+    fields = [ArtistFields(f"id{i:04}", f"A{i}", "u", None, True) for i in range(25)]
+    ids = Artist.upsert_many(fields)
+    month = "2026-11"
+    for i in range(0, 25, 5):  # every fifth is up to date
+        ArtistListeners.record(ids[f"id{i:04}"], 1, month=month)
+    Artist.update(gone_at=dt.datetime(2026, 1, 1)).where(Artist.spotify_id == "id0001").execute()
+
+    pages = list(Artist.iter_outdated(month, chunk=4))
+
+    found = [spotify_id for page in pages for _, spotify_id in page]
+    expected = [f"id{i:04}" for i in range(25) if i % 5 and i != 1]
+    assert found == expected
+    assert all(len(p) <= 4 for p in pages)
+
+
+def test_a_user_has_an_artist_once_per_source(db):
+    user = User.sign_in("ana", "Ana", {})
+    ids = Artist.upsert_many([ArtistFields("a1", "One", "u"), ArtistFields("a2", "Two", "u")])
+
+    UserArtist.link_many(user.id, ids.values(), "followed")
+    UserArtist.link_many(user.id, ids.values(), "followed")
+    UserArtist.link_many(user.id, [ids["a1"]], "saved_track")
+
+    assert user.artist_counts() == {"followed": 2, "saved_track": 1, "saved_album": 0}
+    with pytest.raises(IntegrityError), database.atomic():
+        UserArtist.create(user=user, artist=ids["a1"], source="followed")
+
+
+def test_an_unknown_source_is_refused(db):
+    user = User.sign_in("ana", "Ana", {})
+    with pytest.raises(ValueError):
+        UserArtist.link_many(user.id, [1], "playlists")

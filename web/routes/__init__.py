@@ -1,0 +1,13 @@
+"""The app's routes, one module per resource; ``mount_all`` adds them to an app."""
+
+from __future__ import annotations
+
+import bottle
+
+from web.routes import health, pages
+
+
+def mount_all(app: bottle.Bottle) -> None:
+    """Add every route to ``app``."""
+    pages.mount(app)
+    health.mount(app)
