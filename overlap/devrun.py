@@ -44,7 +44,16 @@ class Child:
 class Supervisor:
     """Runs commands in their own process groups, prefixes their output, restarts them."""
 
-    def __init__(self, commands: dict[str, str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self,
+        commands: dict[str, str],
+        env: dict[str, str],
+        cwd: Path,
+        max_restarts: int = MAX_RESTARTS,
+        max_delay: float = 10.0,
+    ) -> None:
+        self.max_restarts = max_restarts
+        self.max_delay = max_delay
         self.children = [Child(name, cmd) for name, cmd in commands.items()]
         self.env = env
         self.cwd = cwd
@@ -92,15 +101,15 @@ class Supervisor:
                     child.deaths.append(now)
                     while child.deaths and now - child.deaths[0] > RESTART_WINDOW_S:
                         child.deaths.popleft()
-                    if len(child.deaths) > MAX_RESTARTS:
+                    if len(child.deaths) > self.max_restarts:
                         self.say(
                             child.name,
                             f"exited with code {code} {len(child.deaths)} times in "
                             f"{RESTART_WINDOW_S:.0f} s; stopping everything (see its output above)",
                         )
                         return 1
-                    delay = min(2 ** (len(child.deaths) - 1), 10)
-                    self.say(child.name, f"exited with code {code}; restarting in {delay} s")
+                    delay = min(2 ** (len(child.deaths) - 1), self.max_delay)
+                    self.say(child.name, f"exited with code {code}; restarting in {delay:g} s")
                     time.sleep(delay)
                     self.start(child)
             return 0
@@ -108,11 +117,15 @@ class Supervisor:
             self.stop_all()
 
     def stop_all(self) -> None:
-        """SIGTERM every child's process group, then SIGKILL what is left after a grace."""
+        """SIGTERM every child, then SIGKILL its process group if it outlives the grace.
+
+        SIGTERM goes to the child alone: masters such as gunicorn's and dramatiq's stop
+        their own workers, and a second signal straight to a worker makes it die at once.
+        """
         live = [c for c in self.children if c.process and c.process.poll() is None]
         for child in live:
             self.say(child.name, "stopping")
-            _signal_group(child.process, signal.SIGTERM)
+            child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         for child in live:
             try:
@@ -142,7 +155,7 @@ def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
         if _port_in_use(port):
             print(f"overlap: port {port} is already in use; set {name} to another port.")
             return 2
-    commands = {name: p.cmd for name, p in parse_procfile(procfile.read_text()).processes.items()}
+    commands = dict(parse_procfile(procfile.read_text()).processes)
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
