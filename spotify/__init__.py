@@ -1,0 +1,1 @@
+"""The Spotify boundary: API client, OAuth, listener pages and the demo Spotify."""

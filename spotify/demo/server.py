@@ -1,0 +1,70 @@
+"""Serving the demo Spotify: in the foreground for ``overlap demo-spotify``, or in a thread
+for tests (on a free port, stopped by the function it returns)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import waitress
+
+from overlap.settings import Settings
+from spotify.demo.app import create_demo_app, limits_of
+from spotify.demo.catalog import Catalog
+from spotify.demo.config import DemoConfig
+
+log = logging.getLogger(__name__)
+
+# Enough threads that stalled requests (faults that sleep) do not starve the others.
+THREADS = 32
+
+
+def _config(settings_or_config: Settings | DemoConfig) -> DemoConfig:
+    if isinstance(settings_or_config, DemoConfig):
+        return settings_or_config
+    return DemoConfig.from_settings(settings_or_config)
+
+
+def serve(
+    settings_or_config: Settings | DemoConfig, host: str = "127.0.0.1", port: int = 8001
+) -> None:
+    """Serve the demo Spotify until interrupted."""
+    app = create_demo_app(_config(settings_or_config))
+    waitress.serve(app, host=host, port=port, threads=THREADS, ident="demo-spotify")
+
+
+def start_in_thread(
+    config: DemoConfig, port: int = 0, *, catalog: Catalog | None = None
+) -> tuple[str, Callable[[], None]]:
+    """Start serving on loopback in a daemon thread; returns the base URL and a stop function."""
+    app = create_demo_app(config, catalog)
+    server = waitress.create_server(
+        app, host="127.0.0.1", port=port, threads=THREADS, ident="demo-spotify"
+    )
+    thread = threading.Thread(target=server.run, name="demo-spotify", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        limits_of(app).stop()
+
+        def close_everything() -> None:
+            # Runs in the server's loop thread: closing every channel, the listening socket
+            # and the trigger included, empties the loop's map, so ``run`` returns.
+            for channel in list(server._map.values()):
+                channel.close()
+
+        server.trigger.pull_trigger(close_everything)
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+
+    return f"http://127.0.0.1:{server.effective_port}", stop
+
+
+def main(settings: Settings) -> None:
+    """Serve on ``settings.demo_spotify_port`` at 127.0.0.1, saying where in one log line."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    port = settings.demo_spotify_port
+    log.info("demo Spotify at http://127.0.0.1:%d (API /v1, accounts /accounts, pages /open)", port)
+    serve(settings, "127.0.0.1", port)
