@@ -1,0 +1,239 @@
+"""The Spotify Web API client: one HTTP request per call, typed errors, no retries.
+
+Jobs (Dramatiq actors) decide when to retry, so the client never retries: spotipy is given a
+plain ``requests.Session`` (its own session retries 429 and 5xx, sleeping through
+``Retry-After`` and then dropping the header) and ``retries=0``. The only waiting is the
+``SpotifyGate``'s, when one is given: a slot under the shared rate limit before each request,
+and a 429's pause, which the client sets for every process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import requests
+import spotipy
+
+from overlap.settings import Settings
+from spotify.errors import BadResponse, RateLimited, error_for_requests, error_for_status
+from spotify.gate import SpotifyGate
+from spotify.oauth import CallbackCacheHandler, UserAuth
+from spotify.paging import CursorPage, OffsetPage, cursor_page, offset_page
+
+PAGE_LIMIT = 50
+
+
+class TokenSource(Protocol):
+    """What spotipy asks of an auth manager."""
+
+    def get_access_token(self, as_dict: bool = False) -> str | dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ArtistRef:
+    """The few facts about an artist that we keep."""
+
+    spotify_id: str
+    name: str
+    url: str
+    image_url: str | None
+
+
+class SpotifyClient:
+    """The Web API calls the app makes, for one user (or one bare access token)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        auth: str | TokenSource,
+        session: requests.Session | None = None,
+        gate: SpotifyGate | None = None,
+    ) -> None:
+        self.settings = settings
+        self.gate = gate
+        self._session = session or requests.Session()
+        token, manager = (auth, None) if isinstance(auth, str) else (None, auth)
+        self._sp = spotipy.Spotify(
+            auth=token,
+            auth_manager=manager,
+            requests_session=self._session,
+            requests_timeout=settings.spotify_timeout,
+            retries=0,
+            status_retries=0,
+        )
+        self._sp.prefix = settings.spotify_api_url + "/"
+
+    @classmethod
+    def for_user(
+        cls,
+        settings: Settings,
+        load_token: Callable[[], dict | None],
+        save_token: Callable[[dict], None],
+        on_needs_reauth: Callable[[], None] | None = None,
+        gate: SpotifyGate | None = None,
+    ) -> SpotifyClient:
+        """A client on a stored token, refreshed and saved again when it expires.
+
+        ``on_needs_reauth`` is called when there is no usable token or Spotify refuses the
+        refresh token; a 401 from the API itself raises ``NeedsReauth`` without calling it.
+        """
+        session = requests.Session()
+        auth = UserAuth(
+            settings, CallbackCacheHandler(load_token, save_token), on_needs_reauth, session
+        )
+        return cls(settings, auth, session, gate)
+
+    def close(self) -> None:
+        """Release the pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> SpotifyClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def me(self) -> dict[str, Any]:
+        """The signed-in user's profile (``id``, ``display_name``...)."""
+        data = self._get("me", "the user's profile")
+        if not isinstance(data.get("id"), str):
+            raise BadResponse("Spotify's profile answer has no id")
+        return data
+
+    def artist(self, spotify_id: str) -> dict[str, Any]:
+        """One artist, by id (GET /artists/{id}; the several-ids endpoint is deprecated)."""
+        data = self._get(f"artists/{quote(spotify_id, safe='')}", f"artist {spotify_id}")
+        artist_ref(data)  # checks the shape
+        return data
+
+    def followed_artists_page(self, after: str | None, limit: int = PAGE_LIMIT) -> CursorPage:
+        """One page of the artists the user follows, after the cursor ``after``."""
+        params: dict[str, Any] = {"type": "artist", "limit": limit}
+        if after is not None:
+            params["after"] = after
+        data = self._get("me/following", "the followed artists", params)
+        return cursor_page(data.get("artists"), "followed artists")
+
+    def saved_tracks_page(self, offset: int, limit: int = PAGE_LIMIT) -> OffsetPage:
+        """One page of the user's saved tracks (items hold ``track``)."""
+        data = self._get("me/tracks", "the saved tracks", {"limit": limit, "offset": offset})
+        return offset_page(data, offset, "saved tracks")
+
+    def saved_albums_page(self, offset: int, limit: int = PAGE_LIMIT) -> OffsetPage:
+        """One page of the user's saved albums (items hold ``album``)."""
+        data = self._get("me/albums", "the saved albums", {"limit": limit, "offset": offset})
+        return offset_page(data, offset, "saved albums")
+
+    def iter_followed_artists(self) -> Iterator[dict[str, Any]]:
+        """Every followed artist, page after page."""
+        after: str | None = None
+        while True:
+            page = self.followed_artists_page(after)
+            yield from page.items
+            # A cursor that does not move would loop forever; treat it as the end.
+            if page.next_after is None or page.next_after == after or not page.items:
+                return
+            after = page.next_after
+
+    def iter_saved_tracks(self) -> Iterator[dict[str, Any]]:
+        """Every saved-track item, page after page."""
+        return self._iter_offset(self.saved_tracks_page)
+
+    def iter_saved_albums(self) -> Iterator[dict[str, Any]]:
+        """Every saved-album item, page after page."""
+        return self._iter_offset(self.saved_albums_page)
+
+    def _iter_offset(self, fetch: Callable[[int], OffsetPage]) -> Iterator[dict[str, Any]]:
+        """Page through an offset-paged list to its end."""
+        offset: int | None = 0
+        while offset is not None:
+            page = fetch(offset)
+            yield from page.items
+            offset = page.next_offset
+
+    def _get(self, path: str, what: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET ``path`` under the API URL and give back the JSON object, errors typed."""
+        if self.gate is not None:
+            self.gate.before_request("api")
+        try:
+            # spotipy's _get is its one door to HTTP; its public helpers add a trailing slash
+            # to /me and reject ids that are not base-62 before asking Spotify.
+            data = self._sp._get(path, **(params or {}))
+        except spotipy.SpotifyException as exc:
+            error = error_for_status(exc.http_status, exc.headers, "api", what)
+            if isinstance(error, RateLimited) and self.gate is not None:
+                # Every process stops calling the API until Spotify's Retry-After has passed.
+                self.gate.pause("api", error.retry_after)
+            raise error from exc
+        except requests.RequestException as exc:
+            error = error_for_requests(exc, what)
+            if error is None:
+                raise
+            raise error from exc
+        # spotipy turns an unreadable JSON body into None instead of raising.
+        if not isinstance(data, dict):
+            raise BadResponse(f"Spotify's answer for {what} was not a JSON object")
+        return data
+
+
+def artist_ref(artist: Any) -> ArtistRef:
+    """The ``ArtistRef`` of an artist object (full or simplified)."""
+    if not isinstance(artist, dict):
+        raise BadResponse("An artist in Spotify's answer is not an object")
+    spotify_id, name = artist.get("id"), artist.get("name")
+    if not isinstance(spotify_id, str) or not spotify_id or not isinstance(name, str):
+        raise BadResponse("An artist in Spotify's answer has no id or name")
+    urls = artist.get("external_urls")
+    url = urls.get("spotify") if isinstance(urls, dict) else None
+    if not isinstance(url, str) or not url:
+        url = f"https://open.spotify.com/artist/{spotify_id}"
+    return ArtistRef(spotify_id, name, url, _largest_image(artist.get("images")))
+
+
+def artists_of_saved_track(item: Any) -> list[ArtistRef]:
+    """Every artist credited on a saved track (none for a removed or local track)."""
+    return _credited(item, "track")
+
+
+def artists_of_saved_album(item: Any) -> list[ArtistRef]:
+    """The artists of a saved album."""
+    return _credited(item, "album")
+
+
+def _credited(item: Any, kind: str) -> list[ArtistRef]:
+    """The artists of the track or album inside a saved item, once each, in credit order."""
+    if not isinstance(item, dict):
+        raise BadResponse(f"A saved {kind} in Spotify's answer is not an object")
+    thing = item.get(kind)
+    if thing is None:  # Spotify sends a null track for one that is no longer available.
+        return []
+    if not isinstance(thing, dict) or not isinstance(thing.get("artists", []), list):
+        raise BadResponse(f"A saved {kind} in Spotify's answer has no artists list")
+    refs: dict[str, ArtistRef] = {}
+    for artist in thing.get("artists", []):
+        # Local files carry artists with a null id: they are not on Spotify.
+        if isinstance(artist, dict) and artist.get("id") is None:
+            continue
+        ref = artist_ref(artist)
+        refs.setdefault(ref.spotify_id, ref)
+    return list(refs.values())
+
+
+def _largest_image(images: Any) -> str | None:
+    """The URL of the largest image; Spotify lists them widest first when sizes are unknown."""
+    if not isinstance(images, list):
+        return None
+    usable = [i for i in images if isinstance(i, dict) and isinstance(i.get("url"), str)]
+    if not usable:
+        return None
+
+    def area(image: dict[str, Any]) -> int:
+        width, height = image.get("width"), image.get("height")
+        if isinstance(width, int) and isinstance(height, int):
+            return width * height
+        return 0
+
+    return max(usable, key=area)["url"]
