@@ -6,6 +6,7 @@ actor module so that each is declared on that broker.
 
 from __future__ import annotations
 
+from actors import runtime
 from actors.broker import configure
 from models import init_database
 from overlap.settings import Settings
@@ -13,5 +14,6 @@ from overlap.settings import Settings
 settings = Settings.from_env()
 broker = configure(settings)
 init_database(settings.database_url)
+runtime.configure(settings)
 
-from actors import periodic  # noqa: E402, F401  (declares the periodic actors)
+from actors import artists, periodic, users  # noqa: E402, F401  (declares the actors)

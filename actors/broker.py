@@ -17,7 +17,10 @@ from dramatiq.middleware import (
 from periodiq import PeriodiqMiddleware
 
 from actors.middleware.database import DatabaseConnection
+from actors.middleware.graceful_stop import GracefulStop
+from actors.middleware.job_runs import JobRuns
 from overlap.settings import Settings
+from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, PERIODIC_QUEUE
 
 # Dramatiq's Redis broker brings back the messages of a worker that stopped sending
 # heartbeats, but only during "maintenance", which by default runs on 0.1% of broker
@@ -26,18 +29,25 @@ from overlap.settings import Settings
 HEARTBEAT_TIMEOUT_MS = 15_000
 MAINTENANCE_CHANCE = 100_000  # out of a million broker calls
 
-# Queues: what a person waits for, what the scheduler fans out, and the periodic ticks.
-INTERACTIVE_QUEUE = "interactive"
-BULK_QUEUE = "bulk"
-PERIODIC_QUEUE = "periodic"
-QUEUES = (INTERACTIVE_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
+QUEUES = (INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
 
 
-def build_broker(settings: Settings, namespace: str = "overlap") -> RedisBroker:
-    """A Redis broker for ``settings.redis_url`` with the app's middleware, in order."""
+def build_broker(settings: Settings) -> RedisBroker:
+    """A Redis broker for ``settings.redis_url`` with the app's middleware, in order.
+
+    Dramatiq runs the ``before_*`` hooks in list order and the ``after_*`` hooks in
+    reverse, so the database connection opens first and closes last, and the job-run
+    hooks see what Retries decided (they come before it in the list).
+    """
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set (make run and the tests start one)")
     middleware = [
+        # One database connection per message, opened before and closed after it.
+        DatabaseConnection(),
+        # The job_runs row of tracked actors: claimed before, closed after.
+        JobRuns(),
+        # Running syncs checkpoint and hand back their message when the worker stops.
+        GracefulStop(),
         # Dramatiq's own, in its default order.
         AgeLimit(),
         TimeLimit(),
@@ -47,24 +57,25 @@ def build_broker(settings: Settings, namespace: str = "overlap") -> RedisBroker:
         Retries(),
         # periodiq: skips periodic messages that waited too long (see actors/periodic.py).
         PeriodiqMiddleware(skip_delay=60),
-        # One database connection per message, opened before and closed after it.
-        DatabaseConnection(),
     ]
-    return RedisBroker(
+    broker = RedisBroker(
         url=settings.redis_url,
-        namespace=namespace,
+        namespace=settings.redis_namespace,
         middleware=middleware,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
         maintenance_chance=MAINTENANCE_CHANCE,
     )
+    for queue in QUEUES:
+        broker.declare_queue(queue)
+    return broker
 
 
-def configure(settings: Settings, namespace: str = "overlap") -> RedisBroker:
+def configure(settings: Settings) -> RedisBroker:
     """Build the broker, make it the global one and move every declared actor onto it."""
     old = dramatiq.get_broker() if _has_global_broker() else None
-    broker = build_broker(settings, namespace=namespace)
+    broker = build_broker(settings)
     dramatiq.set_broker(broker)
-    if old is not None:
+    if old is not None and old is not broker:
         for name in old.get_declared_actors():
             actor = old.get_actor(name)
             actor.broker = broker

@@ -1,23 +1,44 @@
 """Periodic actors: periodiq sends them on a schedule from the one scheduler process.
 
-They only find what is due and fan out; the work itself runs in other actors.
-periodiq reads the local clock, so the scheduler runs with TZ=UTC (see the Procfile).
+They only find what is due and fan out; the work itself runs in other actors. periodiq
+reads the local clock, so the scheduler runs with TZ=UTC (see the Procfile), and it never
+catches up a missed run: the refresh runs daily so that a missed day or a new month is
+caught up the next day.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 import dramatiq
 from periodiq import cron
 
-from actors.broker import PERIODIC_QUEUE
+from sync import queueing
+from sync.artists import refresh_outdated_artists
+from sync.maintenance import recover_jobs
 
-# The Redis key where the last tick's time is kept, for /healthz and the dashboard.
+logger = logging.getLogger(__name__)
+
+# The Redis key where the last maintenance tick's time is kept, for health and the dashboard.
 LAST_TICK_KEY = "overlap:scheduler:last_tick"
 
 
-@dramatiq.actor(queue_name=PERIODIC_QUEUE, periodic=cron("* * * * *"), max_retries=0)
-def scheduler_tick() -> None:
-    """Record that the scheduler sent a tick and a worker ran it (a liveness signal)."""
+@dramatiq.actor(
+    queue_name=queueing.PERIODIC_QUEUE,
+    periodic=cron("17 3 * * *"),
+    tracked=True,
+    max_retries=0,
+    time_limit=30 * 60 * 1000,
+)
+def refresh_listeners() -> None:
+    """Send ``update_artist`` on the bulk queue for every artist without this month's count."""
+    result = refresh_outdated_artists()
+    logger.info("monthly refresh: %d outdated artists sent", result.sent)
+
+
+@dramatiq.actor(queue_name=queueing.PERIODIC_QUEUE, periodic=cron("* * * * *"), max_retries=0)
+def recover() -> None:
+    """Send again the jobs whose worker died or whose message never reached Redis."""
+    recover_jobs()
     dramatiq.get_broker().client.set(LAST_TICK_KEY, str(time.time()))

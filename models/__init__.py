@@ -6,15 +6,17 @@ connection, ``models.migrations`` creates and upgrades the schema.
 
 from models.artist import Artist, ArtistListeners, current_month
 from models.db import BaseModel, database, init_database
+from models.job_run import JobRun
 from models.user import User, UserArtist
 
-ALL_TABLES: list[type[BaseModel]] = [User, Artist, ArtistListeners, UserArtist]
+ALL_TABLES: list[type[BaseModel]] = [User, Artist, ArtistListeners, UserArtist, JobRun]
 
 __all__ = [
     "ALL_TABLES",
     "Artist",
     "ArtistListeners",
     "BaseModel",
+    "JobRun",
     "User",
     "UserArtist",
     "current_month",

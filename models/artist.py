@@ -118,6 +118,26 @@ class Artist(BaseModel):
         return query.exists()
 
     @classmethod
+    def not_up_to_date_among(cls, spotify_ids: list[str], month: str | None = None) -> list[str]:
+        """Which of these artists are not up to date for ``month`` (one query per 500)."""
+        month = month or current_month()
+        fresh: set[str] = set()
+        for start in range(0, len(spotify_ids), UPSERT_CHUNK):
+            chunk = spotify_ids[start : start + UPSERT_CHUNK]
+            query = (
+                cls.select(cls.spotify_id)
+                .join(
+                    ArtistListeners,
+                    on=(ArtistListeners.artist == cls.id) & (ArtistListeners.month == month),
+                )
+                .where(
+                    cls.spotify_id.in_(chunk) & (cls.details_complete | cls.gone_at.is_null(False))
+                )
+            )
+            fresh.update(row.spotify_id for row in query)
+        return [s for s in spotify_ids if s not in fresh]
+
+    @classmethod
     def outdated_ids(
         cls, month: str, after_id: int = 0, limit: int = 1000
     ) -> list[tuple[int, str]]:

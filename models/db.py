@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from playhouse.pool import PooledPostgresqlDatabase
 
 database = DatabaseProxy()
 
@@ -55,12 +56,17 @@ def _sqlite(url: str) -> SqliteDatabase:
 
 def _postgres(url: str) -> PostgresqlDatabase:
     parsed = urlparse(url)
-    return PostgresqlDatabase(
+    # Workers open a connection per message and the web one per request; the pool makes
+    # that a hand-over instead of a new login each time.
+    return PooledPostgresqlDatabase(
         parsed.path.lstrip("/"),
         user=parsed.username,
         password=parsed.password,
         host=parsed.hostname,
         port=parsed.port or 5432,
+        max_connections=40,
+        stale_timeout=300,
+        timeout=10,
         autoconnect=True,
         connect_timeout=5,
     )

@@ -10,6 +10,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from peewee import PeeweeException
+from redis import RedisError
+
 from overlap.settings import Settings, SettingsError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -59,6 +62,46 @@ def cmd_demo_spotify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sync_context(settings: Settings):
+    """Database, broker and sync context for the commands that run jobs in the foreground."""
+    import redis
+
+    from actors.broker import configure
+    from models import init_database
+    from sync.context import SyncContext
+
+    init_database(settings.database_url)
+    if not settings.redis_url:
+        return SyncContext(settings=settings, send_artists=lambda ids: 0), False
+    configure(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    return SyncContext.build(settings, client), True
+
+
+def cmd_sync_user(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a user's sync in the foreground, with a progress bar."""
+    from overlap.cli_jobs import run_sync_user
+
+    ctx, has_redis = _sync_context(settings)
+    return run_sync_user(ctx, args.spotify_id, send_artists=has_redis)
+
+
+def cmd_sync_artist(args: argparse.Namespace, settings: Settings) -> int:
+    """Bring one artist up to date in the foreground."""
+    from overlap.cli_jobs import run_sync_artist
+
+    ctx, _ = _sync_context(settings)
+    return run_sync_artist(ctx, args.spotify_id)
+
+
+def cmd_refresh_listeners(args: argparse.Namespace, settings: Settings) -> int:
+    """Count the artists without this month's listeners and send them to the bulk queue."""
+    from overlap.cli_jobs import run_refresh
+
+    _, has_redis = _sync_context(settings)
+    return run_refresh(dry_run=args.dry_run or not has_redis, has_redis=has_redis)
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     """Print the settings in force, secrets hidden."""
     for name, value in settings.redacted().items():
@@ -84,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo-spotify", help="serve the demo Spotify").set_defaults(
         handler=cmd_demo_spotify
     )
+    sync_user = sub.add_parser("sync-user", help="sync one user now, in the foreground")
+    sync_user.add_argument("spotify_id", help="the user's Spotify id")
+    sync_user.set_defaults(handler=cmd_sync_user)
+    sync_artist = sub.add_parser("sync-artist", help="bring one artist up to date now")
+    sync_artist.add_argument("spotify_id", help="the artist's Spotify id")
+    sync_artist.set_defaults(handler=cmd_sync_artist)
+    refresh = sub.add_parser(
+        "refresh-listeners", help="send every artist without this month's count to the workers"
+    )
+    refresh.add_argument("--dry-run", action="store_true", help="only count them")
+    refresh.set_defaults(handler=cmd_refresh_listeners)
+
     sub.add_parser("settings", help="print the settings in force").set_defaults(
         handler=cmd_settings
     )
@@ -99,6 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"overlap: bad setting: {exc}", file=sys.stderr)
         return 2
+    except PeeweeException as exc:
+        print(f"overlap: the database did not answer: {exc}".strip(), file=sys.stderr)
+        return 3
+    except RedisError as exc:
+        print(f"overlap: Redis did not answer: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 

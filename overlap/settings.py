@@ -54,6 +54,13 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     return value
 
 
+def _namespace(env: Mapping[str, str]) -> str:
+    raw = env.get("REDIS_NAMESPACE", "").strip() or "overlap"
+    if not raw.replace("-", "").replace("_", "").isalnum() or len(raw) > 64:
+        raise SettingsError(f"REDIS_NAMESPACE must be letters, digits, - and _, not {raw!r}")
+    return raw
+
+
 def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
     """The configured key, or a development key generated once and kept under var/."""
     configured = env.get("SECRET_KEY", "").strip()
@@ -78,6 +85,7 @@ class Settings:
     var_dir: Path
     database_url: str
     redis_url: str | None
+    redis_namespace: str
     spotify_client_id: str
     spotify_client_secret: str
     spotify_redirect_uri: str
@@ -123,6 +131,7 @@ class Settings:
             var_dir=var_dir,
             database_url=database_url,
             redis_url=env.get("REDIS_URL", "").strip() or None,
+            redis_namespace=_namespace(env),
             spotify_client_id=client_id or DEMO_CLIENT_ID,
             spotify_client_secret=env.get("SPOTIFY_CLIENT_SECRET", "").strip()
             or (DEMO_CLIENT_SECRET if demo else ""),

@@ -17,6 +17,8 @@ import redis
 from models import database, init_database, migrations
 from overlap.embedded_redis import EmbeddedRedis
 from overlap.settings import Settings
+from spotify.demo.config import DemoConfig
+from spotify.demo.harness import DemoSpotify, running_demo
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +92,59 @@ def redis_client(redis_url: str) -> redis.Redis:
 def namespace() -> str:
     """A Redis key namespace of the test's own, so tests never see each other's queues."""
     return f"overlap-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def demo_spotify() -> Iterator[DemoSpotify]:
+    """The demo Spotify with its full-size catalog on a free loopback port, for the session.
+
+    ``.api_url``, ``.catalog``, ``.token_for(user_id)``, ``.set_faults(**kw)``, ``.stats()``
+    and more: see ``spotify.demo.harness.DemoSpotify``. It is reset after every test that
+    uses it, so a test may change limits and faults freely.
+    """
+    with running_demo(DemoConfig()) as demo:
+        yield demo
+
+
+@pytest.fixture(autouse=True)
+def _reset_demo_spotify_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "demo_spotify" in request.fixturenames:
+        request.getfixturevalue("demo_spotify").reset()
+
+
+@pytest.fixture(scope="session")
+def app_settings(base_env: dict[str, str], demo_spotify: DemoSpotify) -> Settings:
+    """The test settings pointing at the session's demo Spotify."""
+    env = {**base_env, "DEMO_SPOTIFY_PORT": str(demo_spotify.port)}
+    return Settings.from_env(env, read_dotenv=False)
+
+
+@pytest.fixture
+def broker(app_settings: Settings, namespace: str) -> Iterator[object]:
+    """The app's Redis broker under a namespace of the test's own, with every actor on it."""
+    from actors import runtime
+    from actors.broker import configure
+
+    settings = app_settings.but(redis_namespace=namespace)
+    broker = configure(settings)
+    runtime.configure(settings)
+    from actors import artists, periodic, users  # noqa: F401  (declares the actors)
+
+    yield broker
+    runtime.stopping.clear()
+    broker.flush_all()
+    for key in broker.client.scan_iter(f"{namespace}*"):
+        broker.client.delete(key)
+    broker.close()
+
+
+@pytest.fixture
+def worker(broker, db) -> Iterator[object]:
+    """A real Dramatiq worker in the test process, on every queue."""
+    import dramatiq
+
+    worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()

@@ -1,0 +1,81 @@
+"""Test helpers in the spirit of ActiveJob's ``assert_enqueued_with``: what waits in Redis.
+
+They read the Redis broker's own storage (a list of ids and a hash of messages per queue),
+so they see exactly what a worker would receive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
+
+
+def enqueued(broker: RedisBroker, queue: str, delayed: bool = False) -> list[Message]:
+    """The messages waiting on ``queue`` (or on its delay queue), oldest first."""
+    name = f"{broker.namespace}:{queue}{'.DQ' if delayed else ''}"
+    ids = broker.client.lrange(name, 0, -1)
+    if delayed:
+        ids = broker.client.hkeys(f"{name}.msgs")
+    raw = broker.client.hmget(f"{name}.msgs", ids) if ids else []
+    return [Message.decode(data) for data in raw if data is not None]
+
+
+def assert_enqueued_with(
+    broker: RedisBroker, queue: str, actor_name: str, args: Sequence[Any], count: int = 1
+) -> list[Message]:
+    """Assert that exactly ``count`` messages for ``actor_name(*args)`` wait on ``queue``."""
+    found = [
+        m
+        for m in enqueued(broker, queue)
+        if m.actor_name == actor_name and list(m.args) == list(args)
+    ]
+    assert len(found) == count, (
+        f"expected {count} {actor_name}{tuple(args)} on {queue!r}, found {len(found)}: "
+        f"{[(m.actor_name, m.args, m.message_id) for m in enqueued(broker, queue)]}"
+    )
+    return found
+
+
+def assert_no_enqueued_jobs(broker: RedisBroker, queues: Sequence[str]) -> None:
+    """Assert that nothing waits on any of ``queues``."""
+    waiting = {q: len(enqueued(broker, q)) for q in queues}
+    assert not any(waiting.values()), f"messages are waiting: {waiting}"
+
+
+def ask_for_sync_from_threads(env: dict[str, str], user_id: int, threads: int) -> int:
+    """In a fresh process: ``threads`` threads call ``sync_if_needed`` for one user at once.
+
+    For the tests of the one-job rule across processes (started with ``spawn``, so each
+    process opens its own connections as a real worker or web process does). Returns how
+    many distinct jobs the threads were given.
+    """
+    import threading
+
+    from actors import runtime
+    from actors.broker import configure
+    from models import User, database, init_database
+    from overlap.settings import Settings
+    from sync.users import sync_if_needed
+
+    settings = Settings.from_env(env, read_dotenv=False)
+    init_database(settings.database_url)
+    configure(settings)
+    ctx = runtime.configure(settings)
+    barrier = threading.Barrier(threads)
+    job_ids: set[int] = set()
+
+    def ask() -> None:
+        with database.connection_context():
+            user = User.get_by_id(user_id)
+            barrier.wait()
+            job_ids.add(sync_if_needed(ctx, user).id)
+
+    pool = [threading.Thread(target=ask) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return len(job_ids)

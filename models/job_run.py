@@ -1,0 +1,233 @@
+"""Job runs: one row for each background job a person or the scheduler asked for.
+
+The row is the job's record: status, totals and progress for pages, a checkpoint that a
+redelivered message goes on from, and a heartbeat that tells a live job from a dead one.
+Only one run of an actor may be active (queued, running or retrying) per subject; a
+partial unique index enforces that when the row is inserted, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    IntegerField,
+    IntegrityError,
+    TextField,
+    fn,
+)
+
+from models.db import BaseModel, database, utcnow
+from models.fields import JSONField
+
+QUEUED, RUNNING, RETRYING = "queued", "running", "retrying"
+SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
+ACTIVE = (QUEUED, RUNNING, RETRYING)
+FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+STATUSES = ACTIVE + FINISHED
+
+# A running job's worker writes its heartbeat this often (a thread beside the job)...
+HEARTBEAT_INTERVAL = dt.timedelta(seconds=4)
+# ...so one silent for this long has lost its worker. It is below the Redis broker's own
+# heartbeat timeout (15 s), so that the message the broker gives back finds the job
+# already claimable.
+HEARTBEAT_TIMEOUT = dt.timedelta(seconds=12)
+
+
+class JobRun(BaseModel):
+    """One background job and everything known about its run."""
+
+    message_id = CharField(max_length=64, unique=True)
+    actor = CharField(max_length=64)
+    args = JSONField(default=list)
+    subject = CharField(max_length=128, null=True)  # e.g. "user:42"
+    queue = CharField(max_length=32)
+    status = CharField(max_length=16, default=QUEUED)
+    requested_by = CharField(max_length=64, null=True)
+    # What the job learned and where it stands.
+    totals = JSONField(null=True)
+    pages_loaded = IntegerField(default=0)
+    pages_total = IntegerField(null=True)
+    checkpoint = JSONField(null=True)
+    progress_current = IntegerField(default=0)
+    progress_total = IntegerField(null=True)
+    progress_message = TextField(null=True)
+    attempts = IntegerField(default=0)
+    error = TextField(null=True)
+    traceback = TextField(null=True)
+    cancel_requested = BooleanField(default=False)
+    # Times, all UTC.
+    enqueued_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)  # None: the message still has to reach Redis.
+    started_at = DateTimeField(null=True)
+    heartbeat_at = DateTimeField(null=True)
+    resume_at = DateTimeField(null=True)  # When a deferred job goes on (Spotify's pause).
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "job_runs"
+        indexes = (
+            (("subject", "actor", "enqueued_at"), False),
+            (("status", "heartbeat_at"), False),
+            (("actor", "status"), False),
+            (("finished_at",), False),
+        )
+
+    def __repr__(self) -> str:
+        return f"<JobRun {self.id} {self.actor} {self.subject} {self.status}>"
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the job is queued, running or waiting to retry."""
+        return self.status in ACTIVE
+
+    @classmethod
+    def active_for(cls, actor: str, subject: str) -> JobRun | None:
+        """The queued, running or retrying run of ``actor`` for ``subject``, if any."""
+        return cls.get_or_none(
+            (cls.actor == actor) & (cls.subject == subject) & cls.status.in_(ACTIVE)
+        )
+
+    @classmethod
+    def latest_for(cls, actor: str, subject: str) -> JobRun | None:
+        """The most recent run of ``actor`` for ``subject``, whatever its status."""
+        return (
+            cls.select()
+            .where((cls.actor == actor) & (cls.subject == subject))
+            .order_by(cls.enqueued_at.desc(), cls.id.desc())
+            .first()
+        )
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        message_id: str,
+        actor: str,
+        args: list[Any],
+        subject: str | None,
+        queue: str,
+        requested_by: str | None = None,
+        status: str = QUEUED,
+    ) -> tuple[JobRun, bool]:
+        """Insert a run, or return the active one for the same actor and subject.
+
+        Returns ``(run, created)``. The unique partial index decides, so two processes
+        asking at once get one row between them.
+        """
+        try:
+            with database.atomic():
+                run = cls.create(
+                    message_id=message_id,
+                    actor=actor,
+                    args=args,
+                    subject=subject,
+                    queue=queue,
+                    requested_by=requested_by,
+                    status=status,
+                )
+            return run, True
+        except IntegrityError:
+            existing = cls.active_for(actor, subject) if subject else None
+            if existing is None:
+                raise
+            return existing, False
+
+    @classmethod
+    def by_message_id(cls, message_id: str) -> JobRun | None:
+        """The run a Dramatiq message belongs to."""
+        return cls.get_or_none(cls.message_id == message_id)
+
+    def claim(self, stale_before: dt.datetime) -> bool:
+        """Mark the run running for this worker; False when it is not for taking.
+
+        A run is taken when it waits (queued or retrying), or when it says running but its
+        heartbeat stopped before ``stale_before`` (its worker died). A duplicate delivery
+        of a live or finished run is refused, so a job never runs twice at once.
+        """
+        now = utcnow()
+        taken = (
+            JobRun.update(
+                status=RUNNING,
+                started_at=fn.COALESCE(JobRun.started_at, now),
+                heartbeat_at=now,
+                attempts=JobRun.attempts + 1,
+                resume_at=None,
+            )
+            .where(
+                (JobRun.id == self.id)
+                & (
+                    JobRun.status.in_((QUEUED, RETRYING))
+                    | ((JobRun.status == RUNNING) & (JobRun.heartbeat_at < stale_before))
+                )
+                & ~JobRun.cancel_requested
+            )
+            .execute()
+        )
+        if taken:
+            self.status, self.heartbeat_at = RUNNING, now
+            self.attempts += 1
+        return bool(taken)
+
+    def beat(self) -> None:
+        """Write a fresh heartbeat."""
+        JobRun.update(heartbeat_at=utcnow()).where(JobRun.id == self.id).execute()
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], **fields: Any) -> None:
+        """Store where the job stands (and any other fields), with a fresh heartbeat."""
+        now = utcnow()
+        fields.update(checkpoint=checkpoint, heartbeat_at=now)
+        for name, value in fields.items():
+            setattr(self, name, value)
+        JobRun.update({getattr(JobRun, k): v for k, v in fields.items()}).where(
+            JobRun.id == self.id
+        ).execute()
+
+    def finish(self, status: str, error: str | None = None, tb: str | None = None) -> None:
+        """Record how the run ended."""
+        now = utcnow()
+        self.status, self.error, self.traceback, self.finished_at = status, error, tb, now
+        JobRun.update(status=status, error=error, traceback=tb, finished_at=now).where(
+            JobRun.id == self.id
+        ).execute()
+
+    def set_waiting(
+        self, status: str, error: str | None = None, resume_at: dt.datetime | None = None
+    ) -> None:
+        """Put the run back to waiting (retrying after an error, or deferred)."""
+        self.status, self.error, self.resume_at = status, error, resume_at
+        JobRun.update(status=status, error=error, resume_at=resume_at).where(
+            JobRun.id == self.id
+        ).execute()
+
+    @classmethod
+    def stale_running(cls, stale_before: dt.datetime, limit: int = 100) -> list[JobRun]:
+        """Runs that say running but whose heartbeat stopped before ``stale_before``."""
+        return list(
+            cls.select()
+            .where((cls.status == RUNNING) & (cls.heartbeat_at < stale_before))
+            .order_by(cls.heartbeat_at)
+            .limit(limit)
+        )
+
+    @classmethod
+    def unsent(cls, older_than: dt.datetime, limit: int = 100) -> list[JobRun]:
+        """Queued runs whose message never reached Redis (it was down when they were asked)."""
+        return list(
+            cls.select()
+            .where((cls.status == QUEUED) & cls.sent_at.is_null() & (cls.enqueued_at < older_than))
+            .order_by(cls.id)
+            .limit(limit)
+        )
+
+
+# Enforced by the database when a row is inserted: one active run per actor and subject.
+JobRun.add_index(
+    JobRun.index(JobRun.actor, JobRun.subject, unique=True, name="job_runs_one_active").where(
+        JobRun.status.in_(ACTIVE)
+    )
+)

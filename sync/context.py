@@ -1,0 +1,74 @@
+"""What the core functions need from the outside, built once per process.
+
+Actors, the CLI and tests build a ``SyncContext`` and pass it in; nothing here reads the
+environment or a global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import redis
+
+from models import User
+from overlap.settings import Settings
+from spotify.client import SpotifyClient
+from spotify.gate import SpotifyGate
+from spotify.listeners import ListenerPageClient
+from sync import queueing
+
+ArtistSender = Callable[[Iterable[str]], int]
+
+
+def send_artist_updates(spotify_ids: Iterable[str]) -> int:
+    """Ask the workers to bring these artists up to date (one pipelined batch)."""
+    return queueing.send_many(
+        queueing.UPDATE_ARTIST, queueing.ARTISTS_QUEUE, ([sid] for sid in spotify_ids)
+    )
+
+
+@dataclass
+class SyncContext:
+    """Settings, the shared Spotify limits and the ways out to Spotify and the queue."""
+
+    settings: Settings
+    gate: SpotifyGate | None = None
+    send_artists: ArtistSender = send_artist_updates
+    page_threads: int = 3
+    _pages: ListenerPageClient | None = field(default=None, repr=False)
+    _app_client: SpotifyClient | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, settings: Settings, redis_client: redis.Redis | None = None) -> SyncContext:
+        """A context with the global rate limit in ``redis_client`` (or none at all)."""
+        gate = (
+            SpotifyGate(redis_client, settings, namespace=settings.redis_namespace)
+            if redis_client is not None
+            else None
+        )
+        return cls(settings=settings, gate=gate)
+
+    def client_for(self, user: User) -> SpotifyClient:
+        """A Web API client on the user's stored tokens."""
+        return SpotifyClient.for_user(
+            self.settings,
+            user.load_token,
+            user.save_token,
+            on_needs_reauth=user.mark_needs_reauth,
+            gate=self.gate,
+        )
+
+    def app_client(self) -> SpotifyClient:
+        """A Web API client on the app's own token (for catalog reads)."""
+        if self._app_client is None:
+            from spotify.oauth import AppAuth
+
+            self._app_client = SpotifyClient(self.settings, AppAuth(self.settings), gate=self.gate)
+        return self._app_client
+
+    def pages(self) -> ListenerPageClient:
+        """The client of the public artist pages."""
+        if self._pages is None:
+            self._pages = ListenerPageClient(self.settings, gate=self.gate)
+        return self._pages

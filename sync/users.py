@@ -1,0 +1,307 @@
+"""Loading one person's library: ``sync_user``, and ``sync_if_needed`` to ask for it.
+
+A sync first learns the three totals (one request per source, whose page it keeps), then
+pages through each source. After every page it upserts the artists and the person's
+links, asks for the artists that are not up to date, and saves a checkpoint on the job
+row, so that a redelivered job goes on where the last one stopped. Followed artists are
+cursor-paged and read in order; saved tracks and albums are offset-paged and read by a
+few threads at once. At the end, links not seen by this sync are removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from models import Artist, JobRun, User, UserArtist, current_month, database
+from models.artist import ArtistFields
+from models.db import utcnow
+from spotify.client import (
+    PAGE_LIMIT,
+    SpotifyClient,
+    artist_ref,
+    artists_of_saved_album,
+    artists_of_saved_track,
+)
+from sync import queueing
+from sync.context import SyncContext
+
+FOLLOWED, SAVED_TRACK, SAVED_ALBUM = "followed", "saved_track", "saved_album"
+OFFSET_SOURCES = (SAVED_TRACK, SAVED_ALBUM)
+
+ShouldStop = Callable[[], bool]
+OnPage = Callable[[JobRun | None, dict[str, Any]], None]
+
+
+class SyncInterrupted(Exception):
+    """The sync stopped between two pages because it was asked to (shutdown, cancel)."""
+
+
+@dataclass
+class SyncResult:
+    """What a finished sync did."""
+
+    artists_by_source: dict[str, int]
+    links_removed: int
+    pages_loaded: int
+    artists_sent: int
+
+
+def user_subject(user_id: int) -> str:
+    """The job subject of a user's sync."""
+    return f"user:{user_id}"
+
+
+def is_stale(user: User, stale_after_days: int, now: dt.datetime | None = None) -> bool:
+    """Whether the user was never fully synced, or not within ``stale_after_days``."""
+    if user.last_synced_at is None:
+        return True
+    return (now or utcnow()) - user.last_synced_at > dt.timedelta(days=stale_after_days)
+
+
+def sync_if_needed(
+    ctx: SyncContext, user: User, force: bool = False, requested_by: str = "user"
+) -> JobRun | None:
+    """Ask for an ``update_user`` when the user is stale (or ``force``), unless one is
+    queued or running; returns that job, new or existing, or None when none is needed.
+
+    The row is written before the message is sent, so a request made while Redis is down
+    is not lost: the row waits with no ``sent_at`` and the reaper sends it later.
+    """
+    subject = user_subject(user.id)
+    existing = JobRun.active_for(queueing.UPDATE_USER, subject)
+    if existing is not None:
+        return existing
+    if not force and not is_stale(user, ctx.settings.stale_after_days):
+        return None
+    message = queueing.build_message(queueing.UPDATE_USER, queueing.INTERACTIVE_QUEUE, [user.id])
+    job, created = JobRun.open(
+        message_id=message.message_id,
+        actor=queueing.UPDATE_USER,
+        args=[user.id],
+        subject=subject,
+        queue=queueing.INTERACTIVE_QUEUE,
+        requested_by=requested_by,
+    )
+    if created:
+        send_job(job, message)
+    return job
+
+
+def send_job(job: JobRun, message: Any = None) -> bool:
+    """Send a job's message to Redis and record when; False when Redis is unreachable."""
+    import redis
+
+    message = message or queueing.build_message(job.actor, job.queue, job.args)
+    if message.message_id != job.message_id:
+        message = message.copy(message_id=job.message_id)
+    try:
+        queueing.send(message)
+    except (redis.RedisError, OSError):
+        return False
+    now = utcnow()
+    JobRun.update(sent_at=now).where(JobRun.id == job.id).execute()
+    job.sent_at = now
+    return True
+
+
+def _new_checkpoint() -> dict[str, Any]:
+    return {
+        "started_at": utcnow().isoformat(),
+        "totals": None,
+        FOLLOWED: {"after": None, "done": False},
+        SAVED_TRACK: {"done_offsets": []},
+        SAVED_ALBUM: {"done_offsets": []},
+        "pages_loaded": 0,
+    }
+
+
+def _pages_for(total: int) -> int:
+    return max(1, math.ceil(total / PAGE_LIMIT))
+
+
+class _Run:
+    """The state of one sync while it runs; the lock guards the checkpoint between threads."""
+
+    def __init__(
+        self,
+        ctx: SyncContext,
+        user: User,
+        job: JobRun | None,
+        should_stop: ShouldStop,
+        on_page: OnPage | None,
+    ) -> None:
+        self.ctx, self.user, self.job = ctx, user, job
+        self.should_stop, self.on_page = should_stop, on_page
+        self.checkpoint = (job.checkpoint if job and job.checkpoint else None) or _new_checkpoint()
+        self.lock = threading.Lock()
+        self.month = current_month()
+        self.sent: set[str] = set()
+        self.sent_count = 0
+
+    def store(self, source: str, refs: list, complete: bool, mark: Callable[[dict], None]) -> None:
+        """Save one page: artists, links, artist updates, then the checkpoint."""
+        fields = [ArtistFields(r.spotify_id, r.name, r.url, r.image_url, complete) for r in refs]
+        ids = Artist.upsert_many(fields)
+        UserArtist.link_many(self.user.id, ids.values(), source)
+        self._ask_for_outdated(list(ids))
+        with self.lock:
+            mark(self.checkpoint)
+            self.checkpoint["pages_loaded"] += 1
+            self._save()
+        if self.should_stop():
+            raise SyncInterrupted("asked to stop; the checkpoint is saved")
+
+    def _ask_for_outdated(self, spotify_ids: list[str]) -> None:
+        fresh = [s for s in spotify_ids if s not in self.sent]
+        if not fresh:
+            return
+        outdated = Artist.not_up_to_date_among(fresh, self.month)
+        with self.lock:
+            outdated = [s for s in outdated if s not in self.sent]
+            self.sent.update(outdated)
+        if outdated:
+            self.sent_count += self.ctx.send_artists(outdated)
+
+    def _save(self) -> None:
+        cp = self.checkpoint
+        totals = cp["totals"] or {}
+        pages_total = sum(_pages_for(n) for n in totals.values()) if totals else None
+        if self.job is not None:
+            self.job.save_checkpoint(
+                cp,
+                totals=totals or None,
+                pages_loaded=cp["pages_loaded"],
+                pages_total=pages_total,
+                progress_current=cp["pages_loaded"],
+                progress_total=pages_total,
+                progress_message=f"{cp['pages_loaded']} of {pages_total or '?'} pages loaded",
+            )
+        if self.on_page is not None:
+            self.on_page(self.job, cp)
+
+
+def sync_user(
+    ctx: SyncContext,
+    user: User,
+    job: JobRun | None = None,
+    client: SpotifyClient | None = None,
+    should_stop: ShouldStop = lambda: False,
+    on_page: OnPage | None = None,
+) -> SyncResult:
+    """Load the user's followed artists and the artists of their saved tracks and albums.
+
+    Goes on from ``job``'s checkpoint when it has one. Raises the Spotify errors it meets
+    (the caller decides about retries) and ``SyncInterrupted`` when ``should_stop`` says so.
+    """
+    run = _Run(ctx, user, job, should_stop, on_page)
+    own_client = client is None
+    client = client or ctx.client_for(user)
+    try:
+        if run.checkpoint["totals"] is None:
+            _learn_totals(run, client)
+        _load_pages(run, client)
+    finally:
+        if own_client:
+            client.close()
+    started = dt.datetime.fromisoformat(run.checkpoint["started_at"])
+    with database.atomic():
+        removed = (
+            UserArtist.delete()
+            .where((UserArtist.user == user.id) & (UserArtist.seen_at < started))
+            .execute()
+        )
+        User.update(last_synced_at=utcnow()).where(User.id == user.id).execute()
+    return SyncResult(
+        artists_by_source=user.artist_counts(),
+        links_removed=removed,
+        pages_loaded=run.checkpoint["pages_loaded"],
+        artists_sent=run.sent_count,
+    )
+
+
+def _learn_totals(run: _Run, client: SpotifyClient) -> None:
+    """One request per source: its first page gives the total, and is kept."""
+    followed = client.followed_artists_page(None)
+    tracks = client.saved_tracks_page(0)
+    albums = client.saved_albums_page(0)
+    with run.lock:
+        run.checkpoint["totals"] = {
+            FOLLOWED: followed.total,
+            SAVED_TRACK: tracks.total,
+            SAVED_ALBUM: albums.total,
+        }
+    run.store(
+        FOLLOWED,
+        [artist_ref(a) for a in followed.items],
+        True,
+        lambda cp: cp[FOLLOWED].update(after=followed.next_after, done=followed.next_after is None),
+    )
+    run.store(
+        SAVED_TRACK,
+        _refs(tracks.items, artists_of_saved_track),
+        False,
+        lambda cp: cp[SAVED_TRACK]["done_offsets"].append(0),
+    )
+    run.store(
+        SAVED_ALBUM,
+        _refs(albums.items, artists_of_saved_album),
+        False,
+        lambda cp: cp[SAVED_ALBUM]["done_offsets"].append(0),
+    )
+
+
+def _refs(items: list[dict], extract: Callable[[Any], list]) -> list:
+    return [ref for item in items for ref in extract(item)]
+
+
+def _load_followed(run: _Run, client: SpotifyClient) -> None:
+    """Followed artists, page after page along the cursor (it cannot be read out of order)."""
+    while not run.checkpoint[FOLLOWED]["done"]:
+        after = run.checkpoint[FOLLOWED]["after"]
+        page = client.followed_artists_page(after)
+        # A cursor that does not move would loop for ever; treat it as the end.
+        done = page.next_after is None or page.next_after == after or not page.items
+        run.store(
+            FOLLOWED,
+            [artist_ref(a) for a in page.items],
+            True,
+            lambda cp, p=page, d=done: cp[FOLLOWED].update(after=p.next_after, done=d),
+        )
+
+
+def _load_pages(run: _Run, client: SpotifyClient) -> None:
+    """Every page not yet loaded: saved tracks and albums a few at a time in background
+    threads, while the followed artists are read along their cursor in this one."""
+    todo: list[tuple[str, int]] = []
+    for source in OFFSET_SOURCES:
+        done = set(run.checkpoint[source]["done_offsets"])
+        total = run.checkpoint["totals"][source]
+        todo += [(source, o) for o in range(0, total, PAGE_LIMIT) if o not in done]
+
+    def load(source: str, offset: int) -> None:
+        if run.should_stop():
+            raise SyncInterrupted("asked to stop; the checkpoint is saved")
+        with database.connection_context():
+            if source == SAVED_TRACK:
+                page = client.saved_tracks_page(offset)
+                refs = _refs(page.items, artists_of_saved_track)
+            else:
+                page = client.saved_albums_page(offset)
+                refs = _refs(page.items, artists_of_saved_album)
+            run.store(source, refs, False, lambda cp: cp[source]["done_offsets"].append(offset))
+
+    pool = ThreadPoolExecutor(max_workers=run.ctx.page_threads, thread_name_prefix="sync-page")
+    try:
+        futures = [pool.submit(load, source, offset) for source, offset in todo]
+        _load_followed(run, client)
+        for future in futures:
+            future.result()
+    finally:
+        # On an error, pages not yet started are dropped: the checkpoint knows they remain.
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,107 @@
+"""A worker process killed in the middle of a large sync: Redis gives its message back, the
+job goes on from its checkpoint, and the user's artists end up exactly Spotify's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from actors import runtime
+from models import Artist, JobRun, User, UserArtist
+from sync.users import sync_if_needed
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("followed", "saved_track", "saved_album")
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """A real `dramatiq` worker, as the Procfile runs it, on the people's queue only."""
+    command = [
+        str(Path(sys.executable).parent / "dramatiq"), "actors.app",
+        "--processes", "1", "--threads", "2", "--queues", "interactive",
+    ]  # fmt: skip
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+        )
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
+    db, broker, base_env, app_settings, demo_spotify, tmp_path
+):
+    demo_spotify.set_faults(latency_ms=40)
+    token = {
+        "access_token": demo_spotify.token_for("ana"),
+        "refresh_token": demo_spotify.refresh_token_for("ana"),
+        "expires_at": 4_000_000_000,
+        "scope": "user-follow-read user-library-read",
+        "token_type": "Bearer",
+    }
+    user = User.sign_in("ana", "Ana", token)
+    env = {
+        **os.environ,
+        **base_env,
+        "DEMO_SPOTIFY_PORT": str(demo_spotify.port),
+        "REDIS_NAMESPACE": broker.namespace,
+    }
+    env.pop("SPOTIFY_CLIENT_ID", None)
+    log = tmp_path / "workers.log"
+    first = start_worker(env, log)
+    job = sync_if_needed(runtime.context(), user)
+
+    def loaded() -> int:
+        return JobRun.get_by_id(job.id).pages_loaded
+
+    wait_for(lambda: loaded() >= 20, timeout=60, what="20 pages before the kill")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    at_kill = loaded()
+    killed_at = time.monotonic()
+    second = start_worker(env, log)
+    try:
+        wait_for(
+            lambda: JobRun.get_by_id(job.id).attempts >= 2,
+            timeout=60,
+            what="the message to come back",
+        )
+        came_back_after = time.monotonic() - killed_at
+        done = wait_for(
+            lambda: (j := JobRun.get_by_id(job.id)).status in ("succeeded", "failed") and j,
+            timeout=120,
+            what="the sync to finish",
+        )
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(30)
+
+    assert done.status == "succeeded", done.error
+    assert came_back_after < 30, f"the message came back after {came_back_after:.1f} s"
+    assert at_kill < done.pages_total
+    assert done.pages_loaded == done.pages_total
+    catalog = demo_spotify.catalog
+    for source in SOURCES:
+        query = (
+            Artist.select(Artist.spotify_id)
+            .join(UserArtist)
+            .where((UserArtist.user == user.id) & (UserArtist.source == source))
+        )
+        spotify_ids = [a.spotify_id for a in query]
+        assert len(spotify_ids) == len(set(spotify_ids))  # no duplicate rows
+        assert set(spotify_ids) == set(catalog.expected_artist_ids("ana", source)), source
+    # It went on from its checkpoint: the followed pages before the kill were not read again.
+    followed_reads = demo_spotify.stats()["routes"].get("GET /v1/me/following", 0)
+    assert followed_reads <= 100 + 2

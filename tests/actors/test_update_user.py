@@ -1,0 +1,117 @@
+"""update_user through a real broker and worker: the job row follows the run to its end."""
+
+from __future__ import annotations
+
+import time
+
+from actors import runtime
+from models import Artist, ArtistListeners, JobRun, User, UserArtist
+from models.artist import ArtistFields
+from sync.users import sync_if_needed
+
+SOURCES = ("followed", "saved_track", "saved_album")
+
+
+def sign_in(demo_spotify, spotify_id: str) -> User:
+    token = {
+        "access_token": demo_spotify.token_for(spotify_id),
+        "refresh_token": demo_spotify.refresh_token_for(spotify_id),
+        "expires_at": 4_000_000_000,
+        "scope": "user-follow-read user-library-read",
+        "token_type": "Bearer",
+    }
+    return User.sign_in(spotify_id, spotify_id.title(), token)
+
+
+def spotify_requests(demo_spotify) -> dict[str, int]:
+    counts = demo_spotify.stats()["requests"]
+    return {host: counts[host] for host in ("api", "accounts", "open")}
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def finished(job_id: int):
+    def check():
+        job = JobRun.get_by_id(job_id)
+        return job if job.status in ("succeeded", "failed", "cancelled") else None
+
+    return check
+
+
+def test_a_queued_sync_runs_to_success_and_fills_in_listener_counts(worker, demo_spotify):
+    user = sign_in(demo_spotify, "cleo")
+
+    job = sync_if_needed(runtime.context(), user)
+    done = wait_for(finished(job.id), what="the sync to finish")
+
+    assert done.status == "succeeded"
+    assert done.attempts == 1
+    assert done.started_at and done.finished_at and done.pages_loaded == done.pages_total
+    catalog = demo_spotify.catalog
+    expected = set().union(*(catalog.expected_artist_ids("cleo", s) for s in SOURCES))
+    linked = {
+        a.spotify_id for a in Artist.select().join(UserArtist).where(UserArtist.user == user.id)
+    }
+    assert linked == expected
+    # Every artist met gets its update_artist: all end up with this month's row.
+    wait_for(
+        lambda: ArtistListeners.select().count() == len(expected),
+        what="every listener count",
+    )
+    for row in ArtistListeners.select(ArtistListeners, Artist).join(Artist):
+        assert row.monthly_listeners == catalog.monthly_listeners(row.artist.spotify_id)
+        assert row.artist.details_complete
+
+
+def test_a_user_whose_refresh_token_was_revoked_is_asked_to_sign_in_again(worker, demo_spotify):
+    user = sign_in(demo_spotify, "dmitri")
+    token = user.load_token()
+    token["expires_at"] = 0  # forces a refresh, which Spotify now refuses
+    user.save_token(token)
+    demo_spotify.revoke("dmitri")
+
+    job = sync_if_needed(runtime.context(), User.get_by_id(user.id))
+    done = wait_for(finished(job.id), what="the sync to fail")
+
+    assert done.status == "failed"
+    assert "NeedsReauth" in done.error
+    assert done.attempts == 1  # no retry can fix it
+    assert User.get_by_id(user.id).needs_reauth
+
+
+def test_up_to_date_artists_cost_no_spotify_call(worker, broker, demo_spotify):
+    from sync import queueing
+
+    [artist_id] = list(demo_spotify.catalog.expected_artist_ids("dmitri", "followed"))[:1]
+    ids = Artist.upsert_many([ArtistFields(artist_id, "Known", "u", "img", True)])
+    ArtistListeners.record(ids[artist_id], 123)
+    before = spotify_requests(demo_spotify)
+
+    queueing.send_many("update_artist", queueing.ARTISTS_QUEUE, [[artist_id]] * 50)
+    broker.join(queueing.ARTISTS_QUEUE, timeout=30_000)
+    worker.join()
+
+    assert spotify_requests(demo_spotify) == before
+    assert ArtistListeners.get(ArtistListeners.artist == ids[artist_id]).monthly_listeners == 123
+
+
+def test_an_artist_spotify_no_longer_knows_is_marked_not_retried(worker, broker, demo_spotify):
+    from sync import queueing
+
+    unknown = "0000000000000000000000"
+    queueing.send_many("update_artist", queueing.ARTISTS_QUEUE, [[unknown]])
+    wait_for(lambda: Artist.get_or_none(Artist.spotify_id == unknown), what="the artist row")
+    broker.join(queueing.ARTISTS_QUEUE, timeout=30_000)
+    worker.join()
+
+    artist = Artist.get(Artist.spotify_id == unknown)
+    assert artist.gone_at is not None
+    assert demo_spotify.stats()["routes"].get(f"GET /v1/artists/{unknown}", 0) <= 1

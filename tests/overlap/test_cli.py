@@ -1,0 +1,109 @@
+"""The overlap command runs the same functions the actors run, and answers bad input with
+one line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.testing import enqueued
+from models import Artist, ArtistListeners, JobRun, User
+from overlap.cli import main
+
+
+@pytest.fixture
+def cli_env(monkeypatch, app_settings, base_env, broker, demo_spotify):
+    for name, value in {**base_env, "DEMO_SPOTIFY_PORT": str(demo_spotify.port)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SPOTIFY_CLIENT_ID", raising=False)
+    monkeypatch.setenv("REDIS_NAMESPACE", broker.namespace)
+    monkeypatch.chdir(base_env["OVERLAP_VAR_DIR"])
+    from models import database
+
+    monkeypatch.setattr(database, "obj", database.obj)  # the CLI connects anew
+
+
+def sign_in(demo_spotify, spotify_id):
+    token = {
+        "access_token": demo_spotify.token_for(spotify_id),
+        "refresh_token": demo_spotify.refresh_token_for(spotify_id),
+        "expires_at": 4_000_000_000,
+        "scope": "user-follow-read user-library-read",
+        "token_type": "Bearer",
+    }
+    return User.sign_in(spotify_id, spotify_id, token)
+
+
+def test_sync_user_runs_the_sync_in_the_foreground(db, cli_env, demo_spotify, broker, capsys):
+    user = sign_in(demo_spotify, "cleo")
+
+    assert main(["sync-user", "cleo"]) == 0
+
+    out = capsys.readouterr().out
+    assert "synced cleo: 40 followed" in out
+    job = JobRun.get(JobRun.subject == f"user:{user.id}")
+    assert (job.status, job.requested_by) == ("succeeded", "cli")
+    assert len(enqueued(broker, "artists")) > 0  # listener counts go to the workers
+
+
+def test_sync_user_refuses_while_another_sync_of_that_user_runs(db, cli_env, demo_spotify, capsys):
+    user = sign_in(demo_spotify, "cleo")
+    JobRun.open(
+        message_id="m",
+        actor="update_user",
+        args=[user.id],
+        subject=f"user:{user.id}",
+        queue="interactive",
+        status="running",
+    )
+
+    assert main(["sync-user", "cleo"]) == 1
+    assert "already running" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["", "nobody", "'; DROP TABLE user; --", "ü" * 300])
+def test_sync_user_of_an_unknown_user_is_one_line(db, cli_env, bad, capsys):
+    assert main(["sync-user", bad]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("overlap: no user") and err.count("\n") == 1
+    assert User.select().count() == 0
+
+
+def test_sync_artist_reads_the_listener_count(db, cli_env, demo_spotify, capsys):
+    artist_id = sorted(demo_spotify.catalog.expected_artist_ids("cleo", "followed"))[0]
+
+    assert main(["sync-artist", artist_id]) == 0
+
+    row = ArtistListeners.get(ArtistListeners.artist == Artist.get(spotify_id=artist_id).id)
+    assert row.monthly_listeners == demo_spotify.catalog.monthly_listeners(artist_id)
+    assert "updated" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", ["short", "<script>", "x" * 23, "0000000000000000000000!"])
+def test_sync_artist_with_a_malformed_id_is_one_line(db, cli_env, bad, capsys):
+    assert main(["sync-artist", bad]) == 1
+    assert "is not a Spotify artist id" in capsys.readouterr().err
+    assert Artist.select().count() == 0
+
+
+def test_refresh_listeners_dry_run_counts_and_sends_nothing(db, cli_env, broker, capsys):
+    from models.artist import ArtistFields
+
+    Artist.upsert_many([ArtistFields(f"{i:022d}", f"A{i}", "u", None, True) for i in range(7)])
+
+    assert main(["refresh-listeners", "--dry-run"]) == 0
+    assert "7 artists are outdated" in capsys.readouterr().out
+    assert enqueued(broker, "bulk") == []
+
+    assert main(["refresh-listeners"]) == 0
+    assert len(enqueued(broker, "bulk")) == 7
+
+
+def test_an_unreachable_database_is_one_line(monkeypatch, tmp_path, capsys):
+    from models import database
+
+    monkeypatch.setattr(database, "obj", database.obj)  # restored after the test
+    monkeypatch.setenv("OVERLAP_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert main(["db", "upgrade"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("overlap: the database did not answer")

@@ -1,0 +1,145 @@
+"""sync_user loads a person's three sources, resumes from its checkpoint, and forgets what
+the person no longer has."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import Artist, JobRun, User, UserArtist
+from models.artist import ArtistFields
+from sync.context import SyncContext
+from sync.users import FOLLOWED, SAVED_ALBUM, SAVED_TRACK, SyncInterrupted, sync_user
+
+SOURCES = (FOLLOWED, SAVED_TRACK, SAVED_ALBUM)
+
+
+class Sent(list):
+    """Collects the artist ids a sync asks to update, instead of sending messages."""
+
+    def __call__(self, spotify_ids):
+        ids = list(spotify_ids)
+        self.extend(ids)
+        return len(ids)
+
+
+@pytest.fixture
+def ctx(app_settings):
+    return SyncContext(settings=app_settings, send_artists=Sent())
+
+
+def sign_in(demo_spotify, spotify_id: str) -> User:
+    token = {
+        "access_token": demo_spotify.token_for(spotify_id),
+        "refresh_token": demo_spotify.refresh_token_for(spotify_id),
+        "expires_at": 4_000_000_000,
+        "scope": "user-follow-read user-library-read",
+        "token_type": "Bearer",
+    }
+    return User.sign_in(spotify_id, spotify_id.title(), token)
+
+
+def links(user: User, source: str) -> set[str]:
+    query = (
+        Artist.select(Artist.spotify_id)
+        .join(UserArtist)
+        .where((UserArtist.user == user.id) & (UserArtist.source == source))
+    )
+    return {a.spotify_id for a in query}
+
+
+def new_job(user: User) -> JobRun:
+    job, _ = JobRun.open(
+        message_id=f"test-{user.id}",
+        actor="update_user",
+        args=[user.id],
+        subject=f"user:{user.id}",
+        queue="interactive",
+        status="running",
+    )
+    return job
+
+
+def test_a_sync_loads_exactly_the_artists_of_each_source(db, ctx, demo_spotify):
+    user = sign_in(demo_spotify, "ben")
+    job = new_job(user)
+
+    result = sync_user(ctx, user, job=job)
+
+    catalog = demo_spotify.catalog
+    for source in SOURCES:
+        assert links(user, source) == set(catalog.expected_artist_ids("ben", source)), source
+    assert result.artists_by_source == {
+        s: len(catalog.expected_artist_ids("ben", s)) for s in SOURCES
+    }
+    job = JobRun.get_by_id(job.id)
+    assert job.totals == {FOLLOWED: 1200, SAVED_TRACK: 800, SAVED_ALBUM: 150}
+    assert job.pages_total == 24 + 16 + 3
+    assert job.pages_loaded == job.pages_total
+    assert User.get_by_id(user.id).last_synced_at is not None
+    # Every artist met was new, so every one was asked for, each once.
+    every = set().union(*(catalog.expected_artist_ids("ben", s) for s in SOURCES))
+    assert sorted(ctx.send_artists) == sorted(every)
+
+
+def test_an_interrupted_sync_goes_on_from_its_checkpoint(db, ctx, demo_spotify):
+    user = sign_in(demo_spotify, "ben")
+    job = new_job(user)
+    pages_seen = []
+
+    with pytest.raises(SyncInterrupted):
+        sync_user(
+            ctx,
+            user,
+            job=job,
+            should_stop=lambda: len(pages_seen) >= 10,
+            on_page=lambda j, cp: pages_seen.append(cp["pages_loaded"]),
+        )
+    saved = JobRun.get_by_id(job.id)
+    assert 10 <= saved.pages_loaded < saved.pages_total
+    remaining = saved.pages_total - saved.pages_loaded
+    before = demo_spotify.stats()["requests"]["api"]
+
+    sync_user(ctx, user, job=saved)
+
+    fetched = demo_spotify.stats()["requests"]["api"] - before
+    # Only the pages not yet loaded are fetched again (no restart from the beginning).
+    assert fetched == remaining
+    assert JobRun.get_by_id(job.id).pages_loaded == saved.pages_total
+    for source in SOURCES:
+        assert links(user, source) == set(demo_spotify.catalog.expected_artist_ids("ben", source))
+
+
+def test_artists_the_person_no_longer_has_disappear_after_a_resync(db, ctx, demo_spotify):
+    user = sign_in(demo_spotify, "cleo")
+    sync_user(ctx, user)
+    ids = Artist.upsert_many([ArtistFields("0" * 22, "Unfollowed Since", "u", None, True)])
+    UserArtist.link_many(user.id, ids.values(), FOLLOWED)
+    assert "0" * 22 in links(user, FOLLOWED)
+
+    result = sync_user(ctx, user)
+
+    assert "0" * 22 not in links(user, FOLLOWED)
+    assert result.links_removed == 1
+    assert links(user, FOLLOWED) == set(demo_spotify.catalog.expected_artist_ids("cleo", FOLLOWED))
+
+
+def test_an_empty_library_syncs_to_nothing(db, ctx, demo_spotify):
+    user = sign_in(demo_spotify, "emma")
+    result = sync_user(ctx, user)
+    assert result.artists_by_source == {FOLLOWED: 0, SAVED_TRACK: 0, SAVED_ALBUM: 0}
+    assert User.get_by_id(user.id).last_synced_at is not None
+
+
+def test_artists_already_up_to_date_are_not_asked_for(db, ctx, demo_spotify):
+    from models import ArtistListeners
+
+    user = sign_in(demo_spotify, "cleo")
+    sync_user(ctx, user)
+    for artist in Artist.select():
+        Artist.update(details_complete=True).where(Artist.id == artist.id).execute()
+        ArtistListeners.record(artist.id, 1)
+    ctx.send_artists.clear()
+
+    sync_user(ctx, user)
+
+    assert ctx.send_artists == []
