@@ -115,3 +115,26 @@ def test_an_artist_spotify_no_longer_knows_is_marked_not_retried(worker, broker,
     artist = Artist.get(Artist.spotify_id == unknown)
     assert artist.gone_at is not None
     assert demo_spotify.stats()["routes"].get(f"GET /v1/artists/{unknown}", 0) <= 1
+
+
+def test_a_spent_daily_quota_defers_the_job_without_holding_a_thread(worker, broker, demo_spotify):
+    from actors.testing import enqueued
+
+    demo_spotify.set_faults(daily_quota=2)  # the totals' first requests spend it
+    user = sign_in(demo_spotify, "cleo")
+    started = time.monotonic()
+
+    job = sync_if_needed(runtime.context(), user)
+    deferred = wait_for(
+        lambda: (j := JobRun.get_by_id(job.id)).status == "retrying" and j,
+        timeout=20,
+        what="the job to be deferred",
+    )
+
+    assert time.monotonic() - started < 10  # handed back at once, not slept through
+    assert "rate limit" in deferred.error
+    hours_away = (deferred.resume_at - deferred.heartbeat_at).total_seconds() / 3600
+    assert hours_away > 0.01  # Retry-After runs to UTC midnight
+    # The message waits in Redis's delay queue, not in a sleeping worker thread.
+    waiting = enqueued(broker, "interactive", delayed=True)
+    assert [m.message_id for m in waiting] == [job.message_id]
