@@ -146,6 +146,14 @@ def _port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def commands_for(settings: Settings, procfile: Path = ROOT / "Procfile") -> dict[str, str]:
+    """The processes to run: the Procfile's, plus the demo Spotify in demo mode."""
+    commands = dict(parse_procfile(procfile.read_text()).processes)
+    if settings.demo:
+        commands = {"demo-spotify": "overlap demo-spotify", **commands}
+    return commands
+
+
 def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
     """Run the whole app in this terminal; returns the exit code."""
     ports = [("PORT", settings.port)]
@@ -155,7 +163,7 @@ def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
         if _port_in_use(port):
             print(f"overlap: port {port} is already in use; set {name} to another port.")
             return 2
-    commands = dict(parse_procfile(procfile.read_text()).processes)
+    commands = commands_for(settings, procfile)
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
@@ -168,7 +176,6 @@ def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
         print(f"overlap: embedded Redis at {embedded.url} (files in {embedded.data_dir})")
     if settings.demo:
         env.setdefault("DEMO_SPOTIFY_LATENCY_MS", "20")
-        commands = {"demo-spotify": "overlap demo-spotify", **commands}
         print(
             f"overlap: demo mode; the demo Spotify runs at http://127.0.0.1:{settings.demo_spotify_port}"
         )

@@ -40,10 +40,7 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
-    db, broker, base_env, app_settings, demo_spotify, tmp_path
-):
-    demo_spotify.set_faults(latency_ms=40)
+def sign_in_ana(demo_spotify) -> User:
     token = {
         "access_token": demo_spotify.token_for("ana"),
         "refresh_token": demo_spotify.refresh_token_for("ana"),
@@ -51,7 +48,10 @@ def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
         "scope": "user-follow-read user-library-read",
         "token_type": "Bearer",
     }
-    user = User.sign_in("ana", "Ana", token)
+    return User.sign_in("ana", "Ana", token)
+
+
+def worker_env(base_env, broker, demo_spotify) -> dict[str, str]:
     env = {
         **os.environ,
         **base_env,
@@ -59,6 +59,15 @@ def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
         "REDIS_NAMESPACE": broker.namespace,
     }
     env.pop("SPOTIFY_CLIENT_ID", None)
+    return env
+
+
+def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
+    db, broker, base_env, demo_spotify, tmp_path
+):
+    demo_spotify.set_faults(latency_ms=40)
+    user = sign_in_ana(demo_spotify)
+    env = worker_env(base_env, broker, demo_spotify)
     log = tmp_path / "workers.log"
     first = start_worker(env, log)
     job = sync_if_needed(runtime.context(), user)
@@ -105,3 +114,44 @@ def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
     # It went on from its checkpoint: the followed pages before the kill were not read again.
     followed_reads = demo_spotify.stats()["routes"].get("GET /v1/me/following", 0)
     assert followed_reads <= 100 + 2
+
+
+def test_sigterm_checkpoints_the_running_sync_and_the_next_worker_finishes_it(
+    db, broker, base_env, demo_spotify, tmp_path
+):
+    demo_spotify.set_faults(latency_ms=40)
+    user = sign_in_ana(demo_spotify)
+    env = worker_env(base_env, broker, demo_spotify)
+    log = tmp_path / "workers.log"
+    first = start_worker(env, log)
+    job = sync_if_needed(runtime.context(), user)
+    wait_for(lambda: JobRun.get_by_id(job.id).pages_loaded >= 20, 60, "20 pages")
+
+    stop_asked = time.monotonic()
+    first.send_signal(signal.SIGTERM)  # a deploy: the master passes it to its workers
+    first.wait(30)
+    stopped_after = time.monotonic() - stop_asked
+    handed_back = JobRun.get_by_id(job.id)
+
+    assert stopped_after < 10, f"the worker took {stopped_after:.1f} s to stop"
+    assert handed_back.status == "retrying"
+    assert 20 <= handed_back.pages_loaded < handed_back.pages_total
+    assert "SyncInterrupted" in handed_back.error or "stop" in handed_back.error
+
+    second = start_worker(env, log)
+    try:
+        done = wait_for(
+            lambda: (j := JobRun.get_by_id(job.id)).status in ("succeeded", "failed") and j,
+            timeout=120,
+            what="the sync to finish",
+        )
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(30)
+    assert done.status == "succeeded", done.error
+    assert done.attempts == 2
+    for source in SOURCES:
+        expected = demo_spotify.catalog.expected_artist_ids("ana", source)
+        assert UserArtist.select().where(
+            (UserArtist.user == user.id) & (UserArtist.source == source)
+        ).count() == len(expected)

@@ -57,3 +57,26 @@ def test_a_process_that_keeps_dying_stops_everything_with_a_clear_message(tmp_pa
     assert "stopping everything" in out
     steady = sup.children[1].process
     assert steady.poll() is not None  # the healthy process was stopped too
+
+
+def test_demo_mode_adds_the_demo_spotify_and_real_spotify_does_not(tmp_path):
+    from overlap.devrun import commands_for
+    from overlap.settings import Settings
+
+    demo = Settings.from_env({"OVERLAP_VAR_DIR": str(tmp_path)}, read_dotenv=False)
+    real = Settings.from_env(
+        {
+            "OVERLAP_VAR_DIR": str(tmp_path),
+            "SPOTIFY_CLIENT_ID": "id",
+            "SPOTIFY_CLIENT_SECRET": "secret",
+            "SPOTIFY_API_URL": "https://api.example/v1",
+            "SPOTIFY_ACCOUNTS_URL": "https://accounts.example",
+            "SPOTIFY_OPEN_URL": "https://open.example",
+        },
+        read_dotenv=False,
+    )
+
+    procfile = {"web", "worker", "worker-bulk", "scheduler"}
+    assert set(commands_for(demo)) == procfile | {"demo-spotify"}
+    assert set(commands_for(real)) == procfile
+    assert real.spotify_api_url == "https://api.example/v1"
