@@ -6,11 +6,14 @@ so they see exactly what a worker would receive.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
+
+T = TypeVar("T")
 
 
 def enqueued(broker: RedisBroker, queue: str, delayed: bool = False) -> list[Message]:
@@ -79,3 +82,15 @@ def ask_for_sync_from_threads(env: dict[str, str], user_id: int, threads: int) -
     for thread in pool:
         thread.join()
     return len(job_ids)
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 60.0, what: str = "it") -> T:
+    """Poll ``predicate`` until it gives something truthy, and return that; fail after
+    ``timeout`` seconds naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -148,3 +148,21 @@ def worker(broker, db) -> Iterator[object]:
     worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def sign_in(demo_spotify: DemoSpotify, db: None):
+    """Sign a demo user in as the web app would: their tokens stored on a ``User`` row."""
+    from models import User
+
+    def sign_in(spotify_id: str) -> User:
+        token = {
+            "access_token": demo_spotify.token_for(spotify_id),
+            "refresh_token": demo_spotify.refresh_token_for(spotify_id),
+            "expires_at": 4_000_000_000,
+            "scope": "user-follow-read user-library-read",
+            "token_type": "Bearer",
+        }
+        return User.sign_in(spotify_id, spotify_id.title(), token)
+
+    return sign_in

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from actors import runtime
-from models import Artist, JobRun, User, UserArtist
+from actors.testing import wait_for
+from models import Artist, JobRun, UserArtist
 from sync.users import sync_if_needed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,27 +31,6 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
         )
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def sign_in_ana(demo_spotify) -> User:
-    token = {
-        "access_token": demo_spotify.token_for("ana"),
-        "refresh_token": demo_spotify.refresh_token_for("ana"),
-        "expires_at": 4_000_000_000,
-        "scope": "user-follow-read user-library-read",
-        "token_type": "Bearer",
-    }
-    return User.sign_in("ana", "Ana", token)
-
-
 def worker_env(base_env, broker, demo_spotify) -> dict[str, str]:
     env = {
         **os.environ,
@@ -63,10 +43,10 @@ def worker_env(base_env, broker, demo_spotify) -> dict[str, str]:
 
 
 def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
-    db, broker, base_env, demo_spotify, tmp_path
+    sign_in, broker, base_env, demo_spotify, tmp_path
 ):
     demo_spotify.set_faults(latency_ms=40)
-    user = sign_in_ana(demo_spotify)
+    user = sign_in("ana")
     env = worker_env(base_env, broker, demo_spotify)
     log = tmp_path / "workers.log"
     first = start_worker(env, log)
@@ -117,10 +97,10 @@ def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
 
 
 def test_sigterm_checkpoints_the_running_sync_and_the_next_worker_finishes_it(
-    db, broker, base_env, demo_spotify, tmp_path
+    sign_in, broker, base_env, demo_spotify, tmp_path
 ):
     demo_spotify.set_faults(latency_ms=40)
-    user = sign_in_ana(demo_spotify)
+    user = sign_in("ana")
     env = worker_env(base_env, broker, demo_spotify)
     log = tmp_path / "workers.log"
     first = start_worker(env, log)
@@ -149,7 +129,8 @@ def test_sigterm_checkpoints_the_running_sync_and_the_next_worker_finishes_it(
         os.killpg(second.pid, signal.SIGTERM)
         second.wait(30)
     assert done.status == "succeeded", done.error
-    assert done.attempts == 2
+    # The stopping worker may take the handed-back message once more and hand it back again.
+    assert done.attempts >= 2
     for source in SOURCES:
         expected = demo_spotify.catalog.expected_artist_ids("ana", source)
         assert UserArtist.select().where(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from actors import runtime
+from actors.testing import wait_for
 from models import Artist, ArtistListeners, JobRun, User, UserArtist
 from models.artist import ArtistFields
 from sync.users import sync_if_needed
@@ -12,30 +13,9 @@ from sync.users import sync_if_needed
 SOURCES = ("followed", "saved_track", "saved_album")
 
 
-def sign_in(demo_spotify, spotify_id: str) -> User:
-    token = {
-        "access_token": demo_spotify.token_for(spotify_id),
-        "refresh_token": demo_spotify.refresh_token_for(spotify_id),
-        "expires_at": 4_000_000_000,
-        "scope": "user-follow-read user-library-read",
-        "token_type": "Bearer",
-    }
-    return User.sign_in(spotify_id, spotify_id.title(), token)
-
-
 def spotify_requests(demo_spotify) -> dict[str, int]:
     counts = demo_spotify.stats()["requests"]
     return {host: counts[host] for host in ("api", "accounts", "open")}
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def finished(job_id: int):
@@ -46,8 +26,8 @@ def finished(job_id: int):
     return check
 
 
-def test_a_queued_sync_runs_to_success_and_fills_in_listener_counts(worker, demo_spotify):
-    user = sign_in(demo_spotify, "cleo")
+def test_a_queued_sync_runs_to_success_and_fills_in_listener_counts(sign_in, worker, demo_spotify):
+    user = sign_in("cleo")
 
     job = sync_if_needed(runtime.context(), user)
     done = wait_for(finished(job.id), what="the sync to finish")
@@ -71,8 +51,10 @@ def test_a_queued_sync_runs_to_success_and_fills_in_listener_counts(worker, demo
         assert row.artist.details_complete
 
 
-def test_a_user_whose_refresh_token_was_revoked_is_asked_to_sign_in_again(worker, demo_spotify):
-    user = sign_in(demo_spotify, "dmitri")
+def test_a_user_whose_refresh_token_was_revoked_is_asked_to_sign_in_again(
+    sign_in, worker, demo_spotify
+):
+    user = sign_in("dmitri")
     token = user.load_token()
     token["expires_at"] = 0  # forces a refresh, which Spotify now refuses
     user.save_token(token)
@@ -117,11 +99,13 @@ def test_an_artist_spotify_no_longer_knows_is_marked_not_retried(worker, broker,
     assert demo_spotify.stats()["routes"].get(f"GET /v1/artists/{unknown}", 0) <= 1
 
 
-def test_a_spent_daily_quota_defers_the_job_without_holding_a_thread(worker, broker, demo_spotify):
+def test_a_spent_daily_quota_defers_the_job_without_holding_a_thread(
+    sign_in, worker, broker, demo_spotify
+):
     from actors.testing import enqueued
 
     demo_spotify.set_faults(daily_quota=2)  # the totals' first requests spend it
-    user = sign_in(demo_spotify, "cleo")
+    user = sign_in("cleo")
     started = time.monotonic()
 
     job = sync_if_needed(runtime.context(), user)

@@ -22,19 +22,10 @@ def cli_env(monkeypatch, app_settings, base_env, broker, demo_spotify):
     monkeypatch.setattr(database, "obj", database.obj)  # the CLI connects anew
 
 
-def sign_in(demo_spotify, spotify_id):
-    token = {
-        "access_token": demo_spotify.token_for(spotify_id),
-        "refresh_token": demo_spotify.refresh_token_for(spotify_id),
-        "expires_at": 4_000_000_000,
-        "scope": "user-follow-read user-library-read",
-        "token_type": "Bearer",
-    }
-    return User.sign_in(spotify_id, spotify_id, token)
-
-
-def test_sync_user_runs_the_sync_in_the_foreground(db, cli_env, demo_spotify, broker, capsys):
-    user = sign_in(demo_spotify, "cleo")
+def test_sync_user_runs_the_sync_in_the_foreground(
+    sign_in, db, cli_env, demo_spotify, broker, capsys
+):
+    user = sign_in("cleo")
 
     assert main(["sync-user", "cleo"]) == 0
 
@@ -45,8 +36,10 @@ def test_sync_user_runs_the_sync_in_the_foreground(db, cli_env, demo_spotify, br
     assert len(enqueued(broker, "artists")) > 0  # listener counts go to the workers
 
 
-def test_sync_user_refuses_while_another_sync_of_that_user_runs(db, cli_env, demo_spotify, capsys):
-    user = sign_in(demo_spotify, "cleo")
+def test_sync_user_refuses_while_another_sync_of_that_user_runs(
+    sign_in, db, cli_env, demo_spotify, capsys
+):
+    user = sign_in("cleo")
     JobRun.open(
         message_id="m",
         actor="update_user",

@@ -27,17 +27,6 @@ def ctx(app_settings):
     return SyncContext(settings=app_settings, send_artists=Sent())
 
 
-def sign_in(demo_spotify, spotify_id: str) -> User:
-    token = {
-        "access_token": demo_spotify.token_for(spotify_id),
-        "refresh_token": demo_spotify.refresh_token_for(spotify_id),
-        "expires_at": 4_000_000_000,
-        "scope": "user-follow-read user-library-read",
-        "token_type": "Bearer",
-    }
-    return User.sign_in(spotify_id, spotify_id.title(), token)
-
-
 def links(user: User, source: str) -> set[str]:
     query = (
         Artist.select(Artist.spotify_id)
@@ -59,8 +48,8 @@ def new_job(user: User) -> JobRun:
     return job
 
 
-def test_a_sync_loads_exactly_the_artists_of_each_source(db, ctx, demo_spotify):
-    user = sign_in(demo_spotify, "ben")
+def test_a_sync_loads_exactly_the_artists_of_each_source(sign_in, db, ctx, demo_spotify):
+    user = sign_in("ben")
     job = new_job(user)
 
     result = sync_user(ctx, user, job=job)
@@ -81,8 +70,8 @@ def test_a_sync_loads_exactly_the_artists_of_each_source(db, ctx, demo_spotify):
     assert sorted(ctx.send_artists) == sorted(every)
 
 
-def test_an_interrupted_sync_goes_on_from_its_checkpoint(db, ctx, demo_spotify):
-    user = sign_in(demo_spotify, "ben")
+def test_an_interrupted_sync_goes_on_from_its_checkpoint(sign_in, db, ctx, demo_spotify):
+    user = sign_in("ben")
     job = new_job(user)
     pages_seen = []
 
@@ -109,8 +98,8 @@ def test_an_interrupted_sync_goes_on_from_its_checkpoint(db, ctx, demo_spotify):
         assert links(user, source) == set(demo_spotify.catalog.expected_artist_ids("ben", source))
 
 
-def test_artists_the_person_no_longer_has_disappear_after_a_resync(db, ctx, demo_spotify):
-    user = sign_in(demo_spotify, "cleo")
+def test_artists_the_person_no_longer_has_disappear_after_a_resync(sign_in, db, ctx, demo_spotify):
+    user = sign_in("cleo")
     sync_user(ctx, user)
     ids = Artist.upsert_many([ArtistFields("0" * 22, "Unfollowed Since", "u", None, True)])
     UserArtist.link_many(user.id, ids.values(), FOLLOWED)
@@ -123,17 +112,17 @@ def test_artists_the_person_no_longer_has_disappear_after_a_resync(db, ctx, demo
     assert links(user, FOLLOWED) == set(demo_spotify.catalog.expected_artist_ids("cleo", FOLLOWED))
 
 
-def test_an_empty_library_syncs_to_nothing(db, ctx, demo_spotify):
-    user = sign_in(demo_spotify, "emma")
+def test_an_empty_library_syncs_to_nothing(sign_in, db, ctx, demo_spotify):
+    user = sign_in("emma")
     result = sync_user(ctx, user)
     assert result.artists_by_source == {FOLLOWED: 0, SAVED_TRACK: 0, SAVED_ALBUM: 0}
     assert User.get_by_id(user.id).last_synced_at is not None
 
 
-def test_artists_already_up_to_date_are_not_asked_for(db, ctx, demo_spotify):
+def test_artists_already_up_to_date_are_not_asked_for(sign_in, db, ctx, demo_spotify):
     from models import ArtistListeners
 
-    user = sign_in(demo_spotify, "cleo")
+    user = sign_in("cleo")
     sync_user(ctx, user)
     for artist in Artist.select():
         Artist.update(details_complete=True).where(Artist.id == artist.id).execute()
