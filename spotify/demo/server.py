@@ -4,10 +4,12 @@ for tests (on a free port, stopped by the function it returns)."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
 import waitress
+from waitress import wasyncore
 
 from overlap.settings import Settings
 from spotify.demo.app import create_demo_app, limits_of
@@ -47,18 +49,32 @@ def start_in_thread(
 
     def stop() -> None:
         limits_of(app).stop()
-
-        def close_everything() -> None:
-            # Runs in the server's loop thread: closing every channel, the listening socket
-            # and the trigger included, empties the loop's map, so ``run`` returns.
-            for channel in list(server._map.values()):
-                channel.close()
-
-        server.trigger.pull_trigger(close_everything)
+        try:
+            server.trigger.pull_trigger(lambda: _close_all(server))
+        except OSError:
+            _close_all(server)  # The loop is already gone; close what is left from here.
         thread.join(timeout=10)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
 
     return f"http://127.0.0.1:{server.effective_port}", stop
+
+
+def _close_all(server: object) -> None:
+    """Close every channel of a waitress server, which empties its loop's map so ``run``
+    returns.
+
+    The trigger is closed by hand: waitress's own ``trigger.close()`` closes its read end
+    twice (once itself, once through its file wrapper), and with two servers in one
+    process the second close can hit a descriptor the other server has just reused.
+    """
+    trigger = server.trigger
+    for channel in list(server._map.values()):
+        if channel is not trigger:
+            channel.close()
+    if not trigger._closed:
+        trigger._closed = True
+        os.close(trigger.trigger)  # the write end, once
+        wasyncore.file_dispatcher.close(trigger)  # the read end, once, via its wrapper
 
 
 def main(settings: Settings) -> None:
