@@ -97,6 +97,9 @@ class Supervisor:
                     code = child.process.poll() if child.process else None
                     if code is None:
                         continue
+                    # Its own children (a dramatiq master's worker processes) would live on
+                    # as orphans and keep taking messages: end the whole group first.
+                    _signal_group(child.process, signal.SIGKILL)
                     now = time.monotonic()
                     child.deaths.append(now)
                     while child.deaths and now - child.deaths[0] > RESTART_WINDOW_S:

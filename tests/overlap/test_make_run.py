@@ -50,6 +50,19 @@ def _alive(pid: int) -> bool:
     return status.exists() and status.read_text().split()[2] != "Z"
 
 
+def _group(pgid: int) -> list[int]:
+    """The live processes of a process group."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
 @pytest.fixture
 def app_run(tmp_path, base_env):
     port, demo_port = free_port(), free_port()
@@ -87,13 +100,19 @@ def test_one_command_brings_up_every_process_and_ctrl_c_stops_them_all(app_run):
     pids = _started_pids(log)
     assert set(pids) == {"demo-spotify", "web", "worker", "worker-bulk", "scheduler"}
 
-    # A worker that dies is started again.
-    os.kill(pids["worker"][0], signal.SIGKILL)
+    # A worker that dies is started again, and its orphaned worker processes are ended.
+    killed = pids["worker"][0]
+    wait_for_group = time.monotonic() + 20
+    while len(_group(killed)) < 2 and time.monotonic() < wait_for_group:
+        time.sleep(0.2)  # the dramatiq master and its forked worker process
+    assert len(_group(killed)) >= 2
+    os.kill(killed, signal.SIGKILL)
     deadline = time.monotonic() + 20
     while len(_started_pids(log).get("worker", [])) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(_started_pids(log)["worker"]) == 2
     assert "exited with code -9; restarting" in log.read_text()
+    assert _group(killed) == []
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(40) == 0
