@@ -28,6 +28,7 @@ from spotify.client import (
     artists_of_saved_album,
     artists_of_saved_track,
 )
+from spotify.errors import NeedsReauth
 from sync import queueing
 from sync.context import SyncContext
 
@@ -206,6 +207,11 @@ def sync_user(
         if run.checkpoint["totals"] is None:
             _learn_totals(run, client)
         _load_pages(run, client)
+    except NeedsReauth:
+        # Spotify refused the person's tokens (a 401, or a refused refresh): the pages ask
+        # them to sign in again, and nobody retries until they do.
+        user.mark_needs_reauth()
+        raise
     finally:
         if own_client:
             client.close()

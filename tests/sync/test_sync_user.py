@@ -132,3 +132,17 @@ def test_artists_already_up_to_date_are_not_asked_for(sign_in, db, ctx, demo_spo
     sync_user(ctx, user)
 
     assert ctx.send_artists == []
+
+
+def test_a_token_spotify_refuses_marks_the_user_for_sign_in(sign_in, db, ctx, demo_spotify):
+    from spotify.errors import NeedsReauth
+
+    user = sign_in("cleo")
+    token = user.load_token()
+    token["access_token"] = "at_forged.token"
+    user.save_token(token)
+
+    with pytest.raises(NeedsReauth):
+        sync_user(ctx, User.get_by_id(user.id))
+
+    assert User.get_by_id(user.id).needs_reauth
