@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-slow lint format bench install clean
+.PHONY: run test lint format install clean vendor-htmx
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,13 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# htmx is vendored (no CDN): `make vendor-htmx HTMX_VERSION=x.y.z` fetches that release
+# from the npm registry and replaces static/htmx.min.js.
+HTMX_VERSION ?= 2.0.8
+vendor-htmx:
+	rm -rf .htmx-pack && mkdir .htmx-pack
+	cd .htmx-pack && npm pack htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-$(HTMX_VERSION).tgz
+	cp .htmx-pack/package/dist/htmx.min.js static/htmx.min.js
+	echo "$(HTMX_VERSION)" > static/htmx.version
+	rm -rf .htmx-pack

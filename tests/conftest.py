@@ -166,3 +166,30 @@ def sign_in(demo_spotify: DemoSpotify, db: None):
         return User.sign_in(spotify_id, spotify_id.title(), token)
 
     return sign_in
+
+
+@pytest.fixture
+def web(app_settings: Settings, broker, db):
+    """The web app (from its factory) driven by WebTest, on the test's broker namespace."""
+    import webtest
+
+    from web.app import create_app
+
+    app = create_app(app_settings.but(redis_namespace=broker.namespace))
+    return webtest.TestApp(app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
+
+
+@pytest.fixture
+def signed_in_web(web, demo_spotify):
+    """Sign a demo user in through the real OAuth flow; returns a function of the user id."""
+    from urllib.parse import parse_qs, urlsplit
+
+    def sign_in_as(spotify_id: str, next_path: str | None = None):
+        login = web.get("/login", params={"next": next_path} if next_path else {})
+        query = parse_qs(urlsplit(login.headers["Location"]).query)
+        code = demo_spotify.code_for(
+            spotify_id, query["redirect_uri"][0], state=query["state"][0]
+        )
+        return web.get("/callback", params={"code": code, "state": query["state"][0]})
+
+    return sign_in_as

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import bottle
 import redis
 
-from models import database, init_database
+from models import User, database, init_database
+from models.job_run import JobRun
 from overlap.settings import Settings
-from web import routes
+from sync.context import SyncContext
+from sync.users import sync_if_needed
+from web import context, routes
+from web.plugins import RequestPlugin
 from web.render import Renderer
+from web.session import SessionStore
+
+logger = logging.getLogger(__name__)
+
+SyncRequest = Callable[..., JobRun | None]
 
 
 def create_app(settings: Settings) -> bottle.Bottle:
@@ -16,12 +28,14 @@ def create_app(settings: Settings) -> bottle.Bottle:
     app = bottle.Bottle()
     app.config["overlap.settings"] = settings
     init_database(settings.database_url)
-    app.config["overlap.redis"] = (
+    redis_client = (
         redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         if settings.redis_url
         else None
     )
+    app.config["overlap.redis"] = redis_client
     app.config["overlap.render"] = Renderer(settings)
+    app.config["overlap.sync"] = _sync_requester(settings)
 
     @app.hook("before_request")
     def _connect() -> None:
@@ -32,5 +46,40 @@ def create_app(settings: Settings) -> bottle.Bottle:
         if not database.is_closed():
             database.close()
 
+    app.install(RequestPlugin(SessionStore(settings.secret_key)))
     routes.mount_all(app)
+    _error_pages(app)
     return app
+
+
+def _sync_requester(settings: Settings) -> SyncRequest:
+    """How routes ask for a sync: ``sync_if_needed`` on the shared broker."""
+    if settings.redis_url:
+        from actors.broker import configure
+
+        configure(settings)
+    ctx = SyncContext(settings=settings)
+
+    def request_sync(user: User, force: bool = False, requested_by: str = "user") -> JobRun | None:
+        return sync_if_needed(ctx, user, force=force, requested_by=requested_by)
+
+    return request_sync
+
+
+def _error_pages(app: bottle.Bottle) -> None:
+    """Clear pages for errors the routes did not answer themselves; never a traceback."""
+
+    def page(status: int, message: str) -> Callable[[bottle.HTTPError], str]:
+        def handler(error: bottle.HTTPError) -> str:
+            if status == 500:
+                logger.error("unhandled error on %s: %s", bottle.request.path, error.exception)
+            if bottle.request.path.startswith("/api/"):
+                return context.as_json({"error": message}, status=status)
+            bottle.request.environ["overlap.user"] = None
+            return context.page_error(status, message)
+
+        return handler
+
+    app.error(404)(page(404, "There is no page at this address."))
+    app.error(405)(page(405, "This address does not accept that kind of request."))
+    app.error(500)(page(500, "Something went wrong on our side. Please try again."))

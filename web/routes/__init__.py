@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import bottle
 
-from web.routes import health, pages
+from web.routes import auth, health, home, pages
 
 
 def mount_all(app: bottle.Bottle) -> None:
     """Add every route to ``app``."""
     pages.mount(app)
+    auth.mount(app)
+    home.mount(app)
     health.mount(app)

@@ -1,4 +1,4 @@
-"""The pages people see."""
+"""Static files (the vendored htmx, the stylesheet)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ from overlap.settings import ROOT
 
 
 def mount(app: bottle.Bottle) -> None:
-    """Add the page routes to ``app``."""
-    render = app.config["overlap.render"]
-
-    @app.get("/")
-    def landing() -> str:
-        return render("landing.html")
+    """Add the static route to ``app``."""
 
     @app.get("/static/<path:path>")
     def static(path: str) -> bottle.HTTPResponse:
-        return bottle.static_file(path, root=str(ROOT / "static"))
+        response = bottle.static_file(path, root=str(ROOT / "static"))
+        response.set_header("Cache-Control", "public, max-age=3600")
+        return response

@@ -1,0 +1,67 @@
+"""What every route needs: the settings, the session, the signed-in user, rendering.
+
+Routes call these helpers instead of reaching into Bottle's globals themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import bottle
+
+from models import User
+from overlap.settings import Settings
+from web.session import Session
+
+
+def settings() -> Settings:
+    """The app's settings."""
+    return bottle.request.app.config["overlap.settings"]
+
+
+def session() -> Session:
+    """The request's session (an empty one on error pages, which run outside the plugin)."""
+    return bottle.request.environ.setdefault("overlap.session", Session())
+
+
+def current_user() -> User | None:
+    """The signed-in user, or None."""
+    environ = bottle.request.environ
+    if "overlap.user" not in environ:
+        uid = session().get("uid")
+        environ["overlap.user"] = User.get_or_none(User.id == uid) if uid else None
+    return environ["overlap.user"]
+
+
+def is_htmx() -> bool:
+    """Whether htmx asked for a fragment."""
+    return bottle.request.get_header("HX-Request") == "true"
+
+
+def render(name: str, status: int = 200, **values: Any) -> str:
+    """A template rendered with the values every page needs."""
+    bottle.response.status = status
+    bottle.response.set_header("Vary", "HX-Request, Cookie")
+    renderer = bottle.request.app.config["overlap.render"]
+    return renderer(name, csrf_token=session().csrf_token, user=current_user(), **values)
+
+
+def page_error(status: int, message: str, title: str = "Something is not right") -> str:
+    """A page (or fragment) that says what went wrong in one sentence."""
+    return render("error.html", status=status, title=title, message=message)
+
+
+def as_json(data: Any, status: int = 200) -> str:
+    """A JSON answer."""
+    bottle.response.status = status
+    bottle.response.content_type = "application/json"
+    bottle.response.set_header("Cache-Control", "no-store")
+    return json.dumps(data, default=str)
+
+
+def see_other(location: str) -> bottle.HTTPResponse:
+    """A 303 redirect (after a POST, or to the sign-in page)."""
+    response = bottle.HTTPResponse(status=303)
+    response.set_header("Location", location)
+    return response

@@ -1,0 +1,91 @@
+"""Signing in with Spotify (authorization code flow, ``state`` checked) and out."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import bottle
+
+from models import User
+from models.db import utcnow
+from spotify.client import SpotifyClient
+from spotify.errors import NeedsReauth, SpotifyError
+from spotify.oauth import authorize_url, exchange_code
+from web import context
+from web.context import page_error, see_other
+
+logger = logging.getLogger(__name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never send people on to another site after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and len(target) < 200:
+        return target
+    return "/"
+
+
+def mount(app: bottle.Bottle) -> None:
+    """Add the sign-in routes to ``app``."""
+
+    @app.get("/login")
+    def login() -> bottle.HTTPResponse:
+        session = context.session()
+        state = secrets.token_urlsafe(24)
+        session["oauth_state"] = state
+        session["next"] = _safe_next(bottle.request.query.get("next"))
+        return see_other(authorize_url(context.settings(), state))
+
+    @app.get("/callback")
+    def callback() -> str | bottle.HTTPResponse:
+        session = context.session()
+        query = bottle.request.query
+        expected = session.pop("oauth_state", None)
+        if query.get("error"):
+            return page_error(
+                400,
+                "You did not allow overlap to read your Spotify library, so you are not "
+                "signed in. You can try again whenever you like.",
+                title="Not signed in",
+            )
+        if not expected or not secrets.compare_digest(query.get("state", ""), expected):
+            return page_error(
+                400,
+                "This sign-in link is out of date or was not started here. Please sign in again.",
+                title="Sign-in expired",
+            )
+        code = query.get("code", "")
+        if not code or len(code) > 2048:
+            return page_error(400, "Spotify sent no sign-in code. Please sign in again.")
+        settings = context.settings()
+        try:
+            token = exchange_code(settings, code)
+            with SpotifyClient(settings, token.access_token) as client:
+                profile = client.me()
+        except NeedsReauth:
+            return page_error(
+                400,
+                "This sign-in code was already used or has expired. Please sign in again.",
+                title="Sign-in expired",
+            )
+        except SpotifyError as exc:
+            logger.warning("sign-in failed: %s", exc)
+            return page_error(
+                502,
+                "Spotify did not answer the sign-in. Please try again in a moment.",
+                title="Spotify is not answering",
+            )
+        user = User.sign_in(profile["id"], profile.get("display_name"), token.as_dict())
+        target = _safe_next(session.get("next"))
+        session.clear()
+        session["uid"] = user.id
+        session["signed_in_at"] = utcnow().isoformat()
+        job = bottle.request.app.config["overlap.sync"](user)
+        if user.last_synced_at is None and job is not None:
+            return see_other(f"/loading?next={target}")
+        return see_other(target)
+
+    @app.post("/logout")
+    def logout() -> bottle.HTTPResponse:
+        context.session().clear()
+        return see_other("/")
