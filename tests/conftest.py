@@ -187,9 +187,7 @@ def signed_in_web(web, demo_spotify):
     def sign_in_as(spotify_id: str, next_path: str | None = None):
         login = web.get("/login", params={"next": next_path} if next_path else {})
         query = parse_qs(urlsplit(login.headers["Location"]).query)
-        code = demo_spotify.code_for(
-            spotify_id, query["redirect_uri"][0], state=query["state"][0]
-        )
+        code = demo_spotify.code_for(spotify_id, query["redirect_uri"][0], state=query["state"][0])
         return web.get("/callback", params={"code": code, "state": query["state"][0]})
 
     return sign_in_as
