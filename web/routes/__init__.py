@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bottle
 
-from web.routes import auth, health, home, pages
+from web.routes import api, auth, compare, health, home, pages
 
 
 def mount_all(app: bottle.Bottle) -> None:
@@ -12,4 +12,6 @@ def mount_all(app: bottle.Bottle) -> None:
     pages.mount(app)
     auth.mount(app)
     home.mount(app)
+    compare.mount(app)
+    api.mount(app)
     health.mount(app)

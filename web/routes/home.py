@@ -20,7 +20,13 @@ def sync_state(user: User) -> dict:
     """The user's latest sync as pages and the JSON API show it."""
     job = JobRun.latest_for(queueing.UPDATE_USER, user_subject(user.id))
     if job is None:
-        return {"status": "never", "job_id": None, "progress": None}
+        return {
+            "status": "never",
+            "job_id": None,
+            "progress": None,
+            "resume_at": None,
+            "error": None,
+        }
     return {
         "status": job.status,
         "job_id": job.id,

@@ -1,0 +1,132 @@
+"""The comparison report's queries on two big libraries: p50 and p99 per call.
+
+    .venv/bin/python bench/compare_queries.py [-n 200]
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/cmpbench .venv/bin/python bench/...
+
+Two users of 15,000 artists each, 5,000 of them shared, linked from one to three sources;
+90 % of the artists have this month's listener row (a few of those without a count) and
+every artist has last month's, so the month filter has something to skip. Times
+``person_summary`` of each person and ``compare`` (first page, default sort) N times each,
+after a warm-up. Target: ``compare`` p50 <= 30 ms (and p99 well under 100 ms).
+Uses a temp SQLite file, or ``$DATABASE_URL``: a database without the app's tables (they
+are created and dropped again); create one with ``createdb cmpbench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+from models import Artist, ArtistListeners, User, UserArtist, database, init_database, migrations
+from models.comparison import compare, person_summary
+from models.db import utcnow
+
+PER_USER, SHARED, WITH_ROW = 15_000, 5_000, 0.9
+TARGET_P50_MS, CHUNK = 30.0, 500
+SOURCE_MIX = (("followed", 0.5), ("saved_track", 0.6), ("saved_album", 0.2))
+
+
+def insert(model: type, rows: list[dict]) -> None:
+    """Insert rows in chunks, in one transaction."""
+    with database.atomic():
+        for start in range(0, len(rows), CHUNK):
+            model.insert_many(rows[start : start + CHUNK]).execute()
+
+
+def load(month: str, last_month: str, rng: random.Random) -> tuple[User, User]:
+    """The two libraries, their artists and the listener rows; returns the two users."""
+    now, total = utcnow(), 2 * PER_USER - SHARED
+    insert(Artist, [
+        {"spotify_id": f"bench{i:017d}", "name": f"Artist {rng.randrange(10**6)} <{i}>",
+         "url": f"https://open.spotify.com/artist/{i}", "image_url": None,
+         "details_complete": True, "created_at": now, "updated_at": now}
+        for i in range(total)
+    ])  # fmt: skip
+    ids = [a for (a,) in Artist.select(Artist.id).order_by(Artist.id).tuples()]
+    users = [User.create(spotify_id=f"bench-{n}", display_name=n) for n in ("ana", "ben")]
+    # Ana has ids[:15000], Ben ids[10000:]: 5,000 shared.
+    libraries = (ids[:PER_USER], ids[PER_USER - SHARED :])
+    links = []
+    for user, library in zip(users, libraries, strict=True):
+        for artist in library:
+            chosen = [s for s, p in SOURCE_MIX if rng.random() < p] or ["saved_track"]
+            links += [{"user": user.id, "artist": artist, "source": s, "seen_at": now}
+                      for s in chosen]  # fmt: skip
+    insert(UserArtist, links)
+    counts = []
+    for artist in ids:
+        counts.append({"artist": artist, "month": last_month, "read_at": now,
+                       "monthly_listeners": int(10 ** rng.uniform(1, 8.5))})  # fmt: skip
+        if rng.random() < WITH_ROW:
+            # 2 % of this month's rows were read without a figure.
+            n = int(10 ** rng.uniform(1, 8.5)) if rng.random() > 0.02 else None
+            counts.append({"artist": artist, "month": month, "read_at": now,
+                           "monthly_listeners": n})  # fmt: skip
+    insert(ArtistListeners, counts)
+    database.execute_sql("ANALYZE")  # both databases: plans as production would get them
+    return users[0], users[1]
+
+
+def timed(label: str, call: Callable[[], object], n: int) -> float:
+    """Run ``call`` n times after a warm-up; print and return its p50 in ms."""
+    for _ in range(5):
+        call()
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    p50 = statistics.median(times)
+    p99 = statistics.quantiles(times, n=100)[98]
+    print(f"{label:<28} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   max {max(times):6.1f} ms")
+    return p50
+
+
+def run(url: str, n: int) -> None:
+    """Create the schema, load, time, and drop everything again."""
+    init_database(url)
+    if migrations.current_version() is not None:
+        raise SystemExit("this database has the app's tables already: give the bench its own")
+    migrations.upgrade()
+    try:
+        month, last_month = "2026-03", "2026-02"
+        start = time.perf_counter()
+        ana, ben = load(month, last_month, random.Random(20260301))
+        print(f"{url.split('://')[0]}: loaded in {time.perf_counter() - start:.1f} s")
+        report = compare(ana, ben, month)
+        medians = [p.median_monthly_listeners for p in (report.me, report.friend)]
+        print(f"shared {report.shared_count:,}, union {report.union_count:,}, "
+              f"pending {report.pending_shared:,}, medians {medians}")  # fmt: skip
+        timed("person_summary(ana)", lambda: person_summary(ana, month), n)
+        timed("person_summary(ben)", lambda: person_summary(ben, month), n)
+        p50 = timed("compare(ana, ben) page 1", lambda: compare(ana, ben, month), n)
+        verdict = "PASS" if p50 <= TARGET_P50_MS else "MISS"
+        print(f"compare p50 {p50:.1f} ms (target <= {TARGET_P50_MS:g} ms): {verdict}")
+    finally:
+        migrations.drop_all()
+        database.close()
+
+
+def main() -> None:
+    """Bench on $DATABASE_URL, or on a temp SQLite file removed afterwards."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=200, help="timed calls of each function")
+    args = parser.parse_args()
+    if url := os.environ.get("DATABASE_URL"):
+        run(url, args.n)
+        return
+    tmp = tempfile.mkdtemp(prefix="bench-compare-")
+    try:
+        run(f"sqlite:///{tmp}/bench.db", args.n)
+    finally:
+        shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""The comparison report: what two people's libraries share, as a few fixed SQL queries.
+
+The web layer calls ``compare`` on every poll of a comparison page, so everything here is
+plain SQL written once, the same text on SQLite and PostgreSQL (only the parameter mark
+differs), returning tuples: the set work (distinct artists, shared, only one side) runs in
+the database on the ``user_artist`` indexes (user_id, artist_id, source) and (artist_id),
+and listener counts come from the unique index on artist_listeners(artist_id, month).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from models.db import database
+from models.user import SOURCES, User
+
+SORTS = ("listeners", "-listeners", "name", "-name")
+MAX_LIMIT = 200
+
+# Bucket edges of the listener histogram, a power of ten apart: <100, 100-1k, ..., >=100M.
+EDGES = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    """One person's library in numbers, for one month's listener counts."""
+
+    user_id: int
+    spotify_id: str
+    display_name: str | None
+    artist_count: int
+    by_source: dict[str, int]
+    with_listeners: int
+    median_monthly_listeners: int | None
+
+
+@dataclass(frozen=True)
+class SharedArtist:
+    """An artist both people have, with where each of them has it from."""
+
+    spotify_id: str
+    name: str | None
+    url: str | None
+    image_url: str | None
+    monthly_listeners: int | None
+    my_sources: list[str]
+    friend_sources: list[str]
+
+
+@dataclass(frozen=True)
+class ArtistRow:
+    """An artist only one of the two has."""
+
+    spotify_id: str
+    name: str | None
+    url: str | None
+    monthly_listeners: int | None
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """How many of each person's artists have a count in [low, high) (high None: no bound)."""
+
+    label: str
+    low: int
+    high: int | None
+    me: int
+    friend: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything a comparison page shows, for one page of the shared artists."""
+
+    me: PersonSummary
+    friend: PersonSummary
+    shared_count: int
+    union_count: int
+    similarity: float
+    shared: list[SharedArtist]
+    limit: int
+    offset: int
+    sort: str
+    pending_shared: int
+    only_me: list[ArtistRow]
+    only_friend: list[ArtistRow]
+    histogram: list[Bucket]
+
+
+def _short(n: int) -> str:
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= size:
+            return f"{n // size}{suffix}"
+    return str(n)
+
+
+def _bucket_labels() -> list[tuple[str, int, int | None]]:
+    lows, highs = (0, *EDGES), (*EDGES, None)
+    labels = [f"<{_short(EDGES[0])}"]
+    labels += [f"{_short(lo)}\u2013{_short(hi)}" for lo, hi in zip(EDGES, EDGES[1:], strict=False)]
+    labels.append(f"\u2265{_short(EDGES[-1])}")
+    return list(zip(labels, lows, highs, strict=True))
+
+
+BUCKETS = _bucket_labels()
+
+# The SQL, written once at import. "{p}" is the driver's parameter mark. A person's
+# distinct artists are "artist_id IN (SELECT artist_id FROM user_artist WHERE user_id = ?)":
+# both databases answer it from the (user_id, artist_id, source) index without a sort.
+_MINE = 'SELECT "artist_id" FROM "user_artist" WHERE "user_id" = {p}'
+_KNOWN = '"l"."monthly_listeners" IS NOT NULL'
+# Unknown counts and names sort last in either direction; NULLS LAST would be shorter, but
+# a CASE flag reads the same on both databases and on any SQLite version.
+_NULL_ML = 'CASE WHEN "l"."monthly_listeners" IS NULL THEN 1 ELSE 0 END'
+_NULL_NAME = 'CASE WHEN "a"."name" IS NULL THEN 1 ELSE 0 END'
+_NAME = 'LOWER("a"."name")'
+_COUNTS_SQL = (
+    'SELECT "user_id", COUNT(DISTINCT "artist_id"), '
+    + ", ".join(f"COUNT(CASE WHEN \"source\" = '{s}' THEN 1 END)" for s in SOURCES)
+    + ' FROM "user_artist" WHERE "user_id" IN ({p}, {p}) GROUP BY "user_id"'
+)
+# A person's known counts, sorted: the median, the histogram and how many are known all
+# come from this one pass over their artists, instead of one pass each.
+_KNOWN_SQL = (
+    'SELECT "l"."monthly_listeners" FROM "artist_listeners" AS l '
+    f'WHERE "l"."month" = {{p}} AND {_KNOWN} AND "l"."artist_id" IN ({_MINE}) ORDER BY 1'
+)
+_PAGE_COLUMNS = (
+    '"a"."id", "a"."spotify_id", "a"."name", "a"."url", "a"."image_url", "l"."monthly_listeners"'
+)
+_FROM = (
+    'FROM "artist" AS a LEFT JOIN "artist_listeners" AS l '
+    'ON "l"."artist_id" = "a"."id" AND "l"."month" = {p} '
+)
+_SHARED = f'WHERE "a"."id" IN ({_MINE}) AND "a"."id" IN ({_MINE}) '
+# Still waiting for update_artist: no row for the month at all. A row without a count was
+# read and had none; a gone artist never gets one.
+_PENDING = 'CASE WHEN "l"."artist_id" IS NULL AND "a"."gone_at" IS NULL THEN 1 ELSE 0 END'
+_SHARED_ORDER = {
+    "listeners": f'{_NULL_ML}, "l"."monthly_listeners", {_NULL_NAME}, {_NAME}, "a"."spotify_id"',
+    "-listeners": (
+        f'{_NULL_ML}, "l"."monthly_listeners" DESC, {_NULL_NAME}, {_NAME}, "a"."spotify_id"'
+    ),
+    "name": f'{_NULL_NAME}, {_NAME}, "a"."spotify_id"',
+    "-name": f'{_NULL_NAME}, {_NAME} DESC, "a"."spotify_id" DESC',
+}
+# The page and the shared totals in one pass: the window sums run over every shared
+# artist before LIMIT cuts the page out.
+_SHARED_PAGE_SQL = {
+    sort: (
+        f"SELECT {_PAGE_COLUMNS}, COUNT(*) OVER (), SUM({_PENDING}) OVER () {_FROM}{_SHARED}"
+        f"ORDER BY {order} LIMIT {{p}} OFFSET {{p}}"
+    )
+    for sort, order in _SHARED_ORDER.items()
+}
+# Only for a page past the end, which has no rows to carry the totals.
+_SHARED_COUNT_SQL = f"SELECT COUNT(*), COALESCE(SUM({_PENDING}), 0) {_FROM}{_SHARED}"
+_ONLY_SQL = (
+    f'SELECT {_PAGE_COLUMNS} {_FROM}WHERE "a"."id" IN ({_MINE}) AND "a"."id" NOT IN ({_MINE}) '
+    f"ORDER BY {_SHARED_ORDER['-listeners']} LIMIT {{p}}"
+)
+_SOURCES_SQL = (
+    'SELECT "user_id", "artist_id", "source" FROM "user_artist" '
+    'WHERE "user_id" IN ({p}, {p}) AND "artist_id" IN ({ids})'
+)
+
+
+def _sql(template: str, **extra: str) -> str:
+    return template.format(p=database.param, **extra)
+
+
+def _rows(template: str, params: Sequence[object], **extra: str) -> list[tuple]:
+    return database.execute_sql(_sql(template, **extra), tuple(params)).fetchall()
+
+
+def _median(known: list[int]) -> int | None:
+    """The exact median of sorted counts; the mean of the middle two rounds down to an int."""
+    if not known:
+        return None
+    middle = len(known) // 2
+    return known[middle] if len(known) % 2 else (known[middle - 1] + known[middle]) // 2
+
+
+def _histogram(known: list[int]) -> list[int]:
+    """How many sorted counts fall in each bucket: a bisection per edge, no pass."""
+    cuts = [0, *(bisect_left(known, edge) for edge in EDGES), len(known)]
+    return [high - low for low, high in zip(cuts, cuts[1:], strict=False)]
+
+
+def _summaries(users: Sequence[User], month: str) -> tuple[list[PersonSummary], list[list[int]]]:
+    """The summaries of these people (one or two) and their histogram counts."""
+    ids = [u.id for u in users]
+    counts = {row[0]: row[1:] for row in _rows(_COUNTS_SQL, (ids[0], ids[-1]))}
+    summaries, histograms = [], []
+    for user in users:
+        total, *per_source = counts.get(user.id, (0, 0, 0, 0))
+        known = [n for (n,) in _rows(_KNOWN_SQL, (month, user.id))]
+        summaries.append(
+            PersonSummary(
+                user_id=user.id,
+                spotify_id=user.spotify_id,
+                display_name=user.display_name,
+                artist_count=total,
+                by_source=dict(zip(SOURCES, per_source, strict=True)),
+                with_listeners=len(known),
+                median_monthly_listeners=_median(known),
+            )
+        )
+        histograms.append(_histogram(known))
+    return summaries, histograms
+
+
+def person_summary(user: User, month: str) -> PersonSummary:
+    """How many artists the person has, from which sources, and their median listeners."""
+    return _summaries([user], month)[0][0]
+
+
+def _sources_of(user_ids: tuple[int, int], artist_ids: list[int]) -> dict[tuple[int, int], list]:
+    """Each (user, artist)'s sources in the fixed order, for a page's artists only."""
+    found: dict[tuple[int, int], set[str]] = {}
+    if artist_ids:
+        marks = ", ".join([database.param] * len(artist_ids))
+        for user_id, artist_id, source in _rows(_SOURCES_SQL, (*user_ids, *artist_ids), ids=marks):
+            found.setdefault((user_id, artist_id), set()).add(source)
+    return {key: [s for s in SOURCES if s in got] for key, got in found.items()}
+
+
+def compare(
+    me: User,
+    friend: User,
+    month: str,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    sort: str = "listeners",
+    top_only: int = 10,
+) -> Comparison:
+    """Compare two libraries for one month: the shared page, the only-one-side tops, more."""
+    if sort not in _SHARED_PAGE_SQL:
+        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+    if offset < 0:
+        raise ValueError("offset must not be negative")
+    limit = max(1, min(MAX_LIMIT, limit))
+    top_only = max(0, min(MAX_LIMIT, top_only))
+    (mine, theirs), (my_hist, their_hist) = _summaries([me, friend], month)
+    page = _rows(_SHARED_PAGE_SQL[sort], (month, me.id, friend.id, limit, offset))
+    if page:
+        shared_count, pending = page[0][6], page[0][7]
+    else:
+        shared_count, pending = _rows(_SHARED_COUNT_SQL, (month, me.id, friend.id))[0]
+    union_count = mine.artist_count + theirs.artist_count - shared_count
+    only_me = _rows(_ONLY_SQL, (month, me.id, friend.id, top_only)) if top_only else []
+    only_friend = _rows(_ONLY_SQL, (month, friend.id, me.id, top_only)) if top_only else []
+    sources = _sources_of(
+        (me.id, friend.id), [row[0] for rows in (page, only_me, only_friend) for row in rows]
+    )
+
+    def only(rows: list[tuple], user_id: int) -> list[ArtistRow]:
+        return [
+            ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []))
+            for aid, sid, name, url, _image, ml in rows
+        ]
+
+    return Comparison(
+        me=mine,
+        friend=theirs,
+        shared_count=shared_count,
+        union_count=union_count,
+        similarity=shared_count / union_count if union_count else 0.0,
+        shared=[
+            SharedArtist(
+                sid,
+                name,
+                url,
+                image,
+                ml,
+                sources.get((me.id, aid), []),
+                sources.get((friend.id, aid), []),
+            )  # fmt: skip
+            for aid, sid, name, url, image, ml, *_totals in page
+        ],
+        limit=limit,
+        offset=offset,
+        sort=sort,
+        pending_shared=int(pending or 0),
+        only_me=only(only_me, me.id),
+        only_friend=only(only_friend, friend.id),
+        histogram=[
+            Bucket(label, low, high, my_hist[i], their_hist[i])
+            for i, (label, low, high) in enumerate(BUCKETS)
+        ],
+    )

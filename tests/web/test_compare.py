@@ -1,0 +1,209 @@
+"""Comparing with a friend: the code form, the page that renders at once from the
+database, the polling fragment that stops when everything is in, and the JSON API."""
+
+from __future__ import annotations
+
+import re
+
+from actors.testing import enqueued
+from models import Artist, ArtistListeners, JobRun, User, UserArtist
+from models.artist import ArtistFields
+from models.db import utcnow
+
+
+def csrf(page) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+
+
+def library(user: User, names: dict[str, int | None], source: str = "followed") -> None:
+    """Give ``user`` these artists (name -> monthly listeners, None: no row yet)."""
+    ids = Artist.upsert_many(
+        [ArtistFields(f"{n:0>22}"[-22:], n, f"https://open.example/{n}", None, True) for n in names]
+    )
+    UserArtist.link_many(user.id, ids.values(), source)
+    for name, listeners in names.items():
+        if listeners is not None:
+            ArtistListeners.record(ids[f"{name:0>22}"[-22:]], listeners)
+
+
+def both_synced(*users: User) -> None:
+    for user in users:
+        User.update(last_synced_at=utcnow()).where(User.id == user.id).execute()
+    JobRun.update(status="succeeded").execute()
+
+
+def test_posting_a_friend_code_answers_303_to_the_comparison(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+
+    response = web.post(
+        "/compare", {"friend_code": ben.friend_code.lower(), "csrf_token": csrf(web.get("/"))}
+    )
+
+    assert response.status_int == 303
+    assert response.headers["Location"].endswith(f"/compare/{ben.friend_code}")
+
+
+def test_a_malformed_or_unknown_code_is_a_clear_message(web, signed_in_web):
+    signed_in_web("cleo")
+    token = csrf(web.get("/"))
+    for code, status, words in [
+        ("", 400, "not a friend code"),
+        ("<script>alert(1)</script>", 400, "not a friend code"),
+        ("ZZZZZZZZZZ", 404, "No one has that friend code"),
+    ]:
+        response = web.post(
+            "/compare", {"friend_code": code, "csrf_token": token}, expect_errors=True
+        )
+        assert response.status_int == status
+        assert words in response.text
+        assert "<script>alert(1)</script>" not in response.text
+    page = web.get("/compare/' OR 1=1 --", expect_errors=True)
+    assert page.status_int == 404
+
+
+def test_my_own_code_is_a_clear_message(web, signed_in_web):
+    signed_in_web("cleo")
+    me = User.get(User.spotify_id == "cleo")
+    response = web.get(f"/compare/{me.friend_code}", expect_errors=True)
+    assert response.status_int == 400
+    assert "your own code" in response.text
+
+
+def test_guessing_codes_is_rate_limited(web, signed_in_web):
+    signed_in_web("cleo")
+    token = csrf(web.get("/"))
+    statuses = [
+        web.post(
+            "/compare", {"friend_code": f"ZZZZZZZZ{i:02}", "csrf_token": token}, expect_errors=True
+        ).status_int
+        for i in range(25)
+    ]
+    assert statuses[:20] == [404] * 20
+    assert set(statuses[20:]) == {429}
+
+
+def test_following_a_shared_link_signed_out_goes_through_sign_in(web):
+    ben = User.sign_in("ben", "Ben", {})
+    response = web.get(f"/compare/{ben.friend_code}")
+    assert response.status_int == 303
+    assert response.headers["Location"].endswith(f"/login?next=/compare/{ben.friend_code}")
+
+
+def test_the_page_renders_at_once_and_asks_for_stale_syncs(web, signed_in_web, broker):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    broker.flush_all()
+
+    page = web.get(f"/compare/{ben.friend_code}")
+
+    assert page.status_int == 200
+    assert 'hx-trigger="every 2s"' in page.text
+    subjects = {m.args[0] for m in enqueued(broker, "interactive")}
+    assert ben.id in subjects  # the friend was never synced
+
+
+def test_shared_artists_sort_rarest_first_and_names_are_escaped(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Big": 5_000_000, "<i>Tiny</i> & Co": 120, "Mine only": 10})
+    library(ben, {"Big": 5_000_000, "<i>Tiny</i> & Co": 120, "Ben only": 99})
+    both_synced(cleo, ben)
+
+    page = web.get(f"/compare/{ben.friend_code}")
+
+    assert "2 shared artists" in page.text
+    assert "50.0% similar" in page.text
+    assert page.text.index("&lt;i&gt;Tiny&lt;/i&gt; &amp; Co") < page.text.index(">Big<")
+    assert "<i>Tiny</i>" not in page.text
+    assert "<svg" in page.text and "&lt;i&gt;Tiny" not in page.text.split("<svg")[1][:0]
+
+
+def test_polling_stops_when_both_syncs_are_done_and_every_count_is_in(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Shared": None})
+    library(ben, {"Shared": None})
+    both_synced(cleo, ben)
+
+    waiting = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
+    assert waiting.status_int == 200
+    assert 'hx-trigger="every 2s"' in waiting.text
+    assert "1 shared artists waiting" in waiting.text
+
+    ArtistListeners.record(Artist.get(Artist.name == "Shared").id, None)  # tried: no figure
+    done = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"}, status=286)
+
+    assert "hx-trigger" not in done.text
+    assert 'data-complete="true"' in done.text
+
+
+def test_the_json_api_gives_the_contracted_keys(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"A": 10, "B": 20, "C": None})
+    library(ben, {"A": 10, "B": 20}, source="saved_track")
+    both_synced(cleo, ben)
+
+    data = web.get(f"/api/compare/{ben.friend_code}", params={"limit": 1, "offset": 1}).json
+
+    assert {
+        "complete",
+        "similarity",
+        "shared_count",
+        "me",
+        "friend",
+        "shared",
+        "limit",
+        "offset",
+    } <= set(data)
+    assert data["shared_count"] == 2 and data["limit"] == 1 and data["offset"] == 1
+    assert abs(data["similarity"] - 2 / 3) < 1e-6
+    [row] = data["shared"]
+    assert row["name"] == "B" and row["monthly_listeners"] == 20
+    assert row["my_sources"] == ["followed"] and row["friend_sources"] == ["saved_track"]
+    assert set(data["me"]) >= {
+        "spotify_id",
+        "display_name",
+        "artist_count",
+        "by_source",
+        "median_monthly_listeners",
+        "sync",
+    }
+    assert data["me"]["by_source"] == {"followed": 3, "saved_track": 0, "saved_album": 0}
+
+    me = web.get("/api/me").json
+    assert set(me) >= {"spotify_id", "display_name", "friend_code", "last_synced_at", "sync"}
+    assert set(me["sync"]) >= {"status", "job_id", "progress"}
+
+
+def test_the_json_api_refuses_bad_input_clearly(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    assert web.get("/api/me", expect_errors=True).status_int == 401
+    signed_in_web("cleo")
+    for params in ({"sort": "bogus"}, {"limit": "-1"}, {"offset": "x"}):
+        response = web.get(f"/api/compare/{ben.friend_code}", params=params, expect_errors=True)
+        assert response.status_int == 400
+        assert "error" in response.json
+    assert web.get("/api/compare/nope", expect_errors=True).status_int == 404
+
+
+def test_another_users_job_is_a_404(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    job, _ = JobRun.open(
+        message_id="m-ben",
+        actor="update_user",
+        args=[ben.id],
+        subject=f"user:{ben.id}",
+        queue="interactive",
+    )
+    signed_in_web("cleo")
+    mine = web.get("/api/me").json["sync"]["job_id"]
+
+    assert web.get(f"/api/jobs/{job.id}", expect_errors=True).status_int == 404
+    assert web.get("/api/jobs/99999999", expect_errors=True).status_int == 404
+    assert web.get("/api/jobs/abc", expect_errors=True).status_int == 404
+    assert web.get(f"/api/jobs/{mine}").json["status"] == "queued"

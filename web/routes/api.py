@@ -1,0 +1,128 @@
+"""The JSON API for scripts and tests, with the same session as the pages.
+
+The key names are a contract: scripts rely on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import bottle
+
+from models import JobRun, User
+from models.comparison import PersonSummary
+from sync.users import user_subject
+from web import context
+from web.context import as_json
+from web.routes.compare import comparison_view, find_friend
+from web.routes.home import sync_state
+
+
+def _me_or_401() -> User | None:
+    return context.current_user()
+
+
+def _person(summary: PersonSummary, user: User) -> dict:
+    return {
+        "spotify_id": summary.spotify_id,
+        "display_name": summary.display_name,
+        "artist_count": summary.artist_count,
+        "by_source": summary.by_source,
+        "with_listeners": summary.with_listeners,
+        "median_monthly_listeners": summary.median_monthly_listeners,
+        "sync": sync_state(user),
+    }
+
+
+def _job(job: JobRun) -> dict:
+    return {
+        "id": job.id,
+        "actor": job.actor,
+        "status": job.status,
+        "progress": {
+            "current": job.progress_current,
+            "total": job.progress_total,
+            "message": job.progress_message,
+        },
+        "totals": job.totals,
+        "attempts": job.attempts,
+        "error": job.error if job.status == "failed" else None,
+        "enqueued_at": job.enqueued_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "resume_at": job.resume_at,
+    }
+
+
+def mount(app: bottle.Bottle) -> None:
+    """Add the API routes to ``app``."""
+
+    @app.get("/api/me")
+    def api_me() -> str:
+        me = _me_or_401()
+        if me is None:
+            return as_json({"error": "not signed in"}, status=401)
+        return as_json(
+            {
+                "spotify_id": me.spotify_id,
+                "display_name": me.display_name,
+                "friend_code": me.friend_code,
+                "last_synced_at": me.last_synced_at,
+                "needs_reauth": me.needs_reauth,
+                "sync": sync_state(me),
+            }
+        )
+
+    @app.get("/api/compare/<code>")
+    def api_compare(code: str) -> str:
+        me = _me_or_401()
+        if me is None:
+            return as_json({"error": "not signed in"}, status=401)
+        friend, problem, status = find_friend(code, malformed_status=404)
+        if friend is None:
+            return as_json({"error": problem}, status=status)
+        if friend.id == me.id:
+            return as_json({"error": "that is your own friend code"}, status=400)
+        query = bottle.request.query
+        limit, offset = query.get("limit") or "50", query.get("offset") or "0"
+        if not (limit.isdigit() and offset.isdigit() and len(limit) < 5 and len(offset) < 9):
+            return as_json({"error": "limit and offset must be whole numbers"}, status=400)
+        view = comparison_view(
+            me, friend, query.get("sort") or "listeners", limit=int(limit), offset=int(offset)
+        )
+        if view is None:
+            return as_json({"error": "sort must be listeners, -listeners, name or -name"}, 400)
+        c = view["c"]
+        return as_json(
+            {
+                "complete": view["complete"],
+                "similarity": round(c.similarity, 6),
+                "shared_count": c.shared_count,
+                "union_count": c.union_count,
+                "pending_shared": c.pending_shared,
+                "me": _person(c.me, me),
+                "friend": _person(c.friend, friend),
+                "shared": [dataclasses.asdict(a) for a in c.shared],
+                "only_me": [dataclasses.asdict(a) for a in c.only_me],
+                "only_friend": [dataclasses.asdict(a) for a in c.only_friend],
+                "histogram": [dataclasses.asdict(b) for b in c.histogram],
+                "limit": c.limit,
+                "offset": c.offset,
+                "sort": c.sort,
+            }
+        )
+
+    @app.get("/api/jobs/<job_id>")
+    def api_job(job_id: str) -> str:
+        me = _me_or_401()
+        if me is None:
+            return as_json({"error": "not signed in"}, status=401)
+        job = (
+            JobRun.get_or_none(JobRun.id == int(job_id))
+            if job_id.isdigit() and len(job_id) < 12
+            else None
+        )
+        is_admin = me.spotify_id in context.settings().admin_spotify_ids
+        if job is None or (job.subject != user_subject(me.id) and not is_admin):
+            return as_json({"error": "no such job"}, status=404)
+        return as_json(_job(job))
