@@ -51,6 +51,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run every process of the Procfile (plus the embedded Redis and the demo Spotify)."""
     from overlap.devrun import run
 
+    # The schema first, so that no process meets a missing table (make run does this too).
+    cmd_db_upgrade(args, settings)
     return run(settings)
 
 
