@@ -35,7 +35,7 @@ def test_a_429_in_one_worker_pauses_both_and_every_artist_is_still_updated(
     env.pop("SPOTIFY_CLIENT_ID", None)
     command = [
         str(Path(sys.executable).parent / "dramatiq"), "actors.app",
-        "--processes", "1", "--threads", "8", "--queues", "artists",
+        "--processes", "1", "--threads", "4", "--queues", "artists",
     ]  # fmt: skip
     log = (tmp_path / "workers.log").open("ab")
     workers = [
@@ -58,9 +58,11 @@ def test_a_429_in_one_worker_pauses_both_and_every_artist_is_still_updated(
             worker.wait(30)
 
     stats = demo_spotify.stats()
-    # 18 pages at 6 per 4 s need three windows: each window's end can draw a 429 or two
-    # from the threads that were waiting, but no more, because all of them wait together.
-    assert stats["rate_limited"] <= 6, stats
+    # 18 pages at 6 per 4 s need three windows. When a pause ends, the 8 threads that
+    # waited go together and the ones past the window's 6 draw a 429 (then all wait
+    # again), so a few per window. Without the shared pause every thread finds the limit
+    # on its own: 18 429s for the 18 pages here.
+    assert stats["rate_limited"] <= len(artist_ids) // 2, stats
     assert stats["requests"]["open"] <= len(artist_ids) + stats["rate_limited"]
     for row in ArtistListeners.select(ArtistListeners, Artist).join(Artist):
         assert row.monthly_listeners == demo_spotify.catalog.monthly_listeners(
