@@ -94,3 +94,15 @@ def wait_for(predicate: Callable[[], T], timeout: float = 60.0, what: str = "it"
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def job_finished(job_id: int) -> Callable[[], Any]:
+    """A ``wait_for`` predicate: the job's row once it has ended (any final status)."""
+    from models import JobRun
+    from models.job_run import FINISHED
+
+    def check() -> Any:
+        job = JobRun.get_by_id(job_id)
+        return job if job.status in FINISHED else None
+
+    return check

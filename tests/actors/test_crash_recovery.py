@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from actors import runtime
-from actors.testing import wait_for
+from actors.testing import job_finished, wait_for
 from models import Artist, JobRun, UserArtist
 from sync.users import sync_if_needed
 
@@ -29,6 +29,25 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
         return subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
         )
+
+
+def stop(worker: subprocess.Popen) -> None:
+    """Stop a worker started by ``start_worker`` as a deploy would."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(30)
+
+
+def assert_library_is_spotifys(user, catalog) -> None:
+    """The user's links per source equal the demo Spotify's, with no duplicate rows."""
+    for source in SOURCES:
+        query = (
+            Artist.select(Artist.spotify_id)
+            .join(UserArtist)
+            .where((UserArtist.user == user.id) & (UserArtist.source == source))
+        )
+        spotify_ids = [a.spotify_id for a in query]
+        assert len(spotify_ids) == len(set(spotify_ids))  # no duplicate rows
+        assert set(spotify_ids) == set(catalog.expected_artist_ids("ana", source)), source
 
 
 def worker_env(base_env, broker, demo_spotify) -> dict[str, str]:
@@ -68,29 +87,15 @@ def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
             what="the message to come back",
         )
         came_back_after = time.monotonic() - killed_at
-        done = wait_for(
-            lambda: (j := JobRun.get_by_id(job.id)).status in ("succeeded", "failed") and j,
-            timeout=120,
-            what="the sync to finish",
-        )
+        done = wait_for(job_finished(job.id), timeout=120, what="the sync to finish")
     finally:
-        os.killpg(second.pid, signal.SIGTERM)
-        second.wait(30)
+        stop(second)
 
     assert done.status == "succeeded", done.error
     assert came_back_after < 30, f"the message came back after {came_back_after:.1f} s"
     assert at_kill < done.pages_total
     assert done.pages_loaded == done.pages_total
-    catalog = demo_spotify.catalog
-    for source in SOURCES:
-        query = (
-            Artist.select(Artist.spotify_id)
-            .join(UserArtist)
-            .where((UserArtist.user == user.id) & (UserArtist.source == source))
-        )
-        spotify_ids = [a.spotify_id for a in query]
-        assert len(spotify_ids) == len(set(spotify_ids))  # no duplicate rows
-        assert set(spotify_ids) == set(catalog.expected_artist_ids("ana", source)), source
+    assert_library_is_spotifys(user, demo_spotify.catalog)
     # It went on from its checkpoint: the followed pages before the kill were not read again.
     followed_reads = demo_spotify.stats()["routes"].get("GET /v1/me/following", 0)
     assert followed_reads <= 100 + 2
@@ -120,19 +125,10 @@ def test_sigterm_checkpoints_the_running_sync_and_the_next_worker_finishes_it(
 
     second = start_worker(env, log)
     try:
-        done = wait_for(
-            lambda: (j := JobRun.get_by_id(job.id)).status in ("succeeded", "failed") and j,
-            timeout=120,
-            what="the sync to finish",
-        )
+        done = wait_for(job_finished(job.id), timeout=120, what="the sync to finish")
     finally:
-        os.killpg(second.pid, signal.SIGTERM)
-        second.wait(30)
+        stop(second)
     assert done.status == "succeeded", done.error
     # The stopping worker may take the handed-back message once more and hand it back again.
     assert done.attempts >= 2
-    for source in SOURCES:
-        expected = demo_spotify.catalog.expected_artist_ids("ana", source)
-        assert UserArtist.select().where(
-            (UserArtist.user == user.id) & (UserArtist.source == source)
-        ).count() == len(expected)
+    assert_library_is_spotifys(user, demo_spotify.catalog)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from actors import runtime
-from actors.testing import wait_for
+from actors.testing import job_finished, wait_for
 from models import Artist, ArtistListeners, JobRun, User, UserArtist
 from models.artist import ArtistFields
 from sync.users import sync_if_needed
@@ -18,19 +18,11 @@ def spotify_requests(demo_spotify) -> dict[str, int]:
     return {host: counts[host] for host in ("api", "accounts", "open")}
 
 
-def finished(job_id: int):
-    def check():
-        job = JobRun.get_by_id(job_id)
-        return job if job.status in ("succeeded", "failed", "cancelled") else None
-
-    return check
-
-
 def test_a_queued_sync_runs_to_success_and_fills_in_listener_counts(sign_in, worker, demo_spotify):
     user = sign_in("cleo")
 
     job = sync_if_needed(runtime.context(), user)
-    done = wait_for(finished(job.id), what="the sync to finish")
+    done = wait_for(job_finished(job.id), what="the sync to finish")
 
     assert done.status == "succeeded"
     assert done.attempts == 1
@@ -61,7 +53,7 @@ def test_a_user_whose_refresh_token_was_revoked_is_asked_to_sign_in_again(
     demo_spotify.revoke("dmitri")
 
     job = sync_if_needed(runtime.context(), User.get_by_id(user.id))
-    done = wait_for(finished(job.id), what="the sync to fail")
+    done = wait_for(job_finished(job.id), what="the sync to fail")
 
     assert done.status == "failed"
     assert "NeedsReauth" in done.error
