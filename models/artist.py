@@ -70,7 +70,9 @@ class Artist(BaseModel):
         """
         unique = {a.spotify_id: a for a in artists}
         ids: dict[str, int] = {}
-        items = list(unique.values())
+        # Sorted, so that concurrent upserts (a sync's page threads, two users' syncs) lock
+        # rows in the same order: PostgreSQL found deadlocks when they met in any order.
+        items = sorted(unique.values(), key=lambda a: a.spotify_id)
         now = utcnow()
         for start in range(0, len(items), UPSERT_CHUNK):
             chunk = items[start : start + UPSERT_CHUNK]

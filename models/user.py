@@ -175,7 +175,8 @@ class UserArtist(BaseModel):
         now = utcnow()
         rows = [
             {"user": user_id, "artist": a, "source": source, "seen_at": now}
-            for a in dict.fromkeys(artist_ids)
+            # Sorted for the same lock order in every transaction (no deadlocks).
+            for a in sorted(set(artist_ids))
         ]
         for start in range(0, len(rows), 500):
             with database.atomic():

@@ -67,3 +67,33 @@ def test_two_processes_of_eight_threads_write_without_lock_errors(db, settings):
     assert User.select().count() == PROCESSES * THREADS
     assert Artist.select().count() == PROCESSES * THREADS * ROUNDS + 5
     assert UserArtist.select().count() == PROCESSES * THREADS * (ROUNDS + 5)
+
+
+def test_concurrent_upserts_of_overlapping_artists_in_any_order_never_deadlock(db):
+    """A sync's page threads (and other users' syncs) meet the same artists in any order."""
+    import random
+
+    names = [f"{i:022d}" for i in range(300)]
+    errors: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            with database.connection_context():
+                barrier.wait()
+                for _ in range(10):
+                    order = names[:]
+                    rng.shuffle(order)
+                    Artist.upsert_many(ArtistFields(n, n, "u") for n in order)
+        except Exception as exc:  # collected and asserted on below
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert Artist.select().count() == 300
