@@ -47,6 +47,8 @@ class SharedArtist:
     monthly_listeners: int | None
     my_sources: list[str]
     friend_sources: list[str]
+    # No count yet and still waiting for update_artist (False: tried and had none).
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,8 @@ _SHARED_ORDER = {
 # artist before LIMIT cuts the page out.
 _SHARED_PAGE_SQL = {
     sort: (
-        f"SELECT {_PAGE_COLUMNS}, COUNT(*) OVER (), SUM({_PENDING}) OVER () {_FROM}{_SHARED}"
+        f"SELECT {_PAGE_COLUMNS}, COUNT(*) OVER (), SUM({_PENDING}) OVER (), {_PENDING} "
+        f"{_FROM}{_SHARED}"
         f"ORDER BY {order} LIMIT {{p}} OFFSET {{p}}"
     )
     for sort, order in _SHARED_ORDER.items()
@@ -279,8 +282,9 @@ def compare(
                 ml,
                 sources.get((me.id, aid), []),
                 sources.get((friend.id, aid), []),
+                bool(row_pending),
             )  # fmt: skip
-            for aid, sid, name, url, image, ml, *_totals in page
+            for aid, sid, name, url, image, ml, _count, _pending, row_pending in page
         ],
         limit=limit,
         offset=offset,
@@ -292,4 +296,19 @@ def compare(
             Bucket(label, low, high, my_hist[i], their_hist[i])
             for i, (label, low, high) in enumerate(BUCKETS)
         ],
+    )
+
+
+def comparison_from_dict(data: dict) -> Comparison:
+    """A ``Comparison`` back from ``dataclasses.asdict`` (as cached in JSON)."""
+    return Comparison(
+        **{
+            **data,
+            "me": PersonSummary(**data["me"]),
+            "friend": PersonSummary(**data["friend"]),
+            "shared": [SharedArtist(**row) for row in data["shared"]],
+            "only_me": [ArtistRow(**row) for row in data["only_me"]],
+            "only_friend": [ArtistRow(**row) for row in data["only_friend"]],
+            "histogram": [Bucket(**row) for row in data["histogram"]],
+        }
     )

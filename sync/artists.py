@@ -42,14 +42,15 @@ def sync_artist(ctx: SyncContext, spotify_id: str, month: str | None = None) -> 
             artist_id = artist.id
         listeners = ctx.pages().monthly_listeners(spotify_id)
     except NotFound:
-        _mark_gone(spotify_id, month)
+        ctx.library_changed(artist_id=_mark_gone(spotify_id, month))
         return GONE
     ArtistListeners.record(artist_id, listeners, month)
+    ctx.library_changed(artist_id=artist_id)
     return UPDATED
 
 
-def _mark_gone(spotify_id: str, month: str) -> None:
-    """Remember that Spotify no longer knows the artist, so nobody asks again."""
+def _mark_gone(spotify_id: str, month: str) -> int:
+    """Remember that Spotify no longer knows the artist, so nobody asks again; its id."""
     with database.atomic():
         artist = Artist.get_or_none(Artist.spotify_id == spotify_id)
         if artist is None:
@@ -57,6 +58,7 @@ def _mark_gone(spotify_id: str, month: str) -> None:
         else:
             Artist.update(gone_at=utcnow()).where(Artist.id == artist.id).execute()
         ArtistListeners.record(artist.id, None, month)
+    return artist.id
 
 
 def find_outdated_artists(month: str | None = None, chunk: int = 1000) -> Iterator[list[str]]:

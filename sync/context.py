@@ -6,6 +6,7 @@ environment or a global.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -17,7 +18,9 @@ from spotify.client import SpotifyClient
 from spotify.gate import SpotifyGate
 from spotify.listeners import ListenerPageClient
 from sync import queueing
+from sync.library_stamps import LibraryStamps
 
+log = logging.getLogger(__name__)
 ArtistSender = Callable[[Iterable[str]], int]
 
 
@@ -36,18 +39,32 @@ class SyncContext:
     gate: SpotifyGate | None = None
     send_artists: ArtistSender = send_artist_updates
     page_threads: int = 3
+    stamps: LibraryStamps | None = None
     _pages: ListenerPageClient | None = field(default=None, repr=False)
     _app_client: SpotifyClient | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, redis_client: redis.Redis | None = None) -> SyncContext:
         """A context with the global rate limit in ``redis_client`` (or none at all)."""
-        gate = (
-            SpotifyGate(redis_client, settings, namespace=settings.redis_namespace)
-            if redis_client is not None
-            else None
+        if redis_client is None:
+            return cls(settings=settings)
+        return cls(
+            settings=settings,
+            gate=SpotifyGate(redis_client, settings, namespace=settings.redis_namespace),
+            stamps=LibraryStamps(redis_client, settings.redis_namespace),
         )
-        return cls(settings=settings, gate=gate)
+
+    def library_changed(self, user_ids: Iterable[int] = (), artist_id: int | None = None) -> None:
+        """Tell the comparison cache that these people's (or this artist's people's) data
+        changed. Called after the commit; a failure only leaves a cache entry to expire."""
+        if self.stamps is None:
+            return
+        try:
+            if artist_id is not None:
+                self.stamps.touch_artist(artist_id)
+            self.stamps.touch(user_ids)
+        except redis.RedisError as error:
+            log.warning("could not touch library stamps: %s", error)
 
     def client_for(self, user: User) -> SpotifyClient:
         """A Web API client on the user's stored tokens."""

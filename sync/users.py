@@ -150,6 +150,7 @@ class _Run:
         fields = [ArtistFields(r.spotify_id, r.name, r.url, r.image_url, complete) for r in refs]
         ids = Artist.upsert_many(fields)
         UserArtist.link_many(self.user.id, ids.values(), source)
+        self.ctx.library_changed([self.user.id])
         self._ask_for_outdated(list(ids))
         with self.lock:
             mark(self.checkpoint)
@@ -223,6 +224,7 @@ def sync_user(
             .execute()
         )
         User.update(last_synced_at=utcnow()).where(User.id == user.id).execute()
+    ctx.library_changed([user.id])
     return SyncResult(
         artists_by_source=user.artist_counts(),
         links_removed=removed,

@@ -14,6 +14,7 @@ from overlap.settings import Settings
 from sync.context import SyncContext
 from sync.users import sync_if_needed
 from web import context, routes
+from web.comparison_cache import ComparisonCache
 from web.guard import GuessGuard
 from web.plugins import RequestPlugin
 from web.render import Renderer
@@ -38,6 +39,7 @@ def create_app(settings: Settings) -> bottle.Bottle:
     app.config["overlap.render"] = Renderer(settings)
     app.config["overlap.sync"] = _sync_requester(settings)
     app.config["overlap.guard"] = GuessGuard(redis_client, settings.redis_namespace)
+    app.config["overlap.comparisons"] = ComparisonCache(redis_client, settings.redis_namespace)
 
     @app.hook("before_request")
     def _connect() -> None:

@@ -118,6 +118,8 @@ def test_only_artists_with_no_row_this_month_are_pending(pair):
     report = compare(ana, ben, MONTH)
 
     assert report.pending_shared == 1
+    by_id = {Artist.get(Artist.spotify_id == a.spotify_id).id: a for a in report.shared}
+    assert [by_id[ids[k]].pending for k in "abc"] == [False, False, True]
     listeners(ids, {"c": 12})
     assert compare(ana, ben, MONTH).pending_shared == 0
 

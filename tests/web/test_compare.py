@@ -9,6 +9,7 @@ from actors.testing import enqueued
 from models import Artist, ArtistListeners, JobRun, User, UserArtist
 from models.artist import ArtistFields
 from models.db import utcnow
+from sync.library_stamps import LibraryStamps
 
 
 def csrf(page) -> str:
@@ -24,6 +25,14 @@ def library(user: User, names: dict[str, int | None], source: str = "followed") 
     for name, listeners in names.items():
         if listeners is not None:
             ArtistListeners.record(ids[f"{name:0>22}"[-22:]], listeners)
+
+
+def landed(web, artist_id: int) -> None:
+    """What update_artist does after its commit: touch the stamps of the artist's people."""
+    config = web.app.config
+    LibraryStamps(config["overlap.redis"], config["overlap.settings"].redis_namespace).touch_artist(
+        artist_id
+    )
 
 
 def both_synced(*users: User) -> None:
@@ -133,7 +142,9 @@ def test_polling_stops_when_both_syncs_are_done_and_every_count_is_in(web, signe
     assert 'hx-trigger="every 2s"' in waiting.text
     assert "1 shared artists waiting" in waiting.text
 
-    ArtistListeners.record(Artist.get(Artist.name == "Shared").id, None)  # tried: no figure
+    shared = Artist.get(Artist.name == "Shared").id
+    ArtistListeners.record(shared, None)  # tried: no figure
+    landed(web, shared)
     done = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"}, status=286)
 
     assert "hx-trigger" not in done.text

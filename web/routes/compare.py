@@ -11,7 +11,7 @@ from __future__ import annotations
 import bottle
 
 from models import User, current_month
-from models.comparison import SORTS, compare
+from models.comparison import SORTS
 from models.user import normalize_friend_code
 from web import context
 from web.context import page_error, render, see_other
@@ -53,7 +53,8 @@ def comparison_view(
     """The values of the comparison fragment, or None for an unknown sort."""
     if sort not in SORTS:
         return None
-    result = compare(me, friend, current_month(), limit=limit, offset=offset, sort=sort)
+    cache = bottle.request.app.config["overlap.comparisons"]
+    result = cache.compare(me, friend, current_month(), limit=limit, offset=offset, sort=sort)
     my_sync, their_sync = sync_state(me), sync_state(friend)
     syncing = my_sync["status"] in ACTIVE or their_sync["status"] in ACTIVE
     loaded = me.last_synced_at is not None and friend.last_synced_at is not None
