@@ -29,11 +29,14 @@ def update_user(user_id: int) -> None:
     user = User.get_or_none(User.id == user_id)
     if user is None:
         return  # They deleted their data after asking; nothing to do.
+    job = current_job()
     try:
-        sync_user(runtime.context(), user, job=current_job(), should_stop=runtime.stopping.is_set)
+        sync_user(runtime.context(), user, job=job, should_stop=runtime.stopping.is_set)
     except RateLimited as exc:
         # Spotify asked everyone to wait: hand the message back for later instead of
         # holding a worker thread asleep (the wait can be hours when the quota is spent).
         raise Retry(str(exc), delay=int(exc.retry_after * 1000)) from exc
     except SyncInterrupted as exc:
+        if job is not None and job.cancel_requested:
+            return  # Cancelled: the job-runs middleware ends the row "cancelled".
         raise Retry(str(exc), delay=0) from exc

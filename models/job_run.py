@@ -66,6 +66,7 @@ class JobRun(BaseModel):
     started_at = DateTimeField(null=True)
     heartbeat_at = DateTimeField(null=True)
     resume_at = DateTimeField(null=True)  # When a deferred job goes on (Spotify's pause).
+    eta_at = DateTimeField(null=True)  # When it should end, at the rate seen so far.
     finished_at = DateTimeField(null=True)
 
     class Meta:
@@ -75,6 +76,9 @@ class JobRun(BaseModel):
             (("status", "heartbeat_at"), False),
             (("actor", "status"), False),
             (("finished_at",), False),
+            # The dashboard's newest-first lists, filtered by status or actor.
+            (("status", "id"), False),
+            (("actor", "id"), False),
         )
 
     def __repr__(self) -> str:
@@ -203,6 +207,32 @@ class JobRun(BaseModel):
         JobRun.update(status=status, error=error, resume_at=resume_at).where(
             JobRun.id == self.id
         ).execute()
+
+    def request_cancel(self) -> str:
+        """Ask the job to stop; returns what became of it.
+
+        A waiting job (queued or retrying) is cancelled at once, and its message is skipped
+        when a worker takes it. A running one is flagged and stops at its next checkpoint.
+        Returns ``cancelled``, ``cancelling`` or ``finished`` (nothing to cancel).
+        """
+        now = utcnow()
+        waiting = (
+            JobRun.update(status=CANCELLED, cancel_requested=True, finished_at=now)
+            .where((JobRun.id == self.id) & JobRun.status.in_((QUEUED, RETRYING)))
+            .execute()
+        )
+        if waiting:
+            self.status, self.cancel_requested, self.finished_at = CANCELLED, True, now
+            return "cancelled"
+        running = (
+            JobRun.update(cancel_requested=True)
+            .where((JobRun.id == self.id) & (JobRun.status == RUNNING))
+            .execute()
+        )
+        if running:
+            self.cancel_requested = True
+            return "cancelling"
+        return "finished"
 
     @classmethod
     def stale_running(cls, stale_before: dt.datetime, limit: int = 100) -> list[JobRun]:

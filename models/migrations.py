@@ -33,8 +33,22 @@ def _tables() -> list[type[BaseModel]]:
     return list(models.ALL_TABLES)
 
 
+def _job_eta_and_list_indexes(db: Database) -> None:
+    """Version 2: job runs get an ETA, and indexes for the dashboard's newest-first lists."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from models.job_run import JobRun
+
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        migrator.add_column("job_runs", "eta_at", JobRun.eta_at),
+        migrator.add_index("job_runs", ("status", "id"), False),
+        migrator.add_index("job_runs", ("actor", "id"), False),
+    )
+
+
 # Version 1 is the first schema: its tables are created from the models.
-STEPS: list[Step] = []
+STEPS: list[Step] = [_job_eta_and_list_indexes]
 LATEST = 1 + len(STEPS)
 
 

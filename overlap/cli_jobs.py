@@ -7,13 +7,12 @@ import re
 import sys
 import uuid
 
-from tqdm import tqdm
-
 from models import JobRun, User
 from spotify.errors import SpotifyError
 from sync import queueing
 from sync.artists import refresh_outdated_artists, sync_artist
 from sync.context import SyncContext
+from sync.progress import JobProgress, TerminalProgress
 from sync.users import SyncInterrupted, sync_user, user_subject
 
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
@@ -40,17 +39,14 @@ def run_sync_user(ctx: SyncContext, spotify_id: str, send_artists: bool = True) 
     )
     if not created:
         return _fail(f"a sync of {spotify_id} is already {job.status} (job {job.id})")
-    bar = tqdm(desc=f"sync {spotify_id}", unit="page", total=None)
-
-    def on_page(job: JobRun | None, checkpoint: dict) -> None:
-        if job is not None and job.pages_total and bar.total != job.pages_total:
-            bar.total = job.pages_total
-        bar.n = checkpoint["pages_loaded"]
-        bar.refresh()
-
+    bar = TerminalProgress(f"sync {spotify_id}", "page", inner=JobProgress(job))
     try:
-        result = sync_user(ctx, user, job=job, on_page=on_page)
-    except (SpotifyError, SyncInterrupted) as exc:
+        result = sync_user(ctx, user, job=job, progress=bar)
+    except SyncInterrupted:
+        job.finish("cancelled" if job.cancel_requested else "failed", error="stopped")
+        bar.close()
+        return _fail("the sync was cancelled; what it loaded is kept")
+    except SpotifyError as exc:
         job.finish("failed", error=f"{type(exc).__name__}: {exc}")
         bar.close()
         return _fail(f"the sync stopped: {exc}")

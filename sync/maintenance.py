@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from models import JobRun
 from models.db import utcnow
-from models.job_run import HEARTBEAT_TIMEOUT, QUEUED
+from models.job_run import CANCELLED, HEARTBEAT_TIMEOUT, QUEUED, RUNNING
 from sync.users import send_job
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,12 @@ def recover_jobs(now: dt.datetime | None = None) -> Recovery:
     now = now or utcnow()
     revived = 0
     for job in JobRun.stale_running(now - HEARTBEAT_TIMEOUT):
+        if job.cancel_requested:
+            # Its worker died while it was being cancelled: it is cancelled, not resumed.
+            JobRun.update(status=CANCELLED, finished_at=now).where(
+                (JobRun.id == job.id) & (JobRun.status == RUNNING)
+            ).execute()
+            continue
         # Back to queued so that a worker may claim it; the message keeps its id, so if
         # Redis also redelivers the original, the second delivery is skipped.
         updated = (

@@ -31,12 +31,12 @@ from spotify.client import (
 from spotify.errors import NeedsReauth
 from sync import queueing
 from sync.context import SyncContext
+from sync.progress import Progress, for_job
 
 FOLLOWED, SAVED_TRACK, SAVED_ALBUM = "followed", "saved_track", "saved_album"
 OFFSET_SOURCES = (SAVED_TRACK, SAVED_ALBUM)
 
 ShouldStop = Callable[[], bool]
-OnPage = Callable[[JobRun | None, dict[str, Any]], None]
 
 
 class SyncInterrupted(Exception):
@@ -130,20 +130,24 @@ class _Run:
     """The state of one sync while it runs; the lock guards the checkpoint between threads."""
 
     def __init__(
-        self,
-        ctx: SyncContext,
-        user: User,
-        job: JobRun | None,
-        should_stop: ShouldStop,
-        on_page: OnPage | None,
-    ) -> None:
+        self, ctx: SyncContext, user: User, job: JobRun | None, should_stop: ShouldStop,
+        progress: Progress,
+    ) -> None:  # fmt: skip
         self.ctx, self.user, self.job = ctx, user, job
-        self.should_stop, self.on_page = should_stop, on_page
+        self.should_stop, self.progress = should_stop, progress
         self.checkpoint = (job.checkpoint if job and job.checkpoint else None) or _new_checkpoint()
         self.lock = threading.Lock()
         self.month = current_month()
         self.sent: set[str] = set()
         self.sent_count = 0
+
+    def stopping(self) -> bool:
+        """Whether to stop between two pages: shutdown, or someone cancelled the job."""
+        return self.should_stop() or self.progress.cancelled()
+
+    def begin(self) -> None:
+        """Tell the progress how many pages there are (called when the totals are known)."""
+        self.progress.start(self._pages_total(), "loading your library")
 
     def store(self, source: str, refs: list, complete: bool, mark: Callable[[dict], None]) -> None:
         """Save one page: artists, links, artist updates, then the checkpoint."""
@@ -155,9 +159,16 @@ class _Run:
         with self.lock:
             mark(self.checkpoint)
             self.checkpoint["pages_loaded"] += 1
-            self._save()
-        if self.should_stop():
+            self._stage()
+            loaded, total = self.checkpoint["pages_loaded"], self._pages_total()
+            self.progress.advance(1, f"{loaded} of {total or '?'} pages loaded")
+        if self.stopping():
             raise SyncInterrupted("asked to stop; the checkpoint is saved")
+
+    def flush(self) -> None:
+        """Write the checkpoint now (stopping, failing or done)."""
+        with self.lock:
+            self.progress.flush()
 
     def _ask_for_outdated(self, spotify_ids: list[str]) -> None:
         fresh = [s for s in spotify_ids if s not in self.sent]
@@ -170,22 +181,18 @@ class _Run:
         if outdated:
             self.sent_count += self.ctx.send_artists(outdated)
 
-    def _save(self) -> None:
+    def _pages_total(self) -> int | None:
+        totals = self.checkpoint["totals"]
+        return sum(_pages_for(n) for n in totals.values()) if totals else None
+
+    def _stage(self) -> None:
         cp = self.checkpoint
-        totals = cp["totals"] or {}
-        pages_total = sum(_pages_for(n) for n in totals.values()) if totals else None
-        if self.job is not None:
-            self.job.save_checkpoint(
-                cp,
-                totals=totals or None,
-                pages_loaded=cp["pages_loaded"],
-                pages_total=pages_total,
-                progress_current=cp["pages_loaded"],
-                progress_total=pages_total,
-                progress_message=f"{cp['pages_loaded']} of {pages_total or '?'} pages loaded",
-            )
-        if self.on_page is not None:
-            self.on_page(self.job, cp)
+        self.progress.save(
+            cp,
+            totals=cp["totals"] or None,
+            pages_loaded=cp["pages_loaded"],
+            pages_total=self._pages_total(),
+        )
 
 
 def sync_user(
@@ -194,19 +201,23 @@ def sync_user(
     job: JobRun | None = None,
     client: SpotifyClient | None = None,
     should_stop: ShouldStop = lambda: False,
-    on_page: OnPage | None = None,
+    progress: Progress | None = None,
 ) -> SyncResult:
     """Load the user's followed artists and the artists of their saved tracks and albums.
 
-    Goes on from ``job``'s checkpoint when it has one. Raises the Spotify errors it meets
-    (the caller decides about retries) and ``SyncInterrupted`` when ``should_stop`` says so.
+    Goes on from ``job``'s checkpoint when it has one, and keeps the checkpoint and the
+    progress on it through ``progress`` (by default the job's own). Raises the Spotify
+    errors it meets (the caller decides about retries), and ``SyncInterrupted`` when
+    ``should_stop`` says so or the job was cancelled, with the checkpoint saved.
     """
-    run = _Run(ctx, user, job, should_stop, on_page)
+    run = _Run(ctx, user, job, should_stop, progress or for_job(job))
     own_client = client is None
     client = client or ctx.client_for(user)
     try:
         if run.checkpoint["totals"] is None:
             _learn_totals(run, client)
+        else:
+            run.begin()
         _load_pages(run, client)
     except NeedsReauth:
         # Spotify refused the person's tokens (a 401, or a refused refresh): the pages ask
@@ -214,6 +225,7 @@ def sync_user(
         user.mark_needs_reauth()
         raise
     finally:
+        run.flush()
         if own_client:
             client.close()
     started = dt.datetime.fromisoformat(run.checkpoint["started_at"])
@@ -244,6 +256,7 @@ def _learn_totals(run: _Run, client: SpotifyClient) -> None:
             SAVED_TRACK: tracks.total,
             SAVED_ALBUM: albums.total,
         }
+    run.begin()
     run.store(
         FOLLOWED,
         [artist_ref(a) for a in followed.items],
@@ -293,7 +306,7 @@ def _load_pages(run: _Run, client: SpotifyClient) -> None:
         todo += [(source, o) for o in range(0, total, PAGE_LIMIT) if o not in done]
 
     def load(source: str, offset: int) -> None:
-        if run.should_stop():
+        if run.stopping():
             raise SyncInterrupted("asked to stop; the checkpoint is saved")
         with database.connection_context():
             if source == SAVED_TRACK:

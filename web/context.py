@@ -34,6 +34,12 @@ def current_user() -> User | None:
     return environ["overlap.user"]
 
 
+def is_admin(user: User | None = None) -> bool:
+    """Whether ``user`` (by default the signed-in one) may run the operations dashboard."""
+    user = user if user is not None else current_user()
+    return user is not None and user.spotify_id in settings().admin_spotify_ids
+
+
 def is_htmx() -> bool:
     """Whether htmx asked for a fragment."""
     return bottle.request.get_header("HX-Request") == "true"

@@ -17,7 +17,14 @@ from peewee import PeeweeException
 
 from models import JobRun, database
 from models.db import utcnow
-from models.job_run import FAILED, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, RETRYING, SUCCEEDED
+from models.job_run import (
+    CANCELLED,
+    FAILED,
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_TIMEOUT,
+    RETRYING,
+    SUCCEEDED,
+)
 
 _local = threading.local()
 
@@ -71,7 +78,7 @@ class JobRuns(Middleware):
             return
         _local.heartbeat.stop()
         if exception is None:
-            job.finish(SUCCEEDED)
+            job.finish(CANCELLED if job.cancel_requested else SUCCEEDED)
         elif message.failed:
             job.finish(FAILED, error=_describe(exception), tb=message.options.get("traceback"))
         else:

@@ -45,3 +45,22 @@ def test_deleting_a_user_removes_their_links_but_not_the_artists(db):
 
     assert UserArtist.select().count() == 0
     assert Artist.select().count() == 1
+
+
+def test_a_version_1_database_is_upgraded_in_place_keeping_its_rows(db):
+    from models import JobRun
+
+    JobRun.create(message_id="kept", actor="update_user", queue="interactive")
+    for index in database.get_indexes("job_runs"):
+        if tuple(index.columns) in {("status", "id"), ("actor", "id")}:
+            database.execute_sql(f'DROP INDEX "{index.name}"')
+    database.execute_sql('ALTER TABLE "job_runs" DROP COLUMN "eta_at"')
+    migrations.SchemaVersion.update(version=1).execute()
+
+    assert migrations.upgrade() == (1, migrations.LATEST)
+
+    columns = {c.name for c in database.get_columns("job_runs")}
+    indexes = {tuple(ix.columns) for ix in database.get_indexes("job_runs")}
+    assert "eta_at" in columns
+    assert {("status", "id"), ("actor", "id")} <= indexes
+    assert JobRun.get(JobRun.message_id == "kept").eta_at is None

@@ -8,6 +8,7 @@ import pytest
 from models import Artist, JobRun, User, UserArtist
 from models.artist import ArtistFields
 from sync.context import SyncContext
+from sync.progress import JobProgress
 from sync.users import FOLLOWED, SAVED_ALBUM, SAVED_TRACK, SyncInterrupted, sync_user
 
 SOURCES = (FOLLOWED, SAVED_TRACK, SAVED_ALBUM)
@@ -73,16 +74,10 @@ def test_a_sync_loads_exactly_the_artists_of_each_source(sign_in, db, ctx, demo_
 def test_an_interrupted_sync_goes_on_from_its_checkpoint(sign_in, db, ctx, demo_spotify):
     user = sign_in("ben")
     job = new_job(user)
-    pages_seen = []
+    progress = JobProgress(job)
 
     with pytest.raises(SyncInterrupted):
-        sync_user(
-            ctx,
-            user,
-            job=job,
-            should_stop=lambda: len(pages_seen) >= 10,
-            on_page=lambda j, cp: pages_seen.append(cp["pages_loaded"]),
-        )
+        sync_user(ctx, user, job=job, should_stop=lambda: progress.current >= 10, progress=progress)
     saved = JobRun.get_by_id(job.id)
     assert 10 <= saved.pages_loaded < saved.pages_total
     remaining = saved.pages_total - saved.pages_loaded
