@@ -1,5 +1,5 @@
-"""Keeping artists up to date: ``sync_artist`` for one, ``find_outdated_artists`` and
-``refresh_outdated_artists`` for the monthly refresh.
+"""Keeping artists up to date: ``sync_artist`` for one, ``refresh_outdated_artists``
+for the monthly refresh.
 
 Up to date means every field present and this month's listener row stored. Checking that
 costs one indexed query and no call to Spotify, so many messages for one artist are cheap.
@@ -7,8 +7,9 @@ costs one indexed query and no call to Spotify, so many messages for one artist 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
+
+from peewee import fn
 
 from models import Artist, ArtistListeners, current_month, database
 from models.artist import ArtistFields
@@ -17,6 +18,7 @@ from spotify.client import artist_ref
 from spotify.errors import NotFound
 from sync import queueing
 from sync.context import SyncContext
+from sync.progress import NoProgress, Progress
 
 UP_TO_DATE, UPDATED, GONE = "up_to_date", "updated", "gone"
 
@@ -61,12 +63,6 @@ def _mark_gone(spotify_id: str, month: str) -> int:
     return artist.id
 
 
-def find_outdated_artists(month: str | None = None, chunk: int = 1000) -> Iterator[list[str]]:
-    """The Spotify ids of artists not up to date for ``month``, in keyset chunks."""
-    for page in Artist.iter_outdated(month or current_month(), chunk=chunk):
-        yield [spotify_id for _, spotify_id in page]
-
-
 @dataclass
 class RefreshResult:
     """What a refresh found and sent."""
@@ -76,14 +72,31 @@ class RefreshResult:
 
 
 def refresh_outdated_artists(
-    month: str | None = None, chunk: int = 1000, dry_run: bool = False
+    month: str | None = None,
+    chunk: int = 1000,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> RefreshResult:
-    """Send ``update_artist`` on the bulk queue for every outdated artist, chunk by chunk."""
-    found = sent = 0
-    for spotify_ids in find_outdated_artists(month, chunk):
+    """Send ``update_artist`` on the bulk queue for every outdated artist, chunk by chunk.
+
+    Progress runs over artist ids (the keyset's position against the highest id), so it
+    costs no count; a cancelled refresh stops between chunks.
+    """
+    progress = progress or NoProgress()
+    highest = Artist.select(fn.MAX(Artist.id)).scalar() or 0
+    progress.start(highest, "looking for artists without this month's count")
+    found = sent = position = 0
+    for page in Artist.iter_outdated(month or current_month(), chunk=chunk):
+        spotify_ids = [spotify_id for _, spotify_id in page]
         found += len(spotify_ids)
         if not dry_run:
             sent += queueing.send_many(
                 queueing.UPDATE_ARTIST, queueing.BULK_QUEUE, ([s] for s in spotify_ids)
             )
+        progress.advance(page[-1][0] - position, f"{found:,} outdated artists found")
+        position = page[-1][0]
+        if progress.cancelled():
+            break
+    progress.advance(highest - position)
+    progress.flush()
     return RefreshResult(outdated=found, sent=sent)
