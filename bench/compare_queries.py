@@ -39,8 +39,14 @@ def insert(model: type, rows: list[dict]) -> None:
             model.insert_many(rows[start : start + CHUNK]).execute()
 
 
-def load(month: str, last_month: str, rng: random.Random) -> tuple[User, User]:
-    """The two libraries, their artists and the listener rows; returns the two users."""
+def load(
+    month: str, last_month: str, rng: random.Random, with_row: float = WITH_ROW
+) -> tuple[User, User]:
+    """The two libraries, their artists and the listener rows; returns the two users.
+
+    ``with_row`` is the share of artists with a row for ``month`` (1.0: every listener
+    count is in, as once a comparison is complete); ``bench/web_compare.py`` reuses this.
+    """
     now, total = utcnow(), 2 * PER_USER - SHARED
     insert(Artist, [
         {"spotify_id": f"bench{i:017d}", "name": f"Artist {rng.randrange(10**6)} <{i}>",
@@ -63,7 +69,7 @@ def load(month: str, last_month: str, rng: random.Random) -> tuple[User, User]:
     for artist in ids:
         counts.append({"artist": artist, "month": last_month, "read_at": now,
                        "monthly_listeners": int(10 ** rng.uniform(1, 8.5))})  # fmt: skip
-        if rng.random() < WITH_ROW:
+        if rng.random() < with_row:
             # 2 % of this month's rows were read without a figure.
             n = int(10 ** rng.uniform(1, 8.5)) if rng.random() > 0.02 else None
             counts.append({"artist": artist, "month": month, "read_at": now,
