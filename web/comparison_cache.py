@@ -8,8 +8,9 @@ is the answer the database would give.
 
 While the stamps move (jobs landing), one request per comparison computes at a time; the
 others get the latest computed result, which is at most one computation behind and is
-followed by the next poll. Entries expire after a minute, which also bounds how long a
-stamp touch lost to a crash can hide a change. Without Redis, every call computes.
+followed by the next poll (or, the first time, wait up to two seconds for it). Entries
+expire after a minute, which also bounds how long a stamp touch lost to a crash can hide
+a change. Without Redis, every call computes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 
 import redis
 
@@ -26,7 +28,12 @@ from sync.library_stamps import LibraryStamps
 
 log = logging.getLogger(__name__)
 ENTRY_TTL_SECONDS = 60
+# The latest result outlives the entries, so that when an entry expires the requests that
+# wait for its recomputation still have something to show.
+LATEST_TTL_SECONDS = 600
 COMPUTE_LOCK_MS = 10_000
+# A request that finds another computing and no latest result waits this long for it.
+WAIT_FOR_OTHER_S, WAIT_STEP_S = 2.0, 0.02
 
 
 class ComparisonCache:
@@ -56,8 +63,10 @@ class ComparisonCache:
                 return comparison_from_dict(json.loads(cached))
             # The lock is taken when another request is computing this comparison now.
             computing = not self.client.set(lock_key, "1", nx=True, px=COMPUTE_LOCK_MS)
-            if computing and (latest := self.client.get(latest_key)) is not None:
-                return comparison_from_dict(json.loads(latest))
+            if computing:
+                found = self.client.get(latest_key) or self._wait_for(key)
+                if found is not None:
+                    return comparison_from_dict(json.loads(found))
         except redis.RedisError as error:
             log.warning("comparison cache unavailable, computing: %s", error)
             return compute()
@@ -66,9 +75,18 @@ class ComparisonCache:
         try:
             pipe = self.client.pipeline(transaction=False)
             pipe.set(key, payload, ex=ENTRY_TTL_SECONDS)
-            pipe.set(latest_key, payload, ex=ENTRY_TTL_SECONDS)
+            pipe.set(latest_key, payload, ex=LATEST_TTL_SECONDS)
             pipe.delete(lock_key)
             pipe.execute()
         except redis.RedisError as error:
             log.warning("could not cache a comparison: %s", error)
         return result
+
+    def _wait_for(self, key: str) -> bytes | None:
+        """The entry another request is computing, once it lands (None: it did not)."""
+        deadline = time.monotonic() + WAIT_FOR_OTHER_S
+        while time.monotonic() < deadline:
+            time.sleep(WAIT_STEP_S)
+            if (found := self.client.get(key)) is not None:
+                return found
+        return None

@@ -3,6 +3,9 @@ functions touch a stamp, one computation at a time, and plain SQL when Redis is 
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import redis
 
@@ -98,3 +101,22 @@ def test_without_redis_every_call_computes(db, namespace):
     assert cached_compare(cache, me, friend).shared_count == 1
     ArtistListeners.record(ids["c" * 22], 5)
     assert cached_compare(cache, me, friend).shared[0].monthly_listeners == 5
+
+
+def test_with_no_latest_result_a_request_waits_for_the_one_computing(db, cache, client):
+    me, friend, _ = two_people("d" * 22)
+    params = f"{me.id}:{friend.id}:{current_month()}:listeners:50:0"
+    lock = f"{cache.namespace}:comparison-lock:{params}"
+    client.set(lock, "1", px=5000)  # another request is computing, and none ever finished
+
+    def other_request_lands() -> None:
+        time.sleep(0.3)
+        client.delete(lock)
+        cached_compare(ComparisonCache(client, cache.namespace), me, friend)
+
+    threading.Thread(target=other_request_lands).start()
+    started = time.monotonic()
+    result = cached_compare(cache, me, friend)
+
+    assert result.shared_count == 1
+    assert time.monotonic() - started >= 0.25  # it waited, instead of computing at once
