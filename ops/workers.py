@@ -1,0 +1,168 @@
+"""The live worker processes, as each one reports itself in Redis.
+
+Every Dramatiq worker process writes an entry (see ``actors.middleware.worker_registry``):
+its host and pid, the queues it consumes, its threads, when it started, the messages it is
+processing now and its last heartbeat. The entry expires ``WORKER_TTL`` seconds after the
+last heartbeat, so a process that died without a word drops out on its own; one that
+shuts down cleanly removes its entry at once. An index (a sorted set by heartbeat) lets a
+reader list the entries without scanning the keyspace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+# Workers write their entry this often...
+HEARTBEAT_INTERVAL = 5.0
+# ...and an entry not refreshed for this long (three missed beats) belongs to a dead process.
+WORKER_TTL = 15
+# Index members older than this are pruned by the writers (the entries are long gone).
+FORGET_AFTER = 3600
+
+
+def entry_key(namespace: str, worker_id: str) -> str:
+    """The key of one worker's entry."""
+    return f"{namespace}:ops:worker:{worker_id}"
+
+
+def index_key(namespace: str) -> str:
+    """The sorted set of worker ids by last heartbeat (epoch seconds)."""
+    return f"{namespace}:ops:workers"
+
+
+@dataclass(frozen=True)
+class CurrentJob:
+    """A message a worker thread is processing now."""
+
+    message_id: str
+    actor: str
+    queue: str
+    started_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One worker process as it last reported itself."""
+
+    id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    threads: int
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime
+    broker_id: str
+    processed: int = 0
+    stopping: bool = False
+    current: tuple[CurrentJob, ...] = field(default_factory=tuple)
+
+    @property
+    def busy_threads(self) -> int:
+        """How many of its threads are processing a message."""
+        return len(self.current)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (times as ISO 8601, UTC)."""
+        return {
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "queues": list(self.queues),
+            "threads": self.threads,
+            "busy_threads": self.busy_threads,
+            "processed": self.processed,
+            "stopping": self.stopping,
+            "started_at": self.started_at.isoformat(),
+            "heartbeat_at": self.heartbeat_at.isoformat(),
+            "current": [
+                {
+                    "message_id": job.message_id,
+                    "actor": job.actor,
+                    "queue": job.queue,
+                    "started_at": job.started_at.isoformat(),
+                }
+                for job in self.current
+            ],
+        }
+
+
+def write_worker(client: redis.Redis, namespace: str, info: WorkerInfo) -> None:
+    """Write (or refresh) a worker's entry and its place in the index, in one round trip."""
+    now = info.heartbeat_at.timestamp()
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set(entry_key(namespace, info.id), json.dumps(_encode(info)), ex=WORKER_TTL)
+        pipe.zadd(index_key(namespace), {info.id: now})
+        pipe.zremrangebyscore(index_key(namespace), "-inf", now - FORGET_AFTER)
+        pipe.execute()
+
+
+def remove_worker(client: redis.Redis, namespace: str, worker_id: str) -> None:
+    """Take a worker that shut down out of the list at once."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.delete(entry_key(namespace, worker_id))
+        pipe.zrem(index_key(namespace), worker_id)
+        pipe.execute()
+
+
+def live_workers(client: redis.Redis, namespace: str) -> list[WorkerInfo]:
+    """The worker processes whose entry has not expired, by host and pid."""
+    since = time.time() - WORKER_TTL
+    ids = client.zrangebyscore(index_key(namespace), since, "+inf")
+    if not ids:
+        return []
+    raw = client.mget([entry_key(namespace, _text(worker_id)) for worker_id in ids])
+    workers = [_decode(json.loads(data)) for data in raw if data is not None]
+    return sorted(workers, key=lambda w: (w.host, w.pid, w.id))
+
+
+def _encode(info: WorkerInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "host": info.host,
+        "pid": info.pid,
+        "queues": list(info.queues),
+        "threads": info.threads,
+        "started_at": info.started_at.timestamp(),
+        "heartbeat_at": info.heartbeat_at.timestamp(),
+        "broker_id": info.broker_id,
+        "processed": info.processed,
+        "stopping": info.stopping,
+        "current": [
+            [job.message_id, job.actor, job.queue, job.started_at.timestamp()]
+            for job in info.current
+        ],
+    }
+
+
+def _decode(data: dict[str, Any]) -> WorkerInfo:
+    return WorkerInfo(
+        id=data["id"],
+        host=data["host"],
+        pid=int(data["pid"]),
+        queues=tuple(data["queues"]),
+        threads=int(data["threads"]),
+        started_at=from_epoch(data["started_at"]),
+        heartbeat_at=from_epoch(data["heartbeat_at"]),
+        broker_id=data["broker_id"],
+        processed=int(data.get("processed", 0)),
+        stopping=bool(data.get("stopping", False)),
+        current=tuple(
+            CurrentJob(message_id, actor, queue, from_epoch(started))
+            for message_id, actor, queue, started in data.get("current", [])
+        ),
+    )
+
+
+def from_epoch(seconds: float) -> dt.datetime:
+    """An aware UTC datetime from epoch seconds."""
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,80 @@
+"""Per-minute and total job counters: buffered in a process, added to Redis in one go."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import redis
+
+from ops.counters import (
+    MINUTE_TTL,
+    CounterBuffer,
+    JobCounts,
+    job_totals,
+    jobs_per_minute,
+    minute_key,
+)
+from overlap.embedded_redis import free_port
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_counts_land_in_the_minute_they_happened_and_in_the_totals(redis_client, namespace):
+    start = 1_800_000_000 - 1_800_000_000 % 60  # the start of a minute
+    clock = Clock(start + 58)
+    buffer = CounterBuffer(clock)
+    buffer.record("update_artist", "succeeded", 12)
+    buffer.record("update_artist", "succeeded", 8)
+    clock.now = start + 61
+    buffer.record("update_artist", "failed", 100)
+    buffer.record("update_user", "retried", 5_000)
+
+    buffer.flush(redis_client, namespace)
+    series = jobs_per_minute(redis_client, namespace, minutes=3, now=start + 61)
+
+    assert [m.minute for m in series] == [
+        dt.datetime.fromtimestamp(start + d, tz=dt.UTC) for d in (-60, 0, 60)
+    ]
+    assert [(m.finished, m.failed) for m in series] == [(0, 0), (2, 0), (1, 2)]
+    assert series[1].by_actor == {"update_artist": JobCounts(succeeded=2, duration_ms=20)}
+    assert series[2].by_actor == {
+        "update_artist": JobCounts(failed=1, duration_ms=100),
+        "update_user": JobCounts(retried=1, duration_ms=5_000),
+    }
+    assert job_totals(redis_client, namespace) == {
+        "update_artist": JobCounts(succeeded=2, failed=1, duration_ms=120),
+        "update_user": JobCounts(retried=1, duration_ms=5_000),
+    }
+    assert 0 < redis_client.ttl(minute_key(namespace, start // 60)) <= MINUTE_TTL
+    assert buffer.flush(redis_client, namespace) == 0  # nothing sent twice
+    for key in redis_client.scan_iter(f"{namespace}*"):
+        redis_client.delete(key)
+
+
+def test_counts_wait_in_the_buffer_while_redis_is_away(redis_client, namespace):
+    buffer = CounterBuffer()
+    buffer.record("update_artist", "succeeded", 3)
+    away = redis.Redis(port=free_port(), socket_connect_timeout=0.5)
+
+    with pytest.raises(redis.RedisError):
+        buffer.flush(away, namespace)
+    buffer.record("update_artist", "succeeded", 4)
+    buffer.flush(redis_client, namespace)
+
+    assert job_totals(redis_client, namespace) == {
+        "update_artist": JobCounts(succeeded=2, duration_ms=7)
+    }
+    for key in redis_client.scan_iter(f"{namespace}*"):
+        redis_client.delete(key)
+
+
+def test_the_chart_spans_at_most_two_hours(redis_client, namespace):
+    assert len(jobs_per_minute(redis_client, namespace, minutes=10_000)) == 120
+    assert len(jobs_per_minute(redis_client, namespace, minutes=0)) == 1
