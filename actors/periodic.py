@@ -1,4 +1,7 @@
-"""Periodic actors: periodiq sends them on a schedule from the one scheduler process.
+"""Periodic actors: periodiq sends them on a schedule from the scheduler process.
+
+Each is declared with ``ScheduledActor``, so that of several scheduler processes only the
+lease holder sends a tick, once (see actors/scheduled_actor.py and actors/scheduler_lease.py).
 
 They only find what is due and fan out; the work itself runs in other actors. periodiq
 reads the local clock, so the scheduler runs with TZ=UTC (see the Procfile), and it never
@@ -14,17 +17,18 @@ import time
 import dramatiq
 from periodiq import cron
 
+from actors import runtime
+from actors.scheduled_actor import ScheduledActor
+from actors.scheduler_lease import last_tick_key
 from sync import queueing
 from sync.artists import refresh_outdated_artists
 from sync.maintenance import recover_jobs
 
 logger = logging.getLogger(__name__)
 
-# The Redis key where the last maintenance tick's time is kept, for health and the dashboard.
-LAST_TICK_KEY = "overlap:scheduler:last_tick"
-
 
 @dramatiq.actor(
+    actor_class=ScheduledActor,
     queue_name=queueing.PERIODIC_QUEUE,
     periodic=cron("17 3 * * *"),
     tracked=True,
@@ -37,8 +41,15 @@ def refresh_listeners() -> None:
     logger.info("monthly refresh: %d outdated artists sent", result.sent)
 
 
-@dramatiq.actor(queue_name=queueing.PERIODIC_QUEUE, periodic=cron("* * * * *"), max_retries=0)
+@dramatiq.actor(
+    actor_class=ScheduledActor,
+    queue_name=queueing.PERIODIC_QUEUE,
+    periodic=cron("* * * * *"),
+    max_retries=0,
+)
 def recover() -> None:
     """Send again the jobs whose worker died or whose message never reached Redis."""
     recover_jobs()
-    dramatiq.get_broker().client.set(LAST_TICK_KEY, str(time.time()))
+    # When recovery last ran, for health and the dashboard (see scheduler_status).
+    namespace = runtime.context().settings.redis_namespace
+    dramatiq.get_broker().client.set(last_tick_key(namespace), str(time.time()))

@@ -1,0 +1,176 @@
+"""Periodic actors whose ticks only the scheduler lease's holder sends, once.
+
+periodiq sends a tick with ``actor.send_with_options(scheduled_at=...)`` from its main
+loop, and offers no hook around it. ``ScheduledActor`` (declared with
+``@dramatiq.actor(actor_class=ScheduledActor, periodic=...)``) is that hook: a send that
+carries ``scheduled_at`` goes through the process's ``TickSender``, which keeps the lease
+(see actors/scheduler_lease.py) in a thread and sends a tick only when the lease says so.
+The thread starts on the first tick, so it runs in the scheduler process alone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
+
+from actors.scheduler_lease import RENEW_EVERY, Claim, SchedulerLease, utc
+
+logger = logging.getLogger(__name__)
+
+# A refused tick may still be sent by a standby that takes over this soon after it: the
+# workers skip periodic messages older than 60 s, and the message needs time to be taken.
+CATCH_UP = dt.timedelta(seconds=40)
+
+
+@dataclass
+class _HeldTick:
+    actor_name: str
+    scheduled_at: dt.datetime
+    send: Callable[[], Message]
+
+
+class TickSender:
+    """A scheduler process's sender: its lease kept alive by a thread, ticks sent through it."""
+
+    def __init__(
+        self,
+        lease: SchedulerLease,
+        *,
+        renew_every: dt.timedelta = RENEW_EVERY,
+        catch_up: dt.timedelta = CATCH_UP,
+    ) -> None:
+        self.lease = lease
+        self.renew_every = renew_every
+        self.catch_up = catch_up
+        self.holding = False
+        self._held_back: list[_HeldTick] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._keep_alive, name="scheduler-lease")
+        self._thread.daemon = True
+
+    def start(self) -> TickSender:
+        """Start keeping the lease (or asking for it) in a thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread and release the lease if it is ours."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        # If Redis is away, the lease expires by itself within LEASE_TTL.
+        with contextlib.suppress(redis.RedisError):
+            self.lease.release()
+
+    def send(
+        self, actor_name: str, scheduled_at: dt.datetime, send: Callable[[], Message]
+    ) -> Message | None:
+        """Call ``send`` if this scheduler holds the lease and nobody sent this tick yet."""
+        claim = self.lease.claim_tick(actor_name, scheduled_at)
+        self._note_holding(claim is not Claim.NOT_HOLDER)
+        if claim is Claim.SEND:
+            return send()
+        if claim is Claim.NOT_HOLDER:
+            logger.debug("%s at %s: another scheduler holds the lease", actor_name, scheduled_at)
+            with self._lock:
+                self._held_back.append(_HeldTick(actor_name, scheduled_at, send))
+        return None
+
+    def _keep_alive(self) -> None:
+        while not self._stopping.wait(self.renew_every.total_seconds()):
+            try:
+                held = self.lease.keep()
+                self._note_holding(held)
+                self._send_held_back(held)
+            except redis.RedisError as exc:
+                # The lease expires meanwhile if this lasts; the next round asks again.
+                logger.warning("the scheduler lease: Redis did not answer: %s", exc)
+
+    def _send_held_back(self, held: bool) -> None:
+        """Send the refused ticks nobody sent (when the lease is ours); forget old ones."""
+        now = dt.datetime.now(dt.UTC)
+        with self._lock:
+            recent = [t for t in self._held_back if now - utc(t.scheduled_at) < self.catch_up]
+            self._held_back = [] if held else recent
+        if not held:
+            return
+        for tick in recent:
+            if self.lease.claim_tick(tick.actor_name, tick.scheduled_at) is Claim.SEND:
+                logger.warning(
+                    "sent %s of %s after taking over", tick.actor_name, tick.scheduled_at
+                )
+                tick.send()
+
+    def _note_holding(self, held: bool) -> None:
+        if held and not self.holding:
+            logger.info("scheduler %s holds the lease: it sends the ticks", self.lease.holder_id)
+        elif self.holding and not held:
+            logger.warning("scheduler %s lost the lease to another", self.lease.holder_id)
+        self.holding = held
+
+
+_senders: dict[int, TickSender] = {}
+_senders_lock = threading.Lock()
+
+
+def tick_sender(broker: RedisBroker) -> TickSender:
+    """The process's tick sender on ``broker``, started on first use (by periodiq's tick)."""
+    with _senders_lock:
+        sender = _senders.get(id(broker))
+        if sender is None:
+            lease = SchedulerLease(broker.client, broker.namespace)
+            sender = _senders[id(broker)] = TickSender(lease).start()
+        return sender
+
+
+def stop_tick_senders() -> None:
+    """Stop every tick sender of the process and release its lease (at exit, and in tests)."""
+    with _senders_lock:
+        senders = list(_senders.values())
+        _senders.clear()
+    for sender in senders:
+        sender.stop()
+
+
+# periodiq ends on Ctrl+C through sys.exit, so a stopped scheduler hands the lease over at
+# once; one killed (or stopped with SIGTERM) leaves it to expire.
+atexit.register(stop_tick_senders)
+
+
+class ScheduledActor(dramatiq.Actor):
+    """An actor whose periodiq ticks only the lease holder sends, once per minute.
+
+    periodiq's scheduler is the only sender that sets ``scheduled_at``. A refused tick
+    returns None instead of a message (periodiq ignores what sends return).
+    """
+
+    def send_with_options(
+        self,
+        *,
+        args: tuple = (),
+        kwargs: dict[str, Any] | None = None,
+        delay: dt.timedelta | int | None = None,
+        **options: Any,
+    ) -> Message:
+        parent = super().send_with_options
+
+        def send() -> Message:
+            return parent(args=args, kwargs=kwargs, delay=delay, **options)
+
+        scheduled_at = options.get("scheduled_at")
+        if scheduled_at is None or not isinstance(self.broker, RedisBroker):
+            return send()
+        at = dt.datetime.fromisoformat(str(scheduled_at))
+        return tick_sender(self.broker).send(self.actor_name, at, send)  # type: ignore[return-value]
