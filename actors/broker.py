@@ -18,7 +18,10 @@ from periodiq import PeriodiqMiddleware
 
 from actors.middleware.database import DatabaseConnection
 from actors.middleware.graceful_stop import GracefulStop
+from actors.middleware.job_counters import JobCounters
 from actors.middleware.job_runs import JobRuns
+from actors.middleware.queue_pause import QueuePause
+from actors.middleware.worker_registry import WorkerRegistry
 from overlap.settings import Settings
 from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, PERIODIC_QUEUE
 
@@ -38,12 +41,22 @@ def build_broker(settings: Settings) -> RedisBroker:
     """A Redis broker for ``settings.redis_url`` with the app's middleware, in order.
 
     Dramatiq runs the ``before_*`` hooks in list order and the ``after_*`` hooks in
-    reverse, so the database connection opens first and closes last, and the job-run
-    hooks see what Retries decided (they come before it in the list).
+    reverse, so a paused queue's message is put back before anything else sees it, the
+    database connection opens before the job row is claimed and closes after it is
+    closed, and the job-run hooks and the counters see what Retries decided (they come
+    before it in the list).
     """
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set (make run and the tests start one)")
     middleware = [
+        # A paused queue's message goes back to Redis before anything else runs: no
+        # connection, no job-row claim, no retry counted.
+        QueuePause(),
+        # Counts and times every message that is not put back, by actor, in memory; a
+        # thread adds the counts to Redis every second (no write per message).
+        JobCounters(),
+        # This process's entry in the worker list, with the message each thread runs.
+        WorkerRegistry(),
         # One database connection per message, opened before and closed after it.
         DatabaseConnection(),
         # The job_runs row of tracked actors: claimed before, closed after.

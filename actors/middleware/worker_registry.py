@@ -1,0 +1,130 @@
+"""Each worker process reports itself in Redis, for the dashboard and ``/metrics``.
+
+On boot the process writes its entry (``ops.workers``): host, pid, the queues it consumes,
+its threads, when it started; a thread refreshes it every few seconds with the messages
+being processed at that moment and a fresh heartbeat. The hooks around each message only
+touch a dict in memory, so a message costs no Redis call here. The entry expires when
+the process dies; a clean shutdown removes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+from dramatiq import Broker, Message, Middleware, Worker
+
+from ops.workers import (
+    HEARTBEAT_INTERVAL,
+    CurrentJob,
+    WorkerInfo,
+    from_epoch,
+    remove_worker,
+    write_worker,
+)
+
+log = logging.getLogger(__name__)
+
+
+class WorkerRegistry(Middleware):
+    """Keeps this worker process's entry in Redis up to date."""
+
+    def __init__(self, interval: float = HEARTBEAT_INTERVAL) -> None:
+        self.interval = interval
+        # Thread id -> (message id, actor, queue, start) of the message it is processing, and
+        # thread id -> messages it has processed. Each thread writes its own keys only, and
+        # a dict item's assignment is atomic, so the path of a message takes no lock; the
+        # heartbeat thread reads copies.
+        self._current: dict[int, tuple[str, str, str, float]] = {}
+        self._processed: dict[int, int] = {}
+        self._stopping = False
+        self._worker: Worker | None = None
+        self._broker_id = ""
+        self._started_at = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def worker_id(self) -> str:
+        """This process's id in the registry (host, pid and the broker's own id)."""
+        return f"{socket.gethostname()}:{os.getpid()}:{self._broker_id[:8]}"
+
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        self._worker, self._broker_id = worker, broker.broker_id
+        self._started_at, self._stopping = time.time(), False
+        self._stop.clear()
+        self._beat(broker)
+        self._thread = threading.Thread(
+            target=self._run, args=(broker,), name="worker-registry", daemon=True
+        )
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        # Still listed while the running messages finish, marked as stopping.
+        self._stopping = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._safely(self._beat, broker)
+
+    def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        self._safely(lambda b: remove_worker(b.client, b.namespace, self.worker_id), broker)
+
+    def before_process_message(self, broker: Broker, message: Message) -> None:
+        job = (message.message_id, message.actor_name, message.queue_name, time.time())
+        self._current[threading.get_ident()] = job
+
+    def after_process_message(
+        self,
+        broker: Broker,
+        message: Message,
+        *,
+        result: object = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        thread = threading.get_ident()
+        if self._current.pop(thread, None) is not None:
+            self._processed[thread] = self._processed.get(thread, 0) + 1
+
+    after_skip_message = after_process_message
+
+    def info(self) -> WorkerInfo:
+        """This process as it stands now."""
+        worker = self._worker
+        queues = sorted(q for q in (worker.consumers if worker else {}) if not q.endswith(".DQ"))
+        running = sorted(self._current.copy().values(), key=lambda job: job[3])
+        current = tuple(CurrentJob(m, a, q, from_epoch(t)) for m, a, q, t in running)
+        processed = sum(self._processed.copy().values())
+        return WorkerInfo(
+            id=self.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=tuple(queues),
+            threads=worker.worker_threads if worker else 0,
+            started_at=from_epoch(self._started_at),
+            heartbeat_at=dt.datetime.now(dt.UTC),
+            broker_id=self._broker_id,
+            processed=processed,
+            stopping=self._stopping,
+            current=current,
+        )
+
+    def _beat(self, broker: Broker) -> None:
+        write_worker(broker.client, broker.namespace, self.info())
+
+    def _run(self, broker: Broker) -> None:
+        while not self._stop.wait(self.interval):
+            self._safely(self._beat, broker)
+
+    def _safely(self, action: Callable[[Broker], None], broker: Broker) -> None:
+        """Run ``action(broker)``; Redis being away for a moment only costs a beat."""
+        try:
+            action(broker)
+        except redis.RedisError as error:
+            log.warning("worker registry: %s", error)
