@@ -23,6 +23,7 @@ from actors.scheduler_lease import last_tick_key
 from sync import queueing
 from sync.artists import refresh_outdated_artists
 from sync.maintenance import recover_jobs
+from sync.retention import clean_finished_runs, retention
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +54,17 @@ def recover() -> None:
     # When recovery last ran, for health and the dashboard (see scheduler_status).
     namespace = runtime.context().settings.redis_namespace
     dramatiq.get_broker().client.set(last_tick_key(namespace), str(time.time()))
+
+
+@dramatiq.actor(
+    actor_class=ScheduledActor,
+    queue_name=queueing.PERIODIC_QUEUE,
+    periodic=cron("41 * * * *"),
+    tracked=True,
+    max_retries=0,
+    time_limit=30 * 60 * 1000,
+)
+def clean_job_runs() -> None:
+    """Remove the finished job runs older than their retention, in batches."""
+    cleanup = clean_finished_runs(retention(runtime.context().settings))
+    logger.info("job runs: %d removed in %d batches", cleanup.removed, cleanup.batches)

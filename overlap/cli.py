@@ -104,6 +104,46 @@ def cmd_refresh_listeners(args: argparse.Namespace, settings: Settings) -> int:
     return run_refresh(dry_run=args.dry_run or not has_redis, has_redis=has_redis)
 
 
+def cmd_jobs_clean(args: argparse.Namespace, settings: Settings) -> int:
+    """Remove the finished job runs past their retention (or older than --days)."""
+    from models import init_database
+    from sync.retention import (
+        clean_finished_runs,
+        count_expired_runs,
+        describe,
+        retention,
+        retention_of_days,
+    )
+
+    days = _days(args.days)
+    if days == 0:
+        print(
+            f"overlap: --days must be a whole number of at least 1, not {args.days!r}",
+            file=sys.stderr,
+        )
+        return 2
+    init_database(settings.database_url)
+    older_than = retention(settings) if days is None else retention_of_days(days)
+    if args.dry_run:
+        count = count_expired_runs(older_than)
+        print(f"would remove {count:,} job runs ({describe(older_than)})")
+        return 0
+    cleanup = clean_finished_runs(older_than)
+    batches = f"{cleanup.batches:,} batch{'es' if cleanup.batches != 1 else ''}"
+    print(f"removed {cleanup.removed:,} job runs ({describe(older_than)}) in {batches}")
+    return 0
+
+
+def _days(raw: str | None) -> int | None:
+    """The --days option: None when not given, 0 when it is not a whole number above 0."""
+    if raw is None:
+        return None
+    try:
+        return max(int(raw), 0)
+    except ValueError:
+        return 0
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     """Print the settings in force, secrets hidden."""
     for name, value in settings.redacted().items():
@@ -140,6 +180,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refresh.add_argument("--dry-run", action="store_true", help="only count them")
     refresh.set_defaults(handler=cmd_refresh_listeners)
+
+    jobs = sub.add_parser("jobs", help="look after the job runs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    clean = jobs_sub.add_parser(
+        "clean", help="remove finished job runs past their retention (never active ones)"
+    )
+    clean.add_argument(
+        "--days",
+        metavar="N",
+        help="remove every finished run older than N days instead of the settings' retention",
+    )
+    clean.add_argument("--dry-run", action="store_true", help="only count them")
+    clean.set_defaults(handler=cmd_jobs_clean)
 
     sub.add_parser("settings", help="print the settings in force").set_defaults(
         handler=cmd_settings

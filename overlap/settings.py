@@ -101,6 +101,8 @@ class Settings:
     spotify_api_rate: float
     spotify_pages_rate: float
     spotify_timeout: float
+    job_retention_succeeded_days: int
+    job_retention_failed_days: int
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -158,6 +160,8 @@ class Settings:
             spotify_api_rate=_float(env, "SPOTIFY_API_RATE", 20.0, minimum=0.1),
             spotify_pages_rate=_float(env, "SPOTIFY_PAGES_RATE", 10.0, minimum=0.1),
             spotify_timeout=_float(env, "SPOTIFY_TIMEOUT", 10.0, minimum=0.1),
+            job_retention_succeeded_days=_int(env, "JOB_RETENTION_SUCCEEDED_DAYS", 7, minimum=1),
+            job_retention_failed_days=_int(env, "JOB_RETENTION_FAILED_DAYS", 30, minimum=1),
             extra={k: v for k, v in env.items() if k.startswith("DEMO_SPOTIFY_")},
         )
 

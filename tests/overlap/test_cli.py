@@ -3,10 +3,13 @@ one line and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from actors.testing import enqueued
 from models import Artist, ArtistListeners, JobRun, User
+from models.db import utcnow
 from overlap.cli import main
 
 
@@ -100,3 +103,64 @@ def test_an_unreachable_database_is_one_line(monkeypatch, tmp_path, capsys):
     assert main(["db", "upgrade"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("overlap: the database did not answer")
+
+
+def finished_run(status: str, age_days: int) -> int:
+    """A job run of ``status`` that ended ``age_days`` ago."""
+    return JobRun.create(
+        message_id=f"{status}-{age_days}",
+        actor="update_user",
+        queue="interactive",
+        status=status,
+        finished_at=utcnow() - dt.timedelta(days=age_days),
+    ).id
+
+
+def test_jobs_clean_removes_the_runs_past_their_retention_and_says_how_many(db, cli_env, capsys):
+    kept = {finished_run("succeeded", 3), finished_run("failed", 20), finished_run("running", 90)}
+    for status, age in (("succeeded", 8), ("failed", 31), ("cancelled", 40)):
+        finished_run(status, age)
+
+    assert main(["jobs", "clean", "--dry-run"]) == 0
+    assert capsys.readouterr().out == (
+        "would remove 3 job runs "
+        "(succeeded older than 7 days, failed and cancelled older than 30 days)\n"
+    )
+    assert JobRun.select().count() == 6
+
+    assert main(["jobs", "clean"]) == 0
+    assert "removed 3 job runs" in capsys.readouterr().out
+    assert {job.id for job in JobRun.select()} == kept
+
+
+def test_jobs_clean_with_days_removes_every_finished_run_older_than_that(db, cli_env, capsys):
+    running = finished_run("running", 90)
+    for status in ("succeeded", "failed", "cancelled"):
+        finished_run(status, 3)
+
+    assert main(["jobs", "clean", "--days", "2"]) == 0
+
+    assert capsys.readouterr().out == (
+        "removed 3 job runs (succeeded, failed and cancelled older than 2 days) in 1 batch\n"
+    )
+    assert [job.id for job in JobRun.select()] == [running]
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "week", "1.5"])
+def test_jobs_clean_with_bad_days_is_one_line(db, cli_env, bad, capsys):
+    finished_run("succeeded", 30)
+
+    assert main(["jobs", "clean", "--days", bad]) == 2
+
+    err = capsys.readouterr().err
+    assert err == f"overlap: --days must be a whole number of at least 1, not {bad!r}\n"
+    assert JobRun.select().count() == 1
+
+
+def test_a_bad_retention_setting_is_one_line(db, cli_env, monkeypatch, capsys):
+    monkeypatch.setenv("JOB_RETENTION_FAILED_DAYS", "0")
+
+    assert main(["jobs", "clean"]) == 2
+
+    err = capsys.readouterr().err
+    assert err == "overlap: bad setting: JOB_RETENTION_FAILED_DAYS must be at least 1, not 0\n"

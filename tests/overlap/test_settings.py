@@ -22,6 +22,7 @@ def test_with_nothing_set_it_is_demo_mode_on_sqlite_and_embedded_redis(tmp_path)
     assert s.spotify_open_url == "http://127.0.0.1:8001/open"
     assert s.spotify_redirect_uri == "http://127.0.0.1:8000/callback"
     assert s.port == 8000
+    assert (s.job_retention_succeeded_days, s.job_retention_failed_days) == (7, 30)
 
 
 def test_with_a_client_id_it_talks_to_the_real_spotify(tmp_path):
@@ -56,6 +57,8 @@ def test_admins_are_a_comma_separated_list(tmp_path):
         ("PORT", "0", "PORT must be at least 1"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL must start with"),
         ("SPOTIFY_API_RATE", "fast", "SPOTIFY_API_RATE must be a number"),
+        ("JOB_RETENTION_SUCCEEDED_DAYS", "a week", "JOB_RETENTION_SUCCEEDED_DAYS must be a whole"),
+        ("JOB_RETENTION_FAILED_DAYS", "0", "JOB_RETENTION_FAILED_DAYS must be at least 1, not 0"),
     ],
 )
 def test_a_bad_setting_is_named_in_the_error(tmp_path, name, value, message):
