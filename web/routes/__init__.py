@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bottle
 
-from web.routes import api, auth, compare, health, home, pages
+from web.routes import api, auth, compare, health, home, ops_api, pages
 
 
 def mount_all(app: bottle.Bottle) -> None:
@@ -15,3 +15,4 @@ def mount_all(app: bottle.Bottle) -> None:
     compare.mount(app)
     api.mount(app)
     health.mount(app)
+    ops_api.mount(app)

@@ -16,6 +16,7 @@ from web import context
 from web.context import as_json
 from web.routes.compare import comparison_view, find_friend
 from web.routes.home import sync_state
+from web.routes.ops_api import queue_position
 
 
 def _me_or_401() -> User | None:
@@ -39,6 +40,8 @@ def _job(job: JobRun) -> dict:
         "id": job.id,
         "actor": job.actor,
         "status": job.status,
+        # Messages waiting ahead of it while it is queued (0: next), else null.
+        "position": queue_position(job),
         "progress": {
             "current": job.progress_current,
             "total": job.progress_total,

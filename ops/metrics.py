@@ -1,0 +1,169 @@
+"""The Prometheus exposition of ``/metrics``, computed from Redis and the database at
+scrape time.
+
+A custom collector in a registry built for each scrape: the web processes keep no metric
+state of their own, so every one of them answers the same, however many there are and
+whichever the scraper reaches. The figures come from:
+
+- ``job_runs`` (one GROUP BY): tracked jobs by actor and status, a gauge;
+- the job counters every worker adds to Redis (``ops.counters``): all jobs, tracked or
+  not, by actor and outcome, and their durations, as counters that only grow;
+- the broker's keys (``ops.queues``): messages per queue and state, and paused queues;
+- the worker list (``ops.workers``): live worker processes, threads, busy threads;
+- Spotify's gate (``spotify.gate``): requests and 429s of the last minute, 429s ever, and
+  the pause in force, per host kind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+
+import redis
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+
+from ops.counters import STATUSES, job_totals
+from ops.jobs import job_runs_by_actor_and_status
+from ops.queues import BrokerRef, queue_stats
+from ops.workers import WorkerInfo, live_workers
+from spotify.gate import HostStats
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+QUEUE_STATES = ("waiting", "delayed", "running", "failed")
+
+
+class OpsCollector:
+    """Yields every family of ``/metrics`` when the registry collects it."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        namespace: str,
+        spotify_stats: Callable[[], Mapping[str, HostStats]] | None = None,
+    ) -> None:
+        self.broker = BrokerRef(client, namespace)
+        self.spotify_stats = spotify_stats
+
+    def collect(self) -> Iterator[Metric]:
+        """The families, read now."""
+        yield from self._job_runs()
+        yield from self._job_counters()
+        workers = live_workers(self.broker.client, self.broker.namespace)
+        yield from self._queues(workers)
+        yield from self._workers(workers)
+        if self.spotify_stats is not None:
+            yield from self._spotify(self.spotify_stats())
+
+    def _job_runs(self) -> Iterator[Metric]:
+        runs = GaugeMetricFamily(
+            "overlap_job_runs",
+            "Tracked jobs (job_runs rows) by actor and status.",
+            labels=["actor", "status"],
+        )
+        for (actor, status), count in sorted(job_runs_by_actor_and_status().items()):
+            runs.add_metric([actor, status], count)
+        yield runs
+
+    def _job_counters(self) -> Iterator[Metric]:
+        processed = CounterMetricFamily(
+            "overlap_jobs_processed",
+            "Messages processed by the workers, by actor and outcome "
+            "(succeeded, failed for good, retried, skipped).",
+            labels=["actor", "status"],
+        )
+        durations = SummaryMetricFamily(
+            "overlap_job_duration_seconds",
+            "Time the workers spent on each actor's messages, whatever the outcome.",
+            labels=["actor"],
+        )
+        for actor, counts in job_totals(self.broker.client, self.broker.namespace).items():
+            for status in STATUSES:
+                processed.add_metric([actor, status], getattr(counts, status))
+            durations.add_metric([actor], counts.processed, counts.duration_ms / 1000)
+        yield processed
+        yield durations
+
+    def _queues(self, workers: list[WorkerInfo]) -> Iterator[Metric]:
+        messages = GaugeMetricFamily(
+            "overlap_queue_messages",
+            "Messages per queue and state: waiting, delayed (retries, deferred), running "
+            "(fetched by a worker, not yet acknowledged), failed (dead-lettered).",
+            labels=["queue", "state"],
+        )
+        paused = GaugeMetricFamily(
+            "overlap_queue_paused", "1 when the queue is paused, else 0.", labels=["queue"]
+        )
+        consumers = GaugeMetricFamily(
+            "overlap_queue_workers", "Live worker processes consuming the queue.", labels=["queue"]
+        )
+        for stats in queue_stats(self.broker, workers=workers):
+            for state in QUEUE_STATES:
+                messages.add_metric([stats.queue, state], getattr(stats, state))
+            paused.add_metric([stats.queue], int(stats.paused))
+            consumers.add_metric([stats.queue], sum(stats.queue in w.queues for w in workers))
+        yield messages
+        yield paused
+        yield consumers
+
+    def _workers(self, workers: list[WorkerInfo]) -> Iterator[Metric]:
+        yield GaugeMetricFamily("overlap_workers", "Live worker processes.", value=len(workers))
+        yield GaugeMetricFamily(
+            "overlap_worker_threads",
+            "Worker threads of the live worker processes.",
+            value=sum(w.threads for w in workers),
+        )
+        yield GaugeMetricFamily(
+            "overlap_worker_busy_threads",
+            "Worker threads processing a message (as of each worker's last heartbeat).",
+            value=sum(w.busy_threads for w in workers),
+        )
+
+    def _spotify(self, stats: Mapping[str, HostStats]) -> Iterator[Metric]:
+        requests = GaugeMetricFamily(
+            "overlap_spotify_requests_last_minute",
+            "Requests sent to Spotify in the last minute, by host kind (api, open).",
+            labels=["host"],
+        )
+        limited_recent = GaugeMetricFamily(
+            "overlap_spotify_rate_limited_last_minute",
+            "429 answers from Spotify in the last minute, by host kind.",
+            labels=["host"],
+        )
+        limited = CounterMetricFamily(
+            "overlap_spotify_rate_limited",
+            "429 answers from Spotify since the counters began, by host kind.",
+            labels=["host"],
+        )
+        pause = GaugeMetricFamily(
+            "overlap_spotify_pause_seconds",
+            "Seconds left in the pause Spotify asked for (0: not paused), by host kind.",
+            labels=["host"],
+        )
+        now = time.time()
+        for host, figures in sorted(stats.items()):
+            requests.add_metric([host], figures.requests_last_minute)
+            limited_recent.add_metric([host], figures.rate_limited_last_minute)
+            limited.add_metric([host], figures.rate_limited_total)
+            left = max(0.0, figures.paused_until - now) if figures.paused_until else 0.0
+            pause.add_metric([host], round(left, 3))
+        yield requests
+        yield limited_recent
+        yield limited
+        yield pause
+
+
+def render_metrics(
+    client: redis.Redis,
+    namespace: str,
+    spotify_stats: Callable[[], Mapping[str, HostStats]] | None = None,
+) -> bytes:
+    """The Prometheus text exposition of everything above, read now."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(OpsCollector(client, namespace, spotify_stats))
+    return generate_latest(registry)

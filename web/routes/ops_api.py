@@ -1,0 +1,113 @@
+"""Operations endpoints: ``/metrics`` for Prometheus and ``/api/queue/stats`` for the
+dashboard, both read from ``ops`` at request time.
+
+``/metrics`` is for admins (signed in, their Spotify id in ``ADMIN_SPOTIFY_IDS``) and for
+a scraper sending ``Authorization: Bearer <METRICS_TOKEN>`` when that setting is set.
+``/api/queue/stats`` is for admins.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import bottle
+import redis
+
+from models import JobRun, User
+from ops.metrics import CONTENT_TYPE, render_metrics
+from ops.queues import BrokerRef, job_position, queue_stats
+from ops.workers import live_workers
+from spotify.gate import SpotifyGate
+from web import context
+from web.context import as_json
+
+
+def broker_ref() -> BrokerRef | None:
+    """The queues' Redis client and namespace, or None when Redis is not configured."""
+    client = bottle.request.app.config["overlap.redis"]
+    return None if client is None else BrokerRef(client, context.settings().redis_namespace)
+
+
+def queue_position(job: JobRun) -> int | None:
+    """How many messages wait ahead of a queued job (None unless it waits in a queue)."""
+    ref = broker_ref()
+    if ref is None:
+        return None
+    try:
+        return job_position(ref, job)
+    except redis.RedisError:
+        return None  # The job's page still answers; only its place in line is missing.
+
+
+def _is_admin(user: User | None) -> bool:
+    return user is not None and user.spotify_id in context.settings().admin_spotify_ids
+
+
+def _plain(status: int, message: str) -> str:
+    bottle.response.status = status
+    bottle.response.content_type = "text/plain; charset=utf-8"
+    bottle.response.set_header("Cache-Control", "no-store")
+    return message + "\n"
+
+
+def _metrics_refusal() -> str | None:
+    """None when the request may read ``/metrics``, else the answer that refuses it."""
+    header = bottle.request.get_header("Authorization") or ""
+    token = context.settings().metrics_token
+    if header:
+        scheme, _, given = header.partition(" ")
+        if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token):
+            return None
+        bottle.response.set_header("WWW-Authenticate", 'Bearer realm="metrics"')
+        if not token:
+            return _plain(401, "Bearer tokens are off: METRICS_TOKEN is not set on this server.")
+        return _plain(401, "Wrong metrics token: send Authorization: Bearer <METRICS_TOKEN>.")
+    user = context.current_user()
+    if _is_admin(user):
+        return None
+    if user is not None:
+        return _plain(403, "Only admins may read /metrics (or send the metrics bearer token).")
+    return _plain(
+        401, "Sign in as an admin, or send Authorization: Bearer <METRICS_TOKEN>, to read this."
+    )
+
+
+def mount(app: bottle.Bottle) -> None:
+    """Add ``/metrics`` and ``/api/queue/stats`` to ``app``."""
+
+    @app.get("/metrics")
+    def metrics() -> str | bytes:
+        refused = _metrics_refusal()
+        if refused is not None:
+            return refused
+        ref = broker_ref()
+        if ref is None:
+            return _plain(503, "REDIS_URL is not set: there are no queues to report.")
+        settings = context.settings()
+        gate = SpotifyGate(ref.client, settings, namespace=settings.redis_namespace)
+        try:
+            body = render_metrics(ref.client, ref.namespace, spotify_stats=gate.stats)
+        except redis.RedisError as error:
+            return _plain(503, f"Redis is unavailable: {type(error).__name__}.")
+        bottle.response.content_type = CONTENT_TYPE
+        bottle.response.set_header("Cache-Control", "no-store")
+        return body
+
+    @app.get("/api/queue/stats")
+    def api_queue_stats() -> str:
+        me = context.current_user()
+        if me is None:
+            return as_json({"error": "not signed in"}, status=401)
+        if not _is_admin(me):
+            return as_json({"error": "only admins may see the queues"}, status=403)
+        ref = broker_ref()
+        if ref is None:
+            return as_json({"error": "REDIS_URL is not set"}, status=503)
+        try:
+            workers = live_workers(ref.client, ref.namespace)
+            queues = queue_stats(ref, workers=workers)
+        except redis.RedisError as error:
+            return as_json({"error": f"Redis is unavailable: {type(error).__name__}"}, 503)
+        return as_json(
+            {"queues": [q.as_dict() for q in queues], "workers": [w.as_dict() for w in workers]}
+        )
