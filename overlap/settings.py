@@ -94,6 +94,7 @@ class Settings:
     spotify_open_url: str
     secret_key: str
     admin_spotify_ids: frozenset[str]
+    metrics_token: str | None
     port: int
     demo: bool
     demo_spotify_port: int
@@ -153,6 +154,7 @@ class Settings:
             ).rstrip("/"),
             secret_key=_secret_key(env, var_dir),
             admin_spotify_ids=frozenset(admins),
+            metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
             port=port,
             demo=demo,
             demo_spotify_port=demo_port,
@@ -176,7 +178,7 @@ class Settings:
 
     def redacted(self) -> dict[str, str]:
         """The settings as strings with secrets hidden, for logs and the CLI."""
-        hidden = {"spotify_client_secret", "secret_key"}
+        hidden = {"spotify_client_secret", "secret_key", "metrics_token"}
         out = {}
         for name in self.__dataclass_fields__:
             if name == "extra":

@@ -85,3 +85,10 @@ def test_redacted_settings_hide_the_secrets(tmp_path):
     text = str(s.redacted())
     assert "supersecret" not in text
     assert "'cs'" not in text
+
+
+def test_the_metrics_token_is_read_and_hidden(tmp_path):
+    s = make(tmp_path, METRICS_TOKEN=" scrape-me ")
+    assert s.metrics_token == "scrape-me"
+    assert "scrape-me" not in str(s.redacted())
+    assert make(tmp_path).metrics_token is None
