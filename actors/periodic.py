@@ -18,11 +18,13 @@ import dramatiq
 from periodiq import cron
 
 from actors import runtime
+from actors.middleware.job_runs import current_job
 from actors.scheduled_actor import ScheduledActor
 from actors.scheduler_lease import last_tick_key
 from sync import queueing
 from sync.artists import refresh_outdated_artists
 from sync.maintenance import recover_jobs
+from sync.progress import for_job
 from sync.retention import clean_finished_runs, retention
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 )
 def refresh_listeners() -> None:
     """Send ``update_artist`` on the bulk queue for every artist without this month's count."""
-    result = refresh_outdated_artists()
+    result = refresh_outdated_artists(progress=for_job(current_job()))
     logger.info("monthly refresh: %d outdated artists sent", result.sent)
 
 

@@ -235,6 +235,35 @@ class JobRun(BaseModel):
         return "finished"
 
     @classmethod
+    def search(
+        cls,
+        *,
+        status: str | None = None,
+        actor: str | None = None,
+        subject: str | None = None,
+        since: dt.datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[JobRun]:
+        """The newest runs matching every filter given, ``limit`` at most, ids below
+        ``before_id`` (keyset paging: no OFFSET, so page 1,000 costs what page 1 does).
+
+        A status or actor filter walks its (status, id) or (actor, id) index from the top.
+        """
+        query = cls.select()
+        if status is not None:
+            query = query.where(cls.status == status)
+        if actor is not None:
+            query = query.where(cls.actor == actor)
+        if subject is not None:
+            query = query.where(cls.subject == subject)
+        if since is not None:
+            query = query.where(cls.enqueued_at >= since)
+        if before_id is not None:
+            query = query.where(cls.id < before_id)
+        return list(query.order_by(cls.id.desc()).limit(limit))
+
+    @classmethod
     def stale_running(cls, stale_before: dt.datetime, limit: int = 100) -> list[JobRun]:
         """Runs that say running but whose heartbeat stopped before ``stale_before``."""
         return list(

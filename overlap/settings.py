@@ -22,6 +22,8 @@ DEFAULT_OPEN_URL = "https://open.spotify.com"
 # The demo Spotify serves all three Spotify hosts from one server, each under its own prefix.
 DEMO_CLIENT_ID = "overlap-demo-client"
 DEMO_CLIENT_SECRET = "overlap-demo-secret"
+# In demo mode, when ADMIN_SPOTIFY_IDS is not set, this demo user may open /admin.
+DEMO_ADMIN_ID = "emma"
 
 
 class SettingsError(ValueError):
@@ -130,6 +132,8 @@ class Settings:
                 f"DATABASE_URL must start with sqlite:/// or postgresql://, not {database_url!r}"
             )
         admins = {s.strip() for s in env.get("ADMIN_SPOTIFY_IDS", "").split(",") if s.strip()}
+        if demo and not admins:
+            admins = {DEMO_ADMIN_ID}
         return cls(
             var_dir=var_dir,
             database_url=database_url,

@@ -50,7 +50,10 @@ def render(name: str, status: int = 200, **values: Any) -> str:
     bottle.response.status = status
     bottle.response.set_header("Vary", "HX-Request, Cookie")
     renderer = bottle.request.app.config["overlap.render"]
-    return renderer(name, csrf_token=session().csrf_token, user=current_user(), **values)
+    user = current_user()
+    return renderer(
+        name, csrf_token=session().csrf_token, user=user, is_admin=is_admin(user), **values
+    )
 
 
 def page_error(status: int, message: str, title: str = "Something is not right") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bottle
 
-from web.routes import api, auth, compare, health, home, ops_api, pages
+from web.routes import admin, api, auth, compare, health, home, ops_api, pages
 
 
 def mount_all(app: bottle.Bottle) -> None:
@@ -16,3 +16,4 @@ def mount_all(app: bottle.Bottle) -> None:
     api.mount(app)
     health.mount(app)
     ops_api.mount(app)
+    admin.mount(app)

@@ -54,6 +54,8 @@ def _job(job: JobRun) -> dict:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
         "resume_at": job.resume_at,
+        "eta_at": job.eta_at,
+        "cancel_requested": job.cancel_requested,
     }
 
 
@@ -120,12 +122,32 @@ def mount(app: bottle.Bottle) -> None:
         me = _me_or_401()
         if me is None:
             return as_json({"error": "not signed in"}, status=401)
-        job = (
-            JobRun.get_or_none(JobRun.id == int(job_id))
-            if job_id.isdigit() and len(job_id) < 12
-            else None
-        )
-        is_admin = me.spotify_id in context.settings().admin_spotify_ids
-        if job is None or (job.subject != user_subject(me.id) and not is_admin):
+        job = visible_job(me, job_id)
+        if job is None:
             return as_json({"error": "no such job"}, status=404)
         return as_json(_job(job))
+
+    @app.post("/api/jobs/<job_id>/cancel")
+    def api_cancel_job(job_id: str) -> str:
+        me = _me_or_401()
+        if me is None:
+            return as_json({"error": "not signed in"}, status=401)
+        job = visible_job(me, job_id)
+        if job is None:
+            return as_json({"error": "no such job"}, status=404)
+        outcome = job.request_cancel()
+        if outcome == "finished":
+            return as_json({**_job(job), "error": f"the job already ended {job.status}"}, 409)
+        return as_json({"outcome": outcome, **_job(JobRun.get_by_id(job.id))})
+
+
+def visible_job(me: User, job_id: str) -> JobRun | None:
+    """The job with this id if ``me`` may see it (their own, or any for an admin)."""
+    job = (
+        JobRun.get_or_none(JobRun.id == int(job_id))
+        if job_id.isdigit() and len(job_id) < 12
+        else None
+    )
+    if job is None or (job.subject != user_subject(me.id) and not context.is_admin(me)):
+        return None
+    return job

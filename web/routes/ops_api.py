@@ -13,7 +13,7 @@ import hmac
 import bottle
 import redis
 
-from models import JobRun, User
+from models import JobRun
 from ops.metrics import CONTENT_TYPE, render_metrics
 from ops.queues import BrokerRef, job_position, queue_stats
 from ops.workers import live_workers
@@ -39,10 +39,6 @@ def queue_position(job: JobRun) -> int | None:
         return None  # The job's page still answers; only its place in line is missing.
 
 
-def _is_admin(user: User | None) -> bool:
-    return user is not None and user.spotify_id in context.settings().admin_spotify_ids
-
-
 def _plain(status: int, message: str) -> str:
     bottle.response.status = status
     bottle.response.content_type = "text/plain; charset=utf-8"
@@ -63,7 +59,7 @@ def _metrics_refusal() -> str | None:
             return _plain(401, "Bearer tokens are off: METRICS_TOKEN is not set on this server.")
         return _plain(401, "Wrong metrics token: send Authorization: Bearer <METRICS_TOKEN>.")
     user = context.current_user()
-    if _is_admin(user):
+    if context.is_admin(user):
         return None
     if user is not None:
         return _plain(403, "Only admins may read /metrics (or send the metrics bearer token).")
@@ -98,7 +94,7 @@ def mount(app: bottle.Bottle) -> None:
         me = context.current_user()
         if me is None:
             return as_json({"error": "not signed in"}, status=401)
-        if not _is_admin(me):
+        if not context.is_admin(me):
             return as_json({"error": "only admins may see the queues"}, status=403)
         ref = broker_ref()
         if ref is None:

@@ -1,0 +1,165 @@
+"""The operations dashboard: admins only, its pages render against a database full of
+runs, the job list filters and pages, and every action does what it says."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from actors.testing import assert_enqueued_with
+from models import JobRun
+from models.db import utcnow
+from ops.pause import paused_queues
+
+GETS = ["/admin", "/admin/jobs", "/admin/jobs?status=failed", "/admin/jobs/1"]
+POSTS = [
+    "/admin/jobs/1/retry",
+    "/admin/jobs/1/cancel",
+    "/admin/jobs/cancel-active",
+    "/admin/jobs/retry-failed",
+    "/admin/jobs/clean",
+    "/admin/queues/bulk/pause",
+    "/admin/queues/bulk/resume",
+]
+
+
+def csrf(page) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+
+
+def runs(n: int, **fields) -> list[int]:
+    """Insert ``n`` runs (one insert); returns their ids."""
+    base = {"actor": "update_user", "queue": "interactive", "args": [1], "status": "succeeded"}
+    rows = [
+        {**base, "message_id": f"m-{fields.get('status', 's')}-{i}-{utcnow().timestamp()}",
+         "subject": f"test:{i}", "finished_at": utcnow(), **fields}
+        for i in range(n)
+    ]  # fmt: skip
+    JobRun.insert_many(rows).execute()
+    return [j.id for j in JobRun.select(JobRun.id).order_by(JobRun.id.desc()).limit(n)]
+
+
+@pytest.fixture
+def admin(web, signed_in_web):
+    signed_in_web("emma")
+    return web
+
+
+def test_everyone_but_an_admin_is_refused_every_page_and_action(web, signed_in_web):
+    runs(1, status="failed")
+    for path in GETS:
+        assert web.get(path).status_int == 303  # signed out: sign in first
+    signed_in_web("cleo")
+    token = csrf(web.get("/"))
+    for path in GETS:
+        assert web.get(path, expect_errors=True).status_int == 403, path
+    for path in POSTS:
+        response = web.post(path, {"csrf_token": token, "days": "1"}, expect_errors=True)
+        assert response.status_int == 403, path
+        assert "Only the app" in response.text
+    assert JobRun.select().where(JobRun.status == "failed").count() == 1
+
+
+def test_the_overview_shows_queues_workers_spotify_and_failures(admin):
+    runs(1, status="failed", error="ServerError: <b>503</b>")
+
+    page = admin.get("/admin")
+
+    for text in ("Queues", "interactive", "bulk", "Workers", "Spotify", "Scheduler"):
+        assert text in page.text
+    assert "No worker is running" in page.text
+    assert "ServerError: &lt;b&gt;503&lt;/b&gt;" in page.text
+    assert "<svg" in page.text and "Jobs finished and failed per minute" in page.text
+    fragment = admin.get("/admin", headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<div id="overview"')
+
+
+def test_the_job_list_filters_and_pages_through_many_runs(admin):
+    runs(120)
+    failed = runs(60, status="failed", actor="refresh_listeners", subject="actor:refresh")
+
+    page = admin.get("/admin/jobs", params={"status": "failed"})
+    shown = [int(i) for i in re.findall(r'href="/admin/jobs/(\d+)"', page.text)]
+    assert shown == failed[:50]
+    older = re.search(r'href="/admin/jobs\?([^"]+)">Older', page.text).group(1)
+    second = admin.get("/admin/jobs?" + older.replace("&amp;", "&"))
+    assert [int(i) for i in re.findall(r'href="/admin/jobs/(\d+)"', second.text)] == failed[50:]
+    assert "Older" not in second.text
+
+    by_actor = admin.get("/admin/jobs", params={"actor": "update_user", "since": "1h"})
+    assert len(re.findall(r'href="/admin/jobs/\d+"', by_actor.text)) == 50
+    assert "refresh_listeners" not in by_actor.text.split("<table")[1]
+
+    for bad in ({"status": "nope"}, {"since": "1y"}, {"before": "x1"}, {"actor": "a" * 65}):
+        assert admin.get("/admin/jobs", params=bad, expect_errors=True).status_int == 400
+
+
+def test_a_job_page_shows_progress_error_and_traceback_and_stops_polling_when_done(admin):
+    [job_id] = runs(1, status="failed", error="Boom", traceback="Traceback <frames>",
+                    progress_current=3, progress_total=10, subject="user:<script>")  # fmt: skip
+
+    page = admin.get(f"/admin/jobs/{job_id}")
+    assert 'value="3" max="10"' in page.text and "Boom" in page.text
+    assert "Traceback &lt;frames&gt;" in page.text and "<script>" not in page.text
+    assert "Retry" in page.text
+    done = admin.get(f"/admin/jobs/{job_id}", headers={"HX-Request": "true"}, status=286)
+    assert "hx-trigger" not in done.text
+    assert admin.get("/admin/jobs/999999", expect_errors=True).status_int == 404
+
+
+def test_retrying_a_failed_job_sends_a_new_run(admin, broker):
+    [job_id] = runs(1, status="failed", args=[42], subject="user:42")
+    token = csrf(admin.get("/admin"))
+
+    answer = admin.post(f"/admin/jobs/{job_id}/retry", {"csrf_token": token})
+
+    new = JobRun.select().order_by(JobRun.id.desc()).first()
+    assert answer.status_int == 303 and answer.headers["Location"].endswith(
+        f"/admin/jobs/{new.id}?notice=retried"
+    )
+    assert (new.status, new.args, new.subject, new.requested_by) == (
+        "queued", [42], "user:42", "admin:emma"
+    )  # fmt: skip
+    assert_enqueued_with(broker, "interactive", "update_user", [42])
+    assert JobRun.get_by_id(job_id).status == "failed"  # the record stays
+    again = admin.post(f"/admin/jobs/{job_id}/retry", {"csrf_token": token})
+    assert "already-active" in again.headers["Location"]
+    succeeded = runs(1)[0]
+    assert admin.post(f"/admin/jobs/{succeeded}/retry", {"csrf_token": token},
+                      expect_errors=True).status_int == 409  # fmt: skip
+
+
+def test_cancel_all_retry_all_and_clean(admin, broker):
+    runs(3, status="queued", finished_at=None)
+    runs(2, status="failed", subject=None)
+    old = runs(4, finished_at=utcnow() - dt.timedelta(days=40))
+    token = csrf(admin.get("/admin"))
+    active = JobRun.select().where(JobRun.status == "queued").count()  # 3, and Emma's sync
+    assert active >= 3
+
+    answer = admin.post("/admin/jobs/cancel-active", {"csrf_token": token})
+    assert f"n={active}" in answer.headers["Location"]
+    assert JobRun.select().where(JobRun.status == "queued").count() == 0
+
+    admin.post("/admin/jobs/clean", {"csrf_token": token, "days": "30"})
+    assert not JobRun.select().where(JobRun.id.in_(old)).exists()
+    assert admin.post("/admin/jobs/clean", {"csrf_token": token, "days": "0"},
+                      expect_errors=True).status_int == 400  # fmt: skip
+
+    answer = admin.post("/admin/jobs/retry-failed", {"csrf_token": token})
+    assert "n=2" in answer.headers["Location"]
+    assert JobRun.select().where(JobRun.status == "queued").count() == 2
+
+
+def test_pausing_and_resuming_a_queue(admin, broker):
+    token = csrf(admin.get("/admin"))
+
+    admin.post("/admin/queues/bulk/pause", {"csrf_token": token})
+    assert "bulk" in paused_queues(broker.client, broker.namespace)
+    assert "paused" in admin.get("/admin").text
+    admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
+    assert "bulk" not in paused_queues(broker.client, broker.namespace)
+    assert admin.post("/admin/queues/nope/pause", {"csrf_token": token},
+                      expect_errors=True).status_int == 404  # fmt: skip
