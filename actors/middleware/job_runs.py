@@ -87,6 +87,17 @@ class JobRuns(Middleware):
             job.set_waiting(RETRYING, error=_describe(exception), resume_at=resume)
 
 
+    def after_skip_message(self, broker: Broker, message: Message) -> None:
+        """A middleware after this one skipped the claimed message (too old for AgeLimit
+        or periodiq): end the row, so it never says running with nothing behind it."""
+        job, _local.job = current_job(), None
+        if job is None:
+            return
+        _local.heartbeat.stop()
+        status = FAILED if message.failed else CANCELLED
+        job.finish(status, error="Skipped before it ran: it waited too long in the queue")
+
+
 def _subject(message: Message) -> str | None:
     """Periodic jobs have one subject each, their actor: one may run at a time."""
     return f"actor:{message.actor_name}" if not message.args else None

@@ -114,3 +114,31 @@ def test_a_spent_daily_quota_defers_the_job_without_holding_a_thread(
     # The message waits in Redis's delay queue, not in a sleeping worker thread.
     waiting = enqueued(broker, "interactive", delayed=True)
     assert [m.message_id for m in waiting] == [job.message_id]
+
+
+def test_a_claimed_job_skipped_for_its_age_ends_instead_of_staying_running(
+    sign_in, worker, broker, demo_spotify
+):
+    import threading
+
+    from sync import queueing
+    from sync.users import send_job, user_subject
+
+    user = sign_in("cleo")
+    message = queueing.build_message(queueing.UPDATE_USER, queueing.INTERACTIVE_QUEUE, [user.id])
+    message = message.copy(options={"max_age": 1}, message_timestamp=1)  # long expired
+    job, _ = JobRun.open(
+        message_id=message.message_id,
+        actor=queueing.UPDATE_USER,
+        args=[user.id],
+        subject=user_subject(user.id),
+        queue="interactive",
+    )
+    send_job(job, message)
+
+    done = wait_for(job_finished(job.id), what="the skipped job to end")
+
+    assert done.status == "failed" and "waited too long" in done.error
+    assert done.attempts == 1 and demo_spotify.stats()["requests"]["api"] == 0
+    time.sleep(0.2)
+    assert not [t for t in threading.enumerate() if t.name == f"heartbeat-{job.id}"]
