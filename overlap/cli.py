@@ -134,6 +134,43 @@ def cmd_jobs_clean(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    """List, show, cancel or retry job runs."""
+    from models import init_database
+    from overlap import cli_ops
+
+    init_database(settings.database_url)
+    if args.jobs_command == "list":
+        return cli_ops.list_jobs(args.status, args.actor, args.limit)
+    if args.jobs_command == "show":
+        return cli_ops.show_job(args.job_id)
+    if settings.redis_url:  # cancelling needs none; a retry sends a message
+        from actors.broker import configure
+
+        configure(settings)
+    if args.jobs_command == "cancel":
+        return cli_ops.cancel_job(args.job_id)
+    if not settings.redis_url:
+        print("overlap: REDIS_URL is not set, so nothing can be sent", file=sys.stderr)
+        return 2
+    return cli_ops.retry(args.job_id)
+
+
+def cmd_queues(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the queues, or pause or resume one."""
+    import redis
+
+    from models import init_database
+    from overlap import cli_ops
+
+    if not settings.redis_url:
+        print("overlap: REDIS_URL is not set: there are no queues to show", file=sys.stderr)
+        return 2
+    init_database(settings.database_url)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    return cli_ops.queues(client, settings.redis_namespace, args.action, args.queue)
+
+
 def _days(raw: str | None) -> int | None:
     """The --days option: None when not given, 0 when it is not a whole number above 0."""
     if raw is None:
@@ -193,6 +230,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clean.add_argument("--dry-run", action="store_true", help="only count them")
     clean.set_defaults(handler=cmd_jobs_clean)
+    listing = jobs_sub.add_parser("list", help="the newest job runs")
+    listing.add_argument("--status", help="only runs with this status")
+    listing.add_argument("--actor", help="only runs of this actor")
+    listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    listing.set_defaults(handler=cmd_jobs)
+    show = jobs_sub.add_parser("show", help="everything about one job run")
+    show.add_argument("job_id")
+    show.set_defaults(handler=cmd_jobs)
+    cancel = jobs_sub.add_parser("cancel", help="cancel a job run (all: every active one)")
+    cancel.add_argument("job_id", metavar="JOB_ID|all")
+    cancel.set_defaults(handler=cmd_jobs)
+    retry = jobs_sub.add_parser("retry", help="run a failed job again (failed: all of them)")
+    retry.add_argument("job_id", metavar="JOB_ID|failed")
+    retry.set_defaults(handler=cmd_jobs)
+
+    queues = sub.add_parser("queues", help="show the queues, or pause or resume one")
+    queues.add_argument("action", choices=("stats", "pause", "resume"))
+    queues.add_argument("queue", nargs="?", help="the queue to pause or resume")
+    queues.set_defaults(handler=cmd_queues)
 
     sub.add_parser("settings", help="print the settings in force").set_defaults(
         handler=cmd_settings
