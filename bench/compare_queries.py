@@ -7,7 +7,9 @@ Two users of 15,000 artists each, 5,000 of them shared, linked from one to three
 90 % of the artists have this month's listener row (a few of those without a count) and
 every artist has last month's, so the month filter has something to skip. Times
 ``person_summary`` of each person and ``compare`` (first page, default sort) N times each,
-after a warm-up. Target: ``compare`` p50 <= 30 ms (and p99 well under 100 ms).
+after a warm-up. This is the uncached computation, what a poll costs when a library just
+changed; polls of an unchanged comparison are served from the cache (bench/web_compare.py
+times both through the web server against the page targets).
 Uses a temp SQLite file, or ``$DATABASE_URL``: a database without the app's tables (they
 are created and dropped again); create one with ``createdb cmpbench``.
 """
@@ -28,7 +30,7 @@ from models.comparison import compare, person_summary
 from models.db import utcnow
 
 PER_USER, SHARED, WITH_ROW = 15_000, 5_000, 0.9
-TARGET_P50_MS, CHUNK = 30.0, 500
+CHUNK = 500
 SOURCE_MIX = (("followed", 0.5), ("saved_track", 0.6), ("saved_album", 0.2))
 
 
@@ -111,9 +113,7 @@ def run(url: str, n: int) -> None:
               f"pending {report.pending_shared:,}, medians {medians}")  # fmt: skip
         timed("person_summary(ana)", lambda: person_summary(ana, month), n)
         timed("person_summary(ben)", lambda: person_summary(ben, month), n)
-        p50 = timed("compare(ana, ben) page 1", lambda: compare(ana, ben, month), n)
-        verdict = "PASS" if p50 <= TARGET_P50_MS else "MISS"
-        print(f"compare p50 {p50:.1f} ms (target <= {TARGET_P50_MS:g} ms): {verdict}")
+        timed("compare(ana, ben) page 1", lambda: compare(ana, ben, month), n)
     finally:
         migrations.drop_all()
         database.close()
