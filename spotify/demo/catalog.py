@@ -84,7 +84,7 @@ _USERS = (
     ("ben", "Ben", "overlaps Ana in part", 1200, 800, 150, 0.35),
     ("cleo", "Cléo", "a small library", 40, 60, 10, 0.25),
     ("dmitri", "Dmitri", "follows a few artists", 15, 0, 5, 0.2),
-    ("emma", "Emma", "an empty library", 0, 0, 0, 0.0),
+    ("emma", "Emma", "an empty library; the admin in demo mode", 0, 0, 0, 0.0),
 )
 
 
