@@ -191,3 +191,16 @@ def signed_in_web(web, demo_spotify):
         return web.get("/callback", params={"code": code, "state": query["state"][0]})
 
     return sign_in_as
+
+
+@pytest.fixture
+def cli_env(monkeypatch, base_env, broker, demo_spotify):
+    """The environment the ``overlap`` command reads, on the test's database and Redis."""
+    for name, value in {**base_env, "DEMO_SPOTIFY_PORT": str(demo_spotify.port)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SPOTIFY_CLIENT_ID", raising=False)
+    monkeypatch.setenv("REDIS_NAMESPACE", broker.namespace)
+    monkeypatch.chdir(base_env["OVERLAP_VAR_DIR"])
+    from models import database
+
+    monkeypatch.setattr(database, "obj", database.obj)  # the CLI connects anew

@@ -13,18 +13,6 @@ from models.db import utcnow
 from overlap.cli import main
 
 
-@pytest.fixture
-def cli_env(monkeypatch, app_settings, base_env, broker, demo_spotify):
-    for name, value in {**base_env, "DEMO_SPOTIFY_PORT": str(demo_spotify.port)}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("SPOTIFY_CLIENT_ID", raising=False)
-    monkeypatch.setenv("REDIS_NAMESPACE", broker.namespace)
-    monkeypatch.chdir(base_env["OVERLAP_VAR_DIR"])
-    from models import database
-
-    monkeypatch.setattr(database, "obj", database.obj)  # the CLI connects anew
-
-
 def test_sync_user_runs_the_sync_in_the_foreground(
     sign_in, db, cli_env, demo_spotify, broker, capsys
 ):

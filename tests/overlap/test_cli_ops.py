@@ -10,17 +10,6 @@ from ops.pause import paused_queues
 from overlap.cli import main
 
 
-@pytest.fixture
-def cli_env(monkeypatch, base_env, broker, demo_spotify):
-    for name, value in {**base_env, "DEMO_SPOTIFY_PORT": str(demo_spotify.port)}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("SPOTIFY_CLIENT_ID", raising=False)
-    monkeypatch.setenv("REDIS_NAMESPACE", broker.namespace)
-    from models import database
-
-    monkeypatch.setattr(database, "obj", database.obj)  # the CLI connects anew
-
-
 def run(status: str, subject: str, n: int = 1) -> JobRun:
     job, _ = JobRun.open(message_id=f"cli-{subject}-{n}", actor="update_user", args=[n],
                          subject=subject, queue="interactive", status=status)  # fmt: skip
