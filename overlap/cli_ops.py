@@ -21,7 +21,10 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def _job(raw: str) -> JobRun | None:
-    return JobRun.get_or_none(JobRun.id == int(raw)) if raw.isdigit() and len(raw) < 12 else None
+    # isascii too: str.isdigit accepts digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+        return None
+    return JobRun.get_or_none(JobRun.id == int(raw))
 
 
 def _line(job: JobRun) -> str:

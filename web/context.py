@@ -30,7 +30,13 @@ def current_user() -> User | None:
     environ = bottle.request.environ
     if "overlap.user" not in environ:
         uid = session().get("uid")
-        environ["overlap.user"] = User.get_or_none(User.id == uid) if uid else None
+        user = User.get_or_none(User.id == uid) if uid else None
+        # SQLite may give a deleted person's id to the next person who signs in, so a
+        # session names its person's Spotify id too, and a cookie that outlived its person
+        # never signs in someone else. (Sessions made before this carry no Spotify id.)
+        if user is not None and session().get("spotify_id", user.spotify_id) != user.spotify_id:
+            user = None
+        environ["overlap.user"] = user
     return environ["overlap.user"]
 
 
@@ -38,6 +44,31 @@ def is_admin(user: User | None = None) -> bool:
     """Whether ``user`` (by default the signed-in one) may run the operations dashboard."""
     user = user if user is not None else current_user()
     return user is not None and user.spotify_id in settings().admin_spotify_ids
+
+
+def whole_number(raw: str | None, max_digits: int) -> int | None:
+    """``raw`` as a number when it is 1 to ``max_digits`` ASCII digits, else None.
+
+    ``str.isdigit`` alone is not enough: it accepts digits such as "²" that ``int`` refuses.
+    """
+    if raw and len(raw) <= max_digits and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
+
+
+def safe_next(target: str | None) -> str:
+    """A same-site path to go on to, or "/": never another site, never a broken header."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        # Browsers read a backslash as a slash: "/\evil.example" is another site.
+        and "\\" not in target
+        and target.isprintable()
+        and len(target) < 200
+    ):
+        return target
+    return "/"
 
 
 def is_htmx() -> bool:

@@ -75,8 +75,8 @@ def _ref() -> BrokerRef | None:
 
 def _notice() -> str | None:
     text = NOTICES.get(bottle.request.query.get("notice") or "")
-    n = bottle.request.query.get("n") or "0"
-    return text.format(n=int(n) if n.isdigit() and len(n) < 10 else 0) if text else None
+    n = context.whole_number(bottle.request.query.get("n"), 9) or 0
+    return text.format(n=n) if text else None
 
 
 def _back(path: str, notice: str, n: int | None = None) -> bottle.HTTPResponse:
@@ -136,6 +136,8 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]] | str:
         if name in given:
             if len(given[name]) > longest:
                 return f"That {name} is too long ({longest} characters at most)."
+            if not given[name].isprintable():  # PostgreSQL refuses a NUL in a query
+                return f"That {name} holds characters no job's {name} has."
             args[name] = given[name]
     if "since" in given:
         if given["since"] not in SINCE:
@@ -143,16 +145,15 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]] | str:
         args["since"] = utcnow() - dt.timedelta(minutes=SINCE[given["since"]])
     before = query.get("before") or ""
     if before:
-        if not (before.isdigit() and len(before) < 12):
+        args["before_id"] = context.whole_number(before, 11)
+        if args["before_id"] is None:
             return "That page of the job list does not exist."
-        args["before_id"] = int(before)
     return given, args
 
 
 def _job_or_none(job_id: str) -> JobRun | None:
-    if not (job_id.isdigit() and len(job_id) < 12):
-        return None
-    return JobRun.get_or_none(JobRun.id == int(job_id))
+    number = context.whole_number(job_id, 11)
+    return None if number is None else JobRun.get_or_none(JobRun.id == number)
 
 
 def mount(app: bottle.Bottle) -> None:
@@ -244,10 +245,10 @@ def mount(app: bottle.Bottle) -> None:
     @app.post("/admin/jobs/clean")
     @admin_only
     def clean() -> str | bottle.HTTPResponse:
-        raw = (bottle.request.forms.getunicode("days") or "").strip()
-        if not (raw.isdigit() and 1 <= int(raw) <= 3650):
+        days = context.whole_number((bottle.request.forms.getunicode("days") or "").strip(), 4)
+        if days is None or not 1 <= days <= 3650:
             return page_error(400, "Days must be a whole number from 1 to 3650.", "Cannot clean")
-        removed = clean_finished_runs(retention_of_days(int(raw))).removed
+        removed = clean_finished_runs(retention_of_days(days)).removed
         return _back("/admin/jobs", "cleaned", removed)
 
     @app.post("/admin/queues/<queue>/<action:re:pause|resume>")

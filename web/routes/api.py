@@ -89,11 +89,12 @@ def mount(app: bottle.Bottle) -> None:
         if friend.id == me.id:
             return as_json({"error": "that is your own friend code"}, status=400)
         query = bottle.request.query
-        limit, offset = query.get("limit") or "50", query.get("offset") or "0"
-        if not (limit.isdigit() and offset.isdigit() and len(limit) < 5 and len(offset) < 9):
+        limit = context.whole_number(query.get("limit") or "50", 4)
+        offset = context.whole_number(query.get("offset") or "0", 8)
+        if limit is None or offset is None:
             return as_json({"error": "limit and offset must be whole numbers"}, status=400)
         view = comparison_view(
-            me, friend, query.get("sort") or "listeners", limit=int(limit), offset=int(offset)
+            me, friend, query.get("sort") or "listeners", limit=limit, offset=offset
         )
         if view is None:
             return as_json({"error": "sort must be listeners, -listeners, name or -name"}, 400)
@@ -143,11 +144,8 @@ def mount(app: bottle.Bottle) -> None:
 
 def visible_job(me: User, job_id: str) -> JobRun | None:
     """The job with this id if ``me`` may see it (their own, or any for an admin)."""
-    job = (
-        JobRun.get_or_none(JobRun.id == int(job_id))
-        if job_id.isdigit() and len(job_id) < 12
-        else None
-    )
+    number = context.whole_number(job_id, 11)
+    job = JobRun.get_or_none(JobRun.id == number) if number is not None else None
     if job is None or (job.subject != user_subject(me.id) and not context.is_admin(me)):
         return None
     return job

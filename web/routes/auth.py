@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from urllib.parse import quote
 
 import bottle
 
@@ -13,16 +14,9 @@ from spotify.client import SpotifyClient
 from spotify.errors import NeedsReauth, SpotifyError
 from spotify.oauth import authorize_url, exchange_code
 from web import context
-from web.context import page_error, see_other
+from web.context import page_error, safe_next, see_other
 
 logger = logging.getLogger(__name__)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never send people on to another site after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and len(target) < 200:
-        return target
-    return "/"
 
 
 def mount(app: bottle.Bottle) -> None:
@@ -33,7 +27,7 @@ def mount(app: bottle.Bottle) -> None:
         session = context.session()
         state = secrets.token_urlsafe(24)
         session["oauth_state"] = state
-        session["next"] = _safe_next(bottle.request.query.get("next"))
+        session["next"] = safe_next(bottle.request.query.get("next"))
         return see_other(authorize_url(context.settings(), state))
 
     @app.get("/callback")
@@ -76,13 +70,14 @@ def mount(app: bottle.Bottle) -> None:
                 title="Spotify is not answering",
             )
         user = User.sign_in(profile["id"], profile.get("display_name"), token.as_dict())
-        target = _safe_next(session.get("next"))
+        target = safe_next(session.get("next"))
         session.clear()
         session["uid"] = user.id
+        session["spotify_id"] = user.spotify_id
         session["signed_in_at"] = utcnow().isoformat()
         job = bottle.request.app.config["overlap.sync"](user)
         if user.last_synced_at is None and job is not None:
-            return see_other(f"/loading?next={target}")
+            return see_other(f"/loading?next={quote(target)}")
         return see_other(target)
 
     @app.post("/logout")

@@ -98,22 +98,17 @@ def mount(app: bottle.Bottle) -> None:
             return page_error(status, problem, title="Cannot compare")
         if friend.id == me.id:
             return page_error(400, "That is your own code: send it to a friend to compare.")
+        query = bottle.request.query
+        page = context.whole_number(query.get("page") or "1", 5) or 0
+        sort = query.get("sort") or "listeners"
+        # A wrong page or sort is refused before anything is asked of the workers.
+        if page < 1 or sort not in SORTS:
+            return page_error(400, "That page of the comparison does not exist.")
         if not context.is_htmx():
             request_sync = app.config["overlap.sync"]
             request_sync(me, requested_by="comparison")
             request_sync(friend, requested_by="comparison")
-        query = bottle.request.query
-        raw_page = query.get("page") or "1"
-        page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 6 else 0
-        view = (
-            comparison_view(
-                me, friend, query.get("sort") or "listeners", offset=(page - 1) * PAGE_SIZE
-            )
-            if page >= 1
-            else None
-        )
-        if view is None:
-            return page_error(400, "That page of the comparison does not exist.")
+        view = comparison_view(me, friend, sort, offset=(page - 1) * PAGE_SIZE)
         if context.is_htmx():
             html = render("_comparison.html", **view)
             if view["complete"]:

@@ -40,12 +40,6 @@ def sync_state(user: User) -> dict:
     }
 
 
-def _int(raw: str | None, default: int) -> int | None:
-    if raw in (None, ""):
-        return default
-    return int(raw) if raw.isdigit() and len(raw) < 9 else None
-
-
 def mount(app: bottle.Bottle) -> None:
     """Add the home routes to ``app``."""
 
@@ -56,7 +50,8 @@ def mount(app: bottle.Bottle) -> None:
             return render("landing.html")
         query = bottle.request.query
         sort = query.get("sort") or "name"
-        page = _int(query.get("page"), 1)
+        raw_page = query.get("page")
+        page = context.whole_number(raw_page, 8) if raw_page else 1
         if sort not in SORTS or page is None or page < 1:
             return page_error(400, "That page of your artists does not exist.")
         total, artists = library_page(
@@ -89,8 +84,7 @@ def mount(app: bottle.Bottle) -> None:
         if user is None:
             return see_other("/login")
         state = sync_state(user)
-        target = bottle.request.query.get("next") or "/"
-        target = target if target.startswith("/") and not target.startswith("//") else "/"
+        target = context.safe_next(bottle.request.query.get("next"))
         active = state["status"] in ("queued", "running", "retrying")
         if not active and user.last_synced_at is not None:
             if context.is_htmx():
