@@ -241,18 +241,6 @@ def test_a_next_path_elsewhere_or_with_a_line_break_goes_home_instead(web, signe
             assert answer.headers[name] in ("/", "http://localhost/"), (bad, answer.headers)
 
 
-@pytest.fixture
-def cli_env(monkeypatch, base_env, broker, demo_spotify):
-    """The environment the ``overlap`` command reads, on the test's database and Redis."""
-    for name, value in {**base_env, "DEMO_SPOTIFY_PORT": str(demo_spotify.port)}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("SPOTIFY_CLIENT_ID", raising=False)
-    monkeypatch.setenv("REDIS_NAMESPACE", broker.namespace)
-    from models import database
-
-    monkeypatch.setattr(database, "obj", database.obj)  # the CLI connects anew
-
-
 @pytest.mark.parametrize(
     "command",
     [
