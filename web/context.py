@@ -97,6 +97,8 @@ def as_json(data: Any, status: int = 200) -> str:
     bottle.response.status = status
     bottle.response.content_type = "application/json"
     bottle.response.set_header("Cache-Control", "no-store")
+    # The names in it are Spotify's, HTML and all: never let a browser read it as a page.
+    bottle.response.set_header("X-Content-Type-Options", "nosniff")
     return json.dumps(data, default=str)
 
 

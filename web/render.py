@@ -23,8 +23,17 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["web_link"] = web_link
 
     def __call__(self, name: str, **values: Any) -> str:
         """The HTML of template ``name`` filled with ``values``."""
         values.setdefault("demo", self.settings.demo)
         return self.env.get_template(name).render(**values)
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` when it is an http(s) address, else None: escaping keeps a link Spotify sent
+    from breaking out of its attribute, not a ``javascript:`` link from running."""
+    if url and url.isprintable() and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
