@@ -12,6 +12,7 @@ import bottle
 
 from models import User
 from overlap.settings import Settings
+from web.headers import header
 from web.session import Session
 
 
@@ -73,7 +74,17 @@ def safe_next(target: str | None) -> str:
 
 def is_htmx() -> bool:
     """Whether htmx asked for a fragment."""
-    return bottle.request.get_header("HX-Request") == "true"
+    return header(bottle.request, "HX-Request") == "true"
+
+
+def note_queue_refused() -> None:
+    """Remember that the job queue (Redis) refused a sync this request asked for."""
+    bottle.request.environ["overlap.queue_refused"] = True
+
+
+def queue_refused() -> bool:
+    """Whether the job queue refused a sync this request asked for."""
+    return bool(bottle.request.environ.get("overlap.queue_refused"))
 
 
 def render(name: str, status: int = 200, **values: Any) -> str:

@@ -12,7 +12,7 @@ import bottle
 from peewee import InterfaceError, OperationalError
 
 from web import context
-from web.session import SessionStore, csrf_ok
+from web.session import Session, SessionStore, csrf_ok
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +35,8 @@ class RequestPlugin:
             session = self.store.load(request)
             request.environ["overlap.session"] = session
             try:
-                if request.method == "POST" and not csrf_ok(session, request):
-                    result = _refuse_csrf()
-                else:
-                    result = callback(*args, **kwargs)
+                refusal = _refuse_post(session) if request.method == "POST" else None
+                result = callback(*args, **kwargs) if refusal is None else refusal
             except bottle.HTTPResponse as response:
                 self.store.save(session, request, response)
                 raise
@@ -51,6 +49,33 @@ class RequestPlugin:
             return result
 
         return wrapper
+
+
+def _refuse_post(session: Session) -> str | None:
+    """None when a POST may go on, else the answer refusing it: a body Bottle cannot read
+    (400, or 413 when too large) or no valid CSRF token (403)."""
+    request = bottle.request
+    try:
+        _ = request.forms  # Bottle parses the body here, once: a broken one stops here
+    except bottle.HTTPError as error:  # a broken multipart body, or one over MEMFILE_MAX
+        return _refuse_body(error.status_code if error.status_code == 413 else 400)
+    except (ValueError, LookupError):  # a broken Content-Type, unknown charset, NUL in a name
+        return _refuse_body(400)
+    return None if csrf_ok(session, request) else _refuse_csrf()
+
+
+def _refuse_body(status: int) -> str:
+    too_large = status == 413
+    if bottle.request.path.startswith("/api/"):
+        problem = "too large" if too_large else "not readable"
+        return context.as_json({"error": f"the request body is {problem}"}, status=status)
+    return context.page_error(
+        status,
+        "This form is too large to send."
+        if too_large
+        else "This form could not be read. Go back, reload the page and try again.",
+        title="Form not sent",
+    )
 
 
 def _refuse_csrf() -> str:

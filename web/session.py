@@ -15,6 +15,8 @@ from typing import Any
 import bottle
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from web.headers import header
+
 COOKIE = "overlap_session"
 MAX_AGE_S = 30 * 24 * 3600
 
@@ -74,7 +76,7 @@ class SessionStore:
         if not session.modified:
             return
         secure = request.urlparts.scheme == "https" or (
-            request.get_header("X-Forwarded-Proto", "") == "https"
+            header(request, "X-Forwarded-Proto") == "https"
         )
         response.set_cookie(
             COOKIE,
@@ -90,5 +92,8 @@ class SessionStore:
 def csrf_ok(session: Session, request: bottle.BaseRequest) -> bool:
     """Whether a POST carries the session's CSRF token."""
     expected = session.get("csrf")
-    sent = request.get_header("X-CSRF-Token") or request.forms.get("csrf_token") or ""
-    return bool(expected) and hmac.compare_digest(str(sent), str(expected))
+    sent = header(request, "X-CSRF-Token") or request.forms.get("csrf_token") or ""
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
+    return bool(expected) and hmac.compare_digest(
+        str(sent).encode("utf-8", "surrogatepass"), str(expected).encode()
+    )

@@ -229,6 +229,48 @@ def test_wrong_filters_ids_days_and_queues_on_the_dashboard_are_refused_and_chan
     assert state() == before
 
 
+def test_a_form_body_bottle_cannot_read_is_a_400_or_413_and_changes_nothing(
+    web, signed_in_web, state, csrf_of
+):
+    import webtest
+
+    signed_in_web("cleo")
+    token = csrf_of(web.get("/"))
+    before = state()
+    bodies = [
+        ("text/plain; charset", b"friend_code=x", 400),  # a parameter without "="
+        ("multipart/form-data; boundary=x", b"--x\r\nbroken", 400),
+        ("multipart/form-data", b"--x--", 400),  # no boundary
+        ('multipart/form-data; boundary=x', b'--x\r\nContent-Disposition: form-data; '
+         b'name="\x00"\r\n\r\nv\r\n--x--\r\n', 400),  # a NUL in a field's name
+        ("application/x-www-form-urlencoded", b"friend_code=" + b"x" * 200_000, 413),
+    ]  # fmt: skip
+
+    for path in ("/compare", "/refresh", "/api/jobs/1/cancel"):
+        for content_type, body, status in bodies:
+            for headers in ({}, {"X-CSRF-Token": token}):
+                request = webtest.TestRequest.blank(path, method="POST", headers=headers)
+                request.body, request.environ["CONTENT_TYPE"] = body, content_type
+                answer = web.do_request(request, status=None, expect_errors=True)
+                refused_plainly(answer, (status,))
+
+    assert state() == before
+
+
+def test_a_metrics_token_of_any_bytes_is_a_401(web, app_settings, broker):
+    import webtest
+
+    from web.app import create_app
+
+    guarded = webtest.TestApp(
+        create_app(app_settings.but(redis_namespace=broker.namespace, metrics_token="s3cret"))
+    )
+    for given in ("Bearer é", "Bearer \x80\xff", "Bearer " + "x" * 5000, "bearer", "Basic é"):
+        answer = guarded.get("/metrics", headers={"Authorization": given}, expect_errors=True)
+        assert answer.status_int == 401, (given, answer.status)
+    assert guarded.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_int == 200
+
+
 def test_a_next_path_elsewhere_or_with_a_line_break_goes_home_instead(web, signed_in_web):
     signed_in_web("cleo")
     User.update(last_synced_at=utcnow()).execute()

@@ -20,6 +20,7 @@ from ops.workers import live_workers
 from spotify.gate import SpotifyGate
 from web import context
 from web.context import as_json
+from web.headers import header
 
 
 def broker_ref() -> BrokerRef | None:
@@ -48,11 +49,15 @@ def _plain(status: int, message: str) -> str:
 
 def _metrics_refusal() -> str | None:
     """None when the request may read ``/metrics``, else the answer that refuses it."""
-    header = bottle.request.get_header("Authorization") or ""
+    authorization = header(bottle.request, "Authorization")
     token = context.settings().metrics_token
-    if header:
-        scheme, _, given = header.partition(" ")
-        if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token):
+    if authorization:
+        scheme, _, given = authorization.partition(" ")
+        # As bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 401).
+        matches = bool(token) and hmac.compare_digest(
+            given.strip().encode("latin-1"), token.encode()
+        )
+        if scheme.lower() == "bearer" and matches:
             return None
         bottle.response.set_header("WWW-Authenticate", 'Bearer realm="metrics"')
         if not token:
