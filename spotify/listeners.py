@@ -16,7 +16,7 @@ from urllib.parse import quote
 import requests
 
 from overlap.settings import Settings
-from spotify.errors import RateLimited, error_for_requests, error_for_status
+from spotify.errors import BadResponse, RateLimited, error_for_requests, error_for_status
 from spotify.gate import SpotifyGate
 
 # Beyond this many digits a figure is garbage, and int() of a huge string would raise.
@@ -157,4 +157,9 @@ class ListenerPageClient:
                 # Every process stops fetching pages until Spotify's Retry-After has passed.
                 self.gate.pause("open", error.retry_after)
             raise error
-        return parse_monthly_listeners(response.text)
+        page = response.text
+        # A page cut off in transit may hold the rounded figure of its <meta> but not the
+        # exact one further down, or neither: it must not pass for the artist's page.
+        if not page.rstrip().lower().endswith("</html>"):
+            raise BadResponse(f"Spotify's answer for {what} was cut off")
+        return parse_monthly_listeners(page)

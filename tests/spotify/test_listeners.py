@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from overlap.settings import Settings
 from spotify.demo.harness import DemoSpotify
-from spotify.errors import NotFound, RateLimited, ServerError, SpotifyTimeout
+from spotify.errors import BadResponse, NotFound, RateLimited, ServerError, SpotifyTimeout
 from spotify.listeners import ListenerPageClient, parse_monthly_listeners
 
 
@@ -350,6 +350,16 @@ def test_a_failing_page_is_a_server_error(
     demo_spotify.set_faults(fault_rate=1)
     with pytest.raises(ServerError):
         pages.monthly_listeners(demo_spotify.catalog.artists[0].id)
+    assert demo_spotify.stats()["requests"]["open"] == 1
+
+
+def test_a_cut_off_page_is_a_bad_response_not_a_rounded_figure(
+    demo_spotify: DemoSpotify, pages: ListenerPageClient
+) -> None:
+    # Half the page: its <meta> gives the rounded figure, the exact one was further down.
+    demo_spotify.set_faults(truncate_rate=1)
+    with pytest.raises(BadResponse):
+        pages.monthly_listeners(demo_spotify.catalog.user("cleo").followed[0])
     assert demo_spotify.stats()["requests"]["open"] == 1
 
 

@@ -106,6 +106,7 @@ def mount(app: bottle.Bottle) -> None:
                 "shared_count": c.shared_count,
                 "union_count": c.union_count,
                 "pending_shared": c.pending_shared,
+                "counts_resume_at": view["counts_resume_at"],
                 "me": _person(c.me, me),
                 "friend": _person(c.friend, friend),
                 "shared": [dataclasses.asdict(a) for a in c.shared],

@@ -16,6 +16,7 @@ from models.user import normalize_friend_code
 from web import context
 from web.context import page_error, render, see_other
 from web.routes.home import sync_state
+from web.spotify_pause import counts_resume_at
 
 PAGE_SIZE = 50
 ACTIVE = ("queued", "running", "retrying")
@@ -65,6 +66,8 @@ def comparison_view(
         "my_sync": my_sync,
         "their_sync": their_sync,
         "complete": loaded and not syncing and result.pending_shared == 0,
+        # Spotify paused the counts (a 429 of hours): the page says until when.
+        "counts_resume_at": counts_resume_at() if result.pending_shared else None,
         "page": offset // result.limit + 1,
         "pages": max(1, -(-result.shared_count // result.limit)),
         "sort": sort,

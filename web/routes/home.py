@@ -12,6 +12,7 @@ from sync import queueing
 from sync.users import user_subject
 from web import context
 from web.context import page_error, render, see_other
+from web.spotify_pause import counts_resume_at
 
 PAGE_SIZE = 50
 
@@ -58,6 +59,7 @@ def mount(app: bottle.Bottle) -> None:
             user.id, current_month(), sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
         link = f"{bottle.request.urlparts.scheme}://{bottle.request.urlparts.netloc}"
+        pending = any(not a.has_row for a in artists)
         return render(
             "home.html",
             me=user,
@@ -69,6 +71,7 @@ def mount(app: bottle.Bottle) -> None:
             pages=max(1, -(-total // PAGE_SIZE)),
             sort=sort,
             share_link=f"{link}/compare/{user.friend_code}",
+            counts_resume_at=counts_resume_at() if pending else None,
         )
 
     @app.get("/sync-status")
