@@ -57,7 +57,9 @@ def _sqlite(url: str) -> SqliteDatabase:
 def _postgres(url: str) -> PostgresqlDatabase:
     parsed = urlparse(url)
     # Workers open a connection per message and the web one per request; the pool makes
-    # that a hand-over instead of a new login each time.
+    # that a hand-over instead of a new login each time. The pool checks an idle
+    # connection with a round trip before handing it out, so the ones a database restart
+    # killed are dropped, not given to a request (tests/faults/test_database_outage.py).
     return PooledPostgresqlDatabase(
         parsed.path.lstrip("/"),
         user=parsed.username,

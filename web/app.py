@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
 import bottle
 import redis
+from peewee import InterfaceError, OperationalError
 
 from models import User, database, init_database
 from models.job_run import JobRun
@@ -43,7 +45,11 @@ def create_app(settings: Settings) -> bottle.Bottle:
 
     @app.hook("before_request")
     def _connect() -> None:
-        database.connect(reuse_if_open=True)
+        # With the database down, failing here would give Bottle's 500 page. The route's
+        # first query connects again instead, and its error reaches the request plugin,
+        # which answers the 503 page that says so.
+        with contextlib.suppress(OperationalError, InterfaceError):
+            database.connect(reuse_if_open=True)
 
     @app.hook("after_request")
     def _close() -> None:

@@ -2,20 +2,56 @@
 
 from __future__ import annotations
 
-from dramatiq import Broker, Message, Middleware
+import logging
+import time
 
+from dramatiq import Broker, Message, Middleware
+from peewee import InterfaceError, OperationalError
+
+from actors.middleware.hand_back import hand_back
 from models import database
+
+log = logging.getLogger(__name__)
+
+# While the database does not answer, a worker thread tries to connect this often, for
+# this long, before it hands its message back for this much later. The wait keeps an
+# outage from spinning every waiting message through Redis; the hand-back keeps a thread
+# from holding one message for ever (a shutdown waits for it).
+RECONNECT_EVERY_S = 0.5
+WAIT_FOR_DATABASE_S = 5.0
+UNAVAILABLE_DELAY_MS = 5_000
+# At most one warning this often per process while the database is away.
+WARN_EVERY_S = 10.0
 
 
 class DatabaseConnection(Middleware):
     """Open the worker thread's connection before a message and close it after.
 
     A connection that lived across messages would outlive a database restart; one per
-    message costs a connect, which is small next to a Spotify call.
+    message costs a connect, which is small next to a Spotify call (and the pool checks
+    an idle connection before handing it out, so a restart's dead ones are dropped).
+
+    When the database does not answer, the message waits for it instead of running: it
+    would fail, and a few outages' worth of failures would spend its retries and leave it
+    dead-lettered.
     """
 
+    def __init__(self) -> None:
+        self._warned_at = 0.0
+
     def before_process_message(self, broker: Broker, message: Message) -> None:
-        database.connect(reuse_if_open=True)
+        give_up_at = time.monotonic() + WAIT_FOR_DATABASE_S
+        while True:
+            try:
+                database.connect(reuse_if_open=True)
+                return
+            except (OperationalError, InterfaceError) as error:
+                if time.monotonic() - self._warned_at > WARN_EVERY_S:
+                    self._warned_at = time.monotonic()
+                    log.warning("the database is unavailable; messages wait for it: %s", error)
+                if time.monotonic() >= give_up_at:
+                    hand_back(broker, message, UNAVAILABLE_DELAY_MS, "the database is unavailable")
+            time.sleep(RECONNECT_EVERY_S)
 
     def after_process_message(
         self,

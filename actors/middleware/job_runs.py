@@ -15,6 +15,8 @@ from dramatiq import Broker, Message, Middleware, Retry
 from dramatiq.middleware import SkipMessage
 from peewee import PeeweeException
 
+from actors.middleware.database import UNAVAILABLE_DELAY_MS
+from actors.middleware.hand_back import hand_back
 from models import JobRun, database
 from models.db import utcnow
 from models.job_run import (
@@ -23,6 +25,7 @@ from models.job_run import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_TIMEOUT,
     RETRYING,
+    RUNNING,
     SUCCEEDED,
 )
 
@@ -46,6 +49,18 @@ class JobRuns(Middleware):
         actor = broker.get_actor(message.actor_name)
         if not actor.options.get("tracked"):
             return
+        try:
+            job = self._claim(broker, message)
+        except PeeweeException:
+            # The database went away after the connection opened: try again later.
+            hand_back(broker, message, UNAVAILABLE_DELAY_MS, "the database is unavailable")
+        _local.job = job
+        _local.heartbeat = _Heartbeat(job)
+        _local.heartbeat.start()
+
+    def _claim(self, broker: Broker, message: Message) -> JobRun:
+        """The message's row, claimed for this worker; skips the message when it is not
+        for taking."""
         job = JobRun.by_message_id(message.message_id)
         if job is None:
             # Sent without a row (by periodiq, or by hand): open one now.
@@ -59,11 +74,11 @@ class JobRuns(Middleware):
             )
             if not created:
                 raise SkipMessage(f"{job!r} is already queued or running")
-        if not job.claim(stale_before=utcnow() - HEARTBEAT_TIMEOUT):
+        stale_before = utcnow() - HEARTBEAT_TIMEOUT
+        if not job.claim(stale_before=stale_before):
+            _wait_while_it_beats(broker, message, job, stale_before)
             raise SkipMessage(f"{job!r} is not waiting to run")
-        _local.job = job
-        _local.heartbeat = _Heartbeat(job)
-        _local.heartbeat.start()
+        return job
 
     def after_process_message(
         self,
@@ -86,7 +101,6 @@ class JobRuns(Middleware):
             resume = utcnow() + dt.timedelta(milliseconds=delay_ms) if delay_ms else None
             job.set_waiting(RETRYING, error=_describe(exception), resume_at=resume)
 
-
     def after_skip_message(self, broker: Broker, message: Message) -> None:
         """A middleware after this one skipped the claimed message (too old for AgeLimit
         or periodiq): end the row, so it never says running with nothing behind it."""
@@ -96,6 +110,25 @@ class JobRuns(Middleware):
         _local.heartbeat.stop()
         status = FAILED if message.failed else CANCELLED
         job.finish(status, error="Skipped before it ran: it waited too long in the queue")
+
+
+def _wait_while_it_beats(
+    broker: Broker, message: Message, job: JobRun, stale_before: dt.datetime
+) -> None:
+    """Hand the message back while its row says running with a fresh heartbeat.
+
+    Either another worker runs the job (this is a duplicate delivery: it is skipped once
+    the run ends), or the worker lost the database in the middle of the job and could not
+    record its retry, and this is that retry: it claims the row once the heartbeat is
+    stale, instead of being skipped and leaving the row running for ever.
+    """
+    row = JobRun.get_or_none(JobRun.id == job.id)
+    if row is None or row.status != RUNNING or not row.heartbeat_at:
+        return
+    if row.heartbeat_at < stale_before:
+        return
+    wait_ms = int((row.heartbeat_at - stale_before).total_seconds() * 1000) + 1_000
+    hand_back(broker, message, wait_ms, f"{job!r} still says running; back in {wait_ms} ms")
 
 
 def _subject(message: Message) -> str | None:
