@@ -96,6 +96,22 @@ def wait_for(predicate: Callable[[], T], timeout: float = 60.0, what: str = "it"
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def assert_library_is_spotifys(user: Any, catalog: Any, spotify_id: str) -> None:
+    """The user's links per source equal the demo Spotify's ``spotify_id``'s, with no
+    duplicate rows."""
+    from models import Artist, UserArtist
+
+    for source in ("followed", "saved_track", "saved_album"):
+        query = (
+            Artist.select(Artist.spotify_id)
+            .join(UserArtist)
+            .where((UserArtist.user == user.id) & (UserArtist.source == source))
+        )
+        spotify_ids = [a.spotify_id for a in query]
+        assert len(spotify_ids) == len(set(spotify_ids)), f"duplicate {source} rows"
+        assert set(spotify_ids) == set(catalog.expected_artist_ids(spotify_id, source)), source
+
+
 def job_finished(job_id: int) -> Callable[[], Any]:
     """A ``wait_for`` predicate: the job's row once it has ended (any final status)."""
     from models import JobRun

@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 from actors import runtime
-from actors.testing import job_finished, wait_for
-from models import Artist, JobRun, UserArtist
+from actors.testing import assert_library_is_spotifys, job_finished, wait_for
+from models import JobRun
 from sync.users import sync_if_needed
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("followed", "saved_track", "saved_album")
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -35,19 +34,6 @@ def stop(worker: subprocess.Popen) -> None:
     """Stop a worker started by ``start_worker`` as a deploy would."""
     os.killpg(worker.pid, signal.SIGTERM)
     worker.wait(30)
-
-
-def assert_library_is_spotifys(user, catalog) -> None:
-    """The user's links per source equal the demo Spotify's, with no duplicate rows."""
-    for source in SOURCES:
-        query = (
-            Artist.select(Artist.spotify_id)
-            .join(UserArtist)
-            .where((UserArtist.user == user.id) & (UserArtist.source == source))
-        )
-        spotify_ids = [a.spotify_id for a in query]
-        assert len(spotify_ids) == len(set(spotify_ids))  # no duplicate rows
-        assert set(spotify_ids) == set(catalog.expected_artist_ids("ana", source)), source
 
 
 def worker_env(base_env, broker, demo_spotify) -> dict[str, str]:
@@ -95,7 +81,7 @@ def test_a_killed_worker_s_sync_is_redelivered_and_finishes_from_its_checkpoint(
     assert came_back_after < 30, f"the message came back after {came_back_after:.1f} s"
     assert at_kill < done.pages_total
     assert done.pages_loaded == done.pages_total
-    assert_library_is_spotifys(user, demo_spotify.catalog)
+    assert_library_is_spotifys(user, demo_spotify.catalog, "ana")
     # It went on from its checkpoint: the followed pages before the kill were not read again.
     followed_reads = demo_spotify.stats()["routes"].get("GET /v1/me/following", 0)
     assert followed_reads <= 100 + 2
@@ -131,4 +117,4 @@ def test_sigterm_checkpoints_the_running_sync_and_the_next_worker_finishes_it(
     assert done.status == "succeeded", done.error
     # The stopping worker may take the handed-back message once more and hand it back again.
     assert done.attempts >= 2
-    assert_library_is_spotifys(user, demo_spotify.catalog)
+    assert_library_is_spotifys(user, demo_spotify.catalog, "ana")
