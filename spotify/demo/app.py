@@ -113,7 +113,7 @@ def _error_handler(limits: Limits) -> Callable[[HTTPError], HTTPResponse]:
 
 def create_demo_app(config: DemoConfig, catalog: Catalog | None = None) -> Bottle:
     """A new demo Spotify app for ``config`` (the catalog is built from it if not given)."""
-    catalog = catalog or build_catalog(config.seed, config.scale)
+    catalog = catalog or build_catalog(config.seed, config.scale, config.load_users)
     limits = Limits(config)
     signer = TokenSigner(config.token_key)
     grants = accounts.Grants()

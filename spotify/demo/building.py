@@ -197,6 +197,35 @@ class _Builder:
         return times
 
 
+def build_load_users(seed: int, template: User, count: int) -> dict[str, User]:
+    """``count`` generated users, ``load0001`` on: each follows three of ``template``'s
+    artists and saved three of its tracks and one of its albums.
+
+    Each draws from a random source of its own (seeded by the catalog's seed and its id),
+    never from the catalog's, so adding them changes nothing else in the catalog.
+    """
+    users = {}
+    for number in range(1, count + 1):
+        user_id = f"load{number:04d}"
+        rng = random.Random(f"{seed}:{user_id}")
+
+        def some(items: tuple, k: int, rng: random.Random = rng) -> list:
+            return rng.sample(items, min(k, len(items)))
+
+        def newest_first(saved: list[Saved]) -> tuple[Saved, ...]:
+            return tuple(sorted(saved, key=lambda s: s.added_at, reverse=True))
+
+        users[user_id] = User(
+            id=user_id,
+            display_name=f"Load {number:04d}",
+            blurb=f"a generated user: a few of {template.display_name}'s artists",
+            followed=tuple(sorted(some(template.followed, 3))),
+            saved_tracks=newest_first(some(template.saved_tracks, 3)),
+            saved_albums=newest_first(some(template.saved_albums, 1)),
+        )
+    return users
+
+
 def build(cls: type[Catalog], seed: int, scale: float, user_table: tuple[tuple, ...]) -> Catalog:
     """Make the whole catalog: artists first, then each user's library in table order."""
     builder = _Builder(seed, scale)

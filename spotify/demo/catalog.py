@@ -2,7 +2,8 @@
 
 One seed gives the same catalog on every machine and every run (``random.Random(seed)``
 only). Users' libraries have the sizes of the table in ``docs/spotify-contract.md``; Ben
-overlaps Ana in part. ``scale`` shrinks every size for quick experiments.
+overlaps Ana in part. ``scale`` shrinks every size for quick experiments. ``load_users``
+adds that many generated users (``load0001``, ...) with small libraries, for load tests.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ _USERS = (
     ("dmitri", "Dmitri", "follows a few artists", 15, 0, 5, 0.2),
     ("emma", "Emma", "an empty library; the admin in demo mode", 0, 0, 0, 0.0),
 )
+# Generated users are drawn from this named user's library, so they add no artists.
+LOAD_USER_TEMPLATE = "cleo"
 
 
 class Catalog:
@@ -112,11 +115,14 @@ class Catalog:
             self._tracks_by_album.setdefault(track.album_id, {})[track.track_number] = track
 
     @classmethod
-    def build(cls, seed: int = DEFAULT_SEED, scale: float = 1.0) -> Catalog:
-        """A new catalog from ``seed``; equal seeds and scales give equal catalogs."""
-        from spotify.demo.building import build
+    def build(cls, seed: int = DEFAULT_SEED, scale: float = 1.0, load_users: int = 0) -> Catalog:
+        """A new catalog from ``seed``; equal arguments give equal catalogs."""
+        from spotify.demo.building import build, build_load_users
 
-        return build(cls, seed, scale, _USERS)
+        catalog = build(cls, seed, scale, _USERS)
+        template = catalog.users[LOAD_USER_TEMPLATE]
+        catalog.users.update(build_load_users(seed, template, load_users))
+        return catalog
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Catalog):
@@ -198,6 +204,6 @@ def is_spotify_id(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def build_catalog(seed: int = DEFAULT_SEED, scale: float = 1.0) -> Catalog:
-    """The catalog for ``seed`` and ``scale``, built once per process and shared."""
-    return Catalog.build(seed, scale)
+def build_catalog(seed: int = DEFAULT_SEED, scale: float = 1.0, load_users: int = 0) -> Catalog:
+    """The catalog for these arguments, built once per process and shared."""
+    return Catalog.build(seed, scale, load_users)

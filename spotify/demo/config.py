@@ -18,6 +18,7 @@ from overlap.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings, Setti
 log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20240601
+MAX_LOAD_USERS = 9999  # generated users' ids have four digits: load0001 to load9999
 ENV_PREFIX = "DEMO_SPOTIFY_"
 
 # Settings.extra holds every DEMO_SPOTIFY_* variable, including this one which Settings reads.
@@ -48,6 +49,7 @@ class DemoConfig:
 
     seed: int = DEFAULT_SEED
     scale: float = 1.0
+    load_users: int = 0
     client_id: str = DEMO_CLIENT_ID
     client_secret: str = DEMO_CLIENT_SECRET
     token_key: str = "overlap-demo-spotify-token-key"
@@ -74,6 +76,8 @@ class DemoConfig:
             raise SettingsError("rate_window_s must be positive and timeout_seconds at least 0")
         if not 0 < self.scale <= 1.0:
             raise SettingsError("scale must be above 0 and at most 1")
+        if not 0 <= self.load_users <= MAX_LOAD_USERS:
+            raise SettingsError(f"load_users must be between 0 and {MAX_LOAD_USERS}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DemoConfig:

@@ -113,7 +113,7 @@ class DemoSpotify:
 def running_demo(config: DemoConfig | None = None) -> Iterator[DemoSpotify]:
     """A demo Spotify serving on a free loopback port until the block ends."""
     config = config or DemoConfig()
-    catalog = build_catalog(config.seed, config.scale)
+    catalog = build_catalog(config.seed, config.scale, config.load_users)
     base_url, stop = start_in_thread(config, catalog=catalog)
     demo = DemoSpotify(base_url=base_url, config=config, catalog=catalog)
     try:

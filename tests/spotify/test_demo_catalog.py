@@ -156,3 +156,27 @@ def test_scale_shrinks_every_library_proportionally() -> None:
     ana = small.users["ana"]
     assert (len(ana.followed), len(ana.saved_tracks), len(ana.saved_albums)) == (500, 300, 50)
     assert len(small.users["emma"].followed) == 0
+
+
+def test_generated_load_users_have_a_few_of_cleos_artists_tracks_and_albums() -> None:
+    catalog = build_catalog(load_users=3)
+    cleo = catalog.users["cleo"]
+    load = [catalog.users[f"load000{n}"] for n in (1, 2, 3)]
+    assert "load0004" not in catalog.users
+    for user in load:
+        assert (len(user.followed), len(user.saved_tracks), len(user.saved_albums)) == (3, 3, 1)
+        assert set(user.followed) <= set(cleo.followed) and list(user.followed) == sorted(
+            user.followed
+        )
+        assert set(user.saved_tracks) <= set(cleo.saved_tracks)
+        assert set(user.saved_albums) <= set(cleo.saved_albums)
+        times = [s.added_at for s in user.saved_tracks]
+        assert times == sorted(times, reverse=True)
+    assert len({user.followed for user in load}) == 3  # each draws its own
+
+
+def test_load_users_change_nothing_else_in_the_catalog(catalog: Catalog) -> None:
+    crowded = Catalog.build(load_users=50)
+    assert crowded.artists == catalog.artists and crowded.tracks == catalog.tracks
+    assert {k: v for k, v in crowded.users.items() if k in catalog.users} == catalog.users
+    assert crowded.users["load0050"] == build_catalog(load_users=50).users["load0050"]

@@ -38,9 +38,11 @@ def test_demo_spotify_variables_set_the_config() -> None:
             DEMO_SPOTIFY_TRUNCATE_RATE="0.001",
             DEMO_SPOTIFY_NO_LISTENERS_RATE="0.02",
             DEMO_SPOTIFY_SCALE="0.5",
+            DEMO_SPOTIFY_LOAD_USERS="1000",
         )
     )
     assert config.latency_ms == 20 and config.rate_limit == 100 and config.daily_quota == 5000
+    assert config.load_users == 1000
     assert config.fault_rate == 0.01 and config.scale == 0.5 and config.pages_rate_limit == 10
 
 
@@ -58,6 +60,8 @@ def test_the_token_key_follows_the_app_secret_so_tokens_outlive_restarts() -> No
         {"DEMO_SPOTIFY_FAULT_RATE": "1.5"},
         {"DEMO_SPOTIFY_LATENCY_MS": "-1"},
         {"DEMO_SPOTIFY_SCALE": "0"},
+        {"DEMO_SPOTIFY_LOAD_USERS": "-1"},
+        {"DEMO_SPOTIFY_LOAD_USERS": "10000"},
     ],
 )
 def test_a_bad_value_is_a_settings_error(env: dict[str, str]) -> None:

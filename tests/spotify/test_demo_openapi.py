@@ -22,7 +22,8 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 from openapi_core.validation.response.exceptions import InvalidData
 from openapi_core.validation.schemas import oas30_read_schema_validators_factory
 
-from spotify.demo.harness import DemoSpotify
+from spotify.demo.config import DemoConfig
+from spotify.demo.harness import DemoSpotify, running_demo
 
 # In CI the repository is cloned with ../shared beside it.
 SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "spotify-openapi.yml"
@@ -162,6 +163,19 @@ def test_the_current_user_matches_the_description(
 ) -> None:
     for user in demo_spotify.catalog.users:
         validate_call(demo_spotify, openapi, spec, call(demo_spotify, "/me", user))
+
+
+def test_a_generated_load_user_and_their_library_match(openapi: OpenAPI, spec: Spec) -> None:
+    with running_demo(DemoConfig(scale=0.1, load_users=2)) as demo:
+        for path, params in (
+            ("/me", {}),
+            ("/me/following", {"type": "artist"}),
+            ("/me/tracks", {}),
+            ("/me/albums", {}),
+        ):
+            response = call(demo, path, "load0002", **params)
+            assert response.status_code == 200
+            validate_call(demo, openapi, spec, response)
 
 
 def test_every_page_of_followed_artists_of_cleo_matches(
