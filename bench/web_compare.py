@@ -103,16 +103,25 @@ end
 """
 # htmx polls every 2 s. Each connection asks at once (a connection that sends nothing holds
 # one of gunicorn's threads while it waits), then waits 1.5 to 1.9 s after every answer:
-# random, so the pollers drift apart, and under gunicorn's 2 s keep-alive, because a browser
+# random, so the pollers drift apart, and under gunicorn's keep-alive, because a browser
 # opens a new connection when the server closed the idle one, which wrk counts as an error.
-WRK_DELAY = f"""
+WRK_DELAY = """
 local started = 0
 function delay()
   started = started + 1
-  if started <= {CONNECTIONS // WRK_THREADS} then return 0 end
-  return math.random({POLL_WAIT_MS[0]}, {POLL_WAIT_MS[1]})
+  if started <= {per_thread} then return 0 end
+  return math.random({low}, {high})
 end
 """
+
+
+def wrk_script(paced: bool, connections: int = CONNECTIONS, threads: int = WRK_THREADS) -> str:
+    """The Lua script of one wrk run: counts statuses; ``paced``: each connection polls."""
+    if not paced:
+        return WRK_LUA.replace("-- delay", "")
+    low, high = POLL_WAIT_MS
+    delay = WRK_DELAY.format(per_thread=connections // threads, low=low, high=high)
+    return WRK_LUA.replace("-- delay", delay)
 
 
 @dataclass
@@ -191,25 +200,48 @@ def prepare_database(url: str, stack: ExitStack) -> tuple[User, User]:
     return User.get_by_id(ana.id), User.get_by_id(ben.id)
 
 
-def session_cookie(user: User) -> tuple[str, str]:
+def session_cookie(user: User, secret_key: str = SECRET_KEY) -> tuple[str, str]:
     """A signed session cookie for ``user`` and its CSRF token, made by the app's own store."""
     session = Session(uid=user.id, signed_in_at=utcnow().isoformat())
     csrf = session.csrf_token
     response = bottle.BaseResponse()
     request = bottle.BaseRequest({"wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1"})
-    SessionStore(SECRET_KEY).save(session, request, response)
+    SessionStore(secret_key).save(session, request, response)
     for name, value in response.headerlist:
         if name.lower() == "set-cookie":
             return SimpleCookie(value)[COOKIE].value, csrf
     raise RuntimeError("the session store set no cookie")
 
 
-def procfile_web() -> str:
-    """The ``web`` command of the Procfile."""
+def procfile_command(name: str = "web") -> str:
+    """The command of the Procfile's ``name`` process."""
     for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith("web:"):
-            return line.removeprefix("web:").strip()
-    raise SystemExit("the Procfile has no web process")
+        if line.startswith(f"{name}:"):
+            return line.removeprefix(f"{name}:").strip()
+    raise SystemExit(f"the Procfile has no {name} process")
+
+
+@contextmanager
+def procfile_process(name: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """The Procfile's ``name`` process, started as a process manager starts it (in a
+    session of its own, the venv's commands first on the PATH, its output appended to
+    ``log``); stopped with SIGTERM to its group at the end, killed if it lingers."""
+    env = {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            ["sh", "-c", f"exec {procfile_command(name)}"], cwd=ROOT, env=env,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 @contextmanager
@@ -217,14 +249,8 @@ def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
     """The Procfile's web process on a free loopback port; yields its base URL."""
     port = free_port()
     env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    with log.open("ab") as out:
-        server = subprocess.Popen(
-            ["sh", "-c", f"exec {procfile_web()}"], cwd=ROOT, env=env, stdout=out,
-            stderr=out, start_new_session=True,
-        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    try:
+    with procfile_process("web", env, log) as server:
         deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
@@ -238,14 +264,6 @@ def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
                 raise SystemExit(f"the web server did not answer /healthz in 60 s:\n{_tail(log)}")
             time.sleep(0.2)
         yield base
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
 
 
 def _tail(log: Path) -> str:
@@ -272,16 +290,23 @@ def timed(
 
 
 def run_wrk(
-    label: str, url: str, headers: dict[str, str], seconds: int, work: Path, paced: bool
-) -> WrkResult:
-    """One wrk run against ``url``; returns its ``WrkResult``."""
+    label: str, url: str, headers: dict[str, str], seconds: int, work: Path, paced: bool,
+    connections: int = CONNECTIONS, threads: int = WRK_THREADS, timeout_s: int | None = None,
+) -> WrkResult:  # fmt: skip
+    """One wrk run against ``url``; returns its ``WrkResult``.
+
+    ``timeout_s`` replaces wrk's 2 s timeout. wrk counts a timeout for every connection whose
+    last request was sent longer ago than that, even one waiting out its poll delay after a
+    prompt answer, so paced runs may want a longer one and a bound on the answers' latency.
+    """
     script = work / f"wrk-{label}.lua"
-    script.write_text(WRK_LUA.replace("-- delay", WRK_DELAY if paced else ""))
-    command = ["wrk", "--latency", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS)]
+    script.write_text(wrk_script(paced, connections, threads))
+    command = ["wrk", "--latency", "-t", str(threads), "-c", str(connections)]
     command += ["-d", f"{seconds}s", "-s", str(script)]
+    command += ["--timeout", f"{timeout_s}s"] if timeout_s else []
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    print(f"wrk {label}: {CONNECTIONS} connections for {seconds} s ...", flush=True)
+    print(f"wrk {label}: {connections} connections for {seconds} s ...", flush=True)
     out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
     (work / f"wrk-{label}.txt").write_text(out)
     statuses: dict[int, int] = {}  # one line per wrk thread and status
@@ -367,7 +392,7 @@ def run(args: argparse.Namespace, work: Path, stack: ExitStack) -> None:
     log = work / "web.log"
     base = stack.enter_context(web_server(env, log))
     workers = os.environ.get("WEB_CONCURRENCY", "2")
-    print(f"web: {procfile_web().split(' web.wsgi')[0]} (WEB_CONCURRENCY={workers}) on {base}")
+    print(f"web: {procfile_command().split(' web.wsgi')[0]} (WEB_CONCURRENCY={workers}) on {base}")
     fragment_url = f"{base}/compare/{ben.friend_code}"
 
     http = requests.Session()

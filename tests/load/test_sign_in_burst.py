@@ -1,0 +1,177 @@
+"""A burst of 1,000 sign-ins of stale users within a minute: each user gets exactly one
+``update_user`` (one job row, one message), and every one of them finishes.
+
+Everything is real: the demo Spotify as its own process (``overlap demo-spotify``) with
+1,000 generated users (``DEMO_SPOTIFY_LOAD_USERS``), the Procfile's ``web`` and ``worker``,
+Redis and the database, at the default settings (20 Spotify requests a second for all
+workers). The users signed in before and were last synced eight days ago. Each signs in
+through the whole OAuth flow (``/login``, the demo's consent, ``/callback``) at a random
+moment of the minute, and a third of them twice at the same moment, as from two tabs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import statistics
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from actors.testing import wait_for
+from models import JobRun, User
+from models.db import utcnow
+from models.job_run import FINISHED
+from models.user import new_friend_code
+from ops.counters import job_totals
+from overlap.embedded_redis import free_port
+from sync import queueing
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+USERS, TWICE_SHARE, CLIENT_THREADS = 1000, 1 / 3, 64
+# A sync of one of these users costs three Spotify requests (the first page of each
+# source), so the last one may end about 3,000 / 20 = 150 s after the first sign-in.
+API_RATE = 20.0
+SIGN_IN_WITHIN_S = 30  # after the minute of the burst, for the last sign-ins to be answered
+
+
+@dataclass
+class SignIn:
+    """One browser's sign-in: who, when it was due and how it went."""
+
+    user_id: str
+    due: float
+    status: int | None = None
+    location: str = ""
+    error: str = ""
+    seconds: float = 0.0
+    ended: float = 0.0
+
+
+def sign_in(web: str, started: float, attempt: SignIn) -> SignIn:
+    """Sign in as a fresh browser would, at ``attempt.due`` seconds after ``started``:
+    ``/login``, the demo's consent (the link for the user), then ``/callback``."""
+    time.sleep(max(0.0, started + attempt.due - time.monotonic()))
+    began = time.monotonic()
+    try:
+        with requests.Session() as browser:
+            login = browser.get(f"{web}/login", allow_redirects=False, timeout=30)
+            authorize = urlsplit(login.headers["Location"])
+            query = {k: v[0] for k, v in parse_qs(authorize.query).items()}
+            consent = authorize._replace(path=f"{authorize.path}/approve", query="").geturl()
+            approved = browser.get(
+                consent, params={**query, "user_id": attempt.user_id}, allow_redirects=False,
+                timeout=30,
+            )  # fmt: skip
+            callback = browser.get(approved.headers["Location"], allow_redirects=False, timeout=30)
+        attempt.status, attempt.location = callback.status_code, callback.headers.get("Location")
+    except (requests.RequestException, KeyError) as error:
+        attempt.error = repr(error)
+    attempt.ended = time.monotonic() - started
+    attempt.seconds = time.monotonic() - began
+    return attempt
+
+
+def add_stale_users(catalog_ids: list[str]) -> None:
+    """The users as they were: signed in once, last synced eight days ago."""
+    long_ago = utcnow() - dt.timedelta(days=8)
+    expired = json.dumps({"access_token": "expired", "expires_at": 0, "token_type": "Bearer"})
+    rows = [
+        {"spotify_id": s, "display_name": s, "friend_code": new_friend_code(),
+         "token_json": expired, "last_login_at": long_ago, "last_synced_at": long_ago,
+         "created_at": long_ago}
+        for s in catalog_ids
+    ]  # fmt: skip
+    for start in range(0, len(rows), 200):
+        User.insert_many(rows[start : start + 200]).execute()
+
+
+def test_a_minute_of_1000_stale_users_signing_in_makes_one_sync_each_and_all_finish(
+    db, redis_client, namespace, app_env, app_processes, load_seconds, say
+):
+    # Given the demo Spotify with 1,000 generated users, who are stale users of the app
+    demo_port = free_port()
+    demo = f"http://127.0.0.1:{demo_port}"
+    demo_env = {"DEMO_SPOTIFY_PORT": str(demo_port), "DEMO_SPOTIFY_LOAD_USERS": str(USERS)}
+    app_processes.command("demo", ["overlap", "demo-spotify"], demo_env, f"{demo}/_demo/stats")
+    user_ids = [f"load{n:04d}" for n in range(1, USERS + 1)]
+    add_stale_users(user_ids)
+    # ... and the app's web and worker processes
+    app_processes.env.update(DEMO_SPOTIFY_PORT=str(demo_port), SPOTIFY_API_RATE=str(API_RATE))
+    web = app_processes.web()
+    app_processes.start("worker")
+
+    # When each signs in at a random moment of the minute, a third of them twice at once
+    rng = random.Random(6)
+    attempts = []
+    for user_id in user_ids:
+        due = rng.uniform(0, load_seconds)
+        attempts += [SignIn(user_id, due) for _ in range(2 if rng.random() < TWICE_SHARE else 1)]
+    attempts.sort(key=lambda a: a.due)
+    burst_began = utcnow()
+    started = time.monotonic()
+    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        done = list(pool.map(lambda a: sign_in(web, started, a), attempts))
+    burst_s = time.monotonic() - started
+    users = {u.spotify_id: u.id for u in User.select(User.id, User.spotify_id)}
+    subjects = [f"user:{users[s]}" for s in user_ids]
+
+    def runs():
+        return JobRun.select().where(
+            (JobRun.actor == queueing.UPDATE_USER) & (JobRun.enqueued_at >= burst_began)
+        )
+
+    bound = 3 * USERS / API_RATE + 120
+
+    def all_finished() -> bool:
+        return runs().where(JobRun.status.not_in(FINISHED)).count() == 0
+
+    wait_for(all_finished, timeout=bound, what="every update_user to finish")
+    finished_s = time.monotonic() - started
+    jobs = list(runs())
+    wait_for(
+        lambda: job_totals(redis_client, namespace).get(queueing.UPDATE_USER),
+        timeout=10,
+        what="the workers' counts",
+    )
+    time.sleep(2)  # the workers add their counts to Redis once a second
+    counted = job_totals(redis_client, namespace)[queueing.UPDATE_USER]
+    waiting = [redis_client.llen(f"{namespace}:{q}") for q in ("interactive", "interactive.DQ")]
+
+    failed = [a for a in done if a.error or a.status != 303]
+    times = [a.seconds * 1000 for a in done]
+    statuses = Counter(j.status for j in jobs)
+    per_user = Counter(Counter(j.subject for j in jobs).values())
+    still_stale = User.select().where(
+        User.spotify_id.in_(user_ids) & (User.last_synced_at < burst_began)
+    )
+    say(
+        f"sign-ins: {len(done):,} flows of {USERS:,} users "
+        f"({len(done) - USERS} twice at once) in {burst_s:.1f} s "
+        f"(due within {load_seconds} s), {len(failed)} failed; a flow (3 requests) p50 "
+        f"{statistics.median(times):.0f} ms, p99 {statistics.quantiles(times, n=100)[98]:.0f} "
+        f"ms, max {max(times):.0f} ms\n"
+        f"update_user: {len(jobs):,} job rows, users by rows {dict(per_user)}, "
+        f"statuses {dict(statuses)}, attempts {dict(Counter(j.attempts for j in jobs))}; "
+        f"messages processed {counted}; all ended {finished_s:.0f} s after the first "
+        f"sign-in (bound {bound:.0f} s); left in the queue {sum(waiting)}"
+    )
+
+    # Then every sign-in went through
+    assert not failed, failed[:5]
+    assert burst_s < load_seconds + SIGN_IN_WITHIN_S
+    # ... each user has exactly one update_user, run once from one message
+    assert sorted(j.subject for j in jobs) == sorted(subjects)
+    assert all(j.attempts == 1 for j in jobs), Counter(j.attempts for j in jobs)
+    assert counted.succeeded == USERS and counted.processed == USERS, counted
+    assert sum(waiting) == 0
+    # ... and every one of them succeeded, so nobody is stale any more
+    assert statuses == {"succeeded": USERS}
+    assert still_stale.count() == 0
