@@ -5,12 +5,12 @@ so that all of them see the same middleware in the same order.
 from __future__ import annotations
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
     Pipelines,
-    Retries,
     ShutdownNotifications,
     TimeLimit,
 )
@@ -21,6 +21,8 @@ from actors.middleware.graceful_stop import GracefulStop
 from actors.middleware.job_counters import JobCounters
 from actors.middleware.job_runs import JobRuns
 from actors.middleware.queue_pause import QueuePause
+from actors.middleware.resend_after_outage import ResendAfterOutage
+from actors.middleware.retries import Retries
 from actors.middleware.worker_registry import WorkerRegistry
 from overlap.settings import Settings
 from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, PERIODIC_QUEUE
@@ -37,7 +39,7 @@ MAINTENANCE_CHANCE = 250_000  # out of a million broker calls
 QUEUES = (INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
 
 
-def build_broker(settings: Settings) -> RedisBroker:
+def build_broker(settings: Settings, client: redis.Redis | None = None) -> RedisBroker:
     """A Redis broker for ``settings.redis_url`` with the app's middleware, in order.
 
     Dramatiq runs the ``before_*`` hooks in list order and the ``after_*`` hooks in
@@ -61,6 +63,8 @@ def build_broker(settings: Settings) -> RedisBroker:
         DatabaseConnection(),
         # The job_runs row of tracked actors: claimed before, closed after.
         JobRuns(),
+        # Waiting jobs whose message Redis or a worker lost are sent again once Redis is back.
+        ResendAfterOutage(),
         # Running syncs checkpoint and hand back their message when the worker stops.
         GracefulStop(),
         # Dramatiq's own, in its default order.
@@ -69,12 +73,14 @@ def build_broker(settings: Settings) -> RedisBroker:
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
+        # Dramatiq's, noting a retry that Redis refused (the job row is then sent later).
         Retries(),
         # periodiq: skips periodic messages that waited too long (see actors/periodic.py).
         PeriodiqMiddleware(skip_delay=60),
     ]
     broker = RedisBroker(
-        url=settings.redis_url,
+        url=None if client is not None else settings.redis_url,
+        client=client,
         namespace=settings.redis_namespace,
         middleware=middleware,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
@@ -85,10 +91,11 @@ def build_broker(settings: Settings) -> RedisBroker:
     return broker
 
 
-def configure(settings: Settings) -> RedisBroker:
-    """Build the broker, make it the global one and move every declared actor onto it."""
+def configure(settings: Settings, client: redis.Redis | None = None) -> RedisBroker:
+    """Build the broker (on ``client`` if given), make it the global one and move every
+    declared actor onto it."""
     old = dramatiq.get_broker() if _has_global_broker() else None
-    broker = build_broker(settings)
+    broker = build_broker(settings, client)
     dramatiq.set_broker(broker)
     if old is not None and old is not broker:
         for name in old.get_declared_actors():

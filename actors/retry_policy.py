@@ -7,6 +7,7 @@ sets its own.
 
 from __future__ import annotations
 
+import redis
 from dramatiq import Retry
 from dramatiq.middleware import TimeLimitExceeded
 
@@ -32,6 +33,9 @@ def retry_when(retries: int, exception: BaseException) -> bool:
     if isinstance(exception, NeedsReauth | NotFound | RequestRejected):
         return False  # No retry fixes these: the person must sign in, or the thing is gone.
     if isinstance(exception, Retry):
+        return retries < MAX_DEFERRALS
+    if isinstance(exception, redis.RedisError):
+        # Redis was away for a moment (the rate gate, sending artists): not the job's fault.
         return retries < MAX_DEFERRALS
     if isinstance(exception, ServerError | SpotifyTimeout | BadResponse):
         return retries < MAX_TRANSIENT_RETRIES

@@ -173,4 +173,10 @@ class ScheduledActor(dramatiq.Actor):
         if scheduled_at is None or not isinstance(self.broker, RedisBroker):
             return send()
         at = dt.datetime.fromisoformat(str(scheduled_at))
-        return tick_sender(self.broker).send(self.actor_name, at, send)  # type: ignore[return-value]
+        try:
+            return tick_sender(self.broker).send(self.actor_name, at, send)  # type: ignore[return-value]
+        except redis.RedisError as error:
+            # periodiq's loop ends the scheduler on any error: a tick lost to a Redis
+            # outage must not. The next minute's tick goes when Redis is back.
+            logger.warning("%s at %s not sent (Redis: %s)", self.actor_name, at, error)
+            return None  # type: ignore[return-value]

@@ -89,6 +89,15 @@ class JobRun(BaseModel):
         """Whether the job is queued, running or waiting to retry."""
         return self.status in ACTIVE
 
+    def waits_for_queue(self, grace: dt.timedelta, now: dt.datetime | None = None) -> bool:
+        """Whether the run waits for its message to reach Redis: waiting, unsent, and asked
+        for at least ``grace`` ago (a younger one may be on its way)."""
+        return (
+            self.status in (QUEUED, RETRYING)
+            and self.sent_at is None
+            and (now or utcnow()) - self.enqueued_at >= grace
+        )
+
     @classmethod
     def active_for(cls, actor: str, subject: str) -> JobRun | None:
         """The queued, running or retrying run of ``actor`` for ``subject``, if any."""
@@ -200,13 +209,19 @@ class JobRun(BaseModel):
         ).execute()
 
     def set_waiting(
-        self, status: str, error: str | None = None, resume_at: dt.datetime | None = None
+        self,
+        status: str,
+        error: str | None = None,
+        resume_at: dt.datetime | None = None,
+        unsent: bool = False,
     ) -> None:
-        """Put the run back to waiting (retrying after an error, or deferred)."""
+        """Put the run back to waiting (retrying after an error, or deferred); ``unsent``
+        when its next message did not reach Redis, so that it is sent again later."""
         self.status, self.error, self.resume_at = status, error, resume_at
-        JobRun.update(status=status, error=error, resume_at=resume_at).where(
-            JobRun.id == self.id
-        ).execute()
+        fields = {"status": status, "error": error, "resume_at": resume_at}
+        if unsent:
+            self.sent_at = fields["sent_at"] = None
+        JobRun.update(**fields).where(JobRun.id == self.id).execute()
 
     def request_cancel(self) -> str:
         """Ask the job to stop; returns what became of it.
@@ -275,10 +290,32 @@ class JobRun(BaseModel):
 
     @classmethod
     def unsent(cls, older_than: dt.datetime, limit: int = 100) -> list[JobRun]:
-        """Queued runs whose message never reached Redis (it was down when they were asked)."""
+        """Waiting runs whose message never reached Redis: asked for while it was down, or
+        a retry it refused."""
         return list(
             cls.select()
-            .where((cls.status == QUEUED) & cls.sent_at.is_null() & (cls.enqueued_at < older_than))
+            .where(
+                cls.status.in_((QUEUED, RETRYING))
+                & cls.sent_at.is_null()
+                & (cls.enqueued_at < older_than)
+            )
+            .order_by(cls.id)
+            .limit(limit)
+        )
+
+    @classmethod
+    def not_sent_since(
+        cls, since: dt.datetime, after_id: int = 0, limit: int = 100
+    ) -> list[JobRun]:
+        """Queued and retrying runs whose message was last sent before ``since``, or never,
+        by id after ``after_id`` (keyset pages)."""
+        return list(
+            cls.select()
+            .where(
+                cls.status.in_((QUEUED, RETRYING))
+                & (cls.sent_at.is_null() | (cls.sent_at < since))
+                & (cls.id > after_id)
+            )
             .order_by(cls.id)
             .limit(limit)
         )

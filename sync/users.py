@@ -11,6 +11,7 @@ few threads at once. At the end, links not seen by this sync are removed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from spotify.errors import NeedsReauth
 from sync import queueing
 from sync.context import SyncContext
 from sync.progress import Progress, for_job
+
+logger = logging.getLogger(__name__)
 
 FOLLOWED, SAVED_TRACK, SAVED_ALBUM = "followed", "saved_track", "saved_album"
 OFFSET_SOURCES = (SAVED_TRACK, SAVED_ALBUM)
@@ -95,15 +98,22 @@ def sync_if_needed(
 
 
 def send_job(job: JobRun, message: Any = None) -> bool:
-    """Send a job's message to Redis and record when; False when Redis is unreachable."""
+    """Send a job's message to Redis and record when; False when Redis is unreachable.
+
+    A job waiting to retry is sent with what is left of its wait (``resume_at``).
+    """
     import redis
 
     message = message or queueing.build_message(job.actor, job.queue, job.args)
     if message.message_id != job.message_id:
         message = message.copy(message_id=job.message_id)
+    delay_ms = None
+    if job.resume_at is not None and job.resume_at > utcnow():
+        delay_ms = math.ceil((job.resume_at - utcnow()).total_seconds() * 1000)
     try:
-        queueing.send(message)
-    except (redis.RedisError, OSError):
+        queueing.send(message, delay_ms=delay_ms)
+    except (redis.RedisError, OSError) as error:
+        logger.warning("%r not sent, Redis is unreachable (sent when it is back): %s", job, error)
         return False
     now = utcnow()
     JobRun.update(sent_at=now).where(JobRun.id == job.id).execute()

@@ -19,6 +19,7 @@ from web import context, routes
 from web.comparison_cache import ComparisonCache
 from web.guard import GuessGuard
 from web.plugins import RequestPlugin
+from web.redis_client import web_redis
 from web.render import Renderer
 from web.session import SessionStore
 
@@ -32,14 +33,12 @@ def create_app(settings: Settings) -> bottle.Bottle:
     app = bottle.Bottle()
     app.config["overlap.settings"] = settings
     init_database(settings.database_url)
-    redis_client = (
-        redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        if settings.redis_url
-        else None
-    )
+    # One client for the pages and the broker that sends syncs: short timeouts, and after a
+    # failure it stops waiting on Redis for a moment (see web/redis_client.py).
+    redis_client = web_redis(settings.redis_url) if settings.redis_url else None
     app.config["overlap.redis"] = redis_client
     app.config["overlap.render"] = Renderer(settings)
-    app.config["overlap.sync"] = _sync_requester(settings)
+    app.config["overlap.sync"] = _sync_requester(settings, redis_client)
     app.config["overlap.guard"] = GuessGuard(redis_client, settings.redis_namespace)
     app.config["overlap.comparisons"] = ComparisonCache(redis_client, settings.redis_namespace)
 
@@ -62,16 +61,20 @@ def create_app(settings: Settings) -> bottle.Bottle:
     return app
 
 
-def _sync_requester(settings: Settings) -> SyncRequest:
+def _sync_requester(settings: Settings, client: redis.Redis | None) -> SyncRequest:
     """How routes ask for a sync: ``sync_if_needed`` on the shared broker."""
     if settings.redis_url:
         from actors.broker import configure
 
-        configure(settings)
+        configure(settings, client)
     ctx = SyncContext(settings=settings)
 
     def request_sync(user: User, force: bool = False, requested_by: str = "user") -> JobRun | None:
-        return sync_if_needed(ctx, user, force=force, requested_by=requested_by)
+        job = sync_if_needed(ctx, user, force=force, requested_by=requested_by)
+        if job is not None and job.sent_at is None:
+            # Redis refused it (the row waits to be sent): the page can say so at once.
+            context.note_queue_refused()
+        return job
 
     return request_sync
 

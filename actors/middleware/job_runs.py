@@ -17,6 +17,7 @@ from peewee import PeeweeException
 
 from actors.middleware.database import UNAVAILABLE_DELAY_MS
 from actors.middleware.hand_back import hand_back
+from actors.middleware.retries import RETRY_UNSENT
 from models import JobRun, database
 from models.db import utcnow
 from models.job_run import (
@@ -99,7 +100,10 @@ class JobRuns(Middleware):
         else:
             delay_ms = exception.delay if isinstance(exception, Retry) else None
             resume = utcnow() + dt.timedelta(milliseconds=delay_ms) if delay_ms else None
-            job.set_waiting(RETRYING, error=_describe(exception), resume_at=resume)
+            # Redis refused the retry (see actors/middleware/retries.py): the row is unsent,
+            # so that it is sent again when Redis is back.
+            unsent = bool(message.options.pop(RETRY_UNSENT, False))
+            job.set_waiting(RETRYING, error=_describe(exception), resume_at=resume, unsent=unsent)
 
     def after_skip_message(self, broker: Broker, message: Message) -> None:
         """A middleware after this one skipped the claimed message (too old for AgeLimit

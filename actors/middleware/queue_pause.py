@@ -50,7 +50,11 @@ class QueuePause(Middleware):
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         self._worker = worker
         self._stop.clear()
-        self.refresh(broker)
+        try:
+            self.refresh(broker)
+        except redis.RedisError as error:
+            # Booting while Redis is away: the watcher below reads the pauses once it is back.
+            log.warning("could not read the paused queues: %s", error)
         self._thread = threading.Thread(
             target=self._watch, args=(broker,), name="queue-pause", daemon=True
         )

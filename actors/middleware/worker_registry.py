@@ -59,7 +59,7 @@ class WorkerRegistry(Middleware):
         self._worker, self._broker_id = worker, broker.broker_id
         self._started_at, self._stopping = time.time(), False
         self._stop.clear()
-        self._beat(broker)
+        self._safely(self._beat, broker)
         self._thread = threading.Thread(
             target=self._run, args=(broker,), name="worker-registry", daemon=True
         )

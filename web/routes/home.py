@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import quote
 
 import bottle
@@ -15,10 +16,16 @@ from web.context import page_error, render, see_other
 from web.spotify_pause import counts_resume_at
 
 PAGE_SIZE = 50
+# A request still unsent after this long waits for Redis; a younger one may be on its way.
+DELAYED_AFTER = dt.timedelta(seconds=2)
 
 
 def sync_state(user: User) -> dict:
-    """The user's latest sync as pages and the JSON API show it."""
+    """The user's latest sync as pages and the JSON API show it.
+
+    ``delayed``: the sync waits for the job queue (Redis is away) and goes on by itself
+    when it is back; known at once when this request's own send failed.
+    """
     job = JobRun.latest_for(queueing.UPDATE_USER, user_subject(user.id))
     if job is None:
         return {
@@ -27,7 +34,9 @@ def sync_state(user: User) -> dict:
             "progress": None,
             "resume_at": None,
             "error": None,
+            "delayed": False,
         }
+    grace = dt.timedelta(0) if context.queue_refused() else DELAYED_AFTER
     return {
         "status": job.status,
         "job_id": job.id,
@@ -38,6 +47,7 @@ def sync_state(user: User) -> dict:
         },
         "resume_at": job.resume_at,
         "error": job.error if job.status == "failed" else None,
+        "delayed": job.waits_for_queue(grace),
     }
 
 
