@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from actors import runtime
 from actors.broker import configure
+from config.settings import Settings
 from models import init_database
-from overlap.settings import Settings
 
 settings = Settings.from_env()
 broker = configure(settings)

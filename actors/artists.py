@@ -7,8 +7,8 @@ from dramatiq import Retry
 
 from actors import runtime
 from actors.retry_policy import retry_when
+from jobs import queueing
 from spotify.errors import RateLimited
-from sync import queueing
 from sync.artists import sync_artist
 
 

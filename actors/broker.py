@@ -24,8 +24,8 @@ from actors.middleware.queue_pause import QueuePause
 from actors.middleware.resend_after_outage import ResendAfterOutage
 from actors.middleware.retries import Retries
 from actors.middleware.worker_registry import WorkerRegistry
-from overlap.settings import Settings
-from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, PERIODIC_QUEUE
+from config.settings import Settings
+from jobs.queueing import QUEUES
 
 # Dramatiq's Redis broker brings back the messages of a worker that stopped sending
 # heartbeats, but only during "maintenance", which by default runs on 0.1% of broker
@@ -35,8 +35,6 @@ from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, PERIODIC
 # 42 s once on PostgreSQL; maintenance itself is two small sorted-set reads.)
 HEARTBEAT_TIMEOUT_MS = 15_000
 MAINTENANCE_CHANCE = 250_000  # out of a million broker calls
-
-QUEUES = (INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
 
 
 def build_broker(settings: Settings, client: redis.Redis | None = None) -> RedisBroker:

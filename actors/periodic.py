@@ -21,11 +21,11 @@ from actors import runtime
 from actors.middleware.job_runs import current_job
 from actors.scheduled_actor import ScheduledActor
 from actors.scheduler_lease import last_tick_key
-from sync import queueing
+from jobs import queueing
+from jobs.progress import for_job
+from jobs.recovery import recover_jobs
+from jobs.retention import clean_finished_runs, retention
 from sync.artists import refresh_outdated_artists
-from sync.maintenance import recover_jobs
-from sync.progress import for_job
-from sync.retention import clean_finished_runs, retention
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import threading
 
 import dramatiq
 
-from overlap.settings import Settings
+from config.settings import Settings
 from sync.context import SyncContext
 
 # Set when the worker process is asked to stop (SIGTERM): running syncs save their

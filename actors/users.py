@@ -8,9 +8,9 @@ from dramatiq import Retry
 from actors import runtime
 from actors.middleware.job_runs import current_job
 from actors.retry_policy import retry_when
+from jobs import queueing
 from models import User
 from spotify.errors import RateLimited
-from sync import queueing
 from sync.users import SyncInterrupted, sync_user
 
 

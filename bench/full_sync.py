@@ -28,6 +28,8 @@ from pathlib import Path
 
 from actors import runtime
 from actors.broker import configure
+from cli.embedded_redis import EmbeddedRedis
+from config.settings import Settings
 from models import (
     ArtistListeners,
     JobRun,
@@ -38,10 +40,8 @@ from models import (
     init_database,
     migrations,
 )
-from overlap.embedded_redis import EmbeddedRedis
-from overlap.settings import Settings
-from spotify.demo.config import DemoConfig
-from spotify.demo.harness import DemoSpotify, running_demo
+from spotify_demo.config import DemoConfig
+from spotify_demo.harness import DemoSpotify, running_demo
 from sync.users import sync_if_needed
 
 ROOT = Path(__file__).resolve().parents[1]

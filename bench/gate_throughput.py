@@ -21,8 +21,8 @@ from pathlib import Path
 
 import redis
 
-from overlap.embedded_redis import EmbeddedRedis
-from overlap.settings import Settings
+from cli.embedded_redis import EmbeddedRedis
+from config.settings import Settings
 from spotify.gate import SpotifyGate
 
 PROCESSES = 2

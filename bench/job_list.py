@@ -26,9 +26,9 @@ from http.cookies import SimpleCookie
 import bottle
 import webtest
 
+from config.settings import Settings
 from models import User, database, init_database, migrations
 from models.db import is_postgres, utcnow
-from overlap.settings import Settings
 from web.app import create_app
 from web.session import COOKIE, Session, SessionStore
 

@@ -6,7 +6,7 @@ Bulk-loads artists (``INSERT ... SELECT generate_series``), 90 % of them complet
 this month's listener row, 10 % without one (every tenth id), growing the table to
 250,000, 500,000 and 1,000,000 rows. At each size a fresh child process times
 ``sync.artists.refresh_outdated_artists()``, which sends ``update_artist`` on the bulk
-queue (``sync.queueing.send_many``) to a real Redis under a namespace of its own, deleted
+queue (``jobs.queueing.send_many``) to a real Redis under a namespace of its own, deleted
 afterwards, and measures its ru_maxrss growth; a second child runs it again under
 tracemalloc (which slows it several times, so it is not timed) for the heap's peak. Target at
 1,000,000: under 60 s and under 300 MB, and memory flat as the table grows.
@@ -27,8 +27,8 @@ import tracemalloc
 import uuid
 from pathlib import Path
 
+from cli.embedded_redis import EmbeddedRedis
 from models import current_month, database, init_database, migrations
-from overlap.embedded_redis import EmbeddedRedis
 
 SIZES = (250_000, 500_000, 1_000_000)
 TARGET_S, TARGET_MB = 60.0, 300.0
@@ -54,7 +54,7 @@ def load(start: int, stop: int, month: str) -> None:
 def child(redis_url: str, traced: bool) -> None:
     """Run one refresh, timed or under tracemalloc; print the figures as JSON."""
     from actors.broker import configure
-    from overlap.settings import Settings
+    from config.settings import Settings
     from sync.artists import refresh_outdated_artists
 
     namespace = f"bench-refresh-{uuid.uuid4().hex[:8]}"

@@ -4,7 +4,7 @@
 
 Both actors run on the app's broker (``actors.broker.build_broker``, same middleware) and
 queue, processed by one in-process ``dramatiq.Worker(broker, worker_threads=8)``. Each
-round enqueues N messages of one actor (pipelined, ``sync.queueing.send_many``) while the
+round enqueues N messages of one actor (pipelined, ``jobs.queueing.send_many``) while the
 worker is paused, then resumes it and times it until the queue is empty; the two actors
 alternate, and each one's best round counts. Target: update_artist's rate >= 0.5 x the no-op's.
 Uses ``$DATABASE_URL`` (its app tables are dropped and re-created: give it a database of
@@ -25,11 +25,11 @@ import dramatiq
 
 from actors import runtime
 from actors.broker import configure
+from cli.embedded_redis import EmbeddedRedis
+from config.settings import Settings
+from jobs import queueing
 from models import Artist, ArtistListeners, database, init_database, migrations
 from models.artist import ArtistFields
-from overlap.embedded_redis import EmbeddedRedis
-from overlap.settings import Settings
-from sync import queueing
 
 THREADS, TARGET, NOOP = 8, 0.5, "bench_noop"
 ARTIST_ID = "0000bencharti5tupt0date"

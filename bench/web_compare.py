@@ -61,14 +61,14 @@ import redis
 import requests
 from compare_queries import load  # bench/ is the script's directory, so on sys.path
 
+from cli.embedded_redis import EmbeddedRedis, free_port
+from jobs import queueing
 from models import JobRun, User, current_month, database, init_database, migrations
 from models.comparison import SORTS, compare
 from models.db import utcnow
-from overlap.embedded_redis import EmbeddedRedis, free_port
 from spotify.client import SpotifyClient, artist_ref, artists_of_saved_album, artists_of_saved_track
-from spotify.demo.config import DemoConfig
-from spotify.demo.harness import DemoSpotify, running_demo
-from sync import queueing
+from spotify_demo.config import DemoConfig
+from spotify_demo.harness import DemoSpotify, running_demo
 from sync.users import user_subject
 from web.session import COOKIE, Session, SessionStore
 

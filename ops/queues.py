@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import redis
 
-from actors.broker import QUEUES
+from jobs.queueing import QUEUES
 from models import JobRun
 from models.job_run import QUEUED
 from ops.jobs import running_jobs_by_queue

@@ -1,1 +1,1 @@
-"""The Spotify boundary: API client, OAuth, listener pages and the demo Spotify."""
+"""The Spotify boundary: API client, OAuth, the shared rate gate and the listener pages."""

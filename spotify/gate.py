@@ -50,7 +50,7 @@ from typing import Any, Protocol
 
 import redis
 
-from overlap.settings import Settings
+from config.settings import Settings
 from spotify.errors import RateLimited
 
 HOST_KINDS = ("api", "open")

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from overlap.settings import Settings
+from config.settings import Settings
 from spotify.errors import BadResponse, RateLimited, error_for_requests, error_for_status
 from spotify.gate import SpotifyGate
 

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import requests
 from spotipy.cache_handler import CacheHandler
 
-from overlap.settings import Settings
+from config.settings import Settings
 from spotify.errors import (
     BadResponse,
     NeedsReauth,

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from peewee import fn
 
+from jobs import queueing
+from jobs.progress import NoProgress, Progress
 from models import Artist, ArtistListeners, current_month, database
 from models.artist import ArtistFields
 from models.db import utcnow
 from spotify.client import artist_ref
 from spotify.errors import NotFound
-from sync import queueing
 from sync.context import SyncContext
-from sync.progress import NoProgress, Progress
 
 UP_TO_DATE, UPDATED, GONE = "up_to_date", "updated", "gone"
 

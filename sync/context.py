@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 import redis
 
+from config.settings import Settings
+from jobs import queueing
 from models import User
-from overlap.settings import Settings
 from spotify.client import SpotifyClient
 from spotify.gate import SpotifyGate
 from spotify.listeners import ListenerPageClient
-from sync import queueing
 from sync.library_stamps import LibraryStamps
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from jobs import queueing
+from jobs.progress import Progress, for_job
+from jobs.queueing import send_job
 from models import Artist, JobRun, User, UserArtist, current_month, database
 from models.artist import ArtistFields
 from models.db import utcnow
@@ -30,9 +33,7 @@ from spotify.client import (
     artists_of_saved_track,
 )
 from spotify.errors import NeedsReauth
-from sync import queueing
 from sync.context import SyncContext
-from sync.progress import Progress, for_job
 
 logger = logging.getLogger(__name__)
 
@@ -95,30 +96,6 @@ def sync_if_needed(
     if created:
         send_job(job, message)
     return job
-
-
-def send_job(job: JobRun, message: Any = None) -> bool:
-    """Send a job's message to Redis and record when; False when Redis is unreachable.
-
-    A job waiting to retry is sent with what is left of its wait (``resume_at``).
-    """
-    import redis
-
-    message = message or queueing.build_message(job.actor, job.queue, job.args)
-    if message.message_id != job.message_id:
-        message = message.copy(message_id=job.message_id)
-    delay_ms = None
-    if job.resume_at is not None and job.resume_at > utcnow():
-        delay_ms = math.ceil((job.resume_at - utcnow()).total_seconds() * 1000)
-    try:
-        queueing.send(message, delay_ms=delay_ms)
-    except (redis.RedisError, OSError) as error:
-        logger.warning("%r not sent, Redis is unreachable (sent when it is back): %s", job, error)
-        return False
-    now = utcnow()
-    JobRun.update(sent_at=now).where(JobRun.id == job.id).execute()
-    job.sent_at = now
-    return True
 
 
 def _new_checkpoint() -> dict[str, Any]:

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from cli.embedded_redis import EmbeddedRedis
+from config.settings import Settings
 from models import database, init_database, migrations
-from overlap.embedded_redis import EmbeddedRedis
-from overlap.settings import Settings
-from spotify.demo.config import DemoConfig
-from spotify.demo.harness import DemoSpotify, running_demo
+from spotify_demo.config import DemoConfig
+from spotify_demo.harness import DemoSpotify, running_demo
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +99,7 @@ def demo_spotify() -> Iterator[DemoSpotify]:
     """The demo Spotify with its full-size catalog on a free loopback port, for the session.
 
     ``.api_url``, ``.catalog``, ``.token_for(user_id)``, ``.set_faults(**kw)``, ``.stats()``
-    and more: see ``spotify.demo.harness.DemoSpotify``. It is reset after every test that
+    and more: see ``spotify_demo.harness.DemoSpotify``. It is reset after every test that
     uses it, so a test may change limits and faults freely.
     """
     with running_demo(DemoConfig()) as demo:

@@ -10,9 +10,9 @@ import bottle
 import redis
 from peewee import InterfaceError, OperationalError
 
+from config.settings import Settings
 from models import User, database, init_database
 from models.job_run import JobRun
-from overlap.settings import Settings
 from sync.context import SyncContext
 from sync.users import sync_if_needed
 from web import context, routes
@@ -31,7 +31,7 @@ SyncRequest = Callable[..., JobRun | None]
 def create_app(settings: Settings) -> bottle.Bottle:
     """A Bottle app for ``settings`` with every route mounted."""
     app = bottle.Bottle()
-    app.config["overlap.settings"] = settings
+    app.config["config.settings"] = settings
     init_database(settings.database_url)
     # One client for the pages and the broker that sends syncs: short timeouts, and after a
     # failure it stops waiting on Redis for a moment (see web/redis_client.py).

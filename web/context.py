@@ -10,15 +10,15 @@ from typing import Any
 
 import bottle
 
+from config.settings import Settings
 from models import User
-from overlap.settings import Settings
 from web.headers import header
 from web.session import Session
 
 
 def settings() -> Settings:
     """The app's settings."""
-    return bottle.request.app.config["overlap.settings"]
+    return bottle.request.app.config["config.settings"]
 
 
 def session() -> Session:

@@ -6,7 +6,7 @@ from typing import Any
 
 import jinja2
 
-from overlap.settings import ROOT, Settings
+from config.settings import ROOT, Settings
 
 TEMPLATES_DIR = ROOT / "templates"
 

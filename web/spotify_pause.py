@@ -25,7 +25,7 @@ def counts_resume_at() -> dt.datetime | None:
     client = app.config.get("overlap.redis")
     if client is None:
         return None
-    settings = app.config["overlap.settings"]
+    settings = app.config["config.settings"]
     gate = SpotifyGate(client, settings, namespace=settings.redis_namespace)
     try:
         ends = [gate.paused_until(kind) for kind in COUNT_HOSTS]

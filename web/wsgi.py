@@ -1,6 +1,6 @@
 """The WSGI entry point for the production server (``gunicorn web.wsgi:app``)."""
 
-from overlap.settings import Settings
+from config.settings import Settings
 from web.app import create_app
 
 app = create_app(Settings.from_env())

@@ -29,9 +29,9 @@ import redis
 from dramatiq import Broker, Middleware, Worker
 from peewee import PeeweeException
 
+from jobs.recovery import UNSENT_GRACE, send_unsent, send_waiting
 from models import database
 from models.db import utcnow
-from sync.maintenance import UNSENT_GRACE, send_unsent, send_waiting
 
 log = logging.getLogger(__name__)
 

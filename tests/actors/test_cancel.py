@@ -9,8 +9,8 @@ import time
 import dramatiq
 
 from actors.testing import job_finished, wait_for
+from jobs import queueing
 from models import JobRun, User, UserArtist
-from sync import queueing
 from sync.users import user_subject
 
 

@@ -7,9 +7,9 @@ import time
 import dramatiq
 
 from actors.testing import wait_for
+from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE
 from models import JobRun
 from ops.counters import JobCounts, job_totals, jobs_per_minute
-from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE
 
 
 def test_counters_count_each_processed_message_by_actor_and_outcome(broker, worker):

@@ -7,11 +7,12 @@ import datetime as dt
 import time
 
 from actors.testing import job_finished, wait_for
+from jobs import queueing
+from jobs.queueing import send_job
 from models import JobRun
 from models.db import utcnow
 from models.job_run import HEARTBEAT_TIMEOUT
-from sync import queueing
-from sync.users import send_job, user_subject
+from sync.users import user_subject
 
 
 def test_a_retry_finding_its_row_still_running_waits_for_the_heartbeat_and_then_runs(

@@ -10,11 +10,11 @@ import dramatiq
 
 from actors.middleware.queue_pause import QueuePause
 from actors.testing import enqueued, job_finished, wait_for
+from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE
 from models import JobRun
 from ops.counters import job_totals
 from ops.pause import pause_queue, paused_queues, resume_queue
 from ops.queues import position_in_queue, queue_stats
-from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE
 
 
 class Recorder:

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from actors.testing import wait_for
+from jobs import queueing
 from models import Artist, ArtistListeners
 from models.artist import ArtistFields
-from sync import queueing
 
 ROOT = Path(__file__).resolve().parents[2]
 

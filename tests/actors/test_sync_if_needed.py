@@ -13,9 +13,9 @@ from actors.testing import (
     assert_no_enqueued_jobs,
     enqueued,
 )
+from jobs import queueing
 from models import JobRun, User
 from models.db import utcnow
-from sync import queueing
 from sync.users import sync_if_needed
 
 QUEUES = [queueing.INTERACTIVE_QUEUE, queueing.ARTISTS_QUEUE, queueing.BULK_QUEUE]
@@ -85,7 +85,7 @@ def test_many_concurrent_requests_from_threads_and_processes_make_one_job(
 def test_a_request_made_while_redis_is_down_is_kept_and_sent_later(db, broker, monkeypatch):
     import redis
 
-    from sync.maintenance import recover_jobs
+    from jobs.recovery import recover_jobs
 
     user = User.sign_in("ana", "Ana", {})
 

@@ -62,7 +62,7 @@ def test_a_user_whose_refresh_token_was_revoked_is_asked_to_sign_in_again(
 
 
 def test_up_to_date_artists_cost_no_spotify_call(worker, broker, demo_spotify):
-    from sync import queueing
+    from jobs import queueing
 
     [artist_id] = list(demo_spotify.catalog.expected_artist_ids("dmitri", "followed"))[:1]
     ids = Artist.upsert_many([ArtistFields(artist_id, "Known", "u", "img", True)])
@@ -78,7 +78,7 @@ def test_up_to_date_artists_cost_no_spotify_call(worker, broker, demo_spotify):
 
 
 def test_an_artist_spotify_no_longer_knows_is_marked_not_retried(worker, broker, demo_spotify):
-    from sync import queueing
+    from jobs import queueing
 
     unknown = "0000000000000000000000"
     queueing.send_many("update_artist", queueing.ARTISTS_QUEUE, [[unknown]])
@@ -121,8 +121,9 @@ def test_a_claimed_job_skipped_for_its_age_ends_instead_of_staying_running(
 ):
     import threading
 
-    from sync import queueing
-    from sync.users import send_job, user_subject
+    from jobs import queueing
+    from jobs.queueing import send_job
+    from sync.users import user_subject
 
     user = sign_in("cleo")
     message = queueing.build_message(queueing.UPDATE_USER, queueing.INTERACTIVE_QUEUE, [user.id])

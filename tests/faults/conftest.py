@@ -23,7 +23,7 @@ import redis
 import requests
 from honcho.environ import parse_procfile
 
-from overlap.embedded_redis import free_port
+from cli.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

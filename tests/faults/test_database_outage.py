@@ -19,8 +19,8 @@ import pytest
 import redis
 import requests
 
-from actors.broker import QUEUES
 from actors.testing import assert_library_is_spotifys, wait_for
+from jobs.queueing import QUEUES
 from models import JobRun, User, database, init_database
 from models.job_run import ACTIVE
 

@@ -25,14 +25,14 @@ import requests
 
 from actors.scheduler_lease import scheduler_status
 from actors.testing import assert_library_is_spotifys, wait_for
+from cli.embedded_redis import EmbeddedRedis
+from config.settings import Settings
 from models import JobRun, User
 from models.db import utcnow
 from models.job_run import ACTIVE, FINISHED
 from ops.counters import job_totals
 from ops.pause import pause_queue, resume_queue
 from ops.workers import live_workers
-from overlap.embedded_redis import EmbeddedRedis
-from overlap.settings import Settings
 from sync.users import user_subject
 from web.redis_client import ANSWER_TIMEOUT_S
 
@@ -133,8 +133,8 @@ def defer_a_sync(env: dict[str, str], person: User, seconds: float) -> JobRun:
     """A sync of ``person`` waiting to retry in ``seconds``, its message sent with that
     delay, as a worker leaves a sync Spotify asked to wait."""
     from actors.broker import configure
-    from sync import queueing
-    from sync.users import send_job
+    from jobs import queueing
+    from jobs.queueing import send_job
 
     configure(Settings.from_env(env, read_dotenv=False))
     message = queueing.build_message("update_user", "interactive", [person.id])

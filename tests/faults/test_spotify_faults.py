@@ -22,12 +22,13 @@ import pytest
 from actors import runtime
 from actors.retry_policy import MAX_TRANSIENT_RETRIES
 from actors.testing import enqueued, job_finished, wait_for
+from jobs import queueing
+from jobs.queueing import send_job
 from models import Artist, ArtistListeners, JobRun, User, UserArtist, current_month
 from models.artist import ArtistFields
 from models.db import utcnow
 from ops.workers import live_workers
-from sync import queueing
-from sync.users import send_job, sync_if_needed, user_subject
+from sync.users import sync_if_needed, user_subject
 from web.session import COOKIE, Session, SessionStore
 
 SOURCES = ("followed", "saved_track", "saved_album")

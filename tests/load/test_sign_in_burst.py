@@ -25,13 +25,13 @@ import pytest
 import requests
 
 from actors.testing import wait_for
+from cli.embedded_redis import free_port
+from jobs import queueing
 from models import JobRun, User
 from models.db import utcnow
 from models.job_run import FINISHED
 from models.user import new_friend_code
 from ops.counters import job_totals
-from overlap.embedded_redis import free_port
-from sync import queueing
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

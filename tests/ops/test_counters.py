@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 import redis
 
+from cli.embedded_redis import free_port
 from ops.counters import (
     MINUTE_TTL,
     CounterBuffer,
@@ -15,7 +16,6 @@ from ops.counters import (
     jobs_per_minute,
     minute_key,
 )
-from overlap.embedded_redis import free_port
 
 
 class Clock:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from jobs.pipelined import enqueue_pipelined
+from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, build_message
 from models import JobRun
 from ops.pause import pause_queue
 from ops.queues import QueueStats, job_position, position_in_queue, queue_stats
-from sync.pipelined import enqueue_pipelined
-from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, build_message
 
 
 def message(queue: str, n: int):

@@ -16,8 +16,8 @@ import pytest
 
 from actors.middleware.worker_registry import WorkerRegistry
 from actors.testing import wait_for
+from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE
 from ops.workers import WORKER_TTL, WorkerInfo, entry_key, live_workers, write_worker
-from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
 

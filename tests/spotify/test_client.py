@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from overlap.settings import Settings
+from config.settings import Settings
 from spotify.client import (
     ArtistRef,
     SpotifyClient,
@@ -16,9 +16,9 @@ from spotify.client import (
     artists_of_saved_album,
     artists_of_saved_track,
 )
-from spotify.demo.harness import DemoSpotify
 from spotify.errors import BadResponse, NotFound
 from spotify.paging import OffsetPage
+from spotify_demo.harness import DemoSpotify
 
 
 def artist_obj(spotify_id: str, name: str = "Someone", **extra: object) -> dict:

@@ -12,9 +12,8 @@ import pytest
 import requests
 from requests.exceptions import ChunkedEncodingError
 
-from overlap.settings import Settings
+from config.settings import Settings
 from spotify.client import SpotifyClient
-from spotify.demo.harness import DemoSpotify
 from spotify.errors import (
     BadResponse,
     NeedsReauth,
@@ -28,6 +27,7 @@ from spotify.errors import (
     error_for_status,
     parse_retry_after,
 )
+from spotify_demo.harness import DemoSpotify
 
 # --- Retry-After and status codes --------------------------------------------------------
 

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import redis
 
-from overlap.settings import Settings
+from config.settings import Settings
 from spotify.client import SpotifyClient
-from spotify.demo.harness import DemoSpotify
 from spotify.errors import RateLimited
 from spotify.gate import SpotifyGate
 from spotify.listeners import ListenerPageClient
+from spotify_demo.harness import DemoSpotify
 
 
 def forked(target: Callable[..., Any], *args: Any) -> Callable[[], Any]:

@@ -10,10 +10,10 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from overlap.settings import Settings
-from spotify.demo.harness import DemoSpotify
+from config.settings import Settings
 from spotify.errors import BadResponse, NotFound, RateLimited, ServerError, SpotifyTimeout
 from spotify.listeners import ListenerPageClient, parse_monthly_listeners
+from spotify_demo.harness import DemoSpotify
 
 
 def artist_page(body: str = "", og: str | None = None) -> str:

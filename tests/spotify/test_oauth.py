@@ -16,9 +16,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 
-from overlap.settings import Settings
+from config.settings import Settings
 from spotify.client import SpotifyClient
-from spotify.demo.harness import DemoSpotify
 from spotify.errors import (
     BadResponse,
     NeedsReauth,
@@ -34,6 +33,7 @@ from spotify.oauth import (
     exchange_code,
     refresh,
 )
+from spotify_demo.harness import DemoSpotify
 
 
 @pytest.fixture

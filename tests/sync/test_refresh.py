@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from jobs.progress import JobProgress
 from models import Artist, ArtistListeners, JobRun
 from models.artist import ArtistFields
 from sync.artists import refresh_outdated_artists
-from sync.progress import JobProgress
 
 
 def artists(n: int) -> dict[str, int]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from jobs.progress import JobProgress
 from models import Artist, JobRun, User, UserArtist
 from models.artist import ArtistFields
 from sync.context import SyncContext
-from sync.progress import JobProgress
 from sync.users import FOLLOWED, SAVED_ALBUM, SAVED_TRACK, SyncInterrupted, sync_user
 
 SOURCES = (FOLLOWED, SAVED_TRACK, SAVED_ALBUM)

@@ -18,7 +18,7 @@ State = tuple[dict[str, list[str]], dict[str, list[str]]]
 def state(broker) -> Callable[[], State]:
     """A function giving every table's rows and every queue's message ids, comparable."""
     import models
-    from actors.broker import QUEUES
+    from jobs.queueing import QUEUES
 
     def state() -> State:
         tables = {

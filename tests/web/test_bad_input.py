@@ -82,7 +82,7 @@ def a_whole_number(raw: str) -> bool:
 def forget_guesses(web):
     """Clear the wrong-code counts, so every wrong code gets its own answer, not the 429."""
     config = web.app.config
-    client, namespace = config["overlap.redis"], config["overlap.settings"].redis_namespace
+    client, namespace = config["overlap.redis"], config["config.settings"].redis_namespace
 
     def forget() -> None:
         for key in client.scan_iter(f"{namespace}:guesses:*"):
@@ -299,7 +299,7 @@ def test_a_next_path_elsewhere_or_with_a_line_break_goes_home_instead(web, signe
 def test_wrong_ids_on_the_command_line_are_one_line_and_change_nothing(
     db, cli_env, state, capsys, command
 ):
-    from overlap.cli import main
+    from cli.main import main
 
     cleo = User.sign_in("cleo", "Cléo", {})
     JobRun.open(message_id="m-cli", actor="update_user", args=[cleo.id],

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from actors import runtime
-from overlap.embedded_redis import free_port
+from cli.embedded_redis import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -11,11 +11,11 @@ from html.parser import HTMLParser
 import markupsafe
 
 from actors.testing import job_finished, wait_for
+from jobs import queueing
 from models import Artist, ArtistListeners, JobRun, User, UserArtist
 from models.artist import ArtistFields
 from models.db import utcnow
-from spotify.demo.names import SPECIAL_ARTIST_NAMES
-from sync import queueing
+from spotify_demo.names import SPECIAL_ARTIST_NAMES
 from sync.users import user_subject
 
 PAYLOADS = (

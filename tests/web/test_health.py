@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import webtest
 
-from overlap.embedded_redis import free_port
+from cli.embedded_redis import free_port
 from web.app import create_app
 
 

@@ -7,11 +7,11 @@ import pytest
 import webtest
 from prometheus_client.parser import text_string_to_metric_families
 
+from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, build_message
 from models import JobRun, User
 from ops.counters import CounterBuffer
 from ops.pause import pause_queue
 from spotify.gate import SpotifyGate
-from sync.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, build_message
 from web.app import create_app
 
 TOKEN = "test-metrics-token"

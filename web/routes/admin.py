@@ -20,16 +20,16 @@ from urllib.parse import urlencode
 import bottle
 import redis
 
+from jobs.actions import JobActionError, cancel_active, retry_all_failed, retry_job
+from jobs.retention import clean_finished_runs, retention_of_days
 from models import JobRun
 from models.db import utcnow
 from models.job_run import ACTIVE, FAILED, STATUSES
 from ops.counters import jobs_per_minute
-from ops.job_actions import JobActionError, cancel_active, retry_all_failed, retry_job
 from ops.pause import pause_queue, resume_queue
 from ops.queues import BrokerRef, job_position, queue_stats
 from ops.workers import live_workers
 from spotify.gate import SpotifyGate
-from sync.retention import clean_finished_runs, retention_of_days
 from web import context
 from web.context import page_error, render, see_other
 
@@ -254,7 +254,7 @@ def mount(app: bottle.Bottle) -> None:
     @app.post("/admin/queues/<queue>/<action:re:pause|resume>")
     @admin_only
     def queue_switch(queue: str, action: str) -> str | bottle.HTTPResponse:
-        from actors.broker import QUEUES
+        from jobs.queueing import QUEUES
 
         if queue not in QUEUES:
             return page_error(404, "There is no queue by that name.", "No such queue")

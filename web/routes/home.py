@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import bottle
 
+from jobs import queueing
 from models import JobRun, User, current_month
 from models.library import SORTS, library_page
-from sync import queueing
 from sync.users import user_subject
 from web import context
 from web.context import page_error, render, see_other

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bottle
 
-from overlap.settings import ROOT
+from config.settings import ROOT
 
 
 def mount(app: bottle.Bottle) -> None:

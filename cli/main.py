@@ -1,0 +1,288 @@
+"""The ``overlap`` command: set up the database, run the app, and (later) run jobs by hand.
+
+Each subcommand calls the same functions the web app and the actors call. Bad arguments
+and bad settings get a one-line error and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from peewee import PeeweeException
+from redis import RedisError
+
+from config.settings import Settings, SettingsError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """Create or upgrade the schema."""
+    from models import init_database, migrations
+
+    init_database(settings.database_url)
+    before, after = migrations.upgrade()
+    if before is None:
+        print(f"created the schema (version {after})")
+    elif before == after:
+        print(f"the schema is up to date (version {after})")
+    else:
+        print(f"upgraded the schema from version {before} to {after}")
+    return 0
+
+
+def cmd_db_reset(args: argparse.Namespace, settings: Settings) -> int:
+    """Drop every table and create them again (asks for --yes)."""
+    if not args.yes:
+        print("overlap: this deletes every user and artist; run again with --yes to do it")
+        return 2
+    from models import init_database, migrations
+
+    init_database(settings.database_url)
+    migrations.drop_all()
+    migrations.upgrade()
+    print("the database is empty and at the latest schema")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run every process of the Procfile (plus the embedded Redis and the demo Spotify)."""
+    from cli.devrun import run
+
+    # The schema first, so that no process meets a missing table (make run does this too).
+    cmd_db_upgrade(args, settings)
+    return run(settings)
+
+
+def cmd_demo_spotify(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the demo Spotify."""
+    from spotify_demo.server import main
+
+    main(settings)
+    return 0
+
+
+def _sync_context(settings: Settings):
+    """Database, broker and sync context for the commands that run jobs in the foreground."""
+    import redis
+
+    from actors.broker import configure
+    from models import init_database
+    from sync.context import SyncContext
+
+    init_database(settings.database_url)
+    if not settings.redis_url:
+        return SyncContext(settings=settings, send_artists=lambda ids: 0), False
+    configure(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    return SyncContext.build(settings, client), True
+
+
+def cmd_sync_user(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a user's sync in the foreground, with a progress bar."""
+    from cli.job_commands import run_sync_user
+
+    ctx, has_redis = _sync_context(settings)
+    return run_sync_user(ctx, args.spotify_id, send_artists=has_redis)
+
+
+def cmd_sync_artist(args: argparse.Namespace, settings: Settings) -> int:
+    """Bring one artist up to date in the foreground."""
+    from cli.job_commands import run_sync_artist
+
+    ctx, _ = _sync_context(settings)
+    return run_sync_artist(ctx, args.spotify_id)
+
+
+def cmd_refresh_listeners(args: argparse.Namespace, settings: Settings) -> int:
+    """Count the artists without this month's listeners and send them to the bulk queue."""
+    from cli.job_commands import run_refresh
+
+    _, has_redis = _sync_context(settings)
+    return run_refresh(dry_run=args.dry_run or not has_redis, has_redis=has_redis)
+
+
+def cmd_jobs_clean(args: argparse.Namespace, settings: Settings) -> int:
+    """Remove the finished job runs past their retention (or older than --days)."""
+    from jobs.retention import (
+        clean_finished_runs,
+        count_expired_runs,
+        describe,
+        retention,
+        retention_of_days,
+    )
+    from models import init_database
+
+    days = _days(args.days)
+    if days == 0:
+        print(
+            f"overlap: --days must be a whole number of at least 1, not {args.days!r}",
+            file=sys.stderr,
+        )
+        return 2
+    init_database(settings.database_url)
+    older_than = retention(settings) if days is None else retention_of_days(days)
+    if args.dry_run:
+        count = count_expired_runs(older_than)
+        print(f"would remove {count:,} job runs ({describe(older_than)})")
+        return 0
+    cleanup = clean_finished_runs(older_than)
+    batches = f"{cleanup.batches:,} batch{'es' if cleanup.batches != 1 else ''}"
+    print(f"removed {cleanup.removed:,} job runs ({describe(older_than)}) in {batches}")
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    """List, show, cancel or retry job runs."""
+    from cli import ops_commands as cli_ops
+    from models import init_database
+
+    init_database(settings.database_url)
+    if args.jobs_command == "list":
+        return cli_ops.list_jobs(args.status, args.actor, args.limit)
+    if args.jobs_command == "show":
+        return cli_ops.show_job(args.job_id)
+    if settings.redis_url:  # cancelling needs none; a retry sends a message
+        from actors.broker import configure
+
+        configure(settings)
+    if args.jobs_command == "cancel":
+        return cli_ops.cancel_job(args.job_id)
+    if not settings.redis_url:
+        print("overlap: REDIS_URL is not set, so nothing can be sent", file=sys.stderr)
+        return 2
+    return cli_ops.retry(args.job_id)
+
+
+def cmd_queues(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the queues, or pause or resume one."""
+    import redis
+
+    from cli import ops_commands as cli_ops
+    from models import init_database
+
+    if not settings.redis_url:
+        print("overlap: REDIS_URL is not set: there are no queues to show", file=sys.stderr)
+        return 2
+    init_database(settings.database_url)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    return cli_ops.queues(client, settings.redis_namespace, args.action, args.queue)
+
+
+def _days(raw: str | None) -> int | None:
+    """The --days option: None when not given, 0 when it is not a whole number above 0."""
+    if raw is None:
+        return None
+    try:
+        return max(int(raw), 0)
+    except ValueError:
+        return 0
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the settings in force, secrets hidden."""
+    for name, value in settings.redacted().items():
+        print(f"{name} = {value}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr, like every other error here."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``message`` in one line and exit with status 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = _Parser(prog="overlap", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = sub.add_parser("db", help="create or upgrade the database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="create or upgrade the schema").set_defaults(
+        handler=cmd_db_upgrade
+    )
+    reset = db_sub.add_parser("reset", help="drop every table and start empty")
+    reset.add_argument("--yes", action="store_true", help="really delete everything")
+    reset.set_defaults(handler=cmd_db_reset)
+
+    sub.add_parser("run", help="run the whole app in this terminal").set_defaults(handler=cmd_run)
+    sub.add_parser("demo-spotify", help="serve the demo Spotify").set_defaults(
+        handler=cmd_demo_spotify
+    )
+    sync_user = sub.add_parser("sync-user", help="sync one user now, in the foreground")
+    sync_user.add_argument("spotify_id", help="the user's Spotify id")
+    sync_user.set_defaults(handler=cmd_sync_user)
+    sync_artist = sub.add_parser("sync-artist", help="bring one artist up to date now")
+    sync_artist.add_argument("spotify_id", help="the artist's Spotify id")
+    sync_artist.set_defaults(handler=cmd_sync_artist)
+    refresh = sub.add_parser(
+        "refresh-listeners", help="send every artist without this month's count to the workers"
+    )
+    refresh.add_argument("--dry-run", action="store_true", help="only count them")
+    refresh.set_defaults(handler=cmd_refresh_listeners)
+
+    jobs = sub.add_parser("jobs", help="look after the job runs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    clean = jobs_sub.add_parser(
+        "clean", help="remove finished job runs past their retention (never active ones)"
+    )
+    clean.add_argument(
+        "--days",
+        metavar="N",
+        help="remove every finished run older than N days instead of the settings' retention",
+    )
+    clean.add_argument("--dry-run", action="store_true", help="only count them")
+    clean.set_defaults(handler=cmd_jobs_clean)
+    listing = jobs_sub.add_parser("list", help="the newest job runs")
+    listing.add_argument("--status", help="only runs with this status")
+    listing.add_argument("--actor", help="only runs of this actor")
+    listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    listing.set_defaults(handler=cmd_jobs)
+    show = jobs_sub.add_parser("show", help="everything about one job run")
+    show.add_argument("job_id")
+    show.set_defaults(handler=cmd_jobs)
+    cancel = jobs_sub.add_parser("cancel", help="cancel a job run (all: every active one)")
+    cancel.add_argument("job_id", metavar="JOB_ID|all")
+    cancel.set_defaults(handler=cmd_jobs)
+    retry = jobs_sub.add_parser("retry", help="run a failed job again (failed: all of them)")
+    retry.add_argument("job_id", metavar="JOB_ID|failed")
+    retry.set_defaults(handler=cmd_jobs)
+
+    queues = sub.add_parser("queues", help="show the queues, or pause or resume one")
+    queues.add_argument("action", choices=("stats", "pause", "resume"))
+    queues.add_argument("queue", nargs="?", help="the queue to pause or resume")
+    queues.set_defaults(handler=cmd_queues)
+
+    sub.add_parser("settings", help="print the settings in force").set_defaults(
+        handler=cmd_settings
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``overlap`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.handler(args, settings)
+    except SettingsError as exc:
+        print(f"overlap: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except PeeweeException as exc:
+        print(f"overlap: the database did not answer: {exc}".strip(), file=sys.stderr)
+        return 3
+    except RedisError as exc:
+        print(f"overlap: Redis did not answer: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The operator's commands of the CLI: list, show, cancel and retry job runs, and look at
+or pause the queues. They call the same functions as the dashboard (``ops``) and print
+one line per thing, or one line of error."""
+
+from __future__ import annotations
+
+import sys
+
+import redis
+
+from jobs.actions import JobActionError, cancel_active, retry_all_failed, retry_job
+from models import JobRun
+from models.job_run import STATUSES
+from ops.pause import pause_queue, paused_queues, resume_queue
+from ops.queues import BrokerRef, queue_stats
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"overlap: {message}", file=sys.stderr)
+    return code
+
+
+def _job(raw: str) -> JobRun | None:
+    # isascii too: str.isdigit accepts digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+        return None
+    return JobRun.get_or_none(JobRun.id == int(raw))
+
+
+def _line(job: JobRun) -> str:
+    progress = f"{job.progress_current}/{job.progress_total}" if job.progress_total else "-"
+    when = job.enqueued_at.strftime("%Y-%m-%d %H:%M:%S")
+    subject = job.subject or "-"
+    return f"{job.id:>8}  {job.status:<9}  {job.actor:<18}  {subject:<16}  {progress:>9}  {when}"
+
+
+def list_jobs(status: str | None, actor: str | None, limit: int) -> int:
+    """Print the newest job runs, filtered."""
+    if status is not None and status not in STATUSES:
+        return _fail(f"--status must be one of {', '.join(STATUSES)}, not {status!r}", 2)
+    if not 1 <= limit <= 1000:
+        return _fail("--limit must be from 1 to 1000", 2)
+    for job in JobRun.search(status=status, actor=actor, limit=limit):
+        print(_line(job))
+    return 0
+
+
+def show_job(raw_id: str) -> int:
+    """Print everything about one job run."""
+    job = _job(raw_id)
+    if job is None:
+        return _fail(f"no job with id {raw_id!r}")
+    print(_line(job))
+    for name in ("queue", "args", "requested_by", "attempts", "progress_message", "eta_at",
+                 "started_at", "heartbeat_at", "finished_at", "error"):  # fmt: skip
+        value = getattr(job, name)
+        if value not in (None, ""):
+            print(f"  {name}: {value}")
+    if job.traceback:
+        print(job.traceback.rstrip())
+    return 0
+
+
+def cancel_job(raw_id: str) -> int:
+    """Cancel one job run (``all``: every active one)."""
+    if raw_id == "all":
+        outcomes = cancel_active()
+        print(f"{sum(outcomes.values())} jobs asked to stop: {outcomes or 'none active'}")
+        return 0
+    job = _job(raw_id)
+    if job is None:
+        return _fail(f"no job with id {raw_id!r}")
+    outcome = job.request_cancel()
+    if outcome == "finished":
+        return _fail(f"job {job.id} already ended {job.status}")
+    print(f"job {job.id}: {outcome}")
+    return 0
+
+
+def retry(raw_id: str) -> int:
+    """Retry a failed or cancelled job run (``failed``: every failed one)."""
+    if raw_id == "failed":
+        print(f"{retry_all_failed(requested_by='cli')} failed jobs sent again")
+        return 0
+    job = _job(raw_id)
+    if job is None:
+        return _fail(f"no job with id {raw_id!r}")
+    try:
+        result = retry_job(job, requested_by="cli")
+    except JobActionError as problem:
+        return _fail(str(problem))
+    state = "sent as" if result.created else "already active as"
+    print(f"job {job.id}: {state} job {result.job.id}")
+    return 0
+
+
+def queues(client: redis.Redis, namespace: str, action: str, queue: str | None) -> int:
+    """Print each queue's counts, or pause or resume one."""
+    from jobs.queueing import QUEUES
+
+    if action == "stats":
+        print(f"{'queue':<12} {'waiting':>8} {'running':>8} {'delayed':>8} {'failed':>8}  state")
+        for q in queue_stats(BrokerRef(client, namespace)):
+            state = "paused" if q.paused else "running"
+            counts = f"{q.waiting:>8} {q.processing:>8} {q.delayed:>8} {q.failed:>8}"
+            print(f"{q.queue:<12} {counts}  {state}")
+        return 0
+    if queue not in QUEUES:
+        return _fail(f"no queue {queue!r}; the queues are {', '.join(QUEUES)}", 2)
+    (pause_queue if action == "pause" else resume_queue)(client, namespace, queue)
+    paused = queue in paused_queues(client, namespace)
+    print(f"{queue}: {'paused' if paused else 'running'}")
+    return 0

@@ -1,0 +1,86 @@
+"""Putting jobs on the queues: the queue and actor names, and sending by actor name.
+
+Senders (the sync, the web, the CLI, recovery) never import the actors: they build a
+message by actor name here, so the web process can send without loading the workers. The
+queues are named here because both the senders and the workers need them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from models import JobRun
+from models.db import utcnow
+
+# What a person waits for (their own sync).
+INTERACTIVE_QUEUE = "interactive"
+# Listener counts for artists a person's sync met: someone is waiting for those too.
+ARTISTS_QUEUE = "artists"
+# The monthly refresh's fan-out, served by its own worker process.
+BULK_QUEUE = "bulk"
+# periodiq's ticks: small, and never behind anything.
+PERIODIC_QUEUE = "periodic"
+# Every queue, in the order the worker list and the dashboard show them.
+QUEUES = (INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
+
+UPDATE_USER = "update_user"
+UPDATE_ARTIST = "update_artist"
+
+logger = logging.getLogger(__name__)
+
+
+def build_message(actor_name: str, queue: str, args: Sequence[Any]) -> dramatiq.Message:
+    """A message for ``actor_name`` with a fresh id (sent later with ``send``)."""
+    return dramatiq.Message(
+        queue_name=queue, actor_name=actor_name, args=tuple(args), kwargs={}, options={}
+    )
+
+
+def send(message: dramatiq.Message, delay_ms: int | None = None) -> dramatiq.Message:
+    """Enqueue one message on the process's broker."""
+    return dramatiq.get_broker().enqueue(message, delay=delay_ms)
+
+
+def send_many(actor_name: str, queue: str, arg_lists: Iterable[Sequence[Any]]) -> int:
+    """Enqueue one message per argument list in one Redis round trip; returns how many."""
+    broker = dramatiq.get_broker()
+    messages = [build_message(actor_name, queue, args) for args in arg_lists]
+    if not messages:
+        return 0
+    if isinstance(broker, RedisBroker):
+        from jobs.pipelined import enqueue_pipelined
+
+        enqueue_pipelined(broker, messages)
+    else:
+        for message in messages:
+            broker.enqueue(message)
+    return len(messages)
+
+
+def send_job(job: JobRun, message: Any = None) -> bool:
+    """Send a job's message to Redis and record when; False when Redis is unreachable.
+
+    A job waiting to retry is sent with what is left of its wait (``resume_at``).
+    """
+    message = message or build_message(job.actor, job.queue, job.args)
+    if message.message_id != job.message_id:
+        message = message.copy(message_id=job.message_id)
+    delay_ms = None
+    if job.resume_at is not None and job.resume_at > utcnow():
+        delay_ms = math.ceil((job.resume_at - utcnow()).total_seconds() * 1000)
+    try:
+        send(message, delay_ms=delay_ms)
+    except (redis.RedisError, OSError) as error:
+        logger.warning("%r not sent, Redis is unreachable (sent when it is back): %s", job, error)
+        return False
+    now = utcnow()
+    JobRun.update(sent_at=now).where(JobRun.id == job.id).execute()
+    job.sent_at = now
+    return True

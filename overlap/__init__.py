@@ -1,1 +1,0 @@
-"""The app's shell: settings, the ``overlap`` command and the development runner."""

@@ -1,0 +1,189 @@
+"""The Web API routes of the demo Spotify (``/v1``): the current user, the library, artists."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from typing import Any
+
+from bottle import Bottle, HTTPResponse, request
+
+from spotify_demo import objects
+from spotify_demo.catalog import Catalog, User, is_spotify_id
+from spotify_demo.responses import api_error, base_url, json_response
+from spotify_demo.tokens import ACCESS, Token, TokenError, TokenExpired, TokenSigner
+
+FOLLOW_SCOPE = "user-follow-read"
+LIBRARY_SCOPE = "user-library-read"
+
+
+class ApiRefusal(Exception):
+    """Stops a request with a Spotify error response."""
+
+    def __init__(self, response: HTTPResponse) -> None:
+        super().__init__(response.status_line)
+        self.response = response
+
+
+def _unauthorized(message: str) -> ApiRefusal:
+    challenge = f'Bearer realm="spotify", error="invalid_token", error_description="{message}"'
+    return ApiRefusal(api_error(401, message, {"WWW-Authenticate": challenge}))
+
+
+def _bad_request(message: str) -> ApiRefusal:
+    return ApiRefusal(api_error(400, message))
+
+
+def _int_param(name: str, default: int, low: int, high: int | None = None) -> int:
+    """A whole-number query parameter within bounds, else a 400 naming it."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad_request(f"Invalid {name}") from None
+    if value < low or (high is not None and value > high):
+        raise _bad_request(f"Invalid {name}")
+    return value
+
+
+class Api:
+    """Route handlers over one catalog and one token signer."""
+
+    def __init__(self, catalog: Catalog, signer: TokenSigner) -> None:
+        self.catalog = catalog
+        self.signer = signer
+
+    def current_user(self, scope: str | None = None) -> User:
+        """The user the request's bearer token belongs to, checking ``scope`` if given."""
+        found = self.current_token()
+        user = self.catalog.user(found.user_id)
+        if user is None:
+            # An app token (client credentials) has no user: /me and the library refuse it.
+            raise _unauthorized("Invalid access token")
+        if scope and scope not in found.scopes:
+            raise ApiRefusal(api_error(403, "Insufficient client scope"))
+        return user
+
+    def current_token(self) -> Token:
+        """The request's valid bearer token, a user's or the app's own."""
+        header = request.get_header("Authorization", "")
+        if not header:
+            raise _unauthorized("No token provided")
+        kind, _, token = header.partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            raise _bad_request("Only valid bearer authentication supported")
+        try:
+            found = self.signer.verify(token.strip(), ACCESS)
+        except TokenExpired:
+            raise _unauthorized("The access token expired") from None
+        except TokenError:
+            raise _unauthorized("Invalid access token") from None
+        return found
+
+    def me(self) -> dict[str, Any]:
+        """GET /v1/me."""
+        return objects.private_user(base_url(), self.current_user())
+
+    def following(self) -> dict[str, Any]:
+        """GET /v1/me/following?type=artist: cursor paging in id order."""
+        user = self.current_user(FOLLOW_SCOPE)
+        kind = request.query.get("type")
+        if not kind:
+            raise _bad_request("Missing parameter type")
+        if kind != "artist":
+            raise _bad_request("Invalid type: only artist is supported")
+        limit = _int_param("limit", 20, 1, 50)
+        after = request.query.get("after") or None
+        if after is not None and not is_spotify_id(after):
+            raise _bad_request("Invalid after cursor")
+        artists = self.catalog.followed_after(user.id, after, limit)
+        end = bisect.bisect_right(user.followed, artists[-1].id) if artists else 0
+        url = f"{base_url()}/v1/me/following?type=artist"
+        return {
+            "artists": {
+                "href": f"{url}{f'&after={after}' if after else ''}&limit={limit}",
+                "limit": limit,
+                "next": f"{url}&after={artists[-1].id}&limit={limit}"
+                if artists and end < len(user.followed)
+                else None,
+                "cursors": {"after": artists[-1].id} if artists else {},
+                "total": len(user.followed),
+                "items": [objects.artist_object(base_url(), a) for a in artists],
+            }
+        }
+
+    def saved_tracks(self) -> dict[str, Any]:
+        """GET /v1/me/tracks: offset paging, newest first."""
+        user = self.current_user(LIBRARY_SCOPE)
+        limit, offset = _int_param("limit", 20, 1, 50), _int_param("offset", 0, 0)
+        base = base_url()
+        items = [
+            {
+                "added_at": saved.added_at,
+                "track": objects.track_object(
+                    base, self.catalog, self.catalog.tracks[saved.item_id]
+                ),
+            }
+            for saved in user.saved_tracks[offset : offset + limit]
+        ]
+        return objects.offset_page(
+            f"{base}/v1/me/tracks", items, offset, limit, len(user.saved_tracks)
+        )
+
+    def saved_albums(self) -> dict[str, Any]:
+        """GET /v1/me/albums: offset paging, newest first."""
+        user = self.current_user(LIBRARY_SCOPE)
+        limit, offset = _int_param("limit", 20, 1, 50), _int_param("offset", 0, 0)
+        base = base_url()
+        items = [
+            {
+                "added_at": saved.added_at,
+                "album": objects.album_object(
+                    base, self.catalog, self.catalog.albums[saved.item_id]
+                ),
+            }
+            for saved in user.saved_albums[offset : offset + limit]
+        ]
+        return objects.offset_page(
+            f"{base}/v1/me/albums", items, offset, limit, len(user.saved_albums)
+        )
+
+    def artist(self, artist_id: str) -> dict[str, Any]:
+        """GET /v1/artists/{id}: catalog data, for a user's token or the app's."""
+        self.current_token()
+        if not is_spotify_id(artist_id):
+            raise _bad_request("invalid id")
+        artist = self.catalog.artist(artist_id)
+        if artist is None:
+            raise ApiRefusal(api_error(404, "Resource not found"))
+        return objects.artist_object(base_url(), artist)
+
+    def several_artists(self) -> HTTPResponse:
+        """GET /v1/artists?ids=: deprecated, so deliberately not served."""
+        return api_error(404, "Service not found (the demo does not serve deprecated endpoints)")
+
+
+def _as_json(handler: Callable[..., Any]) -> Callable[..., HTTPResponse]:
+    """Wrap a handler so that its data or its refusal becomes the response."""
+
+    def route(**kwargs: Any) -> HTTPResponse:
+        try:
+            result = handler(**kwargs)
+        except ApiRefusal as refusal:
+            return refusal.response
+        return result if isinstance(result, HTTPResponse) else json_response(result)
+
+    return route
+
+
+def install(app: Bottle, catalog: Catalog, signer: TokenSigner) -> None:
+    """Add the ``/v1`` routes to ``app``."""
+    api = Api(catalog, signer)
+    app.get("/v1/me", callback=_as_json(api.me))
+    app.get("/v1/me/following", callback=_as_json(api.following))
+    app.get("/v1/me/tracks", callback=_as_json(api.saved_tracks))
+    app.get("/v1/me/albums", callback=_as_json(api.saved_albums))
+    app.get("/v1/artists/<artist_id>", callback=_as_json(api.artist))
+    app.get("/v1/artists", callback=_as_json(api.several_artists))

@@ -1,0 +1,131 @@
+"""The web pages of the demo Spotify (``/open``): artist pages shaped like open.spotify.com.
+
+A real artist page says the monthly listeners twice: rounded in ``og:description``
+("Artist · 2.5M monthly listeners.") and exact in the body ("3,625,445 monthly listeners").
+The listener-page parser reads these, so both appear here in the same form. Pages are
+always English, whatever ``Accept-Language`` asks for.
+"""
+
+from __future__ import annotations
+
+import html
+import zlib
+
+from bottle import Bottle, HTTPResponse
+
+from spotify_demo.catalog import Artist, Catalog
+from spotify_demo.limits import Limits
+from spotify_demo.responses import HTML_TYPE, base_url, error_page
+
+_PAGE_HEADERS = {"Content-Type": HTML_TYPE, "Content-Language": "en", "Vary": "Accept-Language"}
+_UNITS = ((1_000, "K"), (1_000_000, "M"), (1_000_000_000, "B"))
+
+
+def compact(count: int) -> str:
+    """A count as the page's summary rounds it: 512, 45.3K, 2.5M, 120M."""
+    if count < 1_000:
+        return str(count)
+    for index, (size, suffix) in enumerate(_UNITS):
+        value = count / size
+        text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
+        # 999,960 rounds to "1000K"; Spotify says "1M", so move up a unit.
+        if float(text) >= 1_000 and index + 1 < len(_UNITS):
+            continue
+        return text.removesuffix(".0") + suffix
+    raise AssertionError("unreachable")
+
+
+def artist_page(base: str, artist: Artist, show_listeners: bool) -> str:
+    """The HTML of an artist's page, with or without the listener figures."""
+    name = html.escape(artist.name)
+    url = f"{base}/open/artist/{artist.id}"
+    summary = (
+        f"Artist · {compact(artist.listeners)} monthly listeners." if show_listeners else "Artist"
+    )
+    figure = (
+        '<div class="Type__TypeElement-sc-goli3j-0 encore-text-body-small" data-encore-id="type">'
+        f"{artist.listeners:,} monthly listeners</div>"
+        if show_listeners
+        else ""
+    )
+    image = (
+        f'<meta property="og:image" content="{base}/open/image/{artist.id}/640.svg">'
+        if artist.has_image
+        else ""
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en" dir="ltr">
+<head>
+<meta charset="utf-8">
+<title>{name} | Spotify</title>
+<meta name="description" content="Listen to {name} on Spotify. {summary}">
+<meta property="og:site_name" content="Spotify">
+<meta property="og:title" content="{name}">
+<meta property="og:description" content="{summary}">
+<meta property="og:url" content="{url}">
+<meta property="og:type" content="profile">
+{image}
+<link rel="canonical" href="{url}">
+</head>
+<body>
+<div id="main"><main>
+<section data-testid="artist-page" aria-label="{name}">
+<span class="Type__TypeElement-sc-goli3j-0 encore-text-body-small">Artist</span>
+<h1 class="Type__TypeElement-sc-goli3j-0 encore-text-headline-large">{name}</h1>
+{figure}
+<p class="demo-note">A page of the demo Spotify.</p>
+</section>
+</main></div>
+</body>
+</html>
+"""
+
+
+def image_svg(item_id: str, label: str, size: int) -> str:
+    """A square placeholder picture: one colour per item, its initial in the middle."""
+    hue = zlib.crc32(item_id.encode()) % 360
+    initial = html.escape(label[:1].upper() or "?")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'viewBox="0 0 100 100"><rect width="100" height="100" fill="hsl({hue},55%,45%)"/>'
+        f'<text x="50" y="62" font-size="40" text-anchor="middle" fill="#fff" '
+        f'font-family="sans-serif">{initial}</text></svg>'
+    )
+
+
+class Pages:
+    """Route handlers of the pages host."""
+
+    def __init__(self, catalog: Catalog, limits: Limits) -> None:
+        self.catalog = catalog
+        self.limits = limits
+
+    def artist(self, artist_id: str) -> HTTPResponse:
+        """GET /open/artist/{id}."""
+        artist = self.catalog.artist(artist_id)
+        if artist is None:
+            return error_page(404, "Page not found")
+        shown = artist.listeners_shown and not self.limits.roll(
+            self.limits.config.no_listeners_rate
+        )
+        body = artist_page(base_url(), artist, shown)
+        return HTTPResponse(body=body.encode(), headers=dict(_PAGE_HEADERS))
+
+    def image(self, item_id: str, size: int) -> HTTPResponse:
+        """GET /open/image/{id}/{size}.svg: an artist's or album's placeholder picture."""
+        artist = self.catalog.artist(item_id)
+        album = self.catalog.albums.get(item_id)
+        if (artist is None and album is None) or not 16 <= size <= 1024:
+            return error_page(404, "Image not found")
+        label = artist.name if artist else album.name  # type: ignore[union-attr]
+        return HTTPResponse(
+            body=image_svg(item_id, label, size).encode(),
+            headers={"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"},
+        )
+
+
+def install(app: Bottle, catalog: Catalog, limits: Limits) -> None:
+    """Add the ``/open`` routes to ``app``."""
+    pages = Pages(catalog, limits)
+    app.get("/open/artist/<artist_id>", callback=pages.artist)
+    app.get("/open/image/<item_id>/<size:int>.svg", callback=pages.image)

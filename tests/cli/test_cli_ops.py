@@ -1,0 +1,74 @@
+"""The operator's CLI: the same job and queue actions as the dashboard, one line each."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.testing import assert_enqueued_with
+from cli.main import main
+from models import JobRun
+from ops.pause import paused_queues
+
+
+def run(status: str, subject: str, n: int = 1) -> JobRun:
+    job, _ = JobRun.open(message_id=f"cli-{subject}-{n}", actor="update_user", args=[n],
+                         subject=subject, queue="interactive", status=status)  # fmt: skip
+    return job
+
+
+def test_list_and_show_print_the_runs(db, cli_env, capsys):
+    failed = run("failed", "user:7", 7)
+    JobRun.update(error="Boom", traceback="Traceback: here").execute()
+    run("queued", "user:8", 8)
+
+    assert main(["jobs", "list", "--status", "failed"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and str(failed.id) in lines[0] and "failed" in lines[0]
+
+    assert main(["jobs", "show", str(failed.id)]) == 0
+    out = capsys.readouterr().out
+    assert "error: Boom" in out and "Traceback: here" in out
+
+
+def test_cancel_and_retry_act_on_the_rows_and_the_queue(db, cli_env, broker, capsys):
+    queued = run("queued", "user:1", 1)
+    failed = run("failed", "user:2", 2)
+
+    assert main(["jobs", "cancel", str(queued.id)]) == 0
+    assert JobRun.get_by_id(queued.id).status == "cancelled"
+    assert main(["jobs", "retry", str(failed.id)]) == 0
+    assert "sent as job" in capsys.readouterr().out
+    assert_enqueued_with(broker, "interactive", "update_user", [2])
+    assert main(["jobs", "cancel", "all"]) == 0
+    assert not JobRun.select().where(JobRun.status == "queued").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["jobs", "show", "x1"],
+        ["jobs", "show", "999999"],
+        ["jobs", "cancel", "'; drop table job_runs"],
+        ["jobs", "retry", "<b>"],
+        ["jobs", "list", "--status", "nope"],
+        ["queues", "pause", "nope"],
+    ],
+)
+def test_bad_ids_and_names_get_one_line_and_change_nothing(db, cli_env, capsys, argv):
+    run("failed", "user:3", 3)
+
+    assert main(argv) in (1, 2)
+
+    err = capsys.readouterr().err
+    assert err.startswith("overlap: ") and len(err.strip().splitlines()) == 1
+    assert JobRun.select().count() == 1 and JobRun.get().status == "failed"
+
+
+def test_queues_pause_resume_and_stats(db, cli_env, broker, capsys):
+    assert main(["queues", "pause", "bulk"]) == 0
+    assert "bulk" in paused_queues(broker.client, broker.namespace)
+    assert main(["queues", "stats"]) == 0
+    out = capsys.readouterr().out
+    assert any(line.startswith("bulk") and line.endswith("paused") for line in out.splitlines())
+    assert main(["queues", "resume", "bulk"]) == 0
+    assert "bulk" not in paused_queues(broker.client, broker.namespace)

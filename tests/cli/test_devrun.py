@@ -1,0 +1,82 @@
+"""The development runner restarts a process that dies, gives up on one that keeps dying,
+and stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from cli.devrun import Supervisor
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_process_that_dies_once_is_restarted(tmp_path, capsys):
+    flag = tmp_path / "flag"
+    command = f"sh -c 'if [ -f {flag} ]; then sleep 60; else touch {flag}; exit 3; fi'"
+    sup = Supervisor({"flaky": command}, dict(os.environ), tmp_path, max_delay=0.1)
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(sup.run()))
+    runner.start()
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(sup.children[0].deaths) < 1:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    child = sup.children[0].process
+    assert child.poll() is None  # the restarted process is up
+    sup.stopping.set()
+    runner.join(20)
+
+    assert result == [0]
+    assert not _pid_alive(child.pid) or child.poll() is not None
+    assert "exited with code 3; restarting" in capsys.readouterr().out
+
+
+def test_a_process_that_keeps_dying_stops_everything_with_a_clear_message(tmp_path, capsys):
+    sup = Supervisor(
+        {"broken": "sh -c 'exit 7'", "steady": "sleep 60"},
+        dict(os.environ),
+        tmp_path,
+        max_restarts=2,
+        max_delay=0.05,
+    )
+
+    code = sup.run()
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "exited with code 7 3 times" in out
+    assert "stopping everything" in out
+    steady = sup.children[1].process
+    assert steady.poll() is not None  # the healthy process was stopped too
+
+
+def test_demo_mode_adds_the_demo_spotify_and_real_spotify_does_not(tmp_path):
+    from cli.devrun import commands_for
+    from config.settings import Settings
+
+    demo = Settings.from_env({"OVERLAP_VAR_DIR": str(tmp_path)}, read_dotenv=False)
+    real = Settings.from_env(
+        {
+            "OVERLAP_VAR_DIR": str(tmp_path),
+            "SPOTIFY_CLIENT_ID": "id",
+            "SPOTIFY_CLIENT_SECRET": "secret",
+            "SPOTIFY_API_URL": "https://api.example/v1",
+            "SPOTIFY_ACCOUNTS_URL": "https://accounts.example",
+            "SPOTIFY_OPEN_URL": "https://open.example",
+        },
+        read_dotenv=False,
+    )
+
+    procfile = {"web", "worker", "worker-bulk", "scheduler"}
+    assert set(commands_for(demo)) == procfile | {"demo-spotify"}
+    assert set(commands_for(real)) == procfile
+    assert real.spotify_api_url == "https://api.example/v1"
