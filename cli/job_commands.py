@@ -9,7 +9,9 @@ import uuid
 
 from jobs import queueing
 from jobs.progress import JobProgress, TerminalProgress
+from jobs.tracking import describe, finish_ok, heartbeat
 from models import JobRun, User
+from models.job_run import CANCELLED, FAILED, RUNNING
 from spotify.errors import SpotifyError
 from sync.artists import refresh_outdated_artists, sync_artist
 from sync.context import SyncContext
@@ -33,27 +35,30 @@ def run_sync_user(ctx: SyncContext, spotify_id: str, send_artists: bool = True) 
         actor=queueing.UPDATE_USER,
         args=[user.id],
         subject=user_subject(user.id),
-        queue="cli",
+        queue=queueing.CLI_QUEUE,
         requested_by="cli",
-        status="running",
+        status=RUNNING,
     )
     if not created:
         return _fail(f"a sync of {spotify_id} is already {job.status} (job {job.id})")
     bar = TerminalProgress(f"sync {spotify_id}", "page", inner=JobProgress(job))
-    try:
-        result = sync_user(ctx, user, job=job, progress=bar)
-    except SyncInterrupted:
-        job.finish("cancelled" if job.cancel_requested else "failed", error="stopped")
-        bar.close()
-        return _fail("the sync was cancelled; what it loaded is kept")
-    except SpotifyError as exc:
-        job.finish("failed", error=f"{type(exc).__name__}: {exc}")
-        bar.close()
-        return _fail(f"the sync stopped: {exc}")
-    except BaseException:
-        job.finish("failed", error="interrupted")
-        raise
-    job.finish("succeeded")
+    # The worker's own bookkeeping (jobs/tracking.py): the same heartbeat, so a run whose
+    # terminal was killed is found by recovery, and the same words on the row at the end.
+    with heartbeat(job):
+        try:
+            result = sync_user(ctx, user, job=job, progress=bar)
+        except SyncInterrupted:
+            job.finish(CANCELLED if job.cancel_requested else FAILED, error="stopped")
+            bar.close()
+            return _fail("the sync was cancelled; what it loaded is kept")
+        except SpotifyError as exc:
+            job.finish(FAILED, error=describe(exc))
+            bar.close()
+            return _fail(f"the sync stopped: {exc}")
+        except BaseException:
+            job.finish(FAILED, error="interrupted")
+            raise
+    finish_ok(job)
     bar.close()
     counts = ", ".join(f"{n} {source}" for source, n in result.artists_by_source.items())
     print(

@@ -27,6 +27,8 @@ ARTISTS_QUEUE = "artists"
 BULK_QUEUE = "bulk"
 # periodiq's ticks: small, and never behind anything.
 PERIODIC_QUEUE = "periodic"
+# Runs started by `overlap sync-user` say this queue; no worker reads it (see recovery).
+CLI_QUEUE = "cli"
 # Every queue, in the order the worker list and the dashboard show them.
 QUEUES = (INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
 

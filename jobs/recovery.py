@@ -6,10 +6,10 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from jobs.queueing import send_job
+from jobs.queueing import CLI_QUEUE, send_job
 from models import JobRun
 from models.db import utcnow
-from models.job_run import CANCELLED, HEARTBEAT_TIMEOUT, QUEUED, RUNNING
+from models.job_run import CANCELLED, FAILED, HEARTBEAT_TIMEOUT, QUEUED, RUNNING
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,13 @@ def recover_jobs(now: dt.datetime | None = None) -> Recovery:
             JobRun.update(status=CANCELLED, finished_at=now).where(
                 (JobRun.id == job.id) & (JobRun.status == RUNNING)
             ).execute()
+            continue
+        if job.queue == CLI_QUEUE:
+            # An `overlap sync-user` run whose command died: no worker reads its queue, so
+            # it is ended; its pages are kept and the next sync goes on from them.
+            JobRun.update(
+                status=FAILED, finished_at=now, error="the overlap command running it stopped"
+            ).where((JobRun.id == job.id) & (JobRun.status == RUNNING)).execute()
             continue
         # Back to queued so that a worker may claim it; the message keeps its id, so if
         # Redis also redelivers the original, the second delivery is skipped. Unsent until

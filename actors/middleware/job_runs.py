@@ -18,16 +18,15 @@ from peewee import PeeweeException
 from actors.middleware.database import UNAVAILABLE_DELAY_MS
 from actors.middleware.hand_back import hand_back
 from actors.middleware.retries import RETRY_UNSENT
-from models import JobRun, database
+from jobs.tracking import Heartbeat, describe, finish_ok
+from models import JobRun
 from models.db import utcnow
 from models.job_run import (
     CANCELLED,
     FAILED,
-    HEARTBEAT_INTERVAL,
     HEARTBEAT_TIMEOUT,
     RETRYING,
     RUNNING,
-    SUCCEEDED,
 )
 
 _local = threading.local()
@@ -56,7 +55,7 @@ class JobRuns(Middleware):
             # The database went away after the connection opened: try again later.
             hand_back(broker, message, UNAVAILABLE_DELAY_MS, "the database is unavailable")
         _local.job = job
-        _local.heartbeat = _Heartbeat(job)
+        _local.heartbeat = Heartbeat(job)
         _local.heartbeat.start()
 
     def _claim(self, broker: Broker, message: Message) -> JobRun:
@@ -94,16 +93,16 @@ class JobRuns(Middleware):
             return
         _local.heartbeat.stop()
         if exception is None:
-            job.finish(CANCELLED if job.cancel_requested else SUCCEEDED)
+            finish_ok(job)
         elif message.failed:
-            job.finish(FAILED, error=_describe(exception), tb=message.options.get("traceback"))
+            job.finish(FAILED, error=describe(exception), tb=message.options.get("traceback"))
         else:
             delay_ms = exception.delay if isinstance(exception, Retry) else None
             resume = utcnow() + dt.timedelta(milliseconds=delay_ms) if delay_ms else None
             # Redis refused the retry (see actors/middleware/retries.py): the row is unsent,
             # so that it is sent again when Redis is back.
             unsent = bool(message.options.pop(RETRY_UNSENT, False))
-            job.set_waiting(RETRYING, error=_describe(exception), resume_at=resume, unsent=unsent)
+            job.set_waiting(RETRYING, error=describe(exception), resume_at=resume, unsent=unsent)
 
     def after_skip_message(self, broker: Broker, message: Message) -> None:
         """A middleware after this one skipped the claimed message (too old for AgeLimit
@@ -138,35 +137,3 @@ def _wait_while_it_beats(
 def _subject(message: Message) -> str | None:
     """Periodic jobs have one subject each, their actor: one may run at a time."""
     return f"actor:{message.actor_name}" if not message.args else None
-
-
-def _describe(exception: BaseException) -> str:
-    text = str(exception) or type(exception).__name__
-    return f"{type(exception).__name__}: {text}"[:2000]
-
-
-class _Heartbeat(threading.Thread):
-    """Writes a running job's heartbeat every few seconds until it stops.
-
-    A thread of its own, so that a job waiting on Spotify's rate limit or a slow page still
-    shows it is alive, and a job whose process died shows it within seconds.
-    """
-
-    def __init__(self, job: JobRun) -> None:
-        super().__init__(name=f"heartbeat-{job.id}", daemon=True)
-        self.job = job
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        interval = HEARTBEAT_INTERVAL.total_seconds()
-        while not self.done.wait(interval):
-            try:
-                with database.connection_context():
-                    self.job.beat()
-            except PeeweeException:
-                pass  # The database is away for a moment; the next beat tries again.
-
-    def stop(self) -> None:
-        """End the heartbeats."""
-        self.done.set()
-        self.join(timeout=5)

@@ -27,6 +27,22 @@ def test_sync_user_runs_the_sync_in_the_foreground(
     assert len(enqueued(broker, "artists")) > 0  # listener counts go to the workers
 
 
+def test_a_foreground_sync_beats_the_same_heartbeat_as_a_worker(
+    sign_in, db, cli_env, demo_spotify, broker, monkeypatch, capsys
+):
+    # Given beats every 10 ms, and a sync that takes a while (each page 30 ms late).
+    monkeypatch.setattr("jobs.tracking.HEARTBEAT_INTERVAL", dt.timedelta(milliseconds=10))
+    demo_spotify.set_faults(latency_ms=30)
+    user = sign_in("cleo")
+    started = utcnow()
+
+    assert main(["sync-user", "cleo"]) == 0
+
+    job = JobRun.get(JobRun.subject == f"user:{user.id}")
+    # Then recovery could tell a live run from one whose terminal died.
+    assert job.heartbeat_at is not None and job.heartbeat_at >= started
+
+
 def test_sync_user_refuses_while_another_sync_of_that_user_runs(
     sign_in, db, cli_env, demo_spotify, capsys
 ):

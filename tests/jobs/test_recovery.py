@@ -39,6 +39,17 @@ def test_a_job_whose_heartbeat_stopped_is_queued_and_sent_again(db, broker):
     assert revived.claim(stale_before=utcnow() - dt.timedelta(seconds=12))
 
 
+def test_a_foreground_run_whose_command_died_is_ended_not_sent_nowhere(db, broker):
+    dead = running_job("cli-dead", "user:70", dt.timedelta(minutes=5))
+    JobRun.update(queue="cli").where(JobRun.id == dead.id).execute()
+
+    assert recover_jobs().revived == 0
+
+    ended = JobRun.get_by_id(dead.id)
+    assert (ended.status, ended.error) == ("failed", "the overlap command running it stopped")
+    assert enqueued(broker, "cli") == []
+
+
 def test_a_live_job_is_left_alone(db, broker):
     live = running_job("live-1", "user:8", dt.timedelta(seconds=2))
 
