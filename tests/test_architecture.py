@@ -1,0 +1,54 @@
+"""The layers the docs draw are the layers the import contract enforces, and the contract
+names every top-level package, so a new package cannot sit outside it."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DIAGRAM_MARK = "<!-- layers: kept in step with pyproject.toml by tests/test_architecture.py -->"
+# Top-level folders holding Python that are not part of the app's import graph.
+NOT_LAYERED = {"tests", "bench", "static", "templates", "docs", "var"}
+
+
+def importlinter() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+
+
+def contract_layers() -> list[str]:
+    [layers] = [c for c in importlinter()["contracts"] if c["type"] == "layers"]
+    return [" | ".join(part.strip() for part in line.split("|")) for line in layers["layers"]]
+
+
+def documented_layers() -> list[str]:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    after_mark = text.split(DIAGRAM_MARK, 1)[1]
+    block = re.search(r"```text\n(.*?)```", after_mark, re.S).group(1)
+    # Each line: the layer ("a" or "a | b"), two or more spaces, then what it holds.
+    return [re.split(r"\s{2,}", line.strip())[0] for line in block.splitlines() if line.strip()]
+
+
+def python_packages() -> set[str]:
+    return {
+        path.parent.name
+        for path in ROOT.glob("*/__init__.py")
+        if path.parent.name not in NOT_LAYERED
+    }
+
+
+def test_the_documented_layers_are_the_contracts_layers_in_order():
+    assert documented_layers() == contract_layers()
+
+
+def test_the_layers_contract_names_every_top_level_package():
+    named = {name.strip() for line in contract_layers() for name in line.split("|")}
+    assert named == python_packages()
+    assert set(importlinter()["root_packages"]) == python_packages()
+
+
+def test_setuptools_installs_every_layer():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    includes = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert {pattern.rstrip("*") for pattern in includes} == python_packages()
