@@ -182,6 +182,8 @@ def install(app: Bottle, catalog: Catalog, signer: TokenSigner) -> None:
     """Add the ``/v1`` routes to ``app``."""
     api = Api(catalog, signer)
     app.get("/v1/me", callback=_as_json(api.me))
+    # Spotify answers /v1/me/ as well, and spotipy's current_user() asks for that one.
+    app.get("/v1/me/", callback=_as_json(api.me))
     app.get("/v1/me/following", callback=_as_json(api.following))
     app.get("/v1/me/tracks", callback=_as_json(api.saved_tracks))
     app.get("/v1/me/albums", callback=_as_json(api.saved_albums))
