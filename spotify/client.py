@@ -1,10 +1,13 @@
 """The Spotify Web API client: one HTTP request per call, typed errors, no retries.
 
-Jobs (Dramatiq actors) decide when to retry, so the client never retries: spotipy is given a
-plain ``requests.Session`` (its own session retries 429 and 5xx, sleeping through
-``Retry-After`` and then dropping the header) and ``retries=0``. The only waiting is the
-``SpotifyGate``'s, when one is given: a slot under the shared rate limit before each request,
-and a 429's pause, which the client sets for every process.
+Every call goes through one of spotipy's public methods (``current_user``,
+``current_user_followed_artists``, ``current_user_saved_tracks``,
+``current_user_saved_albums``, ``artist``). Jobs (Dramatiq actors) decide when to retry, so
+the client never retries: spotipy is given a plain ``requests.Session`` (its own session
+retries 429 and 5xx, sleeping through ``Retry-After`` and then dropping the header) and its
+retries set to zero. The only waiting is the ``SpotifyGate``'s, when one is given: a slot
+under the shared rate limit before each request, and a 429's pause, which the client sets
+for every process.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import requests
 import spotipy
@@ -63,7 +65,10 @@ class SpotifyClient:
             requests_timeout=settings.spotify_timeout,
             retries=0,
             status_retries=0,
+            backoff_factor=0,
         )
+        # spotipy takes the API's address only as this (public) attribute, not as an
+        # argument; it is how the client talks to the demo Spotify.
         self._sp.prefix = settings.spotify_api_url + "/"
 
     @classmethod
@@ -98,33 +103,35 @@ class SpotifyClient:
 
     def me(self) -> dict[str, Any]:
         """The signed-in user's profile (``id``, ``display_name``...)."""
-        data = self._get("me", "the user's profile")
+        data = self._call("the user's profile", self._sp.current_user)
         if not isinstance(data.get("id"), str):
             raise BadResponse("Spotify's profile answer has no id")
         return data
 
     def artist(self, spotify_id: str) -> dict[str, Any]:
         """One artist, by id (GET /artists/{id}; the several-ids endpoint is deprecated)."""
-        data = self._get(f"artists/{quote(spotify_id, safe='')}", f"artist {spotify_id}")
+        # spotipy refuses an id that is not base-62 with a 400 of its own, before asking
+        # Spotify, which would refuse it with a 400 too: either way a RequestRejected.
+        data = self._call(f"artist {spotify_id}", self._sp.artist, spotify_id)
         artist_ref(data)  # checks the shape
         return data
 
     def followed_artists_page(self, after: str | None, limit: int = PAGE_LIMIT) -> CursorPage:
         """One page of the artists the user follows, after the cursor ``after``."""
-        params: dict[str, Any] = {"type": "artist", "limit": limit}
-        if after is not None:
-            params["after"] = after
-        data = self._get("me/following", "the followed artists", params)
+        followed = self._sp.current_user_followed_artists
+        data = self._call("the followed artists", followed, limit=limit, after=after)
         return cursor_page(data.get("artists"), "followed artists")
 
     def saved_tracks_page(self, offset: int, limit: int = PAGE_LIMIT) -> OffsetPage:
         """One page of the user's saved tracks (items hold ``track``)."""
-        data = self._get("me/tracks", "the saved tracks", {"limit": limit, "offset": offset})
+        saved = self._sp.current_user_saved_tracks
+        data = self._call("the saved tracks", saved, limit=limit, offset=offset)
         return offset_page(data, offset, "saved tracks")
 
     def saved_albums_page(self, offset: int, limit: int = PAGE_LIMIT) -> OffsetPage:
         """One page of the user's saved albums (items hold ``album``)."""
-        data = self._get("me/albums", "the saved albums", {"limit": limit, "offset": offset})
+        saved = self._sp.current_user_saved_albums
+        data = self._call("the saved albums", saved, limit=limit, offset=offset)
         return offset_page(data, offset, "saved albums")
 
     def iter_followed_artists(self) -> Iterator[dict[str, Any]]:
@@ -154,14 +161,14 @@ class SpotifyClient:
             yield from page.items
             offset = page.next_offset
 
-    def _get(self, path: str, what: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """GET ``path`` under the API URL and give back the JSON object, errors typed."""
+    def _call(
+        self, what: str, request: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Make one spotipy call under the gate and give back the JSON object, errors typed."""
         if self.gate is not None:
             self.gate.before_request("api")
         try:
-            # spotipy's _get is its one door to HTTP; its public helpers add a trailing slash
-            # to /me and reject ids that are not base-62 before asking Spotify.
-            data = self._sp._get(path, **(params or {}))
+            data = request(*args, **kwargs)
         except spotipy.SpotifyException as exc:
             error = error_for_status(exc.http_status, exc.headers, "api", what)
             if isinstance(error, RateLimited) and self.gate is not None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import inspect
 import logging
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+import spotipy
 
 from config.settings import Settings
 from spotify.client import (
@@ -245,3 +251,101 @@ def test_the_access_token_never_reaches_the_logs(
     assert "Bearer ***" in caplog.text
     assert token not in caplog.text
     assert token.rpartition(".")[2] not in caplog.text
+
+
+# --- only through spotipy's public methods -----------------------------------------------
+
+# Which public spotipy method, called from outside spotipy, is running now (None: none is).
+_public_call: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "public_call", default=None
+)
+
+
+class PublicCallsSpotify(spotipy.Spotify):
+    """spotipy's client, noting which of its public methods its caller is inside."""
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if name.startswith("_") or not inspect.ismethod(value):
+            return value
+
+        @functools.wraps(value)
+        def public(*args: Any, **kwargs: Any) -> Any:
+            if _public_call.get() is not None:  # current_user() calls me(): keep the outer
+                return value(*args, **kwargs)
+            outer = _public_call.set(name)
+            try:
+                return value(*args, **kwargs)
+            finally:
+                _public_call.reset(outer)
+
+        return public
+
+
+class PublicOnlySession(requests.Session):
+    """A session that refuses any request not made from inside a public spotipy method."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        """Send as usual, noting the public method and the URL; fail outside one."""
+        public = _public_call.get()
+        if public is None:
+            raise AssertionError(f"{method} {url!r} was sent by a private spotipy method")
+        response = super().request(method, url, *args, **kwargs)
+        self.sent.append((public, response.request.url))
+        return response
+
+
+@pytest.fixture
+def public_only(monkeypatch: pytest.MonkeyPatch) -> PublicOnlySession:
+    """A session for a client whose spotipy refuses requests from its private methods."""
+    monkeypatch.setattr(spotipy, "Spotify", PublicCallsSpotify)
+    return PublicOnlySession()
+
+
+def test_every_request_goes_through_a_public_spotipy_method_to_the_same_url(
+    demo_spotify: DemoSpotify, demo_settings: Settings, public_only: PublicOnlySession
+) -> None:
+    # Given a client whose spotipy fails any request made outside its public methods...
+    token = demo_spotify.token_for("cleo")  # 40 followed artists, 60 saved tracks
+    client = SpotifyClient(demo_settings, token, session=public_only)
+    artist_id = demo_spotify.catalog.user("cleo").followed[0]
+
+    # When it makes every kind of call, a refused one included...
+    client.me()
+    client.artist(artist_id)
+    with pytest.raises(NotFound):
+        client.artist("0" * 22)
+    first = client.followed_artists_page(None, limit=15)
+    client.followed_artists_page(first.next_after, limit=15)
+    list(client.iter_saved_tracks())
+    client.saved_albums_page(0)
+
+    # Then each request came from the public method named, with the query Spotify documents.
+    api = demo_spotify.api_url
+    assert public_only.sent == [
+        ("current_user", f"{api}/me/"),
+        ("artist", f"{api}/artists/{artist_id}"),
+        ("artist", f"{api}/artists/{'0' * 22}"),
+        ("current_user_followed_artists", f"{api}/me/following?type=artist&limit=15"),
+        (
+            "current_user_followed_artists",
+            f"{api}/me/following?type=artist&limit=15&after={first.next_after}",
+        ),
+        ("current_user_saved_tracks", f"{api}/me/tracks?limit=50&offset=0"),
+        ("current_user_saved_tracks", f"{api}/me/tracks?limit=50&offset=50"),
+        ("current_user_saved_albums", f"{api}/me/albums?limit=50&offset=0"),
+    ]
+
+
+def test_the_guard_catches_a_request_from_a_private_spotipy_method(
+    demo_spotify: DemoSpotify, demo_settings: Settings, public_only: PublicOnlySession
+) -> None:
+    # The check above would pass vacuously if the guard let private calls through.
+    client = SpotifyClient(demo_settings, demo_spotify.token_for("cleo"), session=public_only)
+    with pytest.raises(AssertionError, match="private spotipy method"):
+        client._sp._get("me")
+    assert public_only.sent == []

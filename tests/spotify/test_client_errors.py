@@ -5,8 +5,10 @@ from __future__ import annotations
 import email.utils
 import socket
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -28,6 +30,7 @@ from spotify.errors import (
     parse_retry_after,
 )
 from spotify_demo.harness import DemoSpotify
+from spotify_demo.tokens import APP_USER
 
 # --- Retry-After and status codes --------------------------------------------------------
 
@@ -217,3 +220,109 @@ def test_errors_never_show_the_token(demo_spotify: DemoSpotify, demo_settings: S
         SpotifyClient(demo_settings, token).me()
     assert token not in str(caught.value)
     assert token not in repr(caught.value.__cause__)
+
+
+# --- every call, every refusal the demo Spotify can be told to give ----------------------
+
+CALLS: dict[str, Callable[[SpotifyClient, DemoSpotify], Any]] = {
+    "me": lambda client, demo: client.me(),
+    "artist": lambda client, demo: client.artist(demo.catalog.user("cleo").followed[0]),
+    "followed": lambda client, demo: client.followed_artists_page(None),
+    "saved tracks": lambda client, demo: client.saved_tracks_page(0),
+    "saved albums": lambda client, demo: client.saved_albums_page(0),
+}
+LIBRARY_CALLS = ("followed", "saved tracks", "saved albums")
+
+# What to tell the demo, the error expected, and how many API requests that takes (a rate
+# limit of one lets a first request through).
+REFUSALS: dict[str, tuple[dict[str, Any], type[SpotifyError], int]] = {
+    "rate limit": ({"rate_limit": 1, "rate_window_s": 30}, RateLimited, 2),
+    "daily quota": ({"daily_quota": 1}, RateLimited, 2),
+    "server error": ({"fault_rate": 1}, ServerError, 1),
+    "stall": ({"timeout_rate": 1, "timeout_seconds": 1}, SpotifyTimeout, 1),
+    "truncated answer": ({"truncate_rate": 1}, BadResponse, 1),
+}
+
+
+def assert_no_token_in(error: BaseException, token: str) -> None:
+    """Neither the error nor anything in its chain of causes shows the token."""
+    cause: BaseException | None = error
+    while cause is not None:
+        assert token not in str(cause) and token not in repr(cause)
+        cause = cause.__cause__ or cause.__context__
+
+
+@pytest.mark.parametrize("refusal", REFUSALS)
+@pytest.mark.parametrize("call", CALLS)
+def test_every_call_gives_the_typed_error_of_every_demo_fault(
+    demo_spotify: DemoSpotify, demo_settings: Settings, call: str, refusal: str
+) -> None:
+    changes, expected, requests_made = REFUSALS[refusal]
+    token = demo_spotify.token_for("cleo")
+    client = SpotifyClient(demo_settings.but(spotify_timeout=0.3), token)
+    demo_spotify.set_faults(**changes)
+    if requests_made == 2:
+        client.me()  # the one request the limit lets through
+    with pytest.raises(SpotifyError) as caught:
+        CALLS[call](client, demo_spotify)
+    assert type(caught.value) is expected
+    assert api_requests(demo_spotify) == requests_made  # spotipy did not retry
+    if isinstance(caught.value, RateLimited):
+        assert caught.value.retry_after >= 1 and caught.value.host_kind == "api"
+    if isinstance(caught.value, ServerError):
+        assert caught.value.status in (500, 502, 503)
+    assert_no_token_in(caught.value, token)
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_every_call_with_an_expired_token_needs_reauth(
+    demo_spotify: DemoSpotify, demo_settings: Settings, call: str
+) -> None:
+    token = demo_spotify.token_for("cleo", expires_in=0)
+    with pytest.raises(NeedsReauth) as caught:
+        CALLS[call](SpotifyClient(demo_settings, token), demo_spotify)
+    assert api_requests(demo_spotify) == 1
+    assert_no_token_in(caught.value, token)
+
+
+@pytest.mark.parametrize("call", LIBRARY_CALLS)
+def test_every_library_call_without_its_scope_is_rejected_with_403(
+    demo_spotify: DemoSpotify, demo_settings: Settings, call: str
+) -> None:
+    token = demo_spotify.token_for("cleo", scope="user-read-private")
+    with pytest.raises(RequestRejected) as caught:
+        CALLS[call](SpotifyClient(demo_settings, token), demo_spotify)
+    assert caught.value.status == 403
+    assert api_requests(demo_spotify) == 1
+
+
+def test_a_query_the_demo_refuses_is_rejected_with_400(
+    demo_spotify: DemoSpotify, client: SpotifyClient
+) -> None:
+    with pytest.raises(RequestRejected) as bad_cursor:
+        client.followed_artists_page("not-a-cursor")
+    with pytest.raises(RequestRejected) as bad_limit:
+        client.saved_tracks_page(0, limit=51)
+    assert (bad_cursor.value.status, bad_limit.value.status) == (400, 400)
+    assert api_requests(demo_spotify) == 2
+
+
+def test_an_id_that_is_not_base62_is_rejected_with_400_without_asking_spotify(
+    demo_spotify: DemoSpotify, client: SpotifyClient
+) -> None:
+    # spotipy checks the id itself; Spotify would have answered 400 too.
+    with pytest.raises(RequestRejected) as caught:
+        client.artist("not an id/..")
+    assert caught.value.status == 400
+    assert api_requests(demo_spotify) == 0
+
+
+def test_an_app_token_asking_for_a_user_profile_needs_reauth(
+    demo_spotify: DemoSpotify, demo_settings: Settings
+) -> None:
+    # A client-credentials token has no user: Spotify answers 401 to /me, not to an artist.
+    client = SpotifyClient(demo_settings, demo_spotify.token_for(APP_USER, scope=""))
+    with pytest.raises(NeedsReauth):
+        client.me()
+    assert client.artist(demo_spotify.catalog.user("cleo").followed[0])["type"] == "artist"
+    assert api_requests(demo_spotify) == 2
