@@ -26,6 +26,11 @@ DEMO_CLIENT_SECRET = "overlap-demo-secret"
 DEMO_ADMIN_ID = "emma"
 
 
+# The DATABASE_URL schemes models.db builds a database for (tests/models/test_db.py keeps
+# the two lists in step).
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
+
+
 class SettingsError(ValueError):
     """A setting has a value the app cannot use; the message names it."""
 
@@ -127,9 +132,12 @@ class Settings:
         demo_port = _int(env, "DEMO_SPOTIFY_PORT", 8001, minimum=1)
         demo_base = f"http://127.0.0.1:{demo_port}"
         database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{var_dir / 'overlap.db'}"
-        if not database_url.startswith(("sqlite:", "postgres://", "postgresql://", "postgresql+")):
+        scheme, has_scheme, _ = database_url.partition("://")
+        if not has_scheme or scheme not in DATABASE_SCHEMES:
+            # Only the scheme in the message: the rest of the URL may hold a password.
             raise SettingsError(
-                f"DATABASE_URL must start with sqlite:/// or postgresql://, not {database_url!r}"
+                "DATABASE_URL must start with sqlite:///, postgresql:// or postgresql+pool://,"
+                f" not '{database_url.partition(':')[0]}:...'"
             )
         admins = {s.strip() for s in env.get("ADMIN_SPOTIFY_IDS", "").split(",") if s.strip()}
         if demo and not admins:

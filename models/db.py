@@ -1,16 +1,20 @@
 """The database connection, chosen by ``DATABASE_URL``: SQLite by default, or PostgreSQL.
 
 Every table binds to ``database``, a proxy that ``init_database`` points at the real
-database once per process.
+database once per process. playhouse.db_url reads the URL; this module adds on top what
+several processes sharing one database need.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Any
+from urllib.parse import urlsplit
 
 from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
 database = DatabaseProxy()
@@ -32,55 +36,66 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _sqlite(url: str) -> SqliteDatabase:
-    path = url.removeprefix("sqlite:///")
+def _sqlite(params: dict[str, Any]) -> SqliteDatabase:
+    path = params["database"]
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     # Several processes write at once (web, workers, scheduler). WAL lets readers go on
     # while one writes; BEGIN IMMEDIATE takes the write lock at the start of a transaction,
     # so a transaction that reads and then writes never has to upgrade its lock (a deferred
     # BEGIN fails at once with "database is locked" in that case, whatever the timeout).
-    return SqliteDatabase(
-        path,
-        pragmas={
+    defaults = {
+        "pragmas": {
             "journal_mode": "wal",
             "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
             "synchronous": "normal",
             "foreign_keys": 1,
         },
-        timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-        lock_type="IMMEDIATE",
-        check_same_thread=False,
-    )
+        "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+        "lock_type": "IMMEDIATE",
+        "check_same_thread": False,
+    }
+    return SqliteDatabase(**{**defaults, **params})
 
 
-def _postgres(url: str) -> PostgresqlDatabase:
-    parsed = urlparse(url)
+def _postgres(params: dict[str, Any]) -> PooledPostgresqlDatabase:
     # Workers open a connection per message and the web one per request; the pool makes
     # that a hand-over instead of a new login each time. The pool checks an idle
     # connection with a round trip before handing it out, so the ones a database restart
     # killed are dropped, not given to a request (tests/faults/test_database_outage.py).
-    return PooledPostgresqlDatabase(
-        parsed.path.lstrip("/"),
-        user=parsed.username,
-        password=parsed.password,
-        host=parsed.hostname,
-        port=parsed.port or 5432,
-        max_connections=40,
-        stale_timeout=300,
-        timeout=10,
-        autoconnect=True,
-        connect_timeout=5,
-    )
+    # That is why every PostgreSQL scheme gets the pool, ``postgresql://`` included.
+    defaults = {
+        "port": 5432,
+        "max_connections": 40,
+        "stale_timeout": 300,
+        "timeout": 10,
+        "autoconnect": True,
+        "connect_timeout": 5,
+    }
+    return PooledPostgresqlDatabase(**{**defaults, **params})
+
+
+# The schemes DATABASE_URL may use; config.settings accepts the same ones
+# (tests/models/test_db.py holds the two lists together).
+BUILDERS: dict[str, Callable[[dict[str, Any]], Database]] = {
+    "sqlite": _sqlite,
+    "postgres": _postgres,
+    "postgresql": _postgres,
+    "postgres+pool": _postgres,
+    "postgresql+pool": _postgres,
+}
 
 
 def make_database(url: str) -> Database:
-    """A database object for a ``sqlite:///path`` or ``postgresql://`` URL."""
-    if url.startswith("sqlite:"):
-        return _sqlite(url)
-    if url.startswith(("postgres://", "postgresql://")):
-        return _postgres(url)
-    raise ValueError(f"unsupported DATABASE_URL: {url!r}")
+    """A database object for a ``sqlite:///path`` or ``postgresql[+pool]://`` URL."""
+    scheme = urlsplit(url).scheme
+    build = BUILDERS.get(scheme)
+    if build is None:
+        # The scheme only: the rest of the URL may hold a password.
+        raise ValueError(f"unsupported DATABASE_URL scheme: {scheme!r}")
+    # A user name or password may be %-encoded in the URL (p%40ss for p@ss); the server
+    # must get it decoded. Options in the query string (?sslmode=require) win over ours.
+    return build(db_url.parse(url, unquote_password=True, unquote_user=True))
 
 
 def init_database(url: str) -> Database:

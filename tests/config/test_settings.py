@@ -66,6 +66,35 @@ def test_a_bad_setting_is_named_in_the_error(tmp_path, name, value, message):
         make(tmp_path, **{name: value})
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////srv/overlap/overlap.db",
+        "postgres://ana@db/overlap",
+        "postgresql://ana:p%40ss@db:5432/overlap",
+        "postgres+pool://ana@db/overlap",
+        "postgresql+pool://ana:p%40ss@db:5432/overlap?sslmode=require",
+    ],
+)
+def test_every_database_url_the_app_can_open_is_accepted_as_written(tmp_path, url):
+    assert make(tmp_path, DATABASE_URL=url).database_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://ana:hunter2@db/overlap",
+        "postgresql+psycopg2://ana:hunter2@db/overlap",
+        "sqlite:overlap.db",
+    ],
+)
+def test_a_database_url_the_app_cannot_open_is_refused_without_its_password(tmp_path, url):
+    with pytest.raises(SettingsError, match="DATABASE_URL must start with") as refused:
+        make(tmp_path, DATABASE_URL=url)
+
+    assert "hunter2" not in str(refused.value)
+
+
 def test_a_dotenv_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text("PORT=9100\nADMIN_SPOTIFY_IDS=fromfile\n")
     monkeypatch.chdir(tmp_path)

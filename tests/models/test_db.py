@@ -1,0 +1,82 @@
+"""``DATABASE_URL`` becomes a database object: SQLite set up for several writers, or a
+PostgreSQL pool, with the URL read the way playhouse.db_url reads it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from playhouse.pool import PooledPostgresqlDatabase
+
+from config.settings import DATABASE_SCHEMES
+from models.db import BUILDERS, make_database
+
+
+def test_a_pooled_postgresql_url_gets_the_same_pool_as_a_plain_one():
+    plain = make_database("postgresql://ana@127.0.0.1:5433/app")
+    pooled = make_database("postgresql+pool://ana@127.0.0.1:5433/app")
+
+    for db in (plain, pooled):
+        assert isinstance(db, PooledPostgresqlDatabase)
+        assert db.database == "app"
+        assert db.connect_params == {
+            "user": "ana",
+            "host": "127.0.0.1",
+            "port": 5433,
+            "connect_timeout": 5,
+        }
+        assert (db._max_connections, db._stale_timeout, db._wait_timeout) == (40, 300, 10)
+        assert db.autoconnect
+
+
+def test_a_percent_encoded_user_and_password_reach_the_server_decoded():
+    db = make_database("postgresql://ana%2Bops:p%40ss%3Aw%2Fd@127.0.0.1/app")
+
+    assert db.connect_params["user"] == "ana+ops"
+    assert db.connect_params["password"] == "p@ss:w/d"
+    assert db.connect_params["port"] == 5432
+
+
+def test_options_in_the_query_string_reach_the_connection_and_win_over_ours():
+    db = make_database("postgresql://ana@127.0.0.1/app?sslmode=require&connect_timeout=2")
+
+    assert db.connect_params["sslmode"] == "require"
+    assert db.connect_params["connect_timeout"] == 2
+
+
+def test_a_sqlite_file_is_made_with_its_folder_and_set_up_for_several_writers(tmp_path):
+    path = tmp_path / "var" / "overlap.db"
+    db = make_database(f"sqlite:///{path}")
+
+    assert db.database == str(path)
+    assert path.parent.is_dir()
+    with db.connection_context():
+        assert db.pragma("journal_mode") == "wal"
+        assert db.pragma("busy_timeout") == 30_000
+        assert db.pragma("foreign_keys") == 1
+        # BEGIN IMMEDIATE: the write lock is taken when the transaction starts, before
+        # any write, so a second writer is turned away at once rather than mid-way.
+        with db.atomic():
+            other = sqlite3.connect(path, timeout=0)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
+
+
+def test_the_settings_accept_exactly_the_schemes_a_database_is_made_for():
+    assert set(DATABASE_SCHEMES) == set(BUILDERS)
+
+
+@pytest.mark.parametrize("scheme", DATABASE_SCHEMES)
+def test_every_scheme_the_settings_accept_makes_a_database(scheme, tmp_path):
+    url = f"{scheme}:///{tmp_path / 'x.db'}" if scheme == "sqlite" else f"{scheme}://u@h/app"
+
+    assert make_database(url).database in {str(tmp_path / "x.db"), "app"}
+
+
+def test_an_unknown_scheme_is_refused_without_showing_the_rest_of_the_url():
+    with pytest.raises(ValueError, match="unsupported DATABASE_URL scheme") as refused:
+        make_database("mysql://ana:secret@127.0.0.1/app")
+
+    assert "mysql" in str(refused.value)
+    assert "secret" not in str(refused.value)
