@@ -2,19 +2,22 @@
 
 A new database gets every table as the models describe them today and is stamped with
 the latest version. An existing database runs, in order, each step newer than its stamp.
-A step is a function of the database that changes it with playhouse.migrate or SQL; add
-one to ``STEPS`` whenever a table changes, and never edit a step that has shipped.
+A step is a function of a playhouse.migrate ``SchemaMigrator`` that changes the tables
+with its operations; add one to ``STEPS`` whenever a table changes, and never edit a step
+that has shipped (so a step spells out its columns instead of taking the models' fields,
+which move on).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from peewee import Database, IntegerField
+from peewee import DateTimeField, IntegerField
+from playhouse.migrate import SchemaMigrator
 
-from models.db import BaseModel, database, utcnow
+from models.db import BaseModel, database, is_postgres, utcnow
 
-Step = Callable[[Database], None]
+Step = Callable[[SchemaMigrator], None]
 
 
 class SchemaVersion(BaseModel):
@@ -33,17 +36,12 @@ def _tables() -> list[type[BaseModel]]:
     return list(models.ALL_TABLES)
 
 
-def _job_eta_and_list_indexes(db: Database) -> None:
+def _job_eta_and_list_indexes(migrator: SchemaMigrator) -> None:
     """Version 2: job runs get an ETA, and indexes for the dashboard's newest-first lists."""
-    from playhouse.migrate import SchemaMigrator, migrate
-
-    from models.job_run import JobRun
-
-    migrator = SchemaMigrator.from_database(db)
-    migrate(
-        migrator.add_column("job_runs", "eta_at", JobRun.eta_at),
-        migrator.add_index("job_runs", ("status", "id"), False),
-        migrator.add_index("job_runs", ("actor", "id"), False),
+    migrator.migrate(
+        migrator.add_column("job_runs", "eta_at", DateTimeField(null=True)),
+        migrator.add_index("job_runs", ("status", "id")),
+        migrator.add_index("job_runs", ("actor", "id")),
     )
 
 
@@ -62,7 +60,12 @@ def current_version() -> int | None:
 
 def upgrade() -> tuple[int | None, int]:
     """Bring the schema to the latest version; returns (version before, version after)."""
-    with database.atomic():
+    migrator = SchemaMigrator.from_database(database)
+    # One transaction for the whole upgrade (DDL is transactional on SQLite and
+    # PostgreSQL), so a step that fails leaves the database at its old version, whole.
+    # On SQLite the context also turns foreign keys off meanwhile: some operations copy
+    # a table to change it, and dropping the old copy would delete the rows pointing at it.
+    with migrator.migration_context():
         before = current_version()
         if before is None:
             database.create_tables([SchemaVersion, *_tables()])
@@ -70,7 +73,7 @@ def upgrade() -> tuple[int | None, int]:
             return None, LATEST
         for number, step in enumerate(STEPS, start=2):
             if number > before:
-                step(database.obj)
+                step(migrator)
         if before < LATEST:
             SchemaVersion.update(version=LATEST).execute()
         return before, LATEST
@@ -83,8 +86,6 @@ def drop_all() -> None:
 
 def database_is_postgres() -> bool:
     """Whether DROP ... CASCADE is understood."""
-    from models.db import is_postgres
-
     return is_postgres()
 
 

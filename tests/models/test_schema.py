@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from peewee import IntegerField
+from playhouse.migrate import SchemaMigrator
+from playhouse.schema_diff import diff_models
+
 from models import ALL_TABLES, database, migrations
 
 
@@ -15,6 +20,7 @@ def test_upgrade_creates_every_table_and_stamps_the_latest_version(db):
     assert after == migrations.LATEST
     assert all(database.table_exists(t._meta.table_name) for t in ALL_TABLES)
     assert migrations.current_version() == migrations.LATEST
+    assert _schema_drift() == ""
 
 
 def test_upgrading_an_up_to_date_schema_changes_nothing(db):
@@ -47,20 +53,48 @@ def test_deleting_a_user_removes_their_links_but_not_the_artists(db):
     assert Artist.select().count() == 1
 
 
+def _schema_drift() -> str:
+    """What differs between the database's tables and the models ('' when nothing)."""
+    return str(diff_models(database.obj, [migrations.SchemaVersion, *ALL_TABLES]))
+
+
+def _column_types(table: str) -> dict[str, str]:
+    return {c.name: c.data_type for c in database.get_columns(table)}
+
+
 def test_a_version_1_database_is_upgraded_in_place_keeping_its_rows(db):
     from models import JobRun
 
+    # Given a version 1 database: job runs without eta_at and the two list indexes.
+    types_when_created = _column_types("job_runs")
     JobRun.create(message_id="kept", actor="update_user", queue="interactive")
-    for index in database.get_indexes("job_runs"):
-        if tuple(index.columns) in {("status", "id"), ("actor", "id")}:
-            database.execute_sql(f'DROP INDEX "{index.name}"')
-    database.execute_sql('ALTER TABLE "job_runs" DROP COLUMN "eta_at"')
-    migrations.SchemaVersion.update(version=1).execute()
+    migrator = SchemaMigrator.from_database(database)
+    with migrator.migration_context():
+        for index in database.get_indexes("job_runs"):
+            if tuple(index.columns) in {("status", "id"), ("actor", "id")}:
+                migrator.migrate(migrator.drop_index("job_runs", index.name))
+        migrator.migrate(migrator.drop_column("job_runs", "eta_at"))
+        migrations.SchemaVersion.update(version=1).execute()
+    assert _schema_drift() != ""
 
     assert migrations.upgrade() == (1, migrations.LATEST)
 
-    columns = {c.name for c in database.get_columns("job_runs")}
-    indexes = {tuple(ix.columns) for ix in database.get_indexes("job_runs")}
-    assert "eta_at" in columns
-    assert {("status", "id"), ("actor", "id")} <= indexes
+    # Then it has the very tables a new database gets, and its rows are kept.
+    assert _schema_drift() == ""
+    assert _column_types("job_runs") == types_when_created
     assert JobRun.get(JobRun.message_id == "kept").eta_at is None
+
+
+def test_a_step_that_fails_leaves_the_database_at_its_old_version_unchanged(db, monkeypatch):
+    def adds_a_column_then_fails(migrator):
+        migrator.migrate(migrator.add_column("job_runs", "half_done", IntegerField(null=True)))
+        raise RuntimeError("the step broke")
+
+    monkeypatch.setattr(migrations, "STEPS", [*migrations.STEPS, adds_a_column_then_fails])
+    monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)
+
+    with pytest.raises(RuntimeError, match="the step broke"):
+        migrations.upgrade()
+
+    assert migrations.current_version() == migrations.LATEST - 1
+    assert "half_done" not in _column_types("job_runs")
