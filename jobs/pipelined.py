@@ -3,8 +3,10 @@
 ``RedisBroker.enqueue`` makes one round trip per message; a sync that meets 10,000
 artists would make 10,000. This does what ``enqueue`` does (the same middleware hooks and
 the same dispatch script) for a batch, in one pipelined round trip. It leans on the
-broker's internals (``scripts``, ``broker_id``), which the tests exercise end to end
-with a real worker, and the dependency pin keeps stable.
+broker's internals (``scripts``, ``broker_id``, ``_max_unpack_size`` and the arguments of
+its ``dispatch.lua``), which dramatiq may change in any release: pyproject.toml pins
+dramatiq to one minor version, and tests/jobs/test_pipelined.py checks the script's
+arguments and compares what this stores with what ``RedisBroker.enqueue`` stores.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message]) -> 
     dispatch = broker.scripts["dispatch"]
     with broker.client.pipeline(transaction=False) as pipe:
         for message in prepared:
+            # ARGV of dispatch.lua in its order, as RedisBroker._dispatch sends them.
             args = [
                 "enqueue",
                 current_millis(),
@@ -36,6 +39,7 @@ def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message]) -> 
                 broker.dead_message_ttl,
                 0,  # no maintenance inside a pipeline
                 broker._max_unpack_size(),
+                # The enqueue command's own arguments: the id in Redis, then the data.
                 message.options["redis_message_id"],
                 message.encode(),
             ]
