@@ -1,15 +1,18 @@
-"""Monthly listeners, read from an artist's public page (the Web API does not give them).
+"""An artist's public page: the monthly listeners (the Web API does not give them), and the
+artist's name and picture, so that no Web API call is needed for those.
 
 The page body holds the exact figure ("3,625,445 monthly listeners"); the ``og:description``
 meta holds a rounded one ("Artist · 2.5M monthly listeners."). We prefer the exact one. The
-parser uses linear scans and regular expressions that cannot backtrack badly, and never raises:
-a page we do not understand gives None.
+``og:title`` meta is the artist's name and ``og:image`` their picture. The parser uses
+linear scans and regular expressions that cannot backtrack badly, and never raises: what a
+page does not show, or shows in a shape we do not know, is None.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from urllib.parse import quote
 
@@ -49,12 +52,53 @@ _HIDDEN_CLOSING = {
 }
 
 
+# The longest name or picture address we keep; longer is not a real page's.
+MAX_META_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ArtistPage:
+    """What an artist's page shows: each field None when the page does not show it."""
+
+    listeners: int | None
+    name: str | None
+    image_url: str | None
+
+    @property
+    def has_head(self) -> bool:
+        """Whether the page has the Open Graph head of an artist page (a name, at least).
+
+        Such a page without ``og:image`` is an artist without a picture: the Web API would
+        have none either, so it is not asked.
+        """
+        return self.name is not None
+
+
+def parse_artist_page(page: str) -> ArtistPage:
+    """The listeners, name and picture an artist page's HTML shows."""
+    if not isinstance(page, str):
+        return ArtistPage(None, None, None)
+    metas = _og_metas(page)
+    image = metas.get("og:image")
+    if image is not None and not image.lower().startswith(("https://", "http://")):
+        image = None  # Only a web address may become an <img src>.
+    return ArtistPage(
+        listeners=_listeners(page, metas),
+        name=metas.get("og:title") or None,
+        image_url=image or None,
+    )
+
+
 def parse_monthly_listeners(page: str) -> int | None:
     """The artist's monthly listeners from the page's HTML: exact if shown, else rounded."""
     if not isinstance(page, str):
         return None
+    return _listeners(page, _og_metas(page))
+
+
+def _listeners(page: str, metas: dict[str, str]) -> int | None:
     exact = _exact_figure(page)
-    return exact if exact is not None else _rounded_figure(page)
+    return exact if exact is not None else _rounded_figure(metas.get("og:description", ""))
 
 
 def _exact_figure(page: str) -> int | None:
@@ -70,20 +114,28 @@ def _exact_figure(page: str) -> int | None:
     return None
 
 
-def _rounded_figure(page: str) -> int | None:
-    """The figure in the ``og:description`` meta, with its K/M/B suffix applied."""
+def _og_metas(page: str) -> dict[str, str]:
+    """The first content of each ``og:*`` meta tag, unescaped and stripped."""
+    found: dict[str, str] = {}
     for tag in _META.finditer(page):
         attrs: dict[str, str] = {}
         for name, *values in _ATTR.findall(tag.group(0)[5:]):
             attrs.setdefault(name.lower(), next((v for v in values if v), ""))
         kind = (attrs.get("property") or attrs.get("name") or "").strip().lower()
-        if kind != "og:description":
+        if not kind.startswith("og:") or kind in found:
             continue
-        content = html.unescape(attrs.get("content", "")).translate(_ZERO_WIDTH)
-        for match in _ROUNDED.finditer(content):
-            figure = _scaled(match)
-            if figure is not None:
-                return figure
+        content = html.unescape(attrs.get("content", "")).translate(_ZERO_WIDTH).strip()
+        if len(content) <= MAX_META_CHARS:
+            found[kind] = content
+    return found
+
+
+def _rounded_figure(description: str) -> int | None:
+    """The figure in the ``og:description`` text, with its K/M/B suffix applied."""
+    for match in _ROUNDED.finditer(description):
+        figure = _scaled(match)
+        if figure is not None:
+            return figure
     return None
 
 
@@ -137,6 +189,10 @@ class ListenerPageClient:
 
     def monthly_listeners(self, spotify_id: str) -> int | None:
         """The artist's monthly listeners, or None when the page does not show them."""
+        return self.artist_page(spotify_id).listeners
+
+    def artist_page(self, spotify_id: str) -> ArtistPage:
+        """What the artist's page shows (one request): listeners, name and picture."""
         url = f"{self.settings.spotify_open_url}/artist/{quote(spotify_id, safe='')}"
         what = f"the page of artist {spotify_id}"
         if self.gate is not None:
@@ -162,4 +218,4 @@ class ListenerPageClient:
         # exact one further down, or neither: it must not pass for the artist's page.
         if not page.rstrip().lower().endswith("</html>"):
             raise BadResponse(f"Spotify's answer for {what} was cut off")
-        return parse_monthly_listeners(page)
+        return parse_artist_page(page)

@@ -37,10 +37,11 @@ RUNTIME_FIELDS = frozenset(
         "timeout_seconds",
         "truncate_rate",
         "no_listeners_rate",
+        "bare_page_rate",
         "token_ttl_s",
     }
 )
-_RATES = ("fault_rate", "timeout_rate", "truncate_rate", "no_listeners_rate")
+_RATES = ("fault_rate", "timeout_rate", "truncate_rate", "no_listeners_rate", "bare_page_rate")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class DemoConfig:
     timeout_seconds: float = 15.0
     truncate_rate: float = 0.0
     no_listeners_rate: float = 0.0
+    # Artist pages served without their Open Graph head, as if Spotify changed the page.
+    bare_page_rate: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("latency_ms", "rate_limit", "pages_rate_limit", "daily_quota"):

@@ -35,8 +35,9 @@ def compact(count: int) -> str:
     raise AssertionError("unreachable")
 
 
-def artist_page(base: str, artist: Artist, show_listeners: bool) -> str:
-    """The HTML of an artist's page, with or without the listener figures."""
+def artist_page(base: str, artist: Artist, show_listeners: bool, head: bool = True) -> str:
+    """The HTML of an artist's page, with or without the listener figures, and with or
+    without its Open Graph head (name, summary, picture)."""
     name = html.escape(artist.name)
     url = f"{base}/open/artist/{artist.id}"
     summary = (
@@ -53,18 +54,19 @@ def artist_page(base: str, artist: Artist, show_listeners: bool) -> str:
         if artist.has_image
         else ""
     )
+    open_graph = f"""<meta property="og:site_name" content="Spotify">
+<meta property="og:title" content="{name}">
+<meta property="og:description" content="{summary}">
+<meta property="og:url" content="{url}">
+<meta property="og:type" content="profile">
+{image}"""
     return f"""<!DOCTYPE html>
 <html lang="en" dir="ltr">
 <head>
 <meta charset="utf-8">
 <title>{name} | Spotify</title>
 <meta name="description" content="Listen to {name} on Spotify. {summary}">
-<meta property="og:site_name" content="Spotify">
-<meta property="og:title" content="{name}">
-<meta property="og:description" content="{summary}">
-<meta property="og:url" content="{url}">
-<meta property="og:type" content="profile">
-{image}
+{open_graph if head else ""}
 <link rel="canonical" href="{url}">
 </head>
 <body>
@@ -108,7 +110,8 @@ class Pages:
         shown = artist.listeners_shown and not self.limits.roll(
             self.limits.config.no_listeners_rate
         )
-        body = artist_page(base_url(), artist, shown)
+        head = not self.limits.roll(self.limits.config.bare_page_rate)
+        body = artist_page(base_url(), artist, shown, head)
         return HTTPResponse(body=body.encode(), headers=dict(_PAGE_HEADERS))
 
     def image(self, item_id: str, size: int) -> HTTPResponse:

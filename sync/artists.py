@@ -8,6 +8,7 @@ costs one indexed query and no call to Spotify, so many messages for one artist 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from peewee import fn
 
@@ -18,6 +19,7 @@ from models.artist import ArtistFields
 from models.db import utcnow
 from spotify.client import artist_ref
 from spotify.errors import NotFound
+from spotify.listeners import ArtistPage
 from sync.context import SyncContext
 
 UP_TO_DATE, UPDATED, GONE = "up_to_date", "updated", "gone"
@@ -26,29 +28,46 @@ UP_TO_DATE, UPDATED, GONE = "up_to_date", "updated", "gone"
 def sync_artist(ctx: SyncContext, spotify_id: str, month: str | None = None) -> str:
     """Bring one artist up to date; returns ``up_to_date``, ``updated`` or ``gone``.
 
-    Reads the artist page for the monthly listeners, and ``GET /artists/{id}`` only when a
-    field is missing. An artist Spotify no longer knows (404) is marked, never retried.
+    Reads the artist page: the monthly listeners, and the name and picture when a field is
+    missing. ``GET /artists/{id}`` is asked only when the page has no artist head (its shape
+    changed), so a sync spends its Web API budget on library pages alone. An artist Spotify
+    no longer knows (404) is marked, never retried.
     """
     month = month or current_month()
     if Artist.is_up_to_date(spotify_id, month):
         return UP_TO_DATE
     artist = Artist.get_or_none(Artist.spotify_id == spotify_id)
     try:
-        if artist is None or not artist.details_complete:
-            ref = artist_ref(ctx.app_client().artist(spotify_id))
-            ids = Artist.upsert_many(
-                [ArtistFields(ref.spotify_id, ref.name, ref.url, ref.image_url, True)]
-            )
-            artist_id = ids[spotify_id]
-        else:
+        page = ctx.pages().artist_page(spotify_id)
+        if artist is not None and artist.details_complete:
             artist_id = artist.id
-        listeners = ctx.pages().monthly_listeners(spotify_id)
+        else:
+            artist_id = _store_details(ctx, spotify_id, page, artist)
     except NotFound:
         ctx.library_changed(artist_id=_mark_gone(spotify_id, month))
         return GONE
-    ArtistListeners.record(artist_id, listeners, month)
+    ArtistListeners.record(artist_id, page.listeners, month)
     ctx.library_changed(artist_id=artist_id)
     return UPDATED
+
+
+def _store_details(
+    ctx: SyncContext, spotify_id: str, page: ArtistPage, known: Artist | None
+) -> int:
+    """Complete the artist's row from its page, or from the Web API when the page has no
+    artist head; returns the row's id."""
+    if page.has_head:
+        url = known.url if known is not None and known.url else page_url(ctx, spotify_id)
+        fields = ArtistFields(spotify_id, page.name, url, page.image_url, True)
+    else:
+        ref = artist_ref(ctx.app_client().artist(spotify_id))
+        fields = ArtistFields(ref.spotify_id, ref.name, ref.url, ref.image_url, True)
+    return Artist.upsert_many([fields])[spotify_id]
+
+
+def page_url(ctx: SyncContext, spotify_id: str) -> str:
+    """The artist's page (what the Web API's ``external_urls`` would give)."""
+    return f"{ctx.settings.spotify_open_url}/artist/{quote(spotify_id, safe='')}"
 
 
 def _mark_gone(spotify_id: str, month: str) -> int:

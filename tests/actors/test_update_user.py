@@ -43,6 +43,30 @@ def test_a_queued_sync_runs_to_success_and_fills_in_listener_counts(sign_in, wor
         assert row.artist.details_complete
 
 
+def test_a_first_sync_costs_one_web_api_request_per_library_page_and_none_per_artist(
+    sign_in, worker, demo_spotify
+):
+    # Given Dmitri, whose saved tracks and albums credit artists the database has never seen
+    # (so their rows lack a picture, which only the artist page or the Web API can give).
+    user = sign_in("dmitri")
+
+    job = sync_if_needed(runtime.context(), user)
+    done = wait_for(job_finished(job.id), what="the sync to finish")
+    linked = len({link.artist_id for link in UserArtist.select().where(UserArtist.user == user.id)})
+    wait_for(lambda: ArtistListeners.select().count() == linked, what="every listener count")
+
+    stats = demo_spotify.stats()
+    assert stats["requests"]["api"] == done.pages_total  # the library's pages, nothing more
+    assert not [
+        route for route in stats["routes"] if "artists/<" in route or "/v1/artists" in route
+    ]
+    assert stats["requests"]["open"] == linked  # one artist page each
+    pictured = {a.id for a in demo_spotify.catalog.artists if a.has_image}
+    for artist in Artist.select():
+        assert artist.details_complete
+        assert (artist.image_url is not None) == (artist.spotify_id in pictured)
+
+
 def test_a_user_whose_refresh_token_was_revoked_is_asked_to_sign_in_again(
     sign_in, worker, demo_spotify
 ):

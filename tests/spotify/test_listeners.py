@@ -1,4 +1,5 @@
-"""Monthly listeners: the parser on real-shaped and odd pages, and the page client on the demo."""
+"""Artist pages: the parser (listeners, name, picture) on real-shaped and odd pages, and the
+page client on the demo."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from hypothesis import strategies as st
 
 from config.settings import Settings
 from spotify.errors import BadResponse, NotFound, RateLimited, ServerError, SpotifyTimeout
-from spotify.listeners import ListenerPageClient, parse_monthly_listeners
+from spotify.listeners import (
+    ArtistPage,
+    ListenerPageClient,
+    parse_artist_page,
+    parse_monthly_listeners,
+)
 from spotify_demo.harness import DemoSpotify
 
 
@@ -275,6 +281,65 @@ def test_an_exact_figure_embedded_in_random_html_is_found(
     assert parse_monthly_listeners(page) == figure
 
 
+# --- name and picture from the Open Graph head ------------------------------------------
+
+PAGES = Path(__file__).parent / "pages"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        (
+            "with_picture.html",
+            ArtistPage(
+                23_412_908,
+                "Radiohead",
+                "https://i.scdn.co/image/ab6761610000e5eba03696716c9ee605006047fd",
+            ),
+        ),
+        ("without_picture.html", ArtistPage(412, "Les Amis du Quartier", None)),
+        (
+            "escaped_name.html",
+            ArtistPage(
+                9_100_000,
+                'Simon & Garfunkel <3 "live"',
+                "https://i.scdn.co/image/ab67616d0000b2735c7d2e79ba4ab19e2e0e1fd4",
+            ),
+        ),
+    ],
+)
+def test_a_real_shaped_page_gives_listeners_name_and_picture(
+    fixture: str, expected: ArtistPage
+) -> None:
+    page = parse_artist_page((PAGES / fixture).read_text(encoding="utf-8"))
+    assert page == expected
+    assert page.has_head
+
+
+@pytest.mark.parametrize(
+    "image", ["javascript:alert(1)", "data:image/svg+xml,<svg/>", "//evil.example/x.png", ""]
+)
+def test_a_picture_that_is_not_a_web_address_is_dropped(image: str) -> None:
+    page = parse_artist_page(
+        f'<html><head><meta property="og:title" content="A"/>'
+        f'<meta property="og:image" content="{image}"/></head></html>'
+    )
+    assert (page.name, page.image_url) == ("A", None)
+
+
+def test_a_page_without_the_open_graph_head_has_no_head() -> None:
+    page = parse_artist_page("<html><body><h1>Daft Punk</h1>12 monthly listeners</body></html>")
+    assert page == ArtistPage(12, None, None)
+    assert not page.has_head
+
+
+def test_the_first_of_two_og_titles_is_the_name() -> None:
+    page = parse_artist_page(
+        '<meta property="og:title" content="First"><meta property="og:title" content="Second">'
+    )
+    assert page.name == "First"
+
+
 # --- the page client against the demo Spotify ------------------------------------------
 
 
@@ -314,6 +379,20 @@ def test_the_page_is_asked_for_in_english(
     session.hooks["response"].append(lambda response, **_: sent.append(response.request))
     ListenerPageClient(demo_settings, session).monthly_listeners(demo_spotify.catalog.artists[0].id)
     assert [r.headers["Accept-Language"] for r in sent] == ["en"]
+
+
+def test_the_demo_pages_give_the_catalog_names_and_pictures(
+    demo_spotify: DemoSpotify, pages: ListenerPageClient
+) -> None:
+    catalog = demo_spotify.catalog
+    pictured = next(a for a in catalog.artists if a.has_image)
+    bare = next(a for a in catalog.artists if not a.has_image)
+
+    with_picture, without = pages.artist_page(pictured.id), pages.artist_page(bare.id)
+
+    assert (with_picture.name, without.name) == (pictured.name, bare.name)
+    assert with_picture.image_url and with_picture.image_url.endswith(f"/{pictured.id}/640.svg")
+    assert without.image_url is None and without.has_head
 
 
 def test_a_page_without_the_figure_gives_none(

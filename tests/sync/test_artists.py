@@ -1,0 +1,55 @@
+"""sync_artist: an artist's name, picture and listeners come from its page; the Web API is
+asked only when the page has no artist head."""
+
+from __future__ import annotations
+
+from models import Artist, ArtistListeners
+from models.artist import ArtistFields
+from sync.artists import UPDATED, sync_artist
+from sync.context import SyncContext
+
+
+def api_and_page_requests(demo_spotify) -> tuple[int, int]:
+    counts = demo_spotify.stats()["requests"]
+    return counts["api"], counts["open"]
+
+
+def test_a_new_artist_is_completed_from_its_page_alone(db, app_settings, demo_spotify):
+    artist = next(a for a in demo_spotify.catalog.artists if a.has_image and a.listeners_shown)
+
+    assert sync_artist(SyncContext(settings=app_settings), artist.id) == UPDATED
+
+    row = Artist.get(Artist.spotify_id == artist.id)
+    assert (row.name, row.details_complete) == (artist.name, True)
+    assert row.image_url.endswith(f"/image/{artist.id}/640.svg")
+    assert row.url == f"{app_settings.spotify_open_url}/artist/{artist.id}"
+    assert ArtistListeners.get(ArtistListeners.artist == row.id).monthly_listeners == (
+        artist.listeners
+    )
+    assert api_and_page_requests(demo_spotify) == (0, 1)
+
+
+def test_an_artist_without_a_picture_is_complete_without_asking_the_web_api(
+    db, app_settings, demo_spotify
+):
+    artist = next(a for a in demo_spotify.catalog.artists if not a.has_image)
+    # Known from a saved track: a name and a link, but no picture and not complete.
+    Artist.upsert_many([ArtistFields(artist.id, artist.name, "https://x.test/a", None, False)])
+
+    assert sync_artist(SyncContext(settings=app_settings), artist.id) == UPDATED
+
+    row = Artist.get(Artist.spotify_id == artist.id)
+    assert (row.image_url, row.details_complete, row.url) == (None, True, "https://x.test/a")
+    assert api_and_page_requests(demo_spotify) == (0, 1)
+
+
+def test_a_page_without_its_artist_head_falls_back_to_the_web_api(db, app_settings, demo_spotify):
+    demo_spotify.set_faults(bare_page_rate=1)
+    artist = next(a for a in demo_spotify.catalog.artists if a.has_image and a.listeners_shown)
+
+    assert sync_artist(SyncContext(settings=app_settings), artist.id) == UPDATED
+
+    row = Artist.get(Artist.spotify_id == artist.id)
+    assert (row.name, row.details_complete) == (artist.name, True)
+    assert row.image_url is not None
+    assert api_and_page_requests(demo_spotify) == (1, 1)
