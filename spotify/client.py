@@ -12,6 +12,7 @@ for every process.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -57,6 +58,10 @@ class SpotifyClient:
         self.settings = settings
         self.gate = gate
         self._session = session or requests.Session()
+        # Web API requests sent by this client (tried, whatever the answer): what a job
+        # spent of the app's request budget. A sync's page threads share the client.
+        self._sent = 0
+        self._sent_lock = threading.Lock()
         token, manager = (auth, None) if isinstance(auth, str) else (None, auth)
         self._sp = spotipy.Spotify(
             auth=token,
@@ -94,6 +99,11 @@ class SpotifyClient:
     def close(self) -> None:
         """Release the pooled connections."""
         self._session.close()
+
+    @property
+    def requests_sent(self) -> int:
+        """How many Web API requests this client has sent (refused ones included)."""
+        return self._sent
 
     def __enter__(self) -> SpotifyClient:
         return self
@@ -167,6 +177,8 @@ class SpotifyClient:
         """Make one spotipy call under the gate and give back the JSON object, errors typed."""
         if self.gate is not None:
             self.gate.before_request("api")
+        with self._sent_lock:
+            self._sent += 1
         try:
             data = request(*args, **kwargs)
         except spotipy.SpotifyException as exc:

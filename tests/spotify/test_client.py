@@ -22,7 +22,7 @@ from spotify.client import (
     artists_of_saved_album,
     artists_of_saved_track,
 )
-from spotify.errors import BadResponse, NotFound
+from spotify.errors import BadResponse, NotFound, ServerError
 from spotify.paging import OffsetPage
 from spotify_demo.harness import DemoSpotify
 
@@ -152,6 +152,20 @@ def client_for(demo_spotify: DemoSpotify, settings: Settings, user_id: str) -> S
 def test_me_is_the_token_owner(demo_spotify: DemoSpotify, demo_settings: Settings) -> None:
     me = client_for(demo_spotify, demo_settings, "cleo").me()
     assert (me["id"], me["display_name"]) == ("cleo", "Cléo")
+
+
+def test_the_client_counts_the_web_api_requests_it_sends_refused_ones_too(
+    demo_spotify: DemoSpotify, demo_settings: Settings
+) -> None:
+    client = client_for(demo_spotify, demo_settings, "cleo")
+    list(client.iter_saved_tracks())
+    client.me()
+    demo_spotify.set_faults(fault_rate=1)
+    with pytest.raises(ServerError):
+        client.me()
+
+    assert client.requests_sent == demo_spotify.stats()["requests"]["api"]
+    assert client.requests_sent == 2 + 1 + 1  # two pages of 60 tracks, /me, the refused /me
 
 
 @pytest.mark.parametrize("user_id", ["cleo", "ana"])
