@@ -9,9 +9,11 @@ partial unique index enforces that when the row is inserted, on SQLite and Postg
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
 from peewee import (
+    SQL,
     BooleanField,
     CharField,
     DateTimeField,
@@ -24,11 +26,34 @@ from peewee import (
 from models.db import BaseModel, database, utcnow
 from models.fields import JSONField
 
-QUEUED, RUNNING, RETRYING = "queued", "running", "retrying"
-SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
-ACTIVE = (QUEUED, RUNNING, RETRYING)
-FINISHED = (SUCCEEDED, FAILED, CANCELLED)
-STATUSES = ACTIVE + FINISHED
+
+class JobStatus(enum.StrEnum):
+    """Where a job run stands; each value is what the ``status`` column holds."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def active(cls) -> tuple[JobStatus, ...]:
+        """The statuses of a run not yet ended: queued, running or retrying."""
+        return (cls.QUEUED, cls.RUNNING, cls.RETRYING)
+
+    @classmethod
+    def finished(cls) -> tuple[JobStatus, ...]:
+        """The statuses a run ends with: succeeded, failed or cancelled."""
+        return (cls.SUCCEEDED, cls.FAILED, cls.CANCELLED)
+
+
+# Aliases of the members, kept while other modules still import these names.
+QUEUED, RUNNING, RETRYING = JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING
+SUCCEEDED, FAILED, CANCELLED = JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED
+ACTIVE = JobStatus.active()
+FINISHED = JobStatus.finished()
+STATUSES = tuple(JobStatus)
 
 # A running job's worker writes its heartbeat this often (a thread beside the job)...
 HEARTBEAT_INTERVAL = dt.timedelta(seconds=4)
@@ -57,6 +82,8 @@ class JobRun(BaseModel):
     progress_total = IntegerField(null=True)
     progress_message = TextField(null=True)
     attempts = IntegerField(default=0)
+    # Spotify Web API requests the job made (a default in the table too: migration 0003).
+    api_requests = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
     error = TextField(null=True)
     traceback = TextField(null=True)
     cancel_requested = BooleanField(default=False)

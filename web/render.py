@@ -7,6 +7,8 @@ from typing import Any
 import jinja2
 
 from config.settings import ROOT, Settings
+from models.job_run import JobStatus
+from web.views import NEVER_SYNCED
 
 TEMPLATES_DIR = ROOT / "templates"
 
@@ -24,6 +26,8 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["web_link"] = web_link
+        # Templates name statuses by these, never by hand, so they agree with the models.
+        self.env.globals.update(JobStatus=JobStatus, NEVER_SYNCED=NEVER_SYNCED)
 
     def __call__(self, name: str, **values: Any) -> str:
         """The HTML of template ``name`` filled with ``values``."""

@@ -11,16 +11,12 @@ import bottle
 
 from models import JobRun, User
 from models.comparison import PersonSummary
+from models.job_run import JobStatus
 from sync.users import user_subject
 from web import context
+from web.auth_guard import api_not_signed_in, login_required
 from web.context import as_json
-from web.routes.compare import comparison_view, find_friend
-from web.routes.home import sync_state
-from web.routes.ops_api import queue_position
-
-
-def _me_or_401() -> User | None:
-    return context.current_user()
+from web.views import comparison_view, find_friend, queue_position, sync_state
 
 
 def _person(summary: PersonSummary, user: User) -> dict:
@@ -49,7 +45,7 @@ def _job(job: JobRun) -> dict:
         },
         "totals": job.totals,
         "attempts": job.attempts,
-        "error": job.error if job.status == "failed" else None,
+        "error": job.error if job.status == JobStatus.FAILED else None,
         "enqueued_at": job.enqueued_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
@@ -63,10 +59,8 @@ def mount(app: bottle.Bottle) -> None:
     """Add the API routes to ``app``."""
 
     @app.get("/api/me")
-    def api_me() -> str:
-        me = _me_or_401()
-        if me is None:
-            return as_json({"error": "not signed in"}, status=401)
+    @login_required(otherwise=api_not_signed_in)
+    def api_me(me: User) -> str:
         return as_json(
             {
                 "spotify_id": me.spotify_id,
@@ -79,10 +73,8 @@ def mount(app: bottle.Bottle) -> None:
         )
 
     @app.get("/api/compare/<code>")
-    def api_compare(code: str) -> str:
-        me = _me_or_401()
-        if me is None:
-            return as_json({"error": "not signed in"}, status=401)
+    @login_required(otherwise=api_not_signed_in)
+    def api_compare(me: User, code: str) -> str:
         friend, problem, status = find_friend(code, malformed_status=404)
         if friend is None:
             return as_json({"error": problem}, status=status)
@@ -120,20 +112,16 @@ def mount(app: bottle.Bottle) -> None:
         )
 
     @app.get("/api/jobs/<job_id>")
-    def api_job(job_id: str) -> str:
-        me = _me_or_401()
-        if me is None:
-            return as_json({"error": "not signed in"}, status=401)
+    @login_required(otherwise=api_not_signed_in)
+    def api_job(me: User, job_id: str) -> str:
         job = visible_job(me, job_id)
         if job is None:
             return as_json({"error": "no such job"}, status=404)
         return as_json(_job(job))
 
     @app.post("/api/jobs/<job_id>/cancel")
-    def api_cancel_job(job_id: str) -> str:
-        me = _me_or_401()
-        if me is None:
-            return as_json({"error": "not signed in"}, status=401)
+    @login_required(otherwise=api_not_signed_in)
+    def api_cancel_job(me: User, job_id: str) -> str:
         job = visible_job(me, job_id)
         if job is None:
             return as_json({"error": "no such job"}, status=404)

@@ -2,63 +2,33 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import quote
 
 import bottle
 
-from jobs import queueing
 from models import JobRun, User, current_month
 from models.library import SORTS, library_page
 from sync.users import user_subject
 from web import context
+from web.auth_guard import login_required, not_signed_in_page, sign_in_first
 from web.context import page_error, render, see_other
 from web.spotify_pause import counts_resume_at
+from web.views import sync_view
 
 PAGE_SIZE = 50
-# A request still unsent after this long waits for Redis; a younger one may be on its way.
-DELAYED_AFTER = dt.timedelta(seconds=2)
 
 
-def sync_state(user: User) -> dict:
-    """The user's latest sync as pages and the JSON API show it.
-
-    ``delayed``: the sync waits for the job queue (Redis is away) and goes on by itself
-    when it is back; known at once when this request's own send failed.
-    """
-    job = JobRun.latest_for(queueing.UPDATE_USER, user_subject(user.id))
-    if job is None:
-        return {
-            "status": "never",
-            "job_id": None,
-            "progress": None,
-            "resume_at": None,
-            "error": None,
-            "delayed": False,
-        }
-    grace = dt.timedelta(0) if context.queue_refused() else DELAYED_AFTER
-    return {
-        "status": job.status,
-        "job_id": job.id,
-        "progress": {
-            "pages_loaded": job.pages_loaded,
-            "pages_total": job.pages_total,
-            "message": job.progress_message,
-        },
-        "resume_at": job.resume_at,
-        "error": job.error if job.status == "failed" else None,
-        "delayed": job.waits_for_queue(grace),
-    }
+def _landing(*_: object, **__: object) -> str:
+    # Signed out, the home address is the landing page, not a sign-in redirect.
+    return render("landing.html")
 
 
 def mount(app: bottle.Bottle) -> None:
     """Add the home routes to ``app``."""
 
     @app.get("/")
-    def home() -> str:
-        user = context.current_user()
-        if user is None:
-            return render("landing.html")
+    @login_required(otherwise=_landing)
+    def home(user: User) -> str:
         query = bottle.request.query
         sort = query.get("sort") or "name"
         raw_page = query.get("page")
@@ -73,7 +43,7 @@ def mount(app: bottle.Bottle) -> None:
         return render(
             "home.html",
             me=user,
-            sync=sync_state(user),
+            sync=sync_view(user),
             counts=user.artist_counts(),
             artists=artists,
             total=total,
@@ -85,21 +55,16 @@ def mount(app: bottle.Bottle) -> None:
         )
 
     @app.get("/sync-status")
-    def sync_status() -> str:
-        user = context.current_user()
-        if user is None:
-            return page_error(401, "Sign in to see your sync.")
-        return render("_sync_status.html", sync=sync_state(user), me=user)
+    @login_required(otherwise=not_signed_in_page("Sign in to see your sync."))
+    def sync_status(user: User) -> str:
+        return render("_sync_status.html", sync=sync_view(user), me=user)
 
     @app.get("/loading")
-    def loading() -> str | bottle.HTTPResponse:
-        user = context.current_user()
-        if user is None:
-            return see_other("/login")
-        state = sync_state(user)
+    @login_required(otherwise=sign_in_first)
+    def loading(user: User) -> str | bottle.HTTPResponse:
+        state = sync_view(user)
         target = context.safe_next(bottle.request.query.get("next"))
-        active = state["status"] in ("queued", "running", "retrying")
-        if not active and user.last_synced_at is not None:
+        if not state["active"] and user.last_synced_at is not None:
             if context.is_htmx():
                 bottle.response.set_header("HX-Redirect", target)
                 return ""
@@ -110,20 +75,16 @@ def mount(app: bottle.Bottle) -> None:
         return render("loading.html", sync=state, me=user, next=target)
 
     @app.post("/refresh")
-    def refresh() -> str | bottle.HTTPResponse:
-        user = context.current_user()
-        if user is None:
-            return see_other("/login")
+    @login_required(otherwise=sign_in_first)
+    def refresh(user: User) -> str | bottle.HTTPResponse:
         app.config["overlap.sync"](user, force=True)
         if context.is_htmx():
-            return render("_sync_status.html", sync=sync_state(user), me=user)
+            return render("_sync_status.html", sync=sync_view(user), me=user)
         return see_other("/")
 
     @app.post("/account/delete")
-    def delete_account() -> str:
-        user = context.current_user()
-        if user is None:
-            return page_error(401, "You are not signed in.")
+    @login_required(otherwise=not_signed_in_page("You are not signed in."))
+    def delete_account(user: User) -> str:
         JobRun.delete().where(JobRun.subject == user_subject(user.id)).execute()
         User.delete().where(User.id == user.id).execute()
         context.session().clear()

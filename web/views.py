@@ -1,0 +1,139 @@
+"""What more than one route shows: a person's sync, a comparison, the friend a code names,
+a job's place in its queue.
+
+Routes build their answers from these and never import each other (an import-linter
+contract in ``pyproject.toml`` keeps it so).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import bottle
+import redis
+
+from jobs import queueing
+from models import JobRun, User, current_month
+from models.comparison import SORTS
+from models.job_run import JobStatus
+from models.user import normalize_friend_code
+from ops.queues import BrokerRef, job_position
+from sync.users import user_subject
+from web import context
+from web.spotify_pause import counts_resume_at
+
+# The pseudo-status of a person whose library no sync was ever asked for.
+NEVER_SYNCED = "never"
+# Shared artists on one page of a comparison.
+COMPARISON_PAGE_SIZE = 50
+# A request still unsent after this long waits for Redis; a younger one may be on its way.
+DELAYED_AFTER = dt.timedelta(seconds=2)
+
+
+def sync_state(user: User) -> dict[str, Any]:
+    """The user's latest sync as the JSON API shows it (its keys are a contract).
+
+    ``delayed``: the sync waits for the job queue (Redis is away) and goes on by itself
+    when it is back; known at once when this request's own send failed.
+    """
+    job = JobRun.latest_for(queueing.UPDATE_USER, user_subject(user.id))
+    if job is None:
+        return {
+            "status": NEVER_SYNCED,
+            "job_id": None,
+            "progress": None,
+            "resume_at": None,
+            "error": None,
+            "delayed": False,
+        }
+    grace = dt.timedelta(0) if context.queue_refused() else DELAYED_AFTER
+    return {
+        "status": job.status,
+        "job_id": job.id,
+        "progress": {
+            "pages_loaded": job.pages_loaded,
+            "pages_total": job.pages_total,
+            "message": job.progress_message,
+        },
+        "resume_at": job.resume_at,
+        "error": job.error if job.status == JobStatus.FAILED else None,
+        "delayed": job.waits_for_queue(grace),
+    }
+
+
+def sync_view(user: User) -> dict[str, Any]:
+    """The user's latest sync as the pages show it: ``sync_state`` and ``active``, which
+    decides whether the page polls (the API keeps its keys, so it is not added there)."""
+    state = sync_state(user)
+    return {**state, "active": state["status"] in JobStatus.active()}
+
+
+def _guard_keys() -> tuple[str, str]:
+    session = context.session()
+    return session.csrf_token, bottle.request.remote_addr or "unknown"
+
+
+def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str | None, int]:
+    """The friend a typed code belongs to, or (None, why not, HTTP status)."""
+    guard = bottle.request.app.config["overlap.guard"]
+    keys = _guard_keys()
+    if guard.blocked(*keys):
+        return None, "Too many wrong codes. Wait ten minutes and try again.", 429
+    code = normalize_friend_code(raw)
+    if code is None:
+        guard.failed(*keys)
+        return (
+            None,
+            "That is not a friend code: a code has ten letters and digits.",
+            malformed_status,
+        )
+    friend = User.get_or_none(User.friend_code == code)
+    if friend is None:
+        guard.failed(*keys)
+        return None, "No one has that friend code. Check it with your friend.", 404
+    return friend, None, 200
+
+
+def comparison_view(
+    me: User, friend: User, sort: str, limit: int = COMPARISON_PAGE_SIZE, offset: int = 0
+) -> dict[str, Any] | None:
+    """The values of the comparison fragment, or None for an unknown sort."""
+    if sort not in SORTS:
+        return None
+    cache = bottle.request.app.config["overlap.comparisons"]
+    result = cache.compare(me, friend, current_month(), limit=limit, offset=offset, sort=sort)
+    my_sync, their_sync = sync_view(me), sync_view(friend)
+    syncing = my_sync["active"] or their_sync["active"]
+    loaded = me.last_synced_at is not None and friend.last_synced_at is not None
+    return {
+        "me": me,
+        "friend": friend,
+        "c": result,
+        "my_sync": my_sync,
+        "their_sync": their_sync,
+        "complete": loaded and not syncing and result.pending_shared == 0,
+        # Spotify paused the counts (a 429 of hours): the page says until when.
+        "counts_resume_at": counts_resume_at() if result.pending_shared else None,
+        "page": offset // result.limit + 1,
+        "pages": max(1, -(-result.shared_count // result.limit)),
+        "sort": sort,
+        "code": friend.friend_code,
+    }
+
+
+def broker_ref() -> BrokerRef | None:
+    """The queues' Redis client and namespace, or None when Redis is not configured."""
+    client = bottle.request.app.config["overlap.redis"]
+    return None if client is None else BrokerRef(client, context.settings().redis_namespace)
+
+
+def queue_position(job: JobRun) -> int | None:
+    """How many messages wait ahead of a queued job (None unless it waits in a queue)."""
+    ref = broker_ref()
+    if ref is None:
+        return None
+    try:
+        return job_position(ref, job)
+    except redis.RedisError:
+        return None  # The job's page still answers; only its place in line is missing.
