@@ -25,6 +25,7 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
 from actors.scheduler_lease import RENEW_EVERY, Claim, SchedulerLease, utc
+from config.redis_ref import RedisRef
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def tick_sender(broker: RedisBroker) -> TickSender:
     with _senders_lock:
         sender = _senders.get(id(broker))
         if sender is None:
-            lease = SchedulerLease(broker.client, broker.namespace)
+            lease = SchedulerLease(RedisRef.of(broker))
             sender = _senders[id(broker)] = TickSender(lease).start()
         return sender
 

@@ -29,7 +29,7 @@ import socket
 import uuid
 from typing import Any
 
-import redis
+from config.redis_ref import RedisRef, text
 
 # The holder extends its lease every RENEW_EVERY; one silent for LEASE_TTL is dead, and a
 # standby takes over within LEASE_TTL + RENEW_EVERY.
@@ -71,25 +71,25 @@ return 0
 """
 
 
-def lease_key(namespace: str) -> str:
+def lease_key(ref: RedisRef) -> str:
     """The key holding the token of the scheduler allowed to send."""
-    return f"{namespace}:scheduler:lease"
+    return ref.key("scheduler", "lease")
 
 
-def status_key(namespace: str) -> str:
+def status_key(ref: RedisRef) -> str:
     """The hash of who took the lease when, and the last tick sent."""
-    return f"{namespace}:scheduler:status"
+    return ref.key("scheduler", "status")
 
 
-def last_tick_key(namespace: str) -> str:
+def last_tick_key(ref: RedisRef) -> str:
     """The key where the minutely ``recover`` job writes when it last ran on a worker."""
-    return f"{namespace}:scheduler:last_tick"
+    return ref.key("scheduler", "last_tick")
 
 
-def tick_key(namespace: str, actor_name: str, scheduled_at: dt.datetime) -> str:
+def tick_key(ref: RedisRef, actor_name: str, scheduled_at: dt.datetime) -> str:
     """The key that claims one actor's tick: cron's smallest step is the minute."""
     minute = utc(scheduled_at).strftime("%Y-%m-%dT%H:%MZ")
-    return f"{namespace}:scheduler:tick:{actor_name}:{minute}"
+    return ref.key("scheduler", "tick", actor_name, minute)
 
 
 class Claim(enum.Enum):
@@ -105,33 +105,31 @@ class SchedulerLease:
 
     def __init__(
         self,
-        client: redis.Redis,
-        namespace: str,
+        ref: RedisRef,
         *,
         ttl: dt.timedelta = LEASE_TTL,
         holder_id: str | None = None,
     ) -> None:
-        self.client = client
-        self.namespace = namespace
+        self.ref = ref
         self.ttl_ms = int(ttl.total_seconds() * 1000)
         self.holder_id = holder_id or f"{socket.gethostname()}:{os.getpid()}"
         # The nonce tells this process from an earlier one with the same host and pid.
         self.token = f"{self.holder_id}#{uuid.uuid4().hex[:8]}"
-        self._keep = client.register_script(_KEEP)
-        self._claim = client.register_script(_CLAIM)
-        self._release = client.register_script(_RELEASE)
+        self._keep = ref.client.register_script(_KEEP)
+        self._claim = ref.client.register_script(_CLAIM)
+        self._release = ref.client.register_script(_RELEASE)
 
     def keep(self) -> bool:
         """Take the lease if it is free or extend it if it is ours; whether it is ours."""
-        keys = [lease_key(self.namespace), status_key(self.namespace)]
+        keys = [lease_key(self.ref), status_key(self.ref)]
         return int(self._keep(keys=keys, args=[self.token, self.ttl_ms, _now_ms()])) > 0
 
     def claim_tick(self, actor_name: str, scheduled_at: dt.datetime) -> Claim:
         """Whether this scheduler should send ``actor_name``'s tick of ``scheduled_at``."""
         keys = [
-            lease_key(self.namespace),
-            status_key(self.namespace),
-            tick_key(self.namespace, actor_name, scheduled_at),
+            lease_key(self.ref),
+            status_key(self.ref),
+            tick_key(self.ref, actor_name, scheduled_at),
         ]
         tick_ttl_ms = int(TICK_MEMORY.total_seconds() * 1000)
         args = [self.token, self.ttl_ms, _now_ms(), tick_ttl_ms, utc(scheduled_at).isoformat()]
@@ -139,10 +137,10 @@ class SchedulerLease:
 
     def release(self) -> bool:
         """Give the lease up if it is ours, so that a standby takes it at once."""
-        return bool(self._release(keys=[lease_key(self.namespace)], args=[self.token]))
+        return bool(self._release(keys=[lease_key(self.ref)], args=[self.token]))
 
 
-def scheduler_status(client: redis.Redis, namespace: str) -> dict[str, Any]:
+def scheduler_status(ref: RedisRef) -> dict[str, Any]:
     """Who holds the lease and since when, when it expires, and the last tick sent.
 
     ``holder`` and ``last_tick_by`` are ``host:pid``; ``holder`` is None when no scheduler
@@ -150,14 +148,14 @@ def scheduler_status(client: redis.Redis, namespace: str) -> dict[str, Any]:
     aware UTC datetimes, or None: ``last_tick`` is the scheduled time of the last tick sent,
     ``last_sent_at`` when it was sent, ``last_recovery_at`` when a worker last ran ``recover``.
     """
-    with client.pipeline(transaction=True) as pipe:
-        pipe.get(lease_key(namespace))
-        pipe.pttl(lease_key(namespace))
-        pipe.hgetall(status_key(namespace))
-        pipe.get(last_tick_key(namespace))
+    with ref.client.pipeline(transaction=True) as pipe:
+        pipe.get(lease_key(ref))
+        pipe.pttl(lease_key(ref))
+        pipe.hgetall(status_key(ref))
+        pipe.get(last_tick_key(ref))
         raw_token, pttl, raw_fields, recovered = pipe.execute()
-    token = _text(raw_token)
-    fields = {_text(k): _text(v) for k, v in raw_fields.items()}
+    token = text(raw_token)
+    fields = {text(k): text(v) for k, v in raw_fields.items()}
     held = token is not None and pttl > 0
     last_tick = fields.get("last_tick")
     return {
@@ -173,10 +171,6 @@ def scheduler_status(client: redis.Redis, namespace: str) -> dict[str, Any]:
             dt.datetime.fromtimestamp(float(recovered), dt.UTC) if recovered else None
         ),
     }
-
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _holder(token: str | None) -> str | None:

@@ -13,12 +13,14 @@ from typing import Any, TypeVar
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
+from config.redis_ref import RedisRef
+
 T = TypeVar("T")
 
 
 def enqueued(broker: RedisBroker, queue: str, delayed: bool = False) -> list[Message]:
     """The messages waiting on ``queue`` (or on its delay queue), oldest first."""
-    name = f"{broker.namespace}:{queue}{'.DQ' if delayed else ''}"
+    name = RedisRef.of(broker).key(f"{queue}{'.DQ' if delayed else ''}")
     ids = broker.client.lrange(name, 0, -1)
     if delayed:
         ids = broker.client.hkeys(f"{name}.msgs")

@@ -22,6 +22,7 @@ from pathlib import Path
 import redis
 
 from cli.embedded_redis import EmbeddedRedis
+from config.redis_ref import RedisRef
 from config.settings import Settings
 from spotify.gate import SpotifyGate
 
@@ -35,7 +36,7 @@ def _process(
     client = redis.Redis.from_url(redis_url)
     env = {"SECRET_KEY": "bench", "SPOTIFY_API_RATE": str(rate)}
     settings = Settings.from_env(env, read_dotenv=False)
-    gate = SpotifyGate(client, settings, namespace=f"bench-{op}-{rate}")
+    gate = SpotifyGate(RedisRef(client, f"bench-{op}-{rate}"), settings)
     call: Callable[[], object] = client.ping if op == "ping" else lambda: gate.before_request("api")
     times: list[float] = []
     end = time.time() + seconds

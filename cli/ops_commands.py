@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import sys
 
-import redis
-
+from config.redis_ref import RedisRef
 from jobs.actions import JobActionError, cancel_active, retry_all_failed, retry_job
 from models import JobRun
 from models.job_run import STATUSES
 from ops.pause import pause_queue, paused_queues, resume_queue
-from ops.queues import BrokerRef, queue_stats
+from ops.queues import queue_stats
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -94,20 +93,20 @@ def retry(raw_id: str) -> int:
     return 0
 
 
-def queues(client: redis.Redis, namespace: str, action: str, queue: str | None) -> int:
+def queues(ref: RedisRef, action: str, queue: str | None) -> int:
     """Print each queue's counts, or pause or resume one."""
     from jobs.queueing import QUEUES
 
     if action == "stats":
         print(f"{'queue':<12} {'waiting':>8} {'running':>8} {'delayed':>8} {'failed':>8}  state")
-        for q in queue_stats(BrokerRef(client, namespace)):
+        for q in queue_stats(ref):
             state = "paused" if q.paused else "running"
             counts = f"{q.waiting:>8} {q.processing:>8} {q.delayed:>8} {q.failed:>8}"
             print(f"{q.queue:<12} {counts}  {state}")
         return 0
     if queue not in QUEUES:
         return _fail(f"no queue {queue!r}; the queues are {', '.join(QUEUES)}", 2)
-    (pause_queue if action == "pause" else resume_queue)(client, namespace, queue)
-    paused = queue in paused_queues(client, namespace)
+    (pause_queue if action == "pause" else resume_queue)(ref, queue)
+    paused = queue in paused_queues(ref)
     print(f"{queue}: {'paused' if paused else 'running'}")
     return 0

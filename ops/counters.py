@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, fields
 
 import redis
 
+from config.redis_ref import RedisRef, text
+
 SUCCEEDED, FAILED, RETRIED, SKIPPED = "succeeded", "failed", "retried", "skipped"
 # Failed: given up on (the message went to the dead-letter queue). Retried: failed this
 # time and sent again later. Skipped: a middleware declined it (a duplicate delivery of a
@@ -34,14 +36,14 @@ MAX_MINUTES = 120
 MINUTE_TTL = MAX_MINUTES * 60 + 600
 
 
-def minute_key(namespace: str, minute: int) -> str:
+def minute_key(ref: RedisRef, minute: int) -> str:
     """The hash of one minute's counts (``minute``: epoch seconds // 60)."""
-    return f"{namespace}:ops:jobs:minute:{minute}"
+    return ref.key("ops", "jobs", "minute", minute)
 
 
-def totals_key(namespace: str) -> str:
+def totals_key(ref: RedisRef) -> str:
     """The hash of the running totals."""
-    return f"{namespace}:ops:jobs:total"
+    return ref.key("ops", "jobs", "total")
 
 
 @dataclass
@@ -108,7 +110,7 @@ class CounterBuffer:
                 entry[0] += 1
                 entry[1] += duration_ms
 
-    def flush(self, client: redis.Redis, namespace: str) -> int:
+    def flush(self, ref: RedisRef) -> int:
         """Add the counts gathered so far to Redis in one pipeline; returns the fields sent.
 
         When Redis cannot be reached the counts are kept for the next flush and the error
@@ -123,12 +125,12 @@ class CounterBuffer:
             fields[(minute, f"{actor}|{status}")] += count
             fields[(minute, f"{actor}|{DURATION}")] += ms
         try:
-            with client.pipeline(transaction=False) as pipe:
+            with ref.client.pipeline(transaction=False) as pipe:
                 for (minute, name), amount in fields.items():
-                    pipe.hincrby(minute_key(namespace, minute), name, amount)
-                    pipe.hincrby(totals_key(namespace), name, amount)
+                    pipe.hincrby(minute_key(ref, minute), name, amount)
+                    pipe.hincrby(totals_key(ref), name, amount)
                 for minute in {minute for minute, _ in fields}:
-                    pipe.expire(minute_key(namespace, minute), MINUTE_TTL)
+                    pipe.expire(minute_key(ref, minute), MINUTE_TTL)
                 pipe.execute()
         except redis.RedisError:
             with self._lock:
@@ -141,7 +143,7 @@ class CounterBuffer:
 
 
 def jobs_per_minute(
-    client: redis.Redis, namespace: str, minutes: int = 60, now: float | None = None
+    ref: RedisRef, minutes: int = 60, now: float | None = None
 ) -> list[MinuteCounts]:
     """The last ``minutes`` minutes (at most two hours), oldest first, ending with this one.
 
@@ -150,9 +152,9 @@ def jobs_per_minute(
     minutes = max(1, min(minutes, MAX_MINUTES))
     last = int(time.time() if now is None else now) // 60
     span = range(last - minutes + 1, last + 1)
-    with client.pipeline(transaction=False) as pipe:
+    with ref.client.pipeline(transaction=False) as pipe:
         for minute in span:
-            pipe.hgetall(minute_key(namespace, minute))
+            pipe.hgetall(minute_key(ref, minute))
         replies = pipe.execute()
     out = []
     for minute, raw in zip(span, replies, strict=True):
@@ -165,21 +167,17 @@ def jobs_per_minute(
     return out
 
 
-def job_totals(client: redis.Redis, namespace: str) -> dict[str, JobCounts]:
+def job_totals(ref: RedisRef) -> dict[str, JobCounts]:
     """Every actor's counts since the counters began (they only grow)."""
-    return _by_actor(client.hgetall(totals_key(namespace)))
+    return _by_actor(ref.client.hgetall(totals_key(ref)))
 
 
 def _by_actor(raw: dict[bytes, bytes]) -> dict[str, JobCounts]:
     """Counts by actor from a hash of ``<actor>|<status>`` fields."""
     out: dict[str, JobCounts] = {}
     for name, value in raw.items():
-        actor, _, what = _text(name).rpartition("|")
+        actor, _, what = text(name).rpartition("|")
         if what in STATUSES or what == DURATION:
             counts = out.setdefault(actor, JobCounts())
             setattr(counts, what, getattr(counts, what) + int(value))
     return dict(sorted(out.items()))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

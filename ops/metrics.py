@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 
-import redis
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -28,9 +27,10 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 
+from config.redis_ref import RedisRef
 from ops.counters import STATUSES, job_totals
 from ops.jobs import job_runs_by_actor_and_status
-from ops.queues import BrokerRef, queue_stats
+from ops.queues import queue_stats
 from ops.workers import WorkerInfo, live_workers
 from spotify.gate import HostStats
 
@@ -43,18 +43,17 @@ class OpsCollector:
 
     def __init__(
         self,
-        client: redis.Redis,
-        namespace: str,
+        ref: RedisRef,
         spotify_stats: Callable[[], Mapping[str, HostStats]] | None = None,
     ) -> None:
-        self.broker = BrokerRef(client, namespace)
+        self.ref = ref
         self.spotify_stats = spotify_stats
 
     def collect(self) -> Iterator[Metric]:
         """The families, read now."""
         yield from self._job_runs()
         yield from self._job_counters()
-        workers = live_workers(self.broker.client, self.broker.namespace)
+        workers = live_workers(self.ref)
         yield from self._queues(workers)
         yield from self._workers(workers)
         if self.spotify_stats is not None:
@@ -82,7 +81,7 @@ class OpsCollector:
             "Time the workers spent on each actor's messages, whatever the outcome.",
             labels=["actor"],
         )
-        for actor, counts in job_totals(self.broker.client, self.broker.namespace).items():
+        for actor, counts in job_totals(self.ref).items():
             for status in STATUSES:
                 processed.add_metric([actor, status], getattr(counts, status))
             durations.add_metric([actor], counts.processed, counts.duration_ms / 1000)
@@ -102,7 +101,7 @@ class OpsCollector:
         consumers = GaugeMetricFamily(
             "overlap_queue_workers", "Live worker processes consuming the queue.", labels=["queue"]
         )
-        for stats in queue_stats(self.broker, workers=workers):
+        for stats in queue_stats(self.ref, workers=workers):
             for state in QUEUE_STATES:
                 messages.add_metric([stats.queue, state], getattr(stats, state))
             paused.add_metric([stats.queue], int(stats.paused))
@@ -159,11 +158,10 @@ class OpsCollector:
 
 
 def render_metrics(
-    client: redis.Redis,
-    namespace: str,
+    ref: RedisRef,
     spotify_stats: Callable[[], Mapping[str, HostStats]] | None = None,
 ) -> bytes:
     """The Prometheus text exposition of everything above, read now."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(OpsCollector(client, namespace, spotify_stats))
+    registry.register(OpsCollector(ref, spotify_stats))
     return generate_latest(registry)

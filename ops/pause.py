@@ -8,28 +8,24 @@ their order meanwhile, so resuming simply lets the workers fetch them again.
 
 from __future__ import annotations
 
-import redis
+from config.redis_ref import RedisRef, text
 
 
-def paused_key(namespace: str) -> str:
+def paused_key(ref: RedisRef) -> str:
     """The Redis set holding the names of the paused queues."""
-    return f"{namespace}:ops:paused"
+    return ref.key("ops", "paused")
 
 
-def pause_queue(client: redis.Redis, namespace: str, queue: str) -> bool:
+def pause_queue(ref: RedisRef, queue: str) -> bool:
     """Pause ``queue`` for every worker; True when it was running until now."""
-    return bool(client.sadd(paused_key(namespace), queue))
+    return bool(ref.client.sadd(paused_key(ref), queue))
 
 
-def resume_queue(client: redis.Redis, namespace: str, queue: str) -> bool:
+def resume_queue(ref: RedisRef, queue: str) -> bool:
     """Let the workers take ``queue``'s messages again; True when it was paused."""
-    return bool(client.srem(paused_key(namespace), queue))
+    return bool(ref.client.srem(paused_key(ref), queue))
 
 
-def paused_queues(client: redis.Redis, namespace: str) -> frozenset[str]:
+def paused_queues(ref: RedisRef) -> frozenset[str]:
     """The names of the queues paused now."""
-    return frozenset(_text(name) for name in client.smembers(paused_key(namespace)))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return frozenset(text(name) for name in ref.client.smembers(paused_key(ref)))

@@ -20,31 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import redis
-
+from config.redis_ref import RedisRef, text
 from jobs.queueing import QUEUES
 from models import JobRun
 from models.job_run import QUEUED
 from ops.jobs import running_jobs_by_queue
 from ops.pause import paused_queues
 from ops.workers import WorkerInfo, live_workers
-
-
-class BrokerLike(Protocol):
-    """What these functions need of a broker: a ``RedisBroker`` has both."""
-
-    client: redis.Redis
-    namespace: str
-
-
-@dataclass(frozen=True)
-class BrokerRef:
-    """The Redis client and namespace of the broker, for processes that hold no broker."""
-
-    client: redis.Redis
-    namespace: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +56,7 @@ class QueueStats:
 
 
 def queue_stats(
-    broker: BrokerLike,
+    ref: RedisRef,
     queues: Sequence[str] = QUEUES,
     workers: Iterable[WorkerInfo] | None = None,
 ) -> list[QueueStats]:
@@ -80,18 +64,18 @@ def queue_stats(
 
     ``workers`` are the live workers if the caller has them already.
     """
-    client, ns = broker.client, broker.namespace
-    broker_ids = [_text(b) for b in client.zrange(f"{ns}:__heartbeats__", 0, -1)]
+    client = ref.client
+    broker_ids = [text(b) for b in client.zrange(ref.key("__heartbeats__"), 0, -1)]
     with client.pipeline(transaction=False) as pipe:
         for queue in queues:
-            pipe.llen(f"{ns}:{queue}")
-            pipe.hlen(f"{ns}:{queue}.DQ.msgs")
-            pipe.zcard(f"{ns}:{queue}.XQ")
+            pipe.llen(ref.key(queue))
+            pipe.hlen(ref.key(f"{queue}.DQ.msgs"))
+            pipe.zcard(ref.key(f"{queue}.XQ"))
             for broker_id in broker_ids:
-                pipe.scard(f"{ns}:__acks__.{broker_id}.{queue}")
+                pipe.scard(ref.key(f"__acks__.{broker_id}.{queue}"))
         replies = iter(pipe.execute())
-    paused = paused_queues(client, ns)
-    workers = live_workers(client, ns) if workers is None else list(workers)
+    paused = paused_queues(ref)
+    workers = live_workers(ref) if workers is None else list(workers)
     processing: dict[str, int] = {}
     for worker in workers:
         for job in worker.current:
@@ -135,26 +119,22 @@ return -1
 _POSITION_CHUNK = 500
 
 
-def position_in_queue(broker: BrokerLike, queue: str, message_id: str) -> int | None:
+def position_in_queue(ref: RedisRef, queue: str, message_id: str) -> int | None:
     """How many messages wait ahead of ``message_id`` on ``queue`` (0: it is next), or None
     when it is not waiting there (running, delayed, finished, or unknown).
 
     O(queue length) inside Redis: meant for one job's page, not for every message.
     """
-    ns = broker.namespace
     # Dramatiq's JSON encoder writes compact JSON, so this is how the id appears.
     needle = f'"message_id":"{message_id}"'
-    script = broker.client.register_script(_POSITION)
-    found = script(keys=[f"{ns}:{queue}", f"{ns}:{queue}.msgs"], args=[needle, _POSITION_CHUNK])
+    script = ref.client.register_script(_POSITION)
+    keys = [ref.key(queue), ref.key(f"{queue}.msgs")]
+    found = script(keys=keys, args=[needle, _POSITION_CHUNK])
     return None if found < 0 else int(found)
 
 
-def job_position(broker: BrokerLike, job: JobRun) -> int | None:
+def job_position(ref: RedisRef, job: JobRun) -> int | None:
     """A queued job's place in its queue (see ``position_in_queue``); None for any other."""
     if job.status != QUEUED:
         return None
-    return position_in_queue(broker, job.queue, job.message_id)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return position_in_queue(ref, job.queue, job.message_id)

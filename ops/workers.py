@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
+from config.redis_ref import RedisRef, text
 
 # Workers write their entry this often...
 HEARTBEAT_INTERVAL = 5.0
@@ -26,14 +26,14 @@ WORKER_TTL = 15
 FORGET_AFTER = 3600
 
 
-def entry_key(namespace: str, worker_id: str) -> str:
+def entry_key(ref: RedisRef, worker_id: str) -> str:
     """The key of one worker's entry."""
-    return f"{namespace}:ops:worker:{worker_id}"
+    return ref.key("ops", "worker", worker_id)
 
 
-def index_key(namespace: str) -> str:
+def index_key(ref: RedisRef) -> str:
     """The sorted set of worker ids by last heartbeat (epoch seconds)."""
-    return f"{namespace}:ops:workers"
+    return ref.key("ops", "workers")
 
 
 @dataclass(frozen=True)
@@ -92,31 +92,31 @@ class WorkerInfo:
         }
 
 
-def write_worker(client: redis.Redis, namespace: str, info: WorkerInfo) -> None:
+def write_worker(ref: RedisRef, info: WorkerInfo) -> None:
     """Write (or refresh) a worker's entry and its place in the index, in one round trip."""
     now = info.heartbeat_at.timestamp()
-    with client.pipeline(transaction=False) as pipe:
-        pipe.set(entry_key(namespace, info.id), json.dumps(_encode(info)), ex=WORKER_TTL)
-        pipe.zadd(index_key(namespace), {info.id: now})
-        pipe.zremrangebyscore(index_key(namespace), "-inf", now - FORGET_AFTER)
+    with ref.client.pipeline(transaction=False) as pipe:
+        pipe.set(entry_key(ref, info.id), json.dumps(_encode(info)), ex=WORKER_TTL)
+        pipe.zadd(index_key(ref), {info.id: now})
+        pipe.zremrangebyscore(index_key(ref), "-inf", now - FORGET_AFTER)
         pipe.execute()
 
 
-def remove_worker(client: redis.Redis, namespace: str, worker_id: str) -> None:
+def remove_worker(ref: RedisRef, worker_id: str) -> None:
     """Take a worker that shut down out of the list at once."""
-    with client.pipeline(transaction=False) as pipe:
-        pipe.delete(entry_key(namespace, worker_id))
-        pipe.zrem(index_key(namespace), worker_id)
+    with ref.client.pipeline(transaction=False) as pipe:
+        pipe.delete(entry_key(ref, worker_id))
+        pipe.zrem(index_key(ref), worker_id)
         pipe.execute()
 
 
-def live_workers(client: redis.Redis, namespace: str) -> list[WorkerInfo]:
+def live_workers(ref: RedisRef) -> list[WorkerInfo]:
     """The worker processes whose entry has not expired, by host and pid."""
     since = time.time() - WORKER_TTL
-    ids = client.zrangebyscore(index_key(namespace), since, "+inf")
+    ids = ref.client.zrangebyscore(index_key(ref), since, "+inf")
     if not ids:
         return []
-    raw = client.mget([entry_key(namespace, _text(worker_id)) for worker_id in ids])
+    raw = ref.client.mget([entry_key(ref, text(worker_id)) for worker_id in ids])
     workers = [_decode(json.loads(data)) for data in raw if data is not None]
     return sorted(workers, key=lambda w: (w.host, w.pid, w.id))
 
@@ -162,7 +162,3 @@ def _decode(data: dict[str, Any]) -> WorkerInfo:
 def from_epoch(seconds: float) -> dt.datetime:
     """An aware UTC datetime from epoch seconds."""
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

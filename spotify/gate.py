@@ -48,8 +48,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import redis
-
+from config.redis_ref import RedisRef
 from config.settings import Settings
 from spotify.errors import RateLimited
 
@@ -123,22 +122,21 @@ class SpotifyGate:
 
     def __init__(
         self,
-        redis_client: redis.Redis,
+        ref: RedisRef,
         settings: Settings,
-        namespace: str = "overlap",
         max_wait: float = 30.0,
         clock: Clock = time,
     ) -> None:
         self.max_wait = max_wait
-        self._redis = redis_client
+        self._ref = ref
+        self._redis = ref.client
         self._clock = clock
-        self._prefix = f"{namespace}:spotify-gate"
         rates = {"api": settings.spotify_api_rate, "open": settings.spotify_pages_rate}
         self._interval_us = {
             kind: max(1, round(1e6 / (rate * (1 - HEADROOM)))) for kind, rate in rates.items()
         }
-        self._reserve = redis_client.register_script(_RESERVE)
-        self._pause = redis_client.register_script(_PAUSE)
+        self._reserve = ref.client.register_script(_RESERVE)
+        self._pause = ref.client.register_script(_PAUSE)
 
     def before_request(self, host_kind: str) -> None:
         """Wait for this host's next free request slot, or raise ``RateLimited`` if it is far."""
@@ -220,7 +218,7 @@ class SpotifyGate:
         return left / 1000 if left > 0 else None
 
     def _key(self, host_kind: str, *parts: str) -> str:
-        return ":".join((self._prefix, host_kind, *parts))
+        return self._ref.key("spotify-gate", host_kind, *parts)
 
     def _counter(self, host_kind: str, name: str) -> str:
         """The key counting ``name`` events of this host in the current second."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from config.redis_ref import RedisRef
 from config.settings import Settings
 from jobs import queueing
 from models import User
@@ -48,11 +49,8 @@ class SyncContext:
         """A context with the global rate limit in ``redis_client`` (or none at all)."""
         if redis_client is None:
             return cls(settings=settings)
-        return cls(
-            settings=settings,
-            gate=SpotifyGate(redis_client, settings, namespace=settings.redis_namespace),
-            stamps=LibraryStamps(redis_client, settings.redis_namespace),
-        )
+        ref = RedisRef.from_settings(settings, redis_client)
+        return cls(settings=settings, gate=SpotifyGate(ref, settings), stamps=LibraryStamps(ref))
 
     def library_changed(self, user_ids: Iterable[int] = (), artist_id: int | None = None) -> None:
         """Tell the comparison cache that these people's (or this artist's people's) data

@@ -15,8 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-import redis
-
+from config.redis_ref import RedisRef, text
 from models import UserArtist
 
 # Long enough that an idle person keeps their cached comparisons; a missing stamp is
@@ -27,15 +26,15 @@ STAMP_TTL_SECONDS = 30 * 24 * 3600
 class LibraryStamps:
     """Read and touch the stamps in one Redis, under the app's key namespace."""
 
-    def __init__(self, client: redis.Redis, namespace: str) -> None:
-        self.client, self.namespace = client, namespace
+    def __init__(self, ref: RedisRef) -> None:
+        self.ref = ref
 
     def _key(self, user_id: int) -> str:
-        return f"{self.namespace}:library-stamp:{user_id}"
+        return self.ref.key("library-stamp", user_id)
 
     def touch(self, user_ids: Iterable[int]) -> None:
         """Give these people new stamps: call it after the change is committed."""
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.ref.client.pipeline(transaction=False)
         for user_id in set(user_ids):
             pipe.set(self._key(user_id), uuid.uuid4().hex, ex=STAMP_TTL_SECONDS)
         pipe.execute()
@@ -48,12 +47,12 @@ class LibraryStamps:
     def current(self, user_ids: Sequence[int]) -> list[str]:
         """The stamps of these people, creating the missing ones."""
         keys = [self._key(u) for u in user_ids]
-        found = self.client.mget(keys)
+        found = self.ref.client.mget(keys)
         missing = [k for k, value in zip(keys, found, strict=True) if value is None]
         if missing:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.ref.client.pipeline(transaction=False)
             for key in missing:
                 pipe.set(key, uuid.uuid4().hex, ex=STAMP_TTL_SECONDS, nx=True)
             pipe.execute()
-            found = self.client.mget(keys)
-        return [(value or b"").decode() for value in found]
+            found = self.ref.client.mget(keys)
+        return [text(value or b"") for value in found]

@@ -10,6 +10,7 @@ import bottle
 import redis
 from peewee import InterfaceError, OperationalError
 
+from config.redis_ref import RedisRef
 from config.settings import Settings
 from models import User, database, init_database
 from models.job_run import JobRun
@@ -36,11 +37,13 @@ def create_app(settings: Settings) -> bottle.Bottle:
     # One client for the pages and the broker that sends syncs: short timeouts, and after a
     # failure it stops waiting on Redis for a moment (see web/redis_client.py).
     redis_client = web_redis(settings.redis_url) if settings.redis_url else None
+    redis_ref = RedisRef.from_settings(settings, redis_client) if redis_client else None
     app.config["overlap.redis"] = redis_client
+    app.config["overlap.redis_ref"] = redis_ref
     app.config["overlap.render"] = Renderer(settings)
     app.config["overlap.sync"] = _sync_requester(settings, redis_client)
-    app.config["overlap.guard"] = GuessGuard(redis_client, settings.redis_namespace)
-    app.config["overlap.comparisons"] = ComparisonCache(redis_client, settings.redis_namespace)
+    app.config["overlap.guard"] = GuessGuard(redis_ref)
+    app.config["overlap.comparisons"] = ComparisonCache(redis_ref)
 
     @app.hook("before_request")
     def _connect() -> None:

@@ -22,6 +22,7 @@ import time
 
 import redis
 
+from config.redis_ref import RedisRef
 from models import User
 from models.comparison import Comparison, compare, comparison_from_dict
 from sync.library_stamps import LibraryStamps
@@ -39,9 +40,9 @@ WAIT_FOR_OTHER_S, WAIT_STEP_S = 2.0, 0.02
 class ComparisonCache:
     """``compare`` with a cache in front of it."""
 
-    def __init__(self, client: redis.Redis | None, namespace: str) -> None:
-        self.client, self.namespace = client, namespace
-        self.stamps = LibraryStamps(client, namespace) if client is not None else None
+    def __init__(self, ref: RedisRef | None) -> None:
+        self.ref = ref
+        self.stamps = LibraryStamps(ref) if ref is not None else None
 
     def compare(
         self, me: User, friend: User, month: str, *, limit: int, offset: int, sort: str
@@ -51,20 +52,21 @@ class ComparisonCache:
         def compute() -> Comparison:
             return compare(me, friend, month, limit=limit, offset=offset, sort=sort)
 
-        if self.client is None or self.stamps is None:
+        if self.ref is None or self.stamps is None:
             return compute()
+        client = self.ref.client
         params = f"{me.id}:{friend.id}:{month}:{sort}:{limit}:{offset}"
-        latest_key = f"{self.namespace}:comparison-latest:{params}"
-        lock_key = f"{self.namespace}:comparison-lock:{params}"
+        latest_key = self.ref.key("comparison-latest", params)
+        lock_key = self.ref.key("comparison-lock", params)
         try:
             mine, theirs = self.stamps.current([me.id, friend.id])
-            key = f"{self.namespace}:comparison:{params}:{mine}:{theirs}"
-            if (cached := self.client.get(key)) is not None:
+            key = self.ref.key("comparison", params, mine, theirs)
+            if (cached := client.get(key)) is not None:
                 return comparison_from_dict(json.loads(cached))
             # The lock is taken when another request is computing this comparison now.
-            computing = not self.client.set(lock_key, "1", nx=True, px=COMPUTE_LOCK_MS)
+            computing = not client.set(lock_key, "1", nx=True, px=COMPUTE_LOCK_MS)
             if computing:
-                found = self.client.get(latest_key) or self._wait_for(key)
+                found = client.get(latest_key) or self._wait_for(client, key)
                 if found is not None:
                     return comparison_from_dict(json.loads(found))
         except redis.RedisError as error:
@@ -73,7 +75,7 @@ class ComparisonCache:
         result = compute()
         payload = json.dumps(dataclasses.asdict(result), separators=(",", ":"))
         try:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = client.pipeline(transaction=False)
             pipe.set(key, payload, ex=ENTRY_TTL_SECONDS)
             pipe.set(latest_key, payload, ex=LATEST_TTL_SECONDS)
             pipe.delete(lock_key)
@@ -82,11 +84,11 @@ class ComparisonCache:
             log.warning("could not cache a comparison: %s", error)
         return result
 
-    def _wait_for(self, key: str) -> bytes | None:
+    def _wait_for(self, client: redis.Redis, key: str) -> bytes | None:
         """The entry another request is computing, once it lands (None: it did not)."""
         deadline = time.monotonic() + WAIT_FOR_OTHER_S
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP_S)
-            if (found := self.client.get(key)) is not None:
+            if (found := client.get(key)) is not None:
                 return found
         return None

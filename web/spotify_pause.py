@@ -22,11 +22,10 @@ COUNT_HOSTS = ("open", "api")
 def counts_resume_at() -> dt.datetime | None:
     """When the pause of the hosts the counts need ends (naive UTC), or None if none is."""
     app = bottle.request.app
-    client = app.config.get("overlap.redis")
-    if client is None:
+    ref = app.config.get("overlap.redis_ref")
+    if ref is None:
         return None
-    settings = app.config["config.settings"]
-    gate = SpotifyGate(client, settings, namespace=settings.redis_namespace)
+    gate = SpotifyGate(ref, app.config["config.settings"])
     try:
         ends = [gate.paused_until(kind) for kind in COUNT_HOSTS]
     except redis.RedisError:

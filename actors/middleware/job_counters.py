@@ -19,6 +19,7 @@ import time
 import redis
 from dramatiq import Broker, Message, Middleware, Worker
 
+from config.redis_ref import RedisRef
 from ops.counters import FAILED, RETRIED, SKIPPED, SUCCEEDED, CounterBuffer
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class JobCounters(Middleware):
     def flush(self, broker: Broker) -> None:
         """Add the counts gathered so far to Redis (kept for the next try if it is away)."""
         try:
-            self.buffer.flush(broker.client, broker.namespace)
+            self.buffer.flush(RedisRef.of(broker))
         except redis.RedisError as error:
             log.warning("could not flush the job counters: %s", error)
 

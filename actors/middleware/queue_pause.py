@@ -26,6 +26,7 @@ import redis
 from dramatiq import Broker, Message, Middleware, Worker
 from dramatiq.middleware import SkipMessage
 
+from config.redis_ref import RedisRef
 from ops.pause import paused_queues
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class QueuePause(Middleware):
 
     def refresh(self, broker: Broker) -> None:
         """Read the paused set and pause or resume this worker's consumers to match."""
-        paused = paused_queues(broker.client, broker.namespace)
+        paused = paused_queues(RedisRef.of(broker))
         self.paused = paused
         consumers = self._worker.consumers if self._worker is not None else {}
         for queue in paused - self._paused_consumers:

@@ -29,6 +29,7 @@ import redis
 from dramatiq import Broker, Middleware, Worker
 from peewee import PeeweeException
 
+from config.redis_ref import RedisRef
 from jobs.recovery import UNSENT_GRACE, send_unsent, send_waiting
 from models import database
 from models.db import utcnow
@@ -65,8 +66,9 @@ class ResendAfterOutage(Middleware):
         """Send the jobs that may have lost their message in the outage that began at
         ``down_since`` (None: at boot); how many went, or None when another worker is
         making its pass."""
-        lock = f"{broker.namespace}:resend-after-outage"
-        if not broker.client.set(lock, "1", nx=True, px=PASS_LOCK_MS):
+        ref = RedisRef.of(broker)
+        lock = ref.key("resend-after-outage")
+        if not ref.client.set(lock, "1", nx=True, px=PASS_LOCK_MS):
             return None
         try:
             with database.connection_context():
@@ -75,7 +77,7 @@ class ResendAfterOutage(Middleware):
                 else:
                     sent = send_waiting(down_since)
         finally:
-            broker.client.delete(lock)
+            ref.client.delete(lock)
         if sent:
             log.warning("sent %d waiting job(s) again (Redis %s)", sent,
                         "is up at boot" if down_since is None else "answers again")  # fmt: skip

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import redis
 from dramatiq import Broker, Message, Middleware, Worker
 
+from config.redis_ref import RedisRef
 from ops.workers import (
     HEARTBEAT_INTERVAL,
     CurrentJob,
@@ -74,7 +75,7 @@ class WorkerRegistry(Middleware):
         self._safely(self._beat, broker)
 
     def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
-        self._safely(lambda b: remove_worker(b.client, b.namespace, self.worker_id), broker)
+        self._safely(lambda b: remove_worker(RedisRef.of(b), self.worker_id), broker)
 
     def before_process_message(self, broker: Broker, message: Message) -> None:
         job = (message.message_id, message.actor_name, message.queue_name, time.time())
@@ -116,7 +117,7 @@ class WorkerRegistry(Middleware):
         )
 
     def _beat(self, broker: Broker) -> None:
-        write_worker(broker.client, broker.namespace, self.info())
+        write_worker(RedisRef.of(broker), self.info())
 
     def _run(self, broker: Broker) -> None:
         while not self._stop.wait(self.interval):

@@ -7,6 +7,7 @@ import time
 import dramatiq
 
 from actors.testing import wait_for
+from config.redis_ref import RedisRef
 from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE
 from models import JobRun
 from ops.counters import JobCounts, job_totals, jobs_per_minute
@@ -41,7 +42,7 @@ def test_counters_count_each_processed_message_by_actor_and_outcome(broker, work
     broker.enqueue(done)
 
     def counted() -> dict[str, JobCounts]:
-        totals = job_totals(broker.client, broker.namespace)
+        totals = job_totals(RedisRef.of(broker))
         ok_done = totals.get("ops_counted_ok", JobCounts()).succeeded == 5
         broken_done = totals.get("ops_counted_broken", JobCounts()).failed == 1
         skipped = totals.get("ops_counted_tracked", JobCounts()).skipped == 1
@@ -54,6 +55,6 @@ def test_counters_count_each_processed_message_by_actor_and_outcome(broker, work
     broken_counts = totals["ops_counted_broken"]
     assert (broken_counts.retried, broken_counts.failed, broken_counts.succeeded) == (1, 1, 0)
     assert totals["ops_counted_tracked"].processed == totals["ops_counted_tracked"].skipped == 1
-    series = jobs_per_minute(broker.client, broker.namespace, minutes=3)
+    series = jobs_per_minute(RedisRef.of(broker), minutes=3)
     assert sum(m.finished for m in series) == 6  # 5 succeeded, 1 failed for good
     assert sum(m.failed for m in series) == 2  # the failure and the retried attempt

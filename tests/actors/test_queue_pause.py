@@ -10,6 +10,7 @@ import dramatiq
 
 from actors.middleware.queue_pause import QueuePause
 from actors.testing import enqueued, job_finished, wait_for
+from config.redis_ref import RedisRef
 from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE
 from models import JobRun
 from ops.counters import job_totals
@@ -38,15 +39,17 @@ def pause_watcher(broker) -> QueuePause:
 
 
 def stats(broker, queue: str):
-    return next(s for s in queue_stats(broker) if s.queue == queue)
+    return next(s for s in queue_stats(RedisRef.of(broker)) if s.queue == queue)
 
 
 def test_pause_and_resume_switch_a_queue_for_every_worker(redis_client, namespace):
-    assert pause_queue(redis_client, namespace, BULK_QUEUE)
-    assert not pause_queue(redis_client, namespace, BULK_QUEUE)  # already paused
-    assert paused_queues(redis_client, namespace) == {BULK_QUEUE}
-    assert resume_queue(redis_client, namespace, BULK_QUEUE)
-    assert paused_queues(redis_client, namespace) == frozenset()
+    ref = RedisRef(redis_client, namespace)
+    assert pause_queue(ref, BULK_QUEUE)
+    assert not pause_queue(ref, BULK_QUEUE)  # already paused
+    assert redis_client.smembers(f"{namespace}:ops:paused") == {BULK_QUEUE.encode()}
+    assert paused_queues(ref) == {BULK_QUEUE}
+    assert resume_queue(ref, BULK_QUEUE)
+    assert paused_queues(ref) == frozenset()
     redis_client.delete(f"{namespace}:ops:paused")
 
 
@@ -61,7 +64,7 @@ def test_a_paused_queue_s_messages_wait_while_others_run_and_all_run_after_resum
     def on_artists(n: int) -> None:
         recorder.add(ARTISTS_QUEUE, n)
 
-    pause_queue(broker.client, broker.namespace, BULK_QUEUE)
+    pause_queue(RedisRef.of(broker), BULK_QUEUE)
     # The worker stops fetching bulk: its consumer thread settles in its paused loop.
     consumer = worker.consumers[BULK_QUEUE]
     wait_for(consumer.paused_event.is_set, timeout=15, what="the bulk consumer to pause")
@@ -78,9 +81,9 @@ def test_a_paused_queue_s_messages_wait_while_others_run_and_all_run_after_resum
     held = stats(broker, BULK_QUEUE)
     # None lost, none even fetched: they wait in Redis, in their order.
     assert (held.paused, held.waiting, held.delayed, held.running) == (True, 30, 0, 0)
-    assert position_in_queue(broker, BULK_QUEUE, first.message_id) == 0
+    assert position_in_queue(RedisRef.of(broker), BULK_QUEUE, first.message_id) == 0
 
-    resume_queue(broker.client, broker.namespace, BULK_QUEUE)
+    resume_queue(RedisRef.of(broker), BULK_QUEUE)
     wait_for(lambda: len(recorder.of(BULK_QUEUE)) >= 30, timeout=30, what="bulk to run")
     broker.join(BULK_QUEUE, timeout=10_000)
     worker.join()
@@ -122,7 +125,7 @@ def test_a_message_fetched_before_the_pause_goes_back_without_a_retry_or_a_claim
             timeout=10,
             what="the worker to prefetch the tracked message",
         )
-        pause_queue(broker.client, broker.namespace, INTERACTIVE_QUEUE)
+        pause_queue(RedisRef.of(broker), INTERACTIVE_QUEUE)
         wait_for(lambda: INTERACTIVE_QUEUE in pause_watcher(broker).paused, timeout=10)
 
         release.set()
@@ -141,7 +144,7 @@ def test_a_message_fetched_before_the_pause_goes_back_without_a_retry_or_a_claim
         assert (row.status, row.attempts, row.started_at) == ("queued", 0, None)
         assert recorder.of(INTERACTIVE_QUEUE) == []
 
-        resume_queue(broker.client, broker.namespace, INTERACTIVE_QUEUE)
+        resume_queue(RedisRef.of(broker), INTERACTIVE_QUEUE)
         done = wait_for(job_finished(job.id), timeout=30, what="the job after the resume")
         assert (done.status, done.attempts) == ("succeeded", 1)
         assert recorder.of(INTERACTIVE_QUEUE) == [7]
@@ -149,5 +152,5 @@ def test_a_message_fetched_before_the_pause_goes_back_without_a_retry_or_a_claim
         release.set()
         worker.stop()
     # The put-back was no outcome: the job counted once, as a success.
-    counts = job_totals(broker.client, broker.namespace)["ops_test_tracked"]
+    counts = job_totals(RedisRef.of(broker))["ops_test_tracked"]
     assert (counts.succeeded, counts.skipped, counts.retried) == (1, 0, 0)

@@ -21,6 +21,7 @@ import redis
 from actors.scheduled_actor import ScheduledActor, TickSender, stop_tick_senders
 from actors.scheduler_lease import LEASE_TTL, RENEW_EVERY, SchedulerLease, scheduler_status
 from actors.testing import enqueued, wait_for
+from config.redis_ref import RedisRef
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -52,7 +53,7 @@ def other_scheduler(broker, name: str, ttl_ms: int = 15_000) -> SchedulerLease:
     """The lease of another scheduler process, with a connection of its own."""
     client = redis.Redis(connection_pool=broker.client.connection_pool)
     return SchedulerLease(
-        client, broker.namespace, ttl=dt.timedelta(milliseconds=ttl_ms), holder_id=name
+        RedisRef(client, broker.namespace), ttl=dt.timedelta(milliseconds=ttl_ms), holder_id=name
     )
 
 
@@ -119,7 +120,7 @@ def test_a_standby_that_takes_over_in_time_sends_the_tick_it_held_back(broker):
         standby.stop()
 
     assert periodic_ticks(broker) == {("recover", at.replace(second=0)): 1}
-    assert scheduler_status(broker.client, broker.namespace)["last_tick_by"] == "standby:2"
+    assert scheduler_status(RedisRef.of(broker))["last_tick_by"] == "standby:2"
 
 
 def test_a_standby_never_sends_again_a_tick_the_holder_sent(broker):
@@ -184,7 +185,7 @@ def test_two_scheduler_processes_send_each_tick_once_and_the_standby_takes_over(
 ):
     env = {**os.environ, **base_env, "REDIS_NAMESPACE": broker.namespace}
     schedulers = [start_scheduler(env, tmp_path / f"scheduler-{n}.log") for n in (1, 2)]
-    status = lambda: scheduler_status(broker.client, broker.namespace)  # noqa: E731
+    status = lambda: scheduler_status(RedisRef.of(broker))  # noqa: E731
     try:
         # Both send their start-up tick, then both wake at the next minute: one message each.
         wait_for(lambda: status()["holder"], timeout=60, what="a scheduler to take the lease")

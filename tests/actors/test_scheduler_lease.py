@@ -17,6 +17,7 @@ from actors.scheduler_lease import (
     lease_key,
     scheduler_status,
 )
+from config.redis_ref import RedisRef
 
 TICK = dt.datetime(2026, 5, 4, 12, 30, tzinfo=dt.UTC)
 
@@ -25,7 +26,9 @@ def lease(redis_url: str, namespace: str, name: str, ttl_ms: int = 15_000) -> Sc
     """A scheduler's lease with a connection of its own, as another process would have."""
     client = redis.Redis.from_url(redis_url)
     return SchedulerLease(
-        client, namespace, ttl=dt.timedelta(milliseconds=ttl_ms), holder_id=f"host-{name}:1"
+        RedisRef(client, namespace),
+        ttl=dt.timedelta(milliseconds=ttl_ms),
+        holder_id=f"host-{name}:1",
     )
 
 
@@ -53,7 +56,7 @@ def test_of_many_schedulers_asking_at_once_exactly_one_takes_the_lease(redis_url
         took = ask_at_once(contenders)
 
         assert len(took) == 1, took
-        contenders[0].client.delete(lease_key(namespace))
+        contenders[0].ref.client.delete(lease_key(contenders[0].ref))
 
 
 def test_the_holder_keeps_its_lease_alive_and_a_standby_cannot_take_it(redis_url, namespace):
@@ -67,7 +70,7 @@ def test_the_holder_keeps_its_lease_alive_and_a_standby_cannot_take_it(redis_url
         assert holder.keep()
         time.sleep(0.1)
 
-    assert scheduler_status(holder.client, namespace)["holder"] == "host-a:1"
+    assert scheduler_status(holder.ref)["holder"] == "host-a:1"
 
 
 def test_a_standby_takes_the_lease_within_one_lease_period_of_the_holder_s_silence(
@@ -84,7 +87,7 @@ def test_a_standby_takes_the_lease_within_one_lease_period_of_the_holder_s_silen
 
     assert 0.4 < took_over_after < 0.6 + 0.3, took_over_after
     assert not holder.keep()  # the old holder, back from a pause, is a standby now
-    assert scheduler_status(holder.client, namespace)["holder"] == "host-b:1"
+    assert scheduler_status(holder.ref)["holder"] == "host-b:1"
 
 
 def test_only_the_holder_claims_a_tick_and_only_once_a_minute(redis_url, namespace):
@@ -146,7 +149,7 @@ def test_a_released_lease_is_taken_at_once_and_only_its_holder_may_release_it(re
     assert holder.keep()
 
     assert not standby.release()
-    assert scheduler_status(holder.client, namespace)["holder"] == "host-a:1"
+    assert scheduler_status(holder.ref)["holder"] == "host-a:1"
     assert holder.release()
     assert standby.keep()
 
@@ -154,14 +157,14 @@ def test_a_released_lease_is_taken_at_once_and_only_its_holder_may_release_it(re
 def test_the_status_names_the_holder_since_when_its_expiry_and_the_last_tick(
     redis_url, redis_client, namespace
 ):
-    empty = scheduler_status(redis_client, namespace)
+    empty = scheduler_status(RedisRef(redis_client, namespace))
     assert set(empty.values()) == {None}
 
     holder = lease(redis_url, namespace, "a", ttl_ms=15_000)
     took_at = dt.datetime.now(dt.UTC)
     assert holder.claim_tick("recover", TICK) is Claim.SEND
-    redis_client.set(last_tick_key(namespace), str(took_at.timestamp()))
-    status = scheduler_status(redis_client, namespace)
+    redis_client.set(last_tick_key(holder.ref), str(took_at.timestamp()))
+    status = scheduler_status(RedisRef(redis_client, namespace))
 
     assert status["holder"] == "host-a:1"
     assert abs(status["since"] - took_at) < dt.timedelta(seconds=2)
@@ -173,6 +176,6 @@ def test_the_status_names_the_holder_since_when_its_expiry_and_the_last_tick(
     assert abs(status["last_recovery_at"] - took_at) < dt.timedelta(seconds=1)
 
     holder.release()
-    after = scheduler_status(redis_client, namespace)
+    after = scheduler_status(RedisRef(redis_client, namespace))
     assert (after["holder"], after["since"], after["lease_expires_at"]) == (None, None, None)
     assert after["last_tick_by"] == "host-a:1"  # what was last sent stays known

@@ -6,6 +6,7 @@ import pytest
 
 from actors.testing import assert_enqueued_with
 from cli.main import main
+from config.redis_ref import RedisRef
 from models import JobRun
 from ops.pause import paused_queues
 
@@ -66,9 +67,9 @@ def test_bad_ids_and_names_get_one_line_and_change_nothing(db, cli_env, capsys, 
 
 def test_queues_pause_resume_and_stats(db, cli_env, broker, capsys):
     assert main(["queues", "pause", "bulk"]) == 0
-    assert "bulk" in paused_queues(broker.client, broker.namespace)
+    assert "bulk" in paused_queues(RedisRef.of(broker))
     assert main(["queues", "stats"]) == 0
     out = capsys.readouterr().out
     assert any(line.startswith("bulk") and line.endswith("paused") for line in out.splitlines())
     assert main(["queues", "resume", "bulk"]) == 0
-    assert "bulk" not in paused_queues(broker.client, broker.namespace)
+    assert "bulk" not in paused_queues(RedisRef.of(broker))

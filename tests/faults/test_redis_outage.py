@@ -26,6 +26,7 @@ import requests
 from actors.scheduler_lease import scheduler_status
 from actors.testing import assert_library_is_spotifys, wait_for
 from cli.embedded_redis import EmbeddedRedis
+from config.redis_ref import RedisRef
 from config.settings import Settings
 from models import JobRun, User
 from models.db import utcnow
@@ -282,7 +283,7 @@ def test_while_redis_is_down_pages_answer_and_sync_requests_wait_in_the_database
     namespace = app_processes.env["REDIS_NAMESPACE"]
 
     def bulk_worker_listed() -> bool:
-        return any("bulk" in w.queues for w in live_workers(client, namespace))
+        return any("bulk" in w.queues for w in live_workers(RedisRef(client, namespace)))
 
     wait_for(bulk_worker_listed, 15, "the worker started during the outage to list itself")
     worker_log_is_clean(app_processes, "worker", "worker-bulk")
@@ -407,19 +408,18 @@ def test_a_sync_running_when_redis_restarts_finishes_on_the_same_worker_which_ke
     assert app_processes.members("worker") == worker, "the worker was restarted"
 
     # And its middleware threads all came through: it lists itself and counts its jobs...
-    wait_for(lambda: live_workers(client, namespace), 15, "the worker to list itself again")
-    wait_for(
-        lambda: job_totals(client, namespace).get("update_user"), 15, "the job counters in Redis"
-    )
+    ref = RedisRef(client, namespace)
+    wait_for(lambda: live_workers(ref), 15, "the worker to list itself again")
+    wait_for(lambda: job_totals(ref).get("update_user"), 15, "the job counters in Redis")
     # ...and it honours a paused queue, then its resume.
-    pause_queue(client, namespace, "interactive")
+    pause_queue(ref, "interactive")
     time.sleep(2.5)  # the workers read the paused set every second
     assert ana.post("/refresh").status_code == 303
     paused_job = latest_sync("ana")
     assert paused_job.id != job.id
     time.sleep(4)
     assert JobRun.get_by_id(paused_job.id).status == "queued"
-    resume_queue(client, namespace, "interactive")
+    resume_queue(ref, "interactive")
     again = wait_for(lambda: finished(paused_job.id), 240, "the sync after the resume")
     assert again.status == "succeeded", again.error
     worker_log_is_clean(app_processes)
@@ -441,7 +441,8 @@ def test_the_scheduler_outlives_a_redis_outage_over_its_tick_and_recovery_runs_a
     app_processes.start("worker")
     client = redis.Redis.from_url(own_redis.url)
     namespace = app_processes.env["REDIS_NAMESPACE"]
-    wait_for(lambda: scheduler_status(client, namespace)["holder"], 60, "the scheduler's lease")
+    ref = RedisRef(client, namespace)
+    wait_for(lambda: scheduler_status(ref)["holder"], 60, "the scheduler's lease")
 
     # When Redis is down over a minute's tick (periodiq sends every periodic job then)...
     second = dt.datetime.now(dt.UTC).second
@@ -458,7 +459,7 @@ def test_the_scheduler_outlives_a_redis_outage_over_its_tick_and_recovery_runs_a
     # ...then the scheduler keeps running, takes its lease again, and sends the next tick,
     # which a worker runs.
     def recovered() -> dict | None:
-        status = scheduler_status(client, namespace)
+        status = scheduler_status(ref)
         ran = status["last_recovery_at"]
         return status if ran and status["last_tick"] and status["last_tick"] > missed else None
 

@@ -22,6 +22,7 @@ import pytest
 from actors import runtime
 from actors.retry_policy import MAX_TRANSIENT_RETRIES
 from actors.testing import enqueued, job_finished, wait_for
+from config.redis_ref import RedisRef
 from jobs import queueing
 from jobs.queueing import send_job
 from models import Artist, ArtistListeners, JobRun, User, UserArtist, current_month
@@ -373,7 +374,7 @@ def test_a_429_of_hours_defers_the_work_and_the_pages_say_when_it_goes_on(
     assert waiting and waiting == found - set(listener_rows())
     assert all(m.options["eta"] > message.options["eta"] - 60_000 for m in deferred_artists)
     wait_for(
-        lambda: all(w.busy_threads == 0 for w in live_workers(broker.client, broker.namespace)),
+        lambda: all(w.busy_threads == 0 for w in live_workers(RedisRef.of(broker))),
         timeout=20,
         what="every worker thread to be free",
     )

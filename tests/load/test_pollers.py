@@ -22,11 +22,12 @@ import web_compare  # bench/web_compare.py, on the path by this folder's conftes
 
 from actors import runtime
 from actors.testing import job_finished, wait_for
+from config.redis_ref import RedisRef
 from models import Artist, ArtistListeners, JobRun, current_month
 from models.artist import ArtistFields
 from models.job_run import FINISHED
 from ops.counters import job_totals
-from ops.queues import BrokerRef, queue_stats
+from ops.queues import queue_stats
 from sync.artists import refresh_outdated_artists
 from sync.users import sync_if_needed
 from web.session import COOKIE
@@ -125,7 +126,7 @@ def test_200_pollers_get_every_answer_and_neither_sync_stalls_while_the_refresh_
         wait_for(
             lambda job=job: JobRun.get_by_id(job.id).pages_loaded > 0, 60, "the syncs to begin"
         )
-    bulk = BrokerRef(broker.client, broker.namespace)
+    bulk = RedisRef.of(broker)
     [bulk_before] = queue_stats(bulk, ["bulk"])
 
     # ... and 200 pollers poll Ana's comparison with Ben for a minute
@@ -188,7 +189,7 @@ def test_200_pollers_get_every_answer_and_neither_sync_stalls_while_the_refresh_
             f"{(job.finished_at - job.started_at).total_seconds():.0f} s"
             for name, job in finished.items()
         )
-        + f"; update_artist: {job_totals(broker.client, broker.namespace).get('update_artist')}"
+        + f"; update_artist: {job_totals(RedisRef.of(broker)).get('update_artist')}"
     )
     for job in finished.values():
         assert job.status == "succeeded", job.error

@@ -26,6 +26,7 @@ import requests
 
 from actors.testing import wait_for
 from cli.embedded_redis import free_port
+from config.redis_ref import RedisRef
 from jobs import queueing
 from models import JobRun, User
 from models.db import utcnow
@@ -137,12 +138,12 @@ def test_a_minute_of_1000_stale_users_signing_in_makes_one_sync_each_and_all_fin
     finished_s = time.monotonic() - started
     jobs = list(runs())
     wait_for(
-        lambda: job_totals(redis_client, namespace).get(queueing.UPDATE_USER),
+        lambda: job_totals(RedisRef(redis_client, namespace)).get(queueing.UPDATE_USER),
         timeout=10,
         what="the workers' counts",
     )
     time.sleep(2)  # the workers add their counts to Redis once a second
-    counted = job_totals(redis_client, namespace)[queueing.UPDATE_USER]
+    counted = job_totals(RedisRef(redis_client, namespace))[queueing.UPDATE_USER]
     waiting = [redis_client.llen(f"{namespace}:{q}") for q in ("interactive", "interactive.DQ")]
 
     failed = [a for a in done if a.error or a.status != 303]

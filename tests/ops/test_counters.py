@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from cli.embedded_redis import free_port
+from config.redis_ref import RedisRef
 from ops.counters import (
     MINUTE_TTL,
     CounterBuffer,
@@ -27,6 +28,7 @@ class Clock:
 
 
 def test_counts_land_in_the_minute_they_happened_and_in_the_totals(redis_client, namespace):
+    ref = RedisRef(redis_client, namespace)
     start = 1_800_000_000 - 1_800_000_000 % 60  # the start of a minute
     clock = Clock(start + 58)
     buffer = CounterBuffer(clock)
@@ -36,8 +38,8 @@ def test_counts_land_in_the_minute_they_happened_and_in_the_totals(redis_client,
     buffer.record("update_artist", "failed", 100)
     buffer.record("update_user", "retried", 5_000)
 
-    buffer.flush(redis_client, namespace)
-    series = jobs_per_minute(redis_client, namespace, minutes=3, now=start + 61)
+    buffer.flush(ref)
+    series = jobs_per_minute(ref, minutes=3, now=start + 61)
 
     assert [m.minute for m in series] == [
         dt.datetime.fromtimestamp(start + d, tz=dt.UTC) for d in (-60, 0, 60)
@@ -48,33 +50,33 @@ def test_counts_land_in_the_minute_they_happened_and_in_the_totals(redis_client,
         "update_artist": JobCounts(failed=1, duration_ms=100),
         "update_user": JobCounts(retried=1, duration_ms=5_000),
     }
-    assert job_totals(redis_client, namespace) == {
+    assert job_totals(ref) == {
         "update_artist": JobCounts(succeeded=2, failed=1, duration_ms=120),
         "update_user": JobCounts(retried=1, duration_ms=5_000),
     }
-    assert 0 < redis_client.ttl(minute_key(namespace, start // 60)) <= MINUTE_TTL
-    assert buffer.flush(redis_client, namespace) == 0  # nothing sent twice
+    assert 0 < redis_client.ttl(minute_key(ref, start // 60)) <= MINUTE_TTL
+    assert buffer.flush(ref) == 0  # nothing sent twice
     for key in redis_client.scan_iter(f"{namespace}*"):
         redis_client.delete(key)
 
 
 def test_counts_wait_in_the_buffer_while_redis_is_away(redis_client, namespace):
+    ref = RedisRef(redis_client, namespace)
     buffer = CounterBuffer()
     buffer.record("update_artist", "succeeded", 3)
     away = redis.Redis(port=free_port(), socket_connect_timeout=0.5)
 
     with pytest.raises(redis.RedisError):
-        buffer.flush(away, namespace)
+        buffer.flush(RedisRef(away, namespace))
     buffer.record("update_artist", "succeeded", 4)
-    buffer.flush(redis_client, namespace)
+    buffer.flush(ref)
 
-    assert job_totals(redis_client, namespace) == {
-        "update_artist": JobCounts(succeeded=2, duration_ms=7)
-    }
+    assert job_totals(ref) == {"update_artist": JobCounts(succeeded=2, duration_ms=7)}
     for key in redis_client.scan_iter(f"{namespace}*"):
         redis_client.delete(key)
 
 
 def test_the_chart_spans_at_most_two_hours(redis_client, namespace):
-    assert len(jobs_per_minute(redis_client, namespace, minutes=10_000)) == 120
-    assert len(jobs_per_minute(redis_client, namespace, minutes=0)) == 1
+    ref = RedisRef(redis_client, namespace)
+    assert len(jobs_per_minute(ref, minutes=10_000)) == 120
+    assert len(jobs_per_minute(ref, minutes=0)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from config.redis_ref import RedisRef
 from jobs.pipelined import enqueue_pipelined
 from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, build_message
 from models import JobRun
@@ -30,9 +31,9 @@ def test_queue_stats_count_waiting_delayed_running_and_dead_lettered_messages(br
         message_id="m-running", actor="update_user", args=[1], subject="user:1",
         queue=INTERACTIVE_QUEUE, status="running",
     )  # fmt: skip
-    pause_queue(broker.client, broker.namespace, BULK_QUEUE)
+    pause_queue(RedisRef.of(broker), BULK_QUEUE)
 
-    stats = {s.queue: s for s in queue_stats(broker)}
+    stats = {s.queue: s for s in queue_stats(RedisRef.of(broker))}
 
     assert list(stats) == ["interactive", "artists", "bulk", "periodic"]
     assert stats[BULK_QUEUE] == QueueStats(
@@ -47,28 +48,30 @@ def test_queue_stats_count_waiting_delayed_running_and_dead_lettered_messages(br
 
 
 def test_position_in_queue_counts_the_messages_ahead_of_it(broker):
+    ref = RedisRef.of(broker)
     sent = [broker.enqueue(message(ARTISTS_QUEUE, n)) for n in range(4)]
     later = broker.enqueue(message(ARTISTS_QUEUE, 99), delay=60_000)
 
-    assert [position_in_queue(broker, ARTISTS_QUEUE, m.message_id) for m in sent] == [0, 1, 2, 3]
-    assert position_in_queue(broker, ARTISTS_QUEUE, later.message_id) is None  # delayed
-    assert position_in_queue(broker, ARTISTS_QUEUE, "no-such-message") is None
-    assert position_in_queue(broker, BULK_QUEUE, sent[0].message_id) is None  # other queue
+    assert [position_in_queue(ref, ARTISTS_QUEUE, m.message_id) for m in sent] == [0, 1, 2, 3]
+    assert position_in_queue(ref, ARTISTS_QUEUE, later.message_id) is None  # delayed
+    assert position_in_queue(ref, ARTISTS_QUEUE, "no-such-message") is None
+    assert position_in_queue(ref, BULK_QUEUE, sent[0].message_id) is None  # other queue
 
     # When a worker fetches the first two, the others move up and those two have no place.
     consumer = broker.consume(ARTISTS_QUEUE, prefetch=2)
     next(consumer)
-    assert [position_in_queue(broker, ARTISTS_QUEUE, m.message_id) for m in sent] == [
+    assert [position_in_queue(ref, ARTISTS_QUEUE, m.message_id) for m in sent] == [
         None, None, 0, 1,
     ]  # fmt: skip
 
 
 def test_position_in_queue_finds_a_message_deep_in_a_long_queue(broker):
+    ref = RedisRef.of(broker)
     messages = [message(BULK_QUEUE, n) for n in range(1_300)]
     enqueue_pipelined(broker, messages)
 
-    assert position_in_queue(broker, BULK_QUEUE, messages[1_234].message_id) == 1_234
-    assert position_in_queue(broker, BULK_QUEUE, messages[-1].message_id) == 1_299
+    assert position_in_queue(ref, BULK_QUEUE, messages[1_234].message_id) == 1_234
+    assert position_in_queue(ref, BULK_QUEUE, messages[-1].message_id) == 1_299
 
 
 def test_a_job_has_a_position_only_while_it_is_queued(broker, db):
@@ -79,6 +82,6 @@ def test_a_job_has_a_position_only_while_it_is_queued(broker, db):
         queue=INTERACTIVE_QUEUE,
     )  # fmt: skip
 
-    assert job_position(broker, job) == 1
+    assert job_position(RedisRef.of(broker), job) == 1
     job.status = "retrying"
-    assert job_position(broker, job) is None
+    assert job_position(RedisRef.of(broker), job) is None

@@ -16,6 +16,7 @@ import pytest
 
 from actors.middleware.worker_registry import WorkerRegistry
 from actors.testing import wait_for
+from config.redis_ref import RedisRef
 from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE
 from ops.workers import WORKER_TTL, WorkerInfo, entry_key, live_workers, write_worker
 
@@ -40,7 +41,7 @@ def test_a_worker_is_listed_with_its_queues_and_current_job_until_it_shuts_down(
     )
     worker.start()
     try:
-        [info] = live_workers(broker.client, broker.namespace)
+        [info] = live_workers(RedisRef.of(broker))
         assert (info.host, info.pid) == (socket.gethostname(), os.getpid())
         assert info.queues == (ARTISTS_QUEUE, BULK_QUEUE)
         assert info.threads == 3
@@ -49,7 +50,7 @@ def test_a_worker_is_listed_with_its_queues_and_current_job_until_it_shuts_down(
         message = slow.send()
         assert started.wait(10)
         busy = wait_for(
-            lambda: live_workers(broker.client, broker.namespace)[0].current,
+            lambda: live_workers(RedisRef.of(broker))[0].current,
             timeout=10,
             what="the running message in the worker's entry",
         )
@@ -58,7 +59,7 @@ def test_a_worker_is_listed_with_its_queues_and_current_job_until_it_shuts_down(
         ]
         release.set()
         done = wait_for(
-            lambda: [w for w in live_workers(broker.client, broker.namespace) if w.processed],
+            lambda: [w for w in live_workers(RedisRef.of(broker)) if w.processed],
             timeout=10,
             what="the message counted as processed",
         )
@@ -67,7 +68,7 @@ def test_a_worker_is_listed_with_its_queues_and_current_job_until_it_shuts_down(
         release.set()
         worker.stop()
 
-    assert live_workers(broker.client, broker.namespace) == []
+    assert live_workers(RedisRef.of(broker)) == []
 
 
 def test_an_entry_not_refreshed_for_the_ttl_is_no_longer_listed(broker):
@@ -79,12 +80,12 @@ def test_an_entry_not_refreshed_for_the_ttl_is_no_longer_listed(broker):
             heartbeat_at=beat, broker_id="b",
         )  # fmt: skip
 
-    write_worker(broker.client, broker.namespace, info("fresh", now))
-    write_worker(broker.client, broker.namespace, info("silent", now - dt.timedelta(seconds=20)))
+    write_worker(RedisRef.of(broker), info("fresh", now))
+    write_worker(RedisRef.of(broker), info("silent", now - dt.timedelta(seconds=20)))
 
-    assert [w.id for w in live_workers(broker.client, broker.namespace)] == ["fresh"]
+    assert [w.id for w in live_workers(RedisRef.of(broker))] == ["fresh"]
     # Redis itself drops the entry: it carries the TTL.
-    assert 0 < broker.client.ttl(entry_key(broker.namespace, "fresh")) <= WORKER_TTL
+    assert 0 < broker.client.ttl(entry_key(RedisRef.of(broker), "fresh")) <= WORKER_TTL
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -108,7 +109,7 @@ def test_a_worker_process_drops_out_of_the_list_when_it_stops_or_dies(
     process = start_worker(env, tmp_path / "worker.log")
     try:
         [info] = wait_for(
-            lambda: live_workers(broker.client, broker.namespace),
+            lambda: live_workers(RedisRef.of(broker)),
             timeout=60,
             what="the worker process in the list",
         )
@@ -121,13 +122,13 @@ def test_a_worker_process_drops_out_of_the_list_when_it_stops_or_dies(
             # whole group, the worker gets it twice, which Dramatiq takes as "kill now".)
             os.kill(process.pid, signal.SIGTERM)
             process.wait(30)
-            assert live_workers(broker.client, broker.namespace) == []
+            assert live_workers(RedisRef.of(broker)) == []
         else:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(30)
-            assert live_workers(broker.client, broker.namespace) != []  # no word from it
+            assert live_workers(RedisRef.of(broker)) != []  # no word from it
             wait_for(
-                lambda: not live_workers(broker.client, broker.namespace),
+                lambda: not live_workers(RedisRef.of(broker)),
                 timeout=WORKER_TTL + 10,
                 what="the dead worker to drop out",
             )

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 
+from config.redis_ref import RedisRef
 from config.settings import Settings
 from spotify.client import SpotifyClient
 from spotify.errors import RateLimited
@@ -63,7 +64,7 @@ def timed(call: Callable[[], Any]) -> dict[str, Any]:
 @pytest.fixture
 def gate(redis_client: redis.Redis, settings: Settings, namespace: str) -> SpotifyGate:
     """A gate of the test's own, at the default rates."""
-    return SpotifyGate(redis_client, settings, namespace=namespace)
+    return SpotifyGate(RedisRef(redis_client, namespace), settings)
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def _take_slots(
     redis_url: str, settings: Settings, namespace: str, start: float, seconds: float
 ) -> list[float]:
     """In a process of its own: three threads take api slots from ``start`` for ``seconds``."""
-    gate = SpotifyGate(redis.Redis.from_url(redis_url), settings, namespace=namespace)
+    gate = SpotifyGate(RedisRef(redis.Redis.from_url(redis_url), namespace), settings)
     taken: list[float] = []
 
     def take() -> None:
@@ -123,7 +124,7 @@ def test_hosts_have_their_own_rate_and_pause(
     redis_client: redis.Redis, settings: Settings, namespace: str
 ) -> None:
     slow = settings.but(spotify_api_rate=0.5, spotify_pages_rate=0.5)
-    gate = SpotifyGate(redis_client, slow, namespace=namespace)
+    gate = SpotifyGate(RedisRef(redis_client, namespace), slow)
     gate.before_request("api")  # the next api slot is 2 s away
     gate.pause("api", 60)
     outcome = timed(lambda: gate.before_request("open"))
@@ -135,7 +136,7 @@ def test_a_slot_further_than_max_wait_is_refused_at_once(
     redis_client: redis.Redis, settings: Settings, namespace: str
 ) -> None:
     slow = settings.but(spotify_pages_rate=0.1)  # one page every 10.2 s
-    gate = SpotifyGate(redis_client, slow, namespace=namespace, max_wait=5)
+    gate = SpotifyGate(RedisRef(redis_client, namespace), slow, max_wait=5)
     gate.before_request("open")
     outcome = timed(lambda: gate.before_request("open"))
     assert outcome["raised"] and outcome["elapsed"] < 0.5
@@ -148,7 +149,7 @@ def test_a_slot_further_than_max_wait_is_refused_at_once(
 def test_a_pause_longer_than_max_wait_raises_at_once_with_the_time_left(
     redis_client: redis.Redis, settings: Settings, namespace: str
 ) -> None:
-    gate = SpotifyGate(redis_client, settings, namespace=namespace, max_wait=30)
+    gate = SpotifyGate(RedisRef(redis_client, namespace), settings, max_wait=30)
     gate.pause("api", 60)
     started = time.monotonic()
     with pytest.raises(RateLimited) as caught:
@@ -178,7 +179,7 @@ def test_a_pause_is_never_shortened_by_a_smaller_retry_after(gate: SpotifyGate) 
 def test_a_pause_that_starts_while_waiting_for_a_slot_is_honoured(
     redis_client: redis.Redis, settings: Settings, namespace: str
 ) -> None:
-    gate = SpotifyGate(redis_client, settings.but(spotify_api_rate=1.0), namespace=namespace)
+    gate = SpotifyGate(RedisRef(redis_client, namespace), settings.but(spotify_api_rate=1.0))
     gate.before_request("api")
     # Given a caller waiting ~1 s for the next slot,
     waiting: dict[str, Any] = {}
@@ -214,7 +215,7 @@ def test_the_clients_make_no_request_while_their_host_is_paused(
     redis_client: redis.Redis,
     namespace: str,
 ) -> None:
-    gate = SpotifyGate(redis_client, demo_settings, namespace=namespace, max_wait=5)
+    gate = SpotifyGate(RedisRef(redis_client, namespace), demo_settings, max_wait=5)
     gate.pause("api", 60)
     gate.pause("open", 60)
     client = SpotifyClient(demo_settings, demo_spotify.token_for("cleo"), gate=gate)
@@ -243,7 +244,9 @@ def _call_me(
     redis_url: str, settings: Settings, namespace: str, token: str, max_wait: float
 ) -> dict[str, Any]:
     """In a process of its own: one ``me()`` through a gate on the same Redis namespace."""
-    gate = SpotifyGate(redis.Redis.from_url(redis_url), settings, namespace, max_wait=max_wait)
+    gate = SpotifyGate(
+        RedisRef(redis.Redis.from_url(redis_url), namespace), settings, max_wait=max_wait
+    )
     return timed(SpotifyClient(settings, token, gate=gate).me)
 
 
@@ -252,7 +255,7 @@ def test_a_429_in_one_process_stops_the_next_call_of_another(
 ) -> None:
     # Given a client that met a real 429 asking to wait ~30 s,
     demo_spotify.set_faults(rate_limit=1, rate_window_s=30)
-    gate = SpotifyGate(redis.Redis.from_url(redis_url), demo_settings, namespace=namespace)
+    gate = SpotifyGate(RedisRef(redis.Redis.from_url(redis_url), namespace), demo_settings)
     token = demo_spotify.token_for("cleo")
     client = SpotifyClient(demo_settings, token, gate=gate)
     client.me()
@@ -270,7 +273,7 @@ def test_a_short_429_in_one_process_makes_another_wait_then_succeed(
     demo_spotify: DemoSpotify, demo_settings: Settings, redis_url: str, namespace: str
 ) -> None:
     demo_spotify.set_faults(rate_limit=1, rate_window_s=2)
-    gate = SpotifyGate(redis.Redis.from_url(redis_url), demo_settings, namespace=namespace)
+    gate = SpotifyGate(RedisRef(redis.Redis.from_url(redis_url), namespace), demo_settings)
     token = demo_spotify.token_for("cleo")
     client = SpotifyClient(demo_settings, token, gate=gate)
     client.me()

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from actors.testing import assert_enqueued_with
+from config.redis_ref import RedisRef
 from models import JobRun
 from models.db import utcnow
 from ops.pause import paused_queues
@@ -157,9 +158,9 @@ def test_pausing_and_resuming_a_queue(admin, broker):
     token = csrf(admin.get("/admin"))
 
     admin.post("/admin/queues/bulk/pause", {"csrf_token": token})
-    assert "bulk" in paused_queues(broker.client, broker.namespace)
+    assert "bulk" in paused_queues(RedisRef.of(broker))
     assert "paused" in admin.get("/admin").text
     admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
-    assert "bulk" not in paused_queues(broker.client, broker.namespace)
+    assert "bulk" not in paused_queues(RedisRef.of(broker))
     assert admin.post("/admin/queues/nope/pause", {"csrf_token": token},
                       expect_errors=True).status_int == 404  # fmt: skip

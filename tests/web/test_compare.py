@@ -30,9 +30,7 @@ def library(user: User, names: dict[str, int | None], source: str = "followed") 
 def landed(web, artist_id: int) -> None:
     """What update_artist does after its commit: touch the stamps of the artist's people."""
     config = web.app.config
-    LibraryStamps(config["overlap.redis"], config["config.settings"].redis_namespace).touch_artist(
-        artist_id
-    )
+    LibraryStamps(config["overlap.redis_ref"]).touch_artist(artist_id)
 
 
 def both_synced(*users: User) -> None:

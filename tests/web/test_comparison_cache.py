@@ -9,6 +9,7 @@ import time
 import pytest
 import redis
 
+from config.redis_ref import RedisRef
 from models import Artist, ArtistListeners, User, UserArtist, current_month
 from models.artist import ArtistFields
 from sync.artists import sync_artist
@@ -25,7 +26,7 @@ def client(broker):
 
 @pytest.fixture
 def cache(client, namespace):
-    return ComparisonCache(client, namespace)
+    return ComparisonCache(RedisRef(client, namespace))
 
 
 def two_people(*shared: str) -> tuple[User, User, dict[str, int]]:
@@ -69,7 +70,7 @@ def test_sync_artist_touches_the_stamps_of_the_artists_people(
 
 def test_sync_user_touches_the_persons_stamp(db, client, app_settings, namespace, sign_in):
     cleo = sign_in("cleo")
-    stamps = LibraryStamps(client, namespace)
+    stamps = LibraryStamps(RedisRef(client, namespace))
     [before] = stamps.current([cleo.id])
     ctx = SyncContext.build(app_settings.but(redis_namespace=namespace), client)
     ctx.send_artists = lambda ids: 0
@@ -86,17 +87,17 @@ def test_while_one_request_computes_the_others_get_the_latest_result(db, cache, 
     ArtistListeners.record(ids["b" * 22], 99)
     cache.stamps.touch([me.id])
     params = f"{me.id}:{friend.id}:{current_month()}:listeners:50:0"
-    client.set(f"{cache.namespace}:comparison-lock:{params}", "1", px=5000)
+    client.set(f"{cache.ref.namespace}:comparison-lock:{params}", "1", px=5000)
 
     assert cached_compare(cache, me, friend).shared[0].monthly_listeners is None  # latest
 
-    client.delete(f"{cache.namespace}:comparison-lock:{params}")
+    client.delete(f"{cache.ref.namespace}:comparison-lock:{params}")
     assert cached_compare(cache, me, friend).shared[0].monthly_listeners == 99
 
 
 def test_without_redis_every_call_computes(db, namespace):
     gone = redis.Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
-    cache = ComparisonCache(gone, namespace)
+    cache = ComparisonCache(RedisRef(gone, namespace))
     me, friend, ids = two_people("c" * 22)
     assert cached_compare(cache, me, friend).shared_count == 1
     ArtistListeners.record(ids["c" * 22], 5)
@@ -106,13 +107,13 @@ def test_without_redis_every_call_computes(db, namespace):
 def test_with_no_latest_result_a_request_waits_for_the_one_computing(db, cache, client):
     me, friend, _ = two_people("d" * 22)
     params = f"{me.id}:{friend.id}:{current_month()}:listeners:50:0"
-    lock = f"{cache.namespace}:comparison-lock:{params}"
+    lock = f"{cache.ref.namespace}:comparison-lock:{params}"
     client.set(lock, "1", px=5000)  # another request is computing, and none ever finished
 
     def other_request_lands() -> None:
         time.sleep(0.3)
         client.delete(lock)
-        cached_compare(ComparisonCache(client, cache.namespace), me, friend)
+        cached_compare(ComparisonCache(cache.ref), me, friend)
 
     threading.Thread(target=other_request_lands).start()
     started = time.monotonic()

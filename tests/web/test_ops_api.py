@@ -7,6 +7,7 @@ import pytest
 import webtest
 from prometheus_client.parser import text_string_to_metric_families
 
+from config.redis_ref import RedisRef
 from jobs.queueing import ARTISTS_QUEUE, BULK_QUEUE, INTERACTIVE_QUEUE, build_message
 from models import JobRun, User
 from ops.counters import CounterBuffer
@@ -79,7 +80,7 @@ def test_queue_stats_are_for_admins_only(web, signed_in_web):
 def test_queue_stats_show_each_queue_and_the_live_workers(web, signed_in_web, broker):
     signed_in_web(ADMIN)  # queues Dmitri's first sync on interactive
     broker.enqueue(build_message("ops_test_noop", BULK_QUEUE, [1]), delay=60_000)
-    pause_queue(broker.client, broker.namespace, BULK_QUEUE)
+    pause_queue(RedisRef.of(broker), BULK_QUEUE)
     worker = dramatiq.Worker(broker, queues={"periodic"}, worker_threads=2, worker_timeout=100)
     worker.start()
     try:
@@ -111,12 +112,12 @@ def test_metrics_carry_jobs_queues_workers_and_spotify(web, broker, app_settings
     for ms in (10, 20, 30):
         counters.record("update_artist", "succeeded", ms)
     counters.record("update_artist", "failed", 40)
-    counters.flush(broker.client, broker.namespace)
+    counters.flush(RedisRef.of(broker))
     for n in range(3):
         broker.enqueue(build_message("ops_test_noop", ARTISTS_QUEUE, [n]))
     broker.enqueue(build_message("ops_test_noop", BULK_QUEUE, [9]), delay=60_000)
-    pause_queue(broker.client, broker.namespace, BULK_QUEUE)
-    gate = SpotifyGate(broker.client, app_settings, namespace=broker.namespace)
+    pause_queue(RedisRef.of(broker), BULK_QUEUE)
+    gate = SpotifyGate(RedisRef.of(broker), app_settings)
     gate.before_request("open")
     gate.pause("api", 30)
     worker = dramatiq.Worker(broker, queues={"periodic"}, worker_threads=3, worker_timeout=100)

@@ -13,16 +13,31 @@ import hmac
 import bottle
 import redis
 
-from models import User
+from config.redis_ref import RedisRef
+from models import JobRun
 from ops.metrics import CONTENT_TYPE, render_metrics
-from ops.queues import queue_stats
+from ops.queues import job_position, queue_stats
 from ops.workers import live_workers
 from spotify.gate import SpotifyGate
 from web import context
-from web.auth_guard import api_not_signed_in, login_required
 from web.context import as_json
 from web.headers import header
-from web.views import broker_ref
+
+
+def broker_ref() -> RedisRef | None:
+    """The queues' Redis client and namespace, or None when Redis is not configured."""
+    return bottle.request.app.config["overlap.redis_ref"]
+
+
+def queue_position(job: JobRun) -> int | None:
+    """How many messages wait ahead of a queued job (None unless it waits in a queue)."""
+    ref = broker_ref()
+    if ref is None:
+        return None
+    try:
+        return job_position(ref, job)
+    except redis.RedisError:
+        return None  # The job's page still answers; only its place in line is missing.
 
 
 def _plain(status: int, message: str) -> str:
@@ -69,10 +84,9 @@ def mount(app: bottle.Bottle) -> None:
         ref = broker_ref()
         if ref is None:
             return _plain(503, "REDIS_URL is not set: there are no queues to report.")
-        settings = context.settings()
-        gate = SpotifyGate(ref.client, settings, namespace=settings.redis_namespace)
+        gate = SpotifyGate(ref, context.settings())
         try:
-            body = render_metrics(ref.client, ref.namespace, spotify_stats=gate.stats)
+            body = render_metrics(ref, spotify_stats=gate.stats)
         except redis.RedisError as error:
             return _plain(503, f"Redis is unavailable: {type(error).__name__}.")
         bottle.response.content_type = CONTENT_TYPE
@@ -80,15 +94,17 @@ def mount(app: bottle.Bottle) -> None:
         return body
 
     @app.get("/api/queue/stats")
-    @login_required(otherwise=api_not_signed_in)
-    def api_queue_stats(me: User) -> str:
+    def api_queue_stats() -> str:
+        me = context.current_user()
+        if me is None:
+            return as_json({"error": "not signed in"}, status=401)
         if not context.is_admin(me):
             return as_json({"error": "only admins may see the queues"}, status=403)
         ref = broker_ref()
         if ref is None:
             return as_json({"error": "REDIS_URL is not set"}, status=503)
         try:
-            workers = live_workers(ref.client, ref.namespace)
+            workers = live_workers(ref)
             queues = queue_stats(ref, workers=workers)
         except redis.RedisError as error:
             return as_json({"error": f"Redis is unavailable: {type(error).__name__}"}, 503)
