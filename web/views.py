@@ -13,12 +13,13 @@ from typing import Any
 import bottle
 import redis
 
+from config.redis_ref import RedisRef
 from jobs import queueing
 from models import JobRun, User, current_month
 from models.comparison import SORTS
 from models.job_run import JobStatus
 from models.user import normalize_friend_code
-from ops.queues import BrokerRef, job_position
+from ops.queues import job_position
 from sync.users import user_subject
 from web import context
 from web.spotify_pause import counts_resume_at
@@ -122,10 +123,9 @@ def comparison_view(
     }
 
 
-def broker_ref() -> BrokerRef | None:
+def broker_ref() -> RedisRef | None:
     """The queues' Redis client and namespace, or None when Redis is not configured."""
-    client = bottle.request.app.config["overlap.redis"]
-    return None if client is None else BrokerRef(client, context.settings().redis_namespace)
+    return bottle.request.app.config["overlap.redis_ref"]
 
 
 def queue_position(job: JobRun) -> int | None:

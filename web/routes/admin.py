@@ -12,16 +12,13 @@ not answer; the job runs come from the database and still show.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 import bottle
 import redis
 
-from config.redis_ref import RedisRef
-from jobs.actions import JobActionError, cancel_active, retry_all_failed, retry_job
+from jobs.actions import RETRYABLE, JobActionError, cancel_active, retry_all_failed, retry_job
 from jobs.retention import clean_finished_runs, retention_of_days
 from models import JobRun
 from models.db import utcnow
@@ -32,7 +29,9 @@ from ops.queues import job_position, queue_stats
 from ops.workers import live_workers
 from spotify.gate import SpotifyGate
 from web import context
+from web.auth_guard import admin_only
 from web.context import page_error, render, see_other
+from web.views import broker_ref
 
 PAGE_SIZE = 50
 SINCE = {"15m": 15, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60, "30d": 30 * 24 * 60}
@@ -48,29 +47,6 @@ NOTICES = {
     "paused": "The queue is paused: workers leave its messages waiting.",
     "resumed": "The queue is running again.",
 }
-
-Handler = Callable[..., Any]
-
-
-def admin_only(handler: Handler) -> Handler:
-    """Let admins through; send a signed-out visitor to sign in; 403 for everyone else."""
-
-    @wraps(handler)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        user = context.current_user()
-        if user is None and bottle.request.method == "GET":
-            return see_other("/login?" + urlencode({"next": bottle.request.path}))
-        if not context.is_admin(user):
-            return page_error(
-                403, "Only the app's admins may open the operations dashboard.", "Not allowed"
-            )
-        return handler(*args, **kwargs)
-
-    return guarded
-
-
-def _ref() -> RedisRef | None:
-    return bottle.request.app.config["overlap.redis_ref"]
 
 
 def _notice() -> str | None:
@@ -102,7 +78,7 @@ def overview_values() -> dict[str, Any]:
         "failures": JobRun.search(status=FAILED, limit=5),
         "now": utcnow(),
     }
-    ref = _ref()
+    ref = broker_ref()
     if ref is None:
         values["redis_error"] = "REDIS_URL is not set"
         return values
@@ -193,14 +169,21 @@ def mount(app: bottle.Bottle) -> None:
         if job is None:
             return page_error(404, "There is no job with that id.", "No such job")
         position = None
-        ref = _ref()
+        ref = broker_ref()
         if ref is not None:
             try:
                 position = job_position(ref, job)
             except (redis.RedisError, OSError):
                 position = None
         template = "admin/_job.html" if context.is_htmx() else "admin/job.html"
-        html = render(template, job=job, position=position, notice=_notice(), now=utcnow())
+        html = render(
+            template,
+            job=job,
+            position=position,
+            retryable=job.status in RETRYABLE,
+            notice=_notice(),
+            now=utcnow(),
+        )
         if context.is_htmx() and not job.is_active:
             bottle.response.status = 286  # htmx: stop polling
         return html
@@ -258,7 +241,7 @@ def mount(app: bottle.Bottle) -> None:
 
         if queue not in QUEUES:
             return page_error(404, "There is no queue by that name.", "No such queue")
-        ref = _ref()
+        ref = broker_ref()
         if ref is None:
             return page_error(503, "Redis is not configured, so queues cannot be paused.")
         try:

@@ -13,31 +13,16 @@ import hmac
 import bottle
 import redis
 
-from config.redis_ref import RedisRef
-from models import JobRun
+from models import User
 from ops.metrics import CONTENT_TYPE, render_metrics
-from ops.queues import job_position, queue_stats
+from ops.queues import queue_stats
 from ops.workers import live_workers
 from spotify.gate import SpotifyGate
 from web import context
+from web.auth_guard import api_not_signed_in, login_required
 from web.context import as_json
 from web.headers import header
-
-
-def broker_ref() -> RedisRef | None:
-    """The queues' Redis client and namespace, or None when Redis is not configured."""
-    return bottle.request.app.config["overlap.redis_ref"]
-
-
-def queue_position(job: JobRun) -> int | None:
-    """How many messages wait ahead of a queued job (None unless it waits in a queue)."""
-    ref = broker_ref()
-    if ref is None:
-        return None
-    try:
-        return job_position(ref, job)
-    except redis.RedisError:
-        return None  # The job's page still answers; only its place in line is missing.
+from web.views import broker_ref
 
 
 def _plain(status: int, message: str) -> str:
@@ -94,10 +79,8 @@ def mount(app: bottle.Bottle) -> None:
         return body
 
     @app.get("/api/queue/stats")
-    def api_queue_stats() -> str:
-        me = context.current_user()
-        if me is None:
-            return as_json({"error": "not signed in"}, status=401)
+    @login_required(otherwise=api_not_signed_in)
+    def api_queue_stats(me: User) -> str:
         if not context.is_admin(me):
             return as_json({"error": "only admins may see the queues"}, status=403)
         ref = broker_ref()
