@@ -17,8 +17,9 @@ import threading
 import time
 
 import redis
-from dramatiq import Broker, Message, Middleware, Worker
+from dramatiq import Broker, Message, Worker
 
+from actors.middleware.background import BackgroundMiddleware
 from config.redis_ref import RedisRef
 from ops.counters import FAILED, RETRIED, SKIPPED, SUCCEEDED, CounterBuffer
 
@@ -27,28 +28,27 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 1.0
 
 
-class JobCounters(Middleware):
+class JobCounters(BackgroundMiddleware):
     """Counts outcomes and durations per actor, flushed to Redis every second."""
 
+    thread_name = "job-counters"
+
     def __init__(self, flush_interval: float = FLUSH_INTERVAL) -> None:
-        self.flush_interval = flush_interval
+        super().__init__(flush_interval)
         self.buffer = CounterBuffer()
         self._local = threading.local()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(broker,), name="job-counters", daemon=True
-        )
-        self._thread.start()
+    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        # The flushes go on while the worker threads finish their last messages.
+        pass
 
     def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
         # After the worker threads have finished their last messages: nothing is left out.
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.stop_thread()
+        self.flush(broker)
+
+    def tick(self, broker: Broker) -> None:
+        """Flush the counts gathered since the last tick."""
         self.flush(broker)
 
     def before_process_message(self, broker: Broker, message: Message) -> None:
@@ -87,7 +87,3 @@ class JobCounters(Middleware):
             return
         elapsed_ms = round((time.monotonic() - started[1]) * 1000)
         self.buffer.record(message.actor_name, status, elapsed_ms)
-
-    def _run(self, broker: Broker) -> None:
-        while not self._stop.wait(self.flush_interval):
-            self.flush(broker)

@@ -20,12 +20,12 @@ waiting list, where it waits for the resume like the others.
 from __future__ import annotations
 
 import logging
-import threading
 
 import redis
-from dramatiq import Broker, Message, Middleware, Worker
+from dramatiq import Broker, Message, Worker
 from dramatiq.middleware import SkipMessage
 
+from actors.middleware.background import BackgroundMiddleware
 from config.redis_ref import RedisRef
 from ops.pause import paused_queues
 
@@ -37,34 +37,30 @@ POLL_INTERVAL = 1.0
 REDELIVERY_DELAY_MS = 3_000
 
 
-class QueuePause(Middleware):
+class QueuePause(BackgroundMiddleware):
     """Stops taking the messages of paused queues, and puts back the ones already taken."""
 
+    thread_name = "queue-pause"
+
     def __init__(self, poll_interval: float = POLL_INTERVAL) -> None:
-        self.poll_interval = poll_interval
+        super().__init__(poll_interval)
         self.paused: frozenset[str] = frozenset()
         self._worker: Worker | None = None
         self._paused_consumers: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         self._worker = worker
-        self._stop.clear()
+        # Read at once, so that a worker booting while a queue is paused never fetches it.
+        # Booting while Redis is away, the ticks read the pauses once it is back.
+        self.tick(broker)
+        super().after_worker_boot(broker, worker)
+
+    def tick(self, broker: Broker) -> None:
+        """Follow the paused set; Redis being away only delays that."""
         try:
             self.refresh(broker)
         except redis.RedisError as error:
-            # Booting while Redis is away: the watcher below reads the pauses once it is back.
             log.warning("could not read the paused queues: %s", error)
-        self._thread = threading.Thread(
-            target=self._watch, args=(broker,), name="queue-pause", daemon=True
-        )
-        self._thread.start()
-
-    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def before_process_message(self, broker: Broker, message: Message) -> None:
         if message.queue_name not in self.paused:
@@ -89,10 +85,3 @@ class QueuePause(Middleware):
             consumers[queue].resume()
             self._paused_consumers.discard(queue)
             log.info("queue %r resumed", queue)
-
-    def _watch(self, broker: Broker) -> None:
-        while not self._stop.wait(self.poll_interval):
-            try:
-                self.refresh(broker)
-            except redis.RedisError as error:
-                log.warning("could not read the paused queues: %s", error)

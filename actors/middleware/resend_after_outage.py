@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 
 import redis
-from dramatiq import Broker, Middleware, Worker
+from dramatiq import Broker, Worker
 from peewee import PeeweeException
 
+from actors.middleware.background import BackgroundMiddleware
 from config.redis_ref import RedisRef
 from jobs.recovery import UNSENT_GRACE, send_unsent, send_waiting
 from models import database
@@ -42,25 +42,20 @@ POLL_INTERVAL = 1.0
 PASS_LOCK_MS = 10_000
 
 
-class ResendAfterOutage(Middleware):
+class ResendAfterOutage(BackgroundMiddleware):
     """Sends the waiting jobs again when this worker sees Redis answer after failing."""
 
+    thread_name = "resend-after-outage"
+
     def __init__(self, poll_interval: float = POLL_INTERVAL) -> None:
-        self.poll_interval = poll_interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(poll_interval)
+        self._pending = True
+        self._down_since: dt.datetime | None = None
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._watch, args=(broker,), name="resend-after-outage", daemon=True
-        )
-        self._thread.start()
-
-    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        # A pass to make at boot, and after each outage.
+        self._pending, self._down_since = True, None
+        super().after_worker_boot(broker, worker)
 
     def send_pass(self, broker: Broker, down_since: dt.datetime | None) -> int | None:
         """Send the jobs that may have lost their message in the outage that began at
@@ -83,24 +78,22 @@ class ResendAfterOutage(Middleware):
                         "is up at boot" if down_since is None else "answers again")  # fmt: skip
         return sent
 
-    def _watch(self, broker: Broker) -> None:
-        pending = True  # a pass to make: at boot, and after each outage
-        down_since: dt.datetime | None = None
-        while not self._stop.wait(self.poll_interval):
-            try:
-                broker.client.ping()
-            except redis.RedisError:
-                if down_since is None:
-                    down_since = utcnow()
-                    log.warning("Redis does not answer; waiting jobs are sent when it is back")
-                pending = True
-                continue
-            if not pending:
-                continue
-            try:
-                # None: another worker is making its pass; this one makes its own after
-                # it, so that a pass always ends even if that worker dies in the middle.
-                if self.send_pass(broker, down_since) is not None:
-                    pending, down_since = False, None
-            except (redis.RedisError, PeeweeException) as error:
-                log.warning("could not send the waiting jobs yet: %s", error)
+    def tick(self, broker: Broker) -> None:
+        """Ask Redis whether it is there; make the pass due once it answers."""
+        try:
+            broker.client.ping()
+        except redis.RedisError:
+            if self._down_since is None:
+                self._down_since = utcnow()
+                log.warning("Redis does not answer; waiting jobs are sent when it is back")
+            self._pending = True
+            return
+        if not self._pending:
+            return
+        try:
+            # None: another worker is making its pass; this one makes its own after
+            # it, so that a pass always ends even if that worker dies in the middle.
+            if self.send_pass(broker, self._down_since) is not None:
+                self._pending, self._down_since = False, None
+        except (redis.RedisError, PeeweeException) as error:
+            log.warning("could not send the waiting jobs yet: %s", error)

@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable
 
 import redis
-from dramatiq import Broker, Message, Middleware, Worker
+from dramatiq import Broker, Message, Worker
 
+from actors.middleware.background import BackgroundMiddleware
 from config.redis_ref import RedisRef
 from ops.workers import (
     HEARTBEAT_INTERVAL,
@@ -33,11 +34,13 @@ from ops.workers import (
 log = logging.getLogger(__name__)
 
 
-class WorkerRegistry(Middleware):
+class WorkerRegistry(BackgroundMiddleware):
     """Keeps this worker process's entry in Redis up to date."""
 
+    thread_name = "worker-registry"
+
     def __init__(self, interval: float = HEARTBEAT_INTERVAL) -> None:
-        self.interval = interval
+        super().__init__(interval)
         # Thread id -> (message id, actor, queue, start) of the message it is processing, and
         # thread id -> messages it has processed. Each thread writes its own keys only, and
         # a dict item's assignment is atomic, so the path of a message takes no lock; the
@@ -48,8 +51,6 @@ class WorkerRegistry(Middleware):
         self._worker: Worker | None = None
         self._broker_id = ""
         self._started_at = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def worker_id(self) -> str:
@@ -59,20 +60,14 @@ class WorkerRegistry(Middleware):
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         self._worker, self._broker_id = worker, broker.broker_id
         self._started_at, self._stopping = time.time(), False
-        self._stop.clear()
-        self._safely(self._beat, broker)
-        self._thread = threading.Thread(
-            target=self._run, args=(broker,), name="worker-registry", daemon=True
-        )
-        self._thread.start()
+        self.tick(broker)  # listed at once, not one interval later
+        super().after_worker_boot(broker, worker)
 
     def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
         # Still listed while the running messages finish, marked as stopping.
         self._stopping = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._safely(self._beat, broker)
+        super().before_worker_shutdown(broker, worker)
+        self.tick(broker)
 
     def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
         self._safely(lambda b: remove_worker(RedisRef.of(b), self.worker_id), broker)
@@ -116,12 +111,12 @@ class WorkerRegistry(Middleware):
             current=current,
         )
 
+    def tick(self, broker: Broker) -> None:
+        """Write this process's entry with a fresh heartbeat."""
+        self._safely(self._beat, broker)
+
     def _beat(self, broker: Broker) -> None:
         write_worker(RedisRef.of(broker), self.info())
-
-    def _run(self, broker: Broker) -> None:
-        while not self._stop.wait(self.interval):
-            self._safely(self._beat, broker)
 
     def _safely(self, action: Callable[[Broker], None], broker: Broker) -> None:
         """Run ``action(broker)``; Redis being away for a moment only costs a beat."""
