@@ -1,30 +1,119 @@
-"""The schema is created and upgraded by one command, on SQLite and PostgreSQL alike."""
+"""The schema is created and upgraded by the migration scripts, on SQLite and PostgreSQL
+alike, and a database of the old ``schema_version`` bookkeeping is carried over in place."""
 
 from __future__ import annotations
 
+import ast
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
-from peewee import IntegerField
+from peewee import BooleanField, CharField, DateTimeField, IntegerField, Model, TextField
 from playhouse.migrate import SchemaMigrator
+from playhouse.migrations import MigrationError, Runner
 from playhouse.schema_diff import diff_models
 
-from models import ALL_TABLES, database, migrations
+from models import ALL_TABLES, JobRun, database, migrations
+from models.db import utcnow
+
+SCRIPTS = [p.stem for p in sorted(migrations.DIRECTORY.glob("[0-9]*.py"))]
+APP_TABLES = {t._meta.table_name for t in ALL_TABLES}
 
 
-def test_upgrade_creates_every_table_and_stamps_the_latest_version(db):
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards(db: None) -> Iterator[None]:
+    """Every test here may leave the database in pieces; the next one gets it whole."""
+    yield
     migrations.drop_all()
-    assert not any(database.table_exists(t._meta.table_name) for t in ALL_TABLES)
+    migrations.upgrade()
 
-    before, after = migrations.upgrade()
 
-    assert before is None
-    assert after == migrations.LATEST
-    assert all(database.table_exists(t._meta.table_name) for t in ALL_TABLES)
+def _schema() -> dict[str, dict[str, object]]:
+    """Every table's columns, indexes and foreign keys, as the database reports them."""
+    db = database.obj
+    return {
+        table: {
+            "columns": {c.name: c._replace(table=None) for c in db.get_columns(table)},
+            "indexes": {
+                ix.name: (tuple(ix.columns), ix.unique, " ".join((ix.sql or "").split()))
+                for ix in db.get_indexes(table)
+            },
+            "foreign_keys": sorted(db.get_foreign_keys(table)),
+        }
+        for table in db.get_tables()
+    }
+
+
+def _new_database_schema() -> dict[str, dict[str, object]]:
+    migrations.drop_all()
+    migrations.upgrade()
+    return _schema()
+
+
+def _history() -> list[str]:
+    return sorted(Runner(database.obj, table_name="schema_migration").applied())
+
+
+def _schema_drift() -> str:
+    """What playhouse.schema_diff finds between the tables and the models ('' for nothing)."""
+    return str(diff_models(database.obj, ALL_TABLES))
+
+
+def test_a_new_database_runs_every_script_in_order(db):
+    migrations.drop_all()
+    assert not set(database.get_tables()) & APP_TABLES
+
+    done = migrations.upgrade()
+
+    assert SCRIPTS == ["0001_initial", "0002_job_eta_and_list_indexes", "0003_job_run_api_requests"]
+    assert (done.before, done.after, done.applied, done.carried_over) == (
+        None,
+        migrations.LATEST,
+        tuple(SCRIPTS),
+        (),
+    )
+    assert migrations.LATEST == 3
+    assert _history() == SCRIPTS
+    assert set(database.get_tables()) >= APP_TABLES
     assert migrations.current_version() == migrations.LATEST
     assert _schema_drift() == ""
 
 
 def test_upgrading_an_up_to_date_schema_changes_nothing(db):
-    assert migrations.upgrade() == (migrations.LATEST, migrations.LATEST)
+    before = _schema()
+
+    done = migrations.upgrade()
+
+    assert (done.before, done.after, done.applied) == (migrations.LATEST, migrations.LATEST, ())
+    assert _schema() == before
+
+
+def test_the_scripts_make_the_very_tables_the_models_describe(db):
+    # Names, types, nullability and defaults of columns, index names and SQL, foreign keys:
+    # more than schema_diff compares (column and index names only).
+    migrations.drop_all()
+    database.create_tables(ALL_TABLES)
+    from_models = _schema()
+
+    from_scripts = _new_database_schema()
+
+    assert {t: s for t, s in from_scripts.items() if t != "schema_migration"} == from_models
+
+
+def test_the_scripts_import_nothing_of_the_app_so_they_never_change(db):
+    for path in migrations.DIRECTORY.glob("[0-9]*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert imported <= {"peewee"}, path.name
+
+
+def test_a_new_job_run_has_made_no_api_requests(db):
+    run = JobRun.create(message_id="m", actor="update_user", queue="interactive")
+
+    assert JobRun.get_by_id(run.id).api_requests == 0
 
 
 def test_every_query_path_has_an_index(db):
@@ -37,6 +126,8 @@ def test_every_query_path_has_an_index(db):
     assert ("artist_id", "month") in indexed("artist_listeners")
     assert ("user_id", "artist_id", "source") in indexed("user_artist")
     assert ("artist_id",) in indexed("user_artist")
+    assert ("status", "id") in indexed("job_runs")
+    assert ("actor", "id") in indexed("job_runs")
 
 
 def test_deleting_a_user_removes_their_links_but_not_the_artists(db):
@@ -53,48 +144,196 @@ def test_deleting_a_user_removes_their_links_but_not_the_artists(db):
     assert Artist.select().count() == 1
 
 
-def _schema_drift() -> str:
-    """What differs between the database's tables and the models ('' when nothing)."""
-    return str(diff_models(database.obj, [migrations.SchemaVersion, *ALL_TABLES]))
+# --- Databases of the old bookkeeping ------------------------------------------------------
 
 
-def _column_types(table: str) -> dict[str, str]:
-    return {c.name: c.data_type for c in database.get_columns(table)}
+class _OldStamp(Model):
+    """The old bookkeeping's table, as it was."""
+
+    version = IntegerField()
+
+    class Meta:
+        database = database
+        table_name = "schema_version"
 
 
-def test_a_version_1_database_is_upgraded_in_place_keeping_its_rows(db):
-    from models import JobRun
+class _OldJobRun(Model):
+    """A job run as any version of the table takes it: only the columns version 1 had."""
 
-    # Given a version 1 database: job runs without eta_at and the two list indexes.
-    types_when_created = _column_types("job_runs")
-    JobRun.create(message_id="kept", actor="update_user", queue="interactive")
+    message_id = CharField()
+    actor = CharField()
+    args = TextField()
+    queue = CharField()
+    status = CharField()
+    pages_loaded = IntegerField()
+    progress_current = IntegerField()
+    attempts = IntegerField()
+    cancel_requested = BooleanField()
+    enqueued_at = DateTimeField()
+
+    class Meta:
+        database = database
+        table_name = "job_runs"
+
+
+def _undo_0003(migrator: SchemaMigrator) -> None:
+    migrator.migrate(migrator.drop_column("job_runs", "api_requests"))
+
+
+def _undo_0002(migrator: SchemaMigrator) -> None:
+    migrator.migrate(
+        migrator.drop_index("job_runs", "job_runs_status_id"),
+        migrator.drop_index("job_runs", "job_runs_actor_id"),
+        migrator.drop_column("job_runs", "eta_at"),
+    )
+
+
+# What each script changed, taken back from the tables the models make today. A new
+# script that changes a table adds its own here.
+UNDO: dict[int, Callable[[SchemaMigrator], None]] = {3: _undo_0003, 2: _undo_0002}
+
+
+def _build_the_old_way(version: int) -> None:
+    """A database as the old bookkeeping left it at ``version``: the tables created from
+    the models of the day, and a ``schema_version`` row."""
+    assert sorted(UNDO) == list(range(2, migrations.LATEST + 1)), "UNDO misses a script"
+    migrations.drop_all()
+    database.create_tables(ALL_TABLES)
     migrator = SchemaMigrator.from_database(database)
     with migrator.migration_context():
-        for index in database.get_indexes("job_runs"):
-            if tuple(index.columns) in {("status", "id"), ("actor", "id")}:
-                migrator.migrate(migrator.drop_index("job_runs", index.name))
-        migrator.migrate(migrator.drop_column("job_runs", "eta_at"))
-        migrations.SchemaVersion.update(version=1).execute()
-    assert _schema_drift() != ""
+        for number in range(migrations.LATEST, version, -1):
+            UNDO[number](migrator)
+        _OldStamp.create_table()
+        _OldStamp.create(version=version)
 
-    assert migrations.upgrade() == (1, migrations.LATEST)
 
-    # Then it has the very tables a new database gets, and its rows are kept.
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_old_database_is_carried_over_and_upgraded_in_place_keeping_its_rows(db, version):
+    new = _new_database_schema()
+
+    # Given a database of the old bookkeeping, stamped `version`, with a job run in it.
+    _build_the_old_way(version)
+    _OldJobRun.create(
+        message_id="kept",
+        actor="update_user",
+        args="[]",
+        queue="interactive",
+        status="succeeded",
+        pages_loaded=3,
+        progress_current=0,
+        attempts=1,
+        cancel_requested=False,
+        enqueued_at=utcnow(),
+    )
+    assert _schema() != new
+    assert migrations.current_version() == version
+
+    done = migrations.upgrade()
+
+    # Then the scripts up to `version` are recorded, not run, and the rest run.
+    assert done.before == version
+    assert done.carried_over == tuple(SCRIPTS[:version])
+    assert done.applied == tuple(SCRIPTS[version:])
+    assert done.after == migrations.LATEST
+    assert _history() == SCRIPTS
+    # It has the very tables a new database gets (the old stamp gone), and its rows.
+    assert _schema() == new
     assert _schema_drift() == ""
-    assert _column_types("job_runs") == types_when_created
-    assert JobRun.get(JobRun.message_id == "kept").eta_at is None
+    kept = JobRun.get(JobRun.message_id == "kept")
+    assert (kept.pages_loaded, kept.api_requests, kept.eta_at) == (3, 0, None)
+    assert migrations.upgrade().applied == ()
 
 
-def test_a_step_that_fails_leaves_the_database_at_its_old_version_unchanged(db, monkeypatch):
-    def adds_a_column_then_fails(migrator):
-        migrator.migrate(migrator.add_column("job_runs", "half_done", IntegerField(null=True)))
-        raise RuntimeError("the step broke")
+def test_an_old_stamp_that_no_scripts_match_is_refused_and_left_alone(db):
+    _build_the_old_way(migrations.LATEST)
+    _OldStamp.update(version=migrations.LATEST + 5).execute()
 
-    monkeypatch.setattr(migrations, "STEPS", [*migrations.STEPS, adds_a_column_then_fails])
-    monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)
-
-    with pytest.raises(RuntimeError, match="the step broke"):
+    with pytest.raises(MigrationError, match="no scripts here match"):
         migrations.upgrade()
 
-    assert migrations.current_version() == migrations.LATEST - 1
-    assert "half_done" not in _column_types("job_runs")
+    assert _OldStamp.get().version == migrations.LATEST + 5
+    assert not database.table_exists("schema_migration")
+
+
+# --- Failures and concurrency -------------------------------------------------------------
+
+
+def _scripts_then_a_broken_one(folder: Path) -> None:
+    for script in migrations.DIRECTORY.glob("[0-9]*.py"):
+        shutil.copy(script, folder)
+    (folder / f"{migrations.LATEST + 1:04d}_breaks.py").write_text(
+        "from peewee import IntegerField\n\n\n"
+        "def up(migrator, db):\n"
+        '    migrator.migrate(migrator.add_column("job_runs", "half_done", '
+        "IntegerField(null=True)))\n"
+        '    raise RuntimeError("the script broke")\n'
+    )
+
+
+def test_a_script_that_fails_leaves_the_database_as_it_was(db, monkeypatch, tmp_path):
+    before = _schema()
+    _scripts_then_a_broken_one(tmp_path)
+    monkeypatch.setattr(migrations, "DIRECTORY", tmp_path)
+
+    with pytest.raises(RuntimeError, match="the script broke"):
+        migrations.upgrade()
+
+    assert migrations.current_version() == migrations.LATEST
+    assert _history() == SCRIPTS
+    assert _schema() == before
+
+
+def test_a_failure_on_a_new_database_leaves_it_empty(db, monkeypatch, tmp_path):
+    migrations.drop_all()
+    _scripts_then_a_broken_one(tmp_path)
+    monkeypatch.setattr(migrations, "DIRECTORY", tmp_path)
+
+    with pytest.raises(RuntimeError, match="the script broke"):
+        migrations.upgrade()
+
+    assert not set(database.get_tables()) & (APP_TABLES | {"schema_migration"})
+    assert migrations.current_version() is None
+
+
+def test_two_upgrades_at_once_apply_each_script_once(db, monkeypatch):
+    # Given a new database, and a first upgrade held up just before it runs the scripts.
+    migrations.drop_all()
+    first_inside, let_first_go = threading.Event(), threading.Event()
+    real_up = Runner.up
+    held: list[bool] = []
+
+    def up_held_the_first_time(self, *args, **kwargs):
+        if not held:
+            held.append(True)
+            first_inside.set()
+            let_first_go.wait(10)
+        return real_up(self, *args, **kwargs)
+
+    monkeypatch.setattr(Runner, "up", up_held_the_first_time)
+    results: dict[str, object] = {}
+
+    def upgrade(name: str) -> None:
+        try:
+            results[name] = migrations.upgrade()
+        except Exception as exc:  # the test reports it below
+            results[name] = exc
+        finally:
+            database.close()
+
+    first = threading.Thread(target=upgrade, args=("first",))
+    first.start()
+    assert first_inside.wait(10)
+
+    # When a second upgrade starts meanwhile, it waits for the first.
+    second = threading.Thread(target=upgrade, args=("second",))
+    second.start()
+    second.join(1.0)
+    assert second.is_alive(), results.get("second")
+    let_first_go.set()
+    first.join(30)
+    second.join(30)
+
+    # Then the first ran every script, and the second found nothing left to do.
+    assert results["first"].applied == tuple(SCRIPTS)
+    assert results["second"] == migrations.Upgrade(migrations.LATEST, migrations.LATEST)
+    assert _history() == SCRIPTS
