@@ -21,17 +21,20 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     """Create or upgrade the schema."""
-    from models import init_database, migrations
+    from cli import db_commands
+    from models import init_database
 
     init_database(settings.database_url)
-    before, after = migrations.upgrade()
-    if before is None:
-        print(f"created the schema (version {after})")
-    elif before == after:
-        print(f"the schema is up to date (version {after})")
-    else:
-        print(f"upgraded the schema from version {before} to {after}")
-    return 0
+    return db_commands.upgrade()
+
+
+def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
+    """List the migration scripts, applied or pending."""
+    from cli import db_commands
+    from models import init_database
+
+    init_database(settings.database_url)
+    return db_commands.status()
 
 
 def cmd_db_reset(args: argparse.Namespace, settings: Settings) -> int:
@@ -208,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="create or upgrade the schema").set_defaults(
         handler=cmd_db_upgrade
     )
+    db_sub.add_parser(
+        "status", help="list the migration scripts, applied or pending (exit 1: pending)"
+    ).set_defaults(handler=cmd_db_status)
     reset = db_sub.add_parser("reset", help="drop every table and start empty")
     reset.add_argument("--yes", action="store_true", help="really delete everything")
     reset.set_defaults(handler=cmd_db_reset)
