@@ -63,7 +63,8 @@ def run_sync_user(ctx: SyncContext, spotify_id: str, send_artists: bool = True) 
     counts = ", ".join(f"{n} {source}" for source, n in result.artists_by_source.items())
     print(
         f"synced {spotify_id}: {counts}; {result.links_removed} links removed; "
-        f"{result.artists_sent} artists sent for listener counts"
+        f"{result.artists_sent} artists sent for listener counts; "
+        f"{result.api_requests} Web API requests"
     )
     return 0
 

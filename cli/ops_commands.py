@@ -50,8 +50,8 @@ def show_job(raw_id: str) -> int:
     if job is None:
         return _fail(f"no job with id {raw_id!r}")
     print(_line(job))
-    for name in ("queue", "args", "requested_by", "attempts", "progress_message", "eta_at",
-                 "started_at", "heartbeat_at", "finished_at", "error"):  # fmt: skip
+    for name in ("queue", "args", "requested_by", "attempts", "api_requests", "progress_message",
+                 "eta_at", "started_at", "heartbeat_at", "finished_at", "error"):  # fmt: skip
         value = getattr(job, name)
         if value not in (None, ""):
             print(f"  {name}: {value}")

@@ -55,6 +55,7 @@ class SyncResult:
     links_removed: int
     pages_loaded: int
     artists_sent: int
+    api_requests: int
 
 
 def user_subject(user_id: int) -> str:
@@ -127,6 +128,9 @@ class _Run:
         self.month = current_month()
         self.sent: set[str] = set()
         self.sent_count = 0
+        # Web API requests of earlier attempts of this job, and the client of this one.
+        self.requests_before = (job.api_requests or 0) if job is not None else 0
+        self.client: SpotifyClient | None = None
 
     def stopping(self) -> bool:
         """Whether to stop between two pages: shutdown, or someone cancelled the job."""
@@ -172,6 +176,10 @@ class _Run:
         totals = self.checkpoint["totals"]
         return sum(_pages_for(n) for n in totals.values()) if totals else None
 
+    def api_requests(self) -> int:
+        """The Web API requests this job has made, all its attempts together."""
+        return self.requests_before + (self.client.requests_sent if self.client else 0)
+
     def _stage(self) -> None:
         cp = self.checkpoint
         self.progress.save(
@@ -179,6 +187,7 @@ class _Run:
             totals=cp["totals"] or None,
             pages_loaded=cp["pages_loaded"],
             pages_total=self._pages_total(),
+            api_requests=self.api_requests(),
         )
 
 
@@ -199,7 +208,7 @@ def sync_user(
     """
     run = _Run(ctx, user, job, should_stop, progress or for_job(job))
     own_client = client is None
-    client = client or ctx.client_for(user)
+    client = run.client = client or ctx.client_for(user)
     try:
         if run.checkpoint["totals"] is None:
             _learn_totals(run, client)
@@ -212,6 +221,8 @@ def sync_user(
         user.mark_needs_reauth()
         raise
     finally:
+        with run.lock:
+            run._stage()  # the last request count, whatever happened
         run.flush()
         if own_client:
             client.close()
@@ -229,6 +240,7 @@ def sync_user(
         links_removed=removed,
         pages_loaded=run.checkpoint["pages_loaded"],
         artists_sent=run.sent_count,
+        api_requests=run.api_requests(),
     )
 
 

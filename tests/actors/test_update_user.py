@@ -57,6 +57,7 @@ def test_a_first_sync_costs_one_web_api_request_per_library_page_and_none_per_ar
 
     stats = demo_spotify.stats()
     assert stats["requests"]["api"] == done.pages_total  # the library's pages, nothing more
+    assert done.api_requests == done.pages_total  # and the job says what it spent
     assert not [
         route for route in stats["routes"] if "artists/<" in route or "/v1/artists" in route
     ]

@@ -82,10 +82,13 @@ def test_an_interrupted_sync_goes_on_from_its_checkpoint(sign_in, db, ctx, demo_
     assert 10 <= saved.pages_loaded < saved.pages_total
     remaining = saved.pages_total - saved.pages_loaded
     before = demo_spotify.stats()["requests"]["api"]
+    assert saved.api_requests == before  # every request of the first attempt is counted
 
-    sync_user(ctx, user, job=saved)
+    result = sync_user(ctx, user, job=saved)
 
     fetched = demo_spotify.stats()["requests"]["api"] - before
+    # The count goes on from the checkpoint: both attempts together.
+    assert JobRun.get_by_id(job.id).api_requests == result.api_requests == before + fetched
     # Only the pages not yet loaded are fetched again (no restart from the beginning).
     assert fetched == remaining
     assert JobRun.get_by_id(job.id).pages_loaded == saved.pages_total

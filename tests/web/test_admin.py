@@ -99,10 +99,12 @@ def test_the_job_list_filters_and_pages_through_many_runs(admin):
 
 def test_a_job_page_shows_progress_error_and_traceback_and_stops_polling_when_done(admin):
     [job_id] = runs(1, status="failed", error="Boom", traceback="Traceback <frames>",
-                    progress_current=3, progress_total=10, subject="user:<script>")  # fmt: skip
+                    progress_current=3, progress_total=10, subject="user:<script>",
+                    api_requests=1234)  # fmt: skip
 
     page = admin.get(f"/admin/jobs/{job_id}")
     assert 'value="3" max="10"' in page.text and "Boom" in page.text
+    assert re.search(r"Web API requests</th><td>1,234<", page.text)
     assert "Traceback &lt;frames&gt;" in page.text and "<script>" not in page.text
     assert "Retry" in page.text
     done = admin.get(f"/admin/jobs/{job_id}", headers={"HX-Request": "true"}, status=286)

@@ -45,6 +45,8 @@ def _job(job: JobRun) -> dict:
         },
         "totals": job.totals,
         "attempts": job.attempts,
+        # Web API requests the job has made, all attempts together (the daily budget's unit).
+        "api_requests": job.api_requests,
         "error": job.error if job.status == JobStatus.FAILED else None,
         "enqueued_at": job.enqueued_at,
         "started_at": job.started_at,
