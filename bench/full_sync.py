@@ -75,7 +75,8 @@ def run(demo: DemoSpotify, database_url: str, redis_url: str, var_dir: Path) -> 
     namespace = f"bench-sync-{uuid.uuid4().hex[:8]}"
     env = {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_NAMESPACE": namespace,
-        "DEMO_SPOTIFY_PORT": str(demo.port), "SECRET_KEY": "bench", "OVERLAP_VAR_DIR": str(var_dir),
+        "DEMO_SPOTIFY_PORT": str(demo.port), "OVERLAP_VAR_DIR": str(var_dir),
+        "SECRET_KEY": "bench-key-0123456789abcdef012345",
         "SPOTIFY_API_RATE": str(RATE), "SPOTIFY_PAGES_RATE": str(RATE),
     }  # fmt: skip
     settings = Settings.from_env(env, read_dotenv=False)

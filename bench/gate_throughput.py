@@ -34,7 +34,7 @@ def _process(
 ) -> None:
     """Call ``op`` from ``threads`` threads for ``seconds``; put the call times on ``out``."""
     client = redis.Redis.from_url(redis_url)
-    env = {"SECRET_KEY": "bench", "SPOTIFY_API_RATE": str(rate)}
+    env = {"SECRET_KEY": "bench-key-0123456789abcdef012345", "SPOTIFY_API_RATE": str(rate)}
     settings = Settings.from_env(env, read_dotenv=False)
     gate = SpotifyGate(RedisRef(client, f"bench-{op}-{rate}"), settings)
     call: Callable[[], object] = client.ping if op == "ping" else lambda: gate.before_request("api")

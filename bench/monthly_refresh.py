@@ -59,7 +59,7 @@ def child(redis_url: str, traced: bool) -> None:
 
     namespace = f"bench-refresh-{uuid.uuid4().hex[:8]}"
     env = {"DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": redis_url,
-           "REDIS_NAMESPACE": namespace, "SECRET_KEY": "bench",
+           "REDIS_NAMESPACE": namespace, "SECRET_KEY": "bench-key-0123456789abcdef012345",
            "DEMO_SPOTIFY_PORT": "9"}  # fmt: skip
     settings = Settings.from_env(env, read_dotenv=False)
     init_database(settings.database_url)

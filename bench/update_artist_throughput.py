@@ -51,7 +51,8 @@ def run(database_url: str, redis_url: str, n: int, rounds: int) -> None:
     namespace = f"bench-ua-{uuid.uuid4().hex[:8]}"
     env = {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_NAMESPACE": namespace,
-        "SECRET_KEY": "bench", "DEMO_SPOTIFY_PORT": "9",  # never called: the artist is fresh
+        "SECRET_KEY": "bench-key-0123456789abcdef012345",
+        "DEMO_SPOTIFY_PORT": "9",  # never called: the artist is fresh
     }  # fmt: skip
     settings = Settings.from_env(env, read_dotenv=False)
     init_database(database_url)

@@ -76,7 +76,7 @@ ROOT = Path(__file__).resolve().parents[1]
 POST_TARGET_MS, FRAGMENT_TARGET_MS = 50.0, 100.0
 CONNECTIONS, WRK_THREADS, POLL_WAIT_MS = 100, 2, (1500, 1900)
 LATENCY_MS, OLD_USERS, LIBRARY_SIZE = 20, ("ana", "ben"), 15_000
-SECRET_KEY = "bench-web-compare"
+SECRET_KEY = "bench-web-compare-secret-key-of-32-bytes"
 OK_STATUSES = (200, 286)
 
 # Counts every status across wrk's threads and prints the figures in lines easy to parse.

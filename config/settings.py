@@ -7,11 +7,15 @@ read first when present; real environment variables win over it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from config.private_files import tighten, write_private
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,21 +72,88 @@ def _namespace(env: Mapping[str, str]) -> str:
     return raw
 
 
-def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
-    """The configured key, or a development key generated once and kept under var/."""
+# A session key shorter than this is refused: the cookie's HMAC is only as strong as it.
+MIN_SECRET_KEY_BYTES = 32
+MAKE_SECRET_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+MAKE_TOKEN_KEY = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
+
+
+def _generated(
+    var_dir: Path, name: str, make: Callable[[], str], usable: Callable[[str], bool]
+) -> str:
+    """The key kept in ``var/<name>``, made (again) when the file is missing or unusable.
+
+    An empty or short file (a full disk, a hand edit) is replaced, never used: an empty
+    session key would let anyone sign a session cookie.
+    """
+    path = var_dir / name
+    if path.exists():
+        tighten(path)
+        kept = path.read_text().strip()
+        if usable(kept):
+            return kept
+    write_private(path, make())
+    return path.read_text().strip()
+
+
+def _long_enough(key: str) -> bool:
+    return len(key.encode()) >= MIN_SECRET_KEY_BYTES
+
+
+def _secret_key(env: Mapping[str, str], var_dir: Path, demo: bool) -> str:
+    """The configured key, or in demo mode a key generated once and kept under var/."""
     configured = env.get("SECRET_KEY", "").strip()
     if configured:
+        if not _long_enough(configured):
+            raise SettingsError(
+                f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes, not"
+                f" {len(configured.encode())}; make one with: {MAKE_SECRET_KEY}"
+            )
         return configured
-    path = var_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    # Write then rename so that two processes starting together never read half a key.
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(key)
-    os.replace(tmp, path)
-    return path.read_text().strip()
+    if not demo:
+        # Every web process must share the key; a generated one would differ per machine.
+        raise SettingsError(
+            "SECRET_KEY must be set when SPOTIFY_CLIENT_ID is (outside demo mode);"
+            f" make one with: {MAKE_SECRET_KEY}"
+        )
+    return _generated(var_dir, "secret_key", lambda: secrets.token_urlsafe(48), _long_enough)
+
+
+def _is_fernet_key(key: str) -> bool:
+    # A Fernet key is 32 bytes in url-safe base64 (cryptography checks the same way).
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except (ValueError, binascii.Error):
+        return False
+
+
+def _new_fernet_key() -> str:
+    # What Fernet.generate_key() returns, without importing cryptography into settings.
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def _token_keys(env: Mapping[str, str], var_dir: Path, demo: bool) -> tuple[str, ...]:
+    """The keys that seal Spotify tokens at rest, newest first (see models/tokens.py)."""
+    keys = tuple(k.strip() for k in env.get("TOKEN_KEY", "").split(",") if k.strip())
+    for number, key in enumerate(keys, start=1):
+        if not _is_fernet_key(key):
+            # The position only: the value is a secret.
+            raise SettingsError(
+                f"TOKEN_KEY's key number {number} is not a Fernet key (32 bytes in url-safe"
+                f" base64); make one with: {MAKE_TOKEN_KEY}"
+            )
+    if keys:
+        return keys
+    if not demo:
+        # A key generated on one machine would leave every other process unable to read
+        # the tokens, and losing it loses every token: outside demo mode it is set by hand.
+        raise SettingsError(
+            "TOKEN_KEY must be set when SPOTIFY_CLIENT_ID is (outside demo mode);"
+            f" make one with: {MAKE_TOKEN_KEY}"
+        )
+    return (_generated(var_dir, "token_key", _new_fernet_key, _is_fernet_key),)
 
 
 @dataclass(frozen=True)
@@ -100,6 +171,7 @@ class Settings:
     spotify_accounts_url: str
     spotify_open_url: str
     secret_key: str
+    token_keys: tuple[str, ...]
     admin_spotify_ids: frozenset[str]
     metrics_token: str | None
     port: int
@@ -164,7 +236,8 @@ class Settings:
                 env.get("SPOTIFY_OPEN_URL", "").strip()
                 or (f"{demo_base}/open" if demo else DEFAULT_OPEN_URL)
             ).rstrip("/"),
-            secret_key=_secret_key(env, var_dir),
+            secret_key=_secret_key(env, var_dir, demo),
+            token_keys=_token_keys(env, var_dir, demo),
             admin_spotify_ids=frozenset(admins),
             metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
             port=port,
@@ -190,7 +263,7 @@ class Settings:
 
     def redacted(self) -> dict[str, str]:
         """The settings as strings with secrets hidden, for logs and the CLI."""
-        hidden = {"spotify_client_secret", "secret_key", "metrics_token"}
+        hidden = {"spotify_client_secret", "secret_key", "token_keys", "metrics_token"}
         out = {}
         for name in self.__dataclass_fields__:
             if name == "extra":

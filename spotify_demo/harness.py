@@ -106,7 +106,7 @@ class DemoSpotify:
 
     def settings(self, **env: str) -> Settings:
         """App settings in demo mode pointing at this server, plus ``env`` overrides."""
-        base = {"DEMO_SPOTIFY_PORT": str(self.port), "SECRET_KEY": "test-secret-key"}
+        base = {"DEMO_SPOTIFY_PORT": str(self.port), "SECRET_KEY": "demo-harness-" * 3}
         return Settings.from_env({**base, **env}, read_dotenv=False)
 
 

@@ -45,7 +45,7 @@ def base_env(var_dir: Path, redis_url: str) -> dict[str, str]:
         "OVERLAP_VAR_DIR": str(var_dir),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'test.db'}",
         "REDIS_URL": redis_url,
-        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY": "test-secret-key-of-at-least-32-bytes",
     }
 
 

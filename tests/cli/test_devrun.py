@@ -69,6 +69,8 @@ def test_demo_mode_adds_the_demo_spotify_and_real_spotify_does_not(tmp_path):
             "OVERLAP_VAR_DIR": str(tmp_path),
             "SPOTIFY_CLIENT_ID": "id",
             "SPOTIFY_CLIENT_SECRET": "secret",
+            "SECRET_KEY": "s" * 32,
+            "TOKEN_KEY": "a" * 43 + "=",
             "SPOTIFY_API_URL": "https://api.example/v1",
             "SPOTIFY_ACCOUNTS_URL": "https://accounts.example",
             "SPOTIFY_OPEN_URL": "https://open.example",

@@ -11,6 +11,12 @@ def make(tmp_path, **env):
     return Settings.from_env({"OVERLAP_VAR_DIR": str(tmp_path), **env}, read_dotenv=False)
 
 
+LONG_KEY = "k" * 32
+TOKEN_KEY = "a" * 43 + "="  # 32 bytes in url-safe base64
+# What outside demo mode needs besides the client id: both keys, set by hand.
+REAL = {"SPOTIFY_CLIENT_ID": "abc", "SECRET_KEY": LONG_KEY, "TOKEN_KEY": TOKEN_KEY}
+
+
 def test_with_nothing_set_it_is_demo_mode_on_sqlite_and_embedded_redis(tmp_path):
     s = make(tmp_path)
     assert s.demo
@@ -26,7 +32,7 @@ def test_with_nothing_set_it_is_demo_mode_on_sqlite_and_embedded_redis(tmp_path)
 
 
 def test_with_a_client_id_it_talks_to_the_real_spotify(tmp_path):
-    s = make(tmp_path, SPOTIFY_CLIENT_ID="abc", SPOTIFY_CLIENT_SECRET="xyz")
+    s = make(tmp_path, **REAL, SPOTIFY_CLIENT_SECRET="xyz")
     assert not s.demo
     assert s.spotify_api_url == DEFAULT_API_URL
     assert s.spotify_accounts_url == "https://accounts.spotify.com"
@@ -42,7 +48,65 @@ def test_a_generated_secret_key_is_kept_across_processes(tmp_path):
 
 
 def test_a_configured_secret_key_wins(tmp_path):
-    assert make(tmp_path, SECRET_KEY="k").secret_key == "k"
+    assert make(tmp_path, SECRET_KEY=LONG_KEY).secret_key == LONG_KEY
+
+
+@pytest.mark.parametrize("key", ["x", "k" * 31, "é" * 15])
+def test_a_secret_key_under_32_bytes_is_refused_with_how_to_make_one(tmp_path, key):
+    with pytest.raises(SettingsError, match="SECRET_KEY must be at least 32 bytes") as refused:
+        make(tmp_path, SECRET_KEY=key)
+    assert "secrets.token_urlsafe" in str(refused.value)
+
+
+def test_outside_demo_mode_a_secret_key_must_be_set(tmp_path):
+    env = {k: v for k, v in REAL.items() if k != "SECRET_KEY"}
+    with pytest.raises(SettingsError, match="SECRET_KEY must be set") as refused:
+        make(tmp_path, **env)
+    assert "make one with" in str(refused.value)
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize("kept", ["", "\n", "short"])
+def test_an_empty_or_short_generated_secret_key_is_made_again(tmp_path, kept):
+    (tmp_path / "secret_key").write_text(kept)
+
+    key = make(tmp_path).secret_key
+
+    assert len(key.encode()) >= 32
+    assert (tmp_path / "secret_key").read_text().strip() == key
+
+
+def test_a_generated_token_key_is_kept_across_processes_and_remade_when_bad(tmp_path):
+    first = make(tmp_path).token_keys
+    assert first == make(tmp_path).token_keys
+    assert len(first) == 1 and len(first[0]) == 44
+
+    (tmp_path / "token_key").write_text("not a key")
+    remade = make(tmp_path).token_keys
+    assert remade != first and len(remade[0]) == 44
+
+
+def test_token_keys_are_a_comma_separated_list_newest_first(tmp_path):
+    older = "b" * 43 + "="
+    s = make(tmp_path, TOKEN_KEY=f" {TOKEN_KEY} , {older} ,")
+    assert s.token_keys == (TOKEN_KEY, older)
+    assert not (tmp_path / "token_key").exists()
+
+
+@pytest.mark.parametrize("raw", ["x", "a" * 43, f"{TOKEN_KEY},short"])
+def test_a_token_key_that_is_not_a_fernet_key_is_refused_without_showing_it(tmp_path, raw):
+    with pytest.raises(SettingsError, match="is not a Fernet key") as refused:
+        make(tmp_path, TOKEN_KEY=raw)
+    assert "Fernet.generate_key()" in str(refused.value)
+    assert raw not in str(refused.value)
+
+
+def test_outside_demo_mode_a_token_key_must_be_set(tmp_path):
+    env = {k: v for k, v in REAL.items() if k != "TOKEN_KEY"}
+    with pytest.raises(SettingsError, match="TOKEN_KEY must be set") as refused:
+        make(tmp_path, **env)
+    assert "Fernet.generate_key()" in str(refused.value)
+    assert not (tmp_path / "token_key").exists()
 
 
 def test_admins_are_a_comma_separated_list(tmp_path):
@@ -110,9 +174,10 @@ def test_a_dotenv_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
 
 
 def test_redacted_settings_hide_the_secrets(tmp_path):
-    s = make(tmp_path, SECRET_KEY="supersecret", SPOTIFY_CLIENT_ID="id", SPOTIFY_CLIENT_SECRET="cs")
+    s = make(tmp_path, **REAL, SPOTIFY_CLIENT_SECRET="cs")
     text = str(s.redacted())
-    assert "supersecret" not in text
+    assert LONG_KEY not in text
+    assert TOKEN_KEY not in text
     assert "'cs'" not in text
 
 

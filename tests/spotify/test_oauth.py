@@ -39,7 +39,7 @@ from spotify_demo.harness import DemoSpotify
 @pytest.fixture
 def plain_settings(tmp_path: Path) -> Settings:
     """Demo-mode settings with a var/ of the test's own."""
-    env = {"OVERLAP_VAR_DIR": str(tmp_path), "SECRET_KEY": "test-secret-key"}
+    env = {"OVERLAP_VAR_DIR": str(tmp_path), "SECRET_KEY": "test-secret-key-of-at-least-32-bytes"}
     return Settings.from_env(env, read_dotenv=False)
 
 

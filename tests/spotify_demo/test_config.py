@@ -10,7 +10,7 @@ from spotify_demo.config import DemoConfig
 
 def settings_with(**env: str) -> Settings:
     """Demo-mode settings with some extra environment variables."""
-    return Settings.from_env({"SECRET_KEY": "k", **env}, read_dotenv=False)
+    return Settings.from_env({"SECRET_KEY": "k" * 32, **env}, read_dotenv=False)
 
 
 def test_defaults_leave_every_limit_and_fault_off() -> None:
@@ -49,7 +49,7 @@ def test_demo_spotify_variables_set_the_config() -> None:
 def test_the_token_key_follows_the_app_secret_so_tokens_outlive_restarts() -> None:
     first = DemoConfig.from_settings(settings_with())
     again = DemoConfig.from_settings(settings_with())
-    other = DemoConfig.from_settings(settings_with(SECRET_KEY="other"))
+    other = DemoConfig.from_settings(settings_with(SECRET_KEY="other" * 8))
     assert first.token_key == again.token_key != other.token_key
 
 
