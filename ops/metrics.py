@@ -7,7 +7,9 @@ whichever the scraper reaches. The figures come from:
 
 - ``job_runs`` (one GROUP BY): tracked jobs by actor and status, a gauge;
 - the job counters every worker adds to Redis (``ops.counters``): all jobs, tracked or
-  not, by actor and outcome, and their durations, as counters that only grow;
+  not, by actor and outcome, as counters that only grow, and their durations as a
+  histogram (a summary gives no percentiles; buckets can be summed over actors and
+  processes and read as percentiles with ``histogram_quantile``);
 - the broker's keys (``ops.queues``): messages per queue and state, and paused queues;
 - the worker list (``ops.workers``): live worker processes, threads, busy threads;
 - Spotify's gate (``spotify.gate``): requests and 429s of the last minute, 429s ever, and
@@ -23,9 +25,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
-    SummaryMetricFamily,
 )
+from prometheus_client.utils import floatToGoString
 
 from config.redis_ref import RedisRef
 from ops.counters import STATUSES, job_totals
@@ -76,7 +79,7 @@ class OpsCollector:
             "(succeeded, failed for good, retried, skipped).",
             labels=["actor", "status"],
         )
-        durations = SummaryMetricFamily(
+        durations = HistogramMetricFamily(
             "overlap_job_duration_seconds",
             "Time the workers spent on each actor's messages, whatever the outcome.",
             labels=["actor"],
@@ -84,7 +87,10 @@ class OpsCollector:
         for actor, counts in job_totals(self.ref).items():
             for status in STATUSES:
                 processed.add_metric([actor, status], getattr(counts, status))
-            durations.add_metric([actor], counts.processed, counts.duration_ms / 1000)
+            # _count is the +Inf bucket, every message counted, and _sum their time: the
+            # same figures the summary had before the buckets came.
+            buckets = [(floatToGoString(le), n) for le, n in counts.cumulative_buckets()]
+            durations.add_metric([actor], buckets, counts.duration_ms / 1000)
         yield processed
         yield durations
 
