@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Callable
 
 import bottle
@@ -12,19 +11,20 @@ from peewee import InterfaceError, OperationalError
 
 from config.redis_ref import RedisRef
 from config.settings import Settings
-from models import User, database, init_database
+from models import User, database, init_database, tokens
 from models.job_run import JobRun
 from sync.context import SyncContext
 from sync.users import sync_if_needed
 from web import context, routes
 from web.comparison_cache import ComparisonCache
 from web.guard import GuessGuard
+from web.log_safe import safe_logger
 from web.plugins import RequestPlugin
 from web.redis_client import web_redis
 from web.render import Renderer
 from web.session import SessionStore
 
-logger = logging.getLogger(__name__)
+logger = safe_logger(__name__)
 
 SyncRequest = Callable[..., JobRun | None]
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> bottle.Bottle:
     app = bottle.Bottle()
     app.config["config.settings"] = settings
     init_database(settings.database_url)
+    tokens.configure(settings.token_keys)
     # One client for the pages and the broker that sends syncs: short timeouts, and after a
     # failure it stops waiting on Redis for a moment (see web/redis_client.py).
     redis_client = web_redis(settings.redis_url) if settings.redis_url else None

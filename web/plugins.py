@@ -4,7 +4,6 @@ database outage into a clear 503 page instead of a traceback."""
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -12,9 +11,10 @@ import bottle
 from peewee import InterfaceError, OperationalError
 
 from web import context
+from web.log_safe import safe_logger
 from web.session import Session, SessionStore, csrf_ok
 
-logger = logging.getLogger(__name__)
+logger = safe_logger(__name__)
 
 
 class RequestPlugin:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from urllib.parse import quote
 
@@ -15,8 +14,9 @@ from spotify.errors import NeedsReauth, SpotifyError
 from spotify.oauth import authorize_url, exchange_code
 from web import context
 from web.context import page_error, safe_next, see_other
+from web.log_safe import safe_logger
 
-logger = logging.getLogger(__name__)
+logger = safe_logger(__name__)
 
 
 def mount(app: bottle.Bottle) -> None:
@@ -42,7 +42,9 @@ def mount(app: bottle.Bottle) -> None:
                 "signed in. You can try again whenever you like.",
                 title="Not signed in",
             )
-        if not expected or not secrets.compare_digest(query.get("state", ""), expected):
+        # As bytes: compare_digest refuses a str with non-ASCII characters (a 500).
+        given = query.get("state", "").encode("utf-8", "surrogateescape")
+        if not expected or not secrets.compare_digest(given, str(expected).encode()):
             return page_error(
                 400,
                 "This sign-in link is out of date or was not started here. Please sign in again.",

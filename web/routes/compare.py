@@ -21,7 +21,10 @@ from web.views import COMPARISON_PAGE_SIZE, comparison_view, find_friend
 
 def _sign_in_and_come_back(code: str) -> bottle.HTTPResponse:
     # Back to this comparison after sign-in; a code that cannot be one goes home instead.
-    target = f"/compare/{code}" if normalize_friend_code(code) else "/"
+    # The code as normalized, never as typed: a typed one may hold a line break, which
+    # would break the Location header (a 500).
+    normalized = normalize_friend_code(code)
+    target = f"/compare/{normalized}" if normalized else "/"
     return see_other(f"/login?next={target}")
 
 
