@@ -9,11 +9,12 @@ from __future__ import annotations
 from actors import runtime
 from actors.broker import configure
 from config.settings import Settings
-from models import init_database
+from models import init_database, tokens
 
 settings = Settings.from_env()
 broker = configure(settings)
 init_database(settings.database_url)
+tokens.configure(settings.token_keys)
 runtime.configure(settings)
 
 from actors import artists, periodic, users  # noqa: E402, F401  (declares the actors)

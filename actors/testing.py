@@ -62,11 +62,12 @@ def ask_for_sync_from_threads(env: dict[str, str], user_id: int, threads: int) -
     from actors import runtime
     from actors.broker import configure
     from config.settings import Settings
-    from models import User, database, init_database
+    from models import User, database, init_database, tokens
     from sync.users import sync_if_needed
 
     settings = Settings.from_env(env, read_dotenv=False)
     init_database(settings.database_url)
+    tokens.configure(settings.token_keys)
     configure(settings)
     ctx = runtime.configure(settings)
     barrier = threading.Barrier(threads)

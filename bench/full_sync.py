@@ -39,6 +39,7 @@ from models import (
     database,
     init_database,
     migrations,
+    tokens,
 )
 from spotify_demo.config import DemoConfig
 from spotify_demo.harness import DemoSpotify, running_demo
@@ -81,6 +82,7 @@ def run(demo: DemoSpotify, database_url: str, redis_url: str, var_dir: Path) -> 
     }  # fmt: skip
     settings = Settings.from_env(env, read_dotenv=False)
     init_database(database_url)
+    tokens.configure(settings.token_keys)
     migrations.drop_all()
     migrations.upgrade()
     broker = configure(settings)

@@ -73,10 +73,11 @@ def _sync_context(settings: Settings):
     import redis
 
     from actors.broker import configure
-    from models import init_database
+    from models import init_database, tokens
     from sync.context import SyncContext
 
     init_database(settings.database_url)
+    tokens.configure(settings.token_keys)
     if not settings.redis_url:
         return SyncContext(settings=settings, send_artists=lambda ids: 0), False
     configure(settings)
@@ -176,6 +177,16 @@ def cmd_queues(args: argparse.Namespace, settings: Settings) -> int:
     return cli_ops.queues(RedisRef.from_settings(settings, client), args.action, args.queue)
 
 
+def cmd_tokens_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-encrypt every stored Spotify token with the newest TOKEN_KEY."""
+    from cli.token_commands import rotate_key
+    from models import init_database, tokens
+
+    init_database(settings.database_url)
+    tokens.configure(settings.token_keys)
+    return rotate_key()
+
+
 def _days(raw: str | None) -> int | None:
     """The --days option: None when not given, 0 when it is not a whole number above 0."""
     if raw is None:
@@ -265,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     queues.add_argument("action", choices=("stats", "pause", "resume"))
     queues.add_argument("queue", nargs="?", help="the queue to pause or resume")
     queues.set_defaults(handler=cmd_queues)
+
+    token_cmd = sub.add_parser("tokens", help="look after the Spotify tokens sealed at rest")
+    tokens_sub = token_cmd.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    tokens_sub.add_parser(
+        "rotate-key", help="re-encrypt every stored token with the newest TOKEN_KEY"
+    ).set_defaults(handler=cmd_tokens_rotate_key)
 
     sub.add_parser("settings", help="print the settings in force").set_defaults(
         handler=cmd_settings

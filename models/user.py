@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 import secrets
 from collections.abc import Iterable
@@ -18,8 +18,11 @@ from peewee import (
     fn,
 )
 
+from models import tokens
 from models.artist import Artist
 from models.db import BaseModel, database, utcnow
+
+logger = logging.getLogger(__name__)
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or typed by hand survives.
 FRIEND_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -52,7 +55,9 @@ class User(BaseModel):
     account_id = CharField(max_length=128, null=True)
     display_name = TextField(null=True)
     friend_code = CharField(max_length=16, unique=True, default=new_friend_code)
-    # The Spotify token dict as JSON. Never rendered, never logged (see __repr__).
+    # The Spotify token dict, sealed with TOKEN_KEY (models/tokens.py); rows saved before
+    # sealing hold plain JSON until their next save or `overlap tokens rotate-key`.
+    # Never rendered, never logged (see __repr__).
     token_json = TextField(null=True)
     needs_reauth = BooleanField(default=False)
     last_login_at = DateTimeField(null=True)
@@ -70,12 +75,24 @@ class User(BaseModel):
         return self.display_name or self.spotify_id
 
     def load_token(self) -> dict | None:
-        """The stored Spotify token dict, if any."""
-        return json.loads(self.token_json) if self.token_json else None
+        """The stored Spotify token dict; None when there is none or no key opens it."""
+        if not self.token_json:
+            return None
+        try:
+            return tokens.open_sealed(self.token_json)
+        except tokens.UnreadableToken:
+            # Sealed with a key no longer in TOKEN_KEY, or damaged. For the person this is
+            # a token Spotify would refuse: the callers' usual path (no token) marks them
+            # to sign in again, which stores a fresh one, instead of an error page.
+            logger.warning(
+                "user %s: no TOKEN_KEY opens the stored Spotify token; they must sign in again",
+                self.id,
+            )
+            return None
 
     def save_token(self, token: dict) -> None:
-        """Store a new Spotify token dict (after sign-in or a refresh)."""
-        self.token_json = json.dumps(token)
+        """Store a new Spotify token dict (after sign-in or a refresh), sealed."""
+        self.token_json = tokens.seal(token)
         self.needs_reauth = False
         User.update(token_json=self.token_json, needs_reauth=False).where(
             User.id == self.id
@@ -115,7 +132,7 @@ class User(BaseModel):
         now = utcnow()
         fields = {
             "display_name": display_name,
-            "token_json": json.dumps(token),
+            "token_json": tokens.seal(token),
             "needs_reauth": False,
             "last_login_at": now,
         }
@@ -137,6 +154,38 @@ class User(BaseModel):
                 # Only a friend-code collision lands here; draw another.
                 continue
         return cls.get(cls.spotify_id == spotify_id)
+
+    @classmethod
+    def reseal_tokens(cls, batch: int = 500) -> tuple[int, int]:
+        """Seal every stored token with the newest key: (how many resealed, unreadable).
+
+        Legacy plaintext rows are sealed too. A row whose token changed while we worked
+        (a sign-in or a refresh) keeps the newer one, which is already sealed.
+        """
+        resealed = unreadable = 0
+        last_id = 0
+        while True:
+            rows = list(
+                cls.select(cls.id, cls.token_json)
+                .where(cls.token_json.is_null(False), cls.id > last_id)
+                .order_by(cls.id)
+                .limit(batch)
+            )
+            if not rows:
+                return resealed, unreadable
+            with database.atomic():
+                for row in rows:
+                    try:
+                        sealed = tokens.reseal(row.token_json)
+                    except tokens.UnreadableToken:
+                        unreadable += 1
+                        continue
+                    resealed += (
+                        cls.update(token_json=sealed)
+                        .where(cls.id == row.id, cls.token_json == row.token_json)
+                        .execute()
+                    )
+            last_id = rows[-1].id
 
     def artist_counts(self) -> dict[str, int]:
         """How many artists the user has from each source."""

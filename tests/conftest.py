@@ -16,7 +16,7 @@ import redis
 
 from cli.embedded_redis import EmbeddedRedis
 from config.settings import Settings
-from models import database, init_database, migrations
+from models import database, init_database, migrations, tokens
 from spotify_demo.config import DemoConfig
 from spotify_demo.harness import DemoSpotify, running_demo
 
@@ -58,6 +58,7 @@ def settings(base_env: dict[str, str]) -> Settings:
 @pytest.fixture(scope="session")
 def _schema(settings: Settings) -> Iterator[None]:
     init_database(settings.database_url)
+    tokens.configure(settings.token_keys)
     migrations.drop_all()
     migrations.upgrade()
     yield
