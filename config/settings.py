@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from config.private_files import tighten, write_private
 
@@ -156,6 +158,37 @@ def _token_keys(env: Mapping[str, str], var_dir: Path, demo: bool) -> tuple[str,
     return (_generated(var_dir, "token_key", _new_fernet_key, _is_fernet_key),)
 
 
+def _base_url(env: Mapping[str, str], port: int) -> str:
+    """Where people reach the app, for every absolute link it writes: ``BASE_URL``, else
+    the origin of the Spotify redirect URI (registered at Spotify, so it is the app's)."""
+    raw = env.get("BASE_URL", "").strip() or env.get("SPOTIFY_REDIRECT_URI", "").strip()
+    name = "BASE_URL" if env.get("BASE_URL", "").strip() else "SPOTIFY_REDIRECT_URI"
+    if not raw:
+        return f"http://127.0.0.1:{port}"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or not raw.isprintable():
+        raise SettingsError(f"{name} must be an http:// or https:// address, not {raw!r}")
+    if name == "SPOTIFY_REDIRECT_URI":
+        return f"{parts.scheme}://{parts.netloc}"
+    return raw.rstrip("/")
+
+
+def _forwarded_allow_ips(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The proxies whose X-Forwarded-For is believed (gunicorn's setting and default)."""
+    raw = env.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1,::1"
+    entries = tuple(e.strip() for e in raw.split(",") if e.strip())
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"FORWARDED_ALLOW_IPS must list addresses or networks (or *), not {entry!r}"
+            ) from None
+    return entries
+
+
 @dataclass(frozen=True)
 class Settings:
     """The app's configuration; see the settings table in the README."""
@@ -183,6 +216,9 @@ class Settings:
     spotify_timeout: float
     job_retention_succeeded_days: int
     job_retention_failed_days: int
+    base_url: str
+    forwarded_allow_ips: tuple[str, ...]
+    refresh_cooldown_seconds: int
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -249,6 +285,9 @@ class Settings:
             spotify_timeout=_float(env, "SPOTIFY_TIMEOUT", 10.0, minimum=0.1),
             job_retention_succeeded_days=_int(env, "JOB_RETENTION_SUCCEEDED_DAYS", 7, minimum=1),
             job_retention_failed_days=_int(env, "JOB_RETENTION_FAILED_DAYS", 30, minimum=1),
+            base_url=_base_url(env, port),
+            forwarded_allow_ips=_forwarded_allow_ips(env),
+            refresh_cooldown_seconds=_int(env, "REFRESH_COOLDOWN_SECONDS", 300, minimum=0),
             extra={k: v for k, v in env.items() if k.startswith("DEMO_SPOTIFY_")},
         )
 

@@ -62,7 +62,9 @@ def create_app(settings: Settings) -> bottle.Bottle:
         if not database.is_closed():
             database.close()
 
-    app.install(RequestPlugin(SessionStore(settings.secret_key)))
+    # Secure everywhere but the demo on plain http (its cookie would never come back).
+    secure = not settings.demo or settings.base_url.startswith("https://")
+    app.install(RequestPlugin(SessionStore(settings.secret_key, secure=secure)))
     routes.mount_all(app)
     _error_pages(app)
     return app

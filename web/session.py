@@ -55,8 +55,10 @@ class Session(dict):
 class SessionStore:
     """Reads the session from the request's cookie and writes it to the response."""
 
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, secure: bool = False) -> None:
         self.serializer = URLSafeTimedSerializer(secret_key, salt="overlap-session")
+        # Decided once from the settings, never from a request header a client can send.
+        self.secure = secure
 
     def load(self, request: bottle.BaseRequest) -> Session:
         """The request's session; a missing, expired or tampered cookie gives an empty one."""
@@ -75,9 +77,6 @@ class SessionStore:
         """Write the session cookie when the session changed."""
         if not session.modified:
             return
-        secure = request.urlparts.scheme == "https" or (
-            header(request, "X-Forwarded-Proto") == "https"
-        )
         response.set_cookie(
             COOKIE,
             self.serializer.dumps(dict(session)),
@@ -85,7 +84,7 @@ class SessionStore:
             path="/",
             httponly=True,
             samesite="lax",
-            secure=secure,
+            secure=self.secure,
         )
 
 

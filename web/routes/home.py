@@ -38,7 +38,6 @@ def mount(app: bottle.Bottle) -> None:
         total, artists = library_page(
             user.id, current_month(), sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
-        link = f"{bottle.request.urlparts.scheme}://{bottle.request.urlparts.netloc}"
         pending = any(not a.has_row for a in artists)
         return render(
             "home.html",
@@ -50,7 +49,8 @@ def mount(app: bottle.Bottle) -> None:
             page=page,
             pages=max(1, -(-total // PAGE_SIZE)),
             sort=sort,
-            share_link=f"{link}/compare/{user.friend_code}",
+            # From BASE_URL, never from the request's Host, which the client chooses.
+            share_link=f"{context.settings().base_url}/compare/{user.friend_code}",
             counts_resume_at=counts_resume_at() if pending else None,
         )
 
