@@ -34,9 +34,16 @@ def tighten(path: Path) -> None:
         os.chmod(path, FILE_MODE)
 
 
-def create_private(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 unless it exists (then only tighten it)."""
-    private_dir(path.parent)
+def create_private(path: Path, tighten_folder: bool = True) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (then only tighten it).
+
+    Its folder is made 0700 when missing; an existing one is tightened only when
+    ``tighten_folder`` says the folder is the app's own (var/), not one it may share (/tmp).
+    """
+    if tighten_folder:
+        private_dir(path.parent)
+    else:
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     except FileExistsError:

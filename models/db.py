@@ -17,6 +17,8 @@ from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDat
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
+from config.private_files import create_private
+
 database = DatabaseProxy()
 
 # Writers wait this long for the SQLite write lock before giving up.
@@ -39,7 +41,10 @@ def utcnow() -> dt.datetime:
 def _sqlite(params: dict[str, Any]) -> SqliteDatabase:
     path = params["database"]
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # The file holds everyone's (sealed) tokens and libraries: 0600, made before SQLite
+        # opens it, whose write-ahead log and shared-memory files then take the same mode.
+        # Its folder is the app's var/ by default, but DATABASE_URL may name a shared one.
+        create_private(Path(path), tighten_folder=False)
     # Several processes write at once (web, workers, scheduler). WAL lets readers go on
     # while one writes; BEGIN IMMEDIATE takes the write lock at the start of a transaction,
     # so a transaction that reads and then writes never has to upgrade its lock (a deferred
