@@ -17,6 +17,7 @@ from sync.context import SyncContext
 from sync.users import sync_if_needed
 from web import context, routes
 from web.body_limit import refuse_unwanted_bodies
+from web.client_address import ClientAddress
 from web.comparison_cache import ComparisonCache
 from web.guard import GuessGuard
 from web.log_safe import safe_logger
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> bottle.Bottle:
     app.config["overlap.render"] = Renderer(settings)
     app.config["overlap.sync"] = _sync_requester(settings, redis_client)
     app.config["overlap.guard"] = GuessGuard(redis_ref)
+    app.config["overlap.client_address"] = ClientAddress(settings.forwarded_allow_ips)
     app.config["overlap.comparisons"] = ComparisonCache(redis_ref)
 
     app.add_hook("before_request", refuse_unwanted_bodies)

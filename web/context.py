@@ -72,6 +72,11 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
+def client_address() -> str:
+    """The request's client address: the peer, or what a trusted proxy says it saw."""
+    return bottle.request.app.config["overlap.client_address"].of(bottle.request.environ)
+
+
 def is_htmx() -> bool:
     """Whether htmx asked for a fragment."""
     return header(bottle.request, "HX-Request") == "true"

@@ -1,8 +1,12 @@
-"""Limiting friend-code guesses, per session and per address, in Redis.
+"""Limiting friend-code guesses, per signed-in person and per address, in Redis.
 
 A friend code has 50 bits, so guessing is hopeless anyway; the limit keeps a script from
 trying, and keeps the database out of it. When Redis does not answer, guesses are let
 through: the codes stay unguessable, and the page keeps working.
+
+The counts key on what a client cannot choose: the signed-in person's id (not the session,
+whose CSRF token a replayed sign-in cookie renews) and the peer address (not a header,
+unless a trusted proxy set it: ``web/client_address.py``).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import redis
 
 from config.redis_ref import RedisRef
 
-# At most this many wrong codes per window, for one session and for one address.
+# At most this many wrong codes per window for one person, and for one address (higher:
+# people behind one NAT share an address, and one of them must not lock out the others).
 MAX_FAILURES = 20
+MAX_ADDRESS_FAILURES = 100
 WINDOW_S = 600
 
 
@@ -23,26 +29,31 @@ class GuessGuard:
         self.ref = ref
 
     @staticmethod
-    def _keys(ref: RedisRef, session_key: str, address: str) -> list[str]:
-        return [ref.key("guesses", "session", session_key), ref.key("guesses", "addr", address)]
+    def user_key(ref: RedisRef, user_id: int) -> str:
+        """The key counting one person's wrong codes (deleted with the person)."""
+        return ref.key("guesses", "user", str(user_id))
 
-    def blocked(self, session_key: str, address: str) -> bool:
-        """Whether this session or address has guessed wrong too often lately."""
+    @staticmethod
+    def _keys(ref: RedisRef, user_id: int, address: str) -> list[str]:
+        return [GuessGuard.user_key(ref, user_id), ref.key("guesses", "addr", address)]
+
+    def blocked(self, user_id: int, address: str) -> bool:
+        """Whether this person or address has guessed wrong too often lately."""
         if self.ref is None:
             return False
         try:
-            counts = self.ref.client.mget(self._keys(self.ref, session_key, address))
+            mine, here = self.ref.client.mget(self._keys(self.ref, user_id, address))
         except redis.RedisError:
             return False
-        return any(int(c or 0) >= MAX_FAILURES for c in counts)
+        return int(mine or 0) >= MAX_FAILURES or int(here or 0) >= MAX_ADDRESS_FAILURES
 
-    def failed(self, session_key: str, address: str) -> None:
+    def failed(self, user_id: int, address: str) -> None:
         """Count one wrong code."""
         if self.ref is None:
             return
         try:
             with self.ref.client.pipeline() as pipe:
-                for key in self._keys(self.ref, session_key, address):
+                for key in self._keys(self.ref, user_id, address):
                     # The window starts with the first wrong code (SET NX, not EXPIRE NX,
                     # which the embedded Redis 6 does not know).
                     pipe.set(key, 0, ex=WINDOW_S, nx=True)

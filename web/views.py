@@ -70,9 +70,10 @@ def sync_view(user: User) -> dict[str, Any]:
     return {**state, "active": state["status"] in JobStatus.active()}
 
 
-def _guard_keys() -> tuple[str, str]:
-    session = context.session()
-    return session.csrf_token, bottle.request.remote_addr or "unknown"
+def _guard_keys() -> tuple[int, str]:
+    # Every caller is a route for signed-in people (login_required), so there is a user.
+    user = context.current_user()
+    return (user.id if user is not None else 0), context.client_address()
 
 
 def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str | None, int]:

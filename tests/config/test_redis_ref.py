@@ -57,7 +57,7 @@ def test_the_app_s_key_names_stay_what_the_previous_version_uses(settings):
         tick_key(ref, "recover", at),
         SpotifyGate(ref, settings)._key("api", "requests", "17"),
         LibraryStamps(ref)._key(5),
-        *GuessGuard._keys(ref, "tok", "10.0.0.1"),
+        *GuessGuard._keys(ref, 42, "10.0.0.1"),
     ] == [
         "ns:ops:paused",
         "ns:ops:worker:h:1:abc",
@@ -70,6 +70,6 @@ def test_the_app_s_key_names_stay_what_the_previous_version_uses(settings):
         "ns:scheduler:tick:recover:2026-05-04T12:30Z",
         "ns:spotify-gate:api:requests:17",
         "ns:library-stamp:5",
-        "ns:guesses:session:tok",
+        "ns:guesses:user:42",
         "ns:guesses:addr:10.0.0.1",
     ]

@@ -82,6 +82,13 @@ def mount(app: bottle.Bottle) -> None:
             return render("_sync_status.html", sync=sync_view(user), me=user)
         return see_other("/")
 
+    @app.post("/friend-code")
+    @login_required(otherwise=sign_in_first)
+    def new_friend_code(user: User) -> bottle.HTTPResponse:
+        # The old code stops working at once: nothing else keeps it.
+        user.regenerate_friend_code()
+        return see_other("/")
+
     @app.post("/account/delete")
     @login_required(otherwise=not_signed_in_page("You are not signed in."))
     def delete_account(user: User) -> str:
