@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from config.private_files import tighten, write_private
 
@@ -309,4 +309,15 @@ class Settings:
                 continue
             value = getattr(self, name)
             out[name] = "***" if name in hidden and value else str(value)
+        for name in ("database_url", "redis_url"):
+            out[name] = _without_password(out[name])
         return out
+
+
+def _without_password(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***`` (the embedded Redis has one)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))

@@ -181,6 +181,18 @@ def test_redacted_settings_hide_the_secrets(tmp_path):
     assert "'cs'" not in text
 
 
+def test_redacted_settings_hide_the_passwords_in_urls(tmp_path):
+    s = make(
+        tmp_path,
+        DATABASE_URL="postgresql://ana:p%40ss@db:5432/overlap",
+        REDIS_URL="redis://:hunter2@127.0.0.1:6380/0",
+    )
+    shown = s.redacted()
+    assert shown["database_url"] == "postgresql://ana:***@db:5432/overlap"
+    assert shown["redis_url"] == "redis://:***@127.0.0.1:6380/0"
+    assert make(tmp_path).redacted()["redis_url"] == "None"
+
+
 def test_the_metrics_token_is_read_and_hidden(tmp_path):
     s = make(tmp_path, METRICS_TOKEN=" scrape-me ")
     assert s.metrics_token == "scrape-me"
