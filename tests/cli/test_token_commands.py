@@ -38,6 +38,9 @@ def test_rotate_key_reseals_every_row_even_plaintext_ones_and_says_how_many(db, 
     assert main(["tokens", "rotate-key"]) == 0
     assert "re-encrypted 2 tokens with the newest TOKEN_KEY" in capsys.readouterr().out
 
+    stored = [row.token_json for row in User.select().where(User.token_json.is_null(False))]
+    assert len(stored) == 2 and not any(tokens.is_legacy(text) for text in stored)
+
     # Then the old key can go: every row still loads.
     token_env([new])
     assert User.get_by_id(ana.id).load_token() == {"access_token": "ana's"}
