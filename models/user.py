@@ -9,10 +9,12 @@ from collections.abc import Iterable
 
 from peewee import (
     EXCLUDED,
+    SQL,
     BooleanField,
     CharField,
     DateTimeField,
     ForeignKeyField,
+    IntegerField,
     IntegrityError,
     TextField,
     fn,
@@ -63,6 +65,9 @@ class User(BaseModel):
     last_login_at = DateTimeField(null=True)
     last_synced_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
+    # Every session cookie names the version it was made under; raising it signs out every
+    # session of the person at once (sign-out, "sign out everywhere").
+    session_version = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.spotify_id}>"
@@ -97,6 +102,12 @@ class User(BaseModel):
         User.update(token_json=self.token_json, needs_reauth=False).where(
             User.id == self.id
         ).execute()
+
+    def end_sessions(self) -> int:
+        """Sign out every session of the person (each names an older version now)."""
+        User.update(session_version=User.session_version + 1).where(User.id == self.id).execute()
+        self.session_version = User.get_by_id(self.id).session_version
+        return self.session_version
 
     def mark_needs_reauth(self) -> None:
         """Record that Spotify refused our tokens: the person must sign in again."""

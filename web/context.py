@@ -32,10 +32,13 @@ def current_user() -> User | None:
     if "overlap.user" not in environ:
         uid = session().get("uid")
         user = User.get_or_none(User.id == uid) if uid else None
-        # SQLite may give a deleted person's id to the next person who signs in, so a
-        # session names its person's Spotify id too, and a cookie that outlived its person
-        # never signs in someone else. (Sessions made before this carry no Spotify id.)
+        # A session names its person's Spotify id too, so a cookie can only ever sign in the
+        # person it was made for. (Sessions made before this carry no Spotify id.)
         if user is not None and session().get("spotify_id", user.spotify_id) != user.spotify_id:
+            user = None
+        # Signing out raises the person's session version: a cookie made under an older
+        # one (a copy kept after sign-out, another device) is signed out.
+        if user is not None and session().get("sv", 0) != user.session_version:
             user = None
         environ["overlap.user"] = user
     return environ["overlap.user"]

@@ -9,7 +9,12 @@ import pytest
 from cli.main import main
 from models import database, migrations
 
-SCRIPTS = ["0001_initial", "0002_job_eta_and_list_indexes", "0003_job_run_api_requests"]
+SCRIPTS = [
+    "0001_initial",
+    "0002_job_eta_and_list_indexes",
+    "0003_job_run_api_requests",
+    "0004_user_session_version",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -26,11 +31,11 @@ def test_db_upgrade_names_each_script_it_applies_then_has_nothing_to_do(capsys):
     assert main(["db", "upgrade"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         *(f"applied {name}" for name in SCRIPTS),
-        "created the schema (version 3)",
+        "created the schema (version 4)",
     ]
 
     assert main(["db", "upgrade"]) == 0
-    assert capsys.readouterr().out == "the schema is up to date (version 3)\n"
+    assert capsys.readouterr().out == "the schema is up to date (version 4)\n"
 
 
 def test_db_status_lists_the_pending_scripts_and_exits_1_until_they_are_applied(capsys):
@@ -39,6 +44,7 @@ def test_db_status_lists_the_pending_scripts_and_exits_1_until_they_are_applied(
         "[ ] 0001_initial                   pending",
         "[ ] 0002_job_eta_and_list_indexes  pending",
         "[ ] 0003_job_run_api_requests      pending",
+        "[ ] 0004_user_session_version      pending",
     ]
 
     main(["db", "upgrade"])

@@ -67,14 +67,19 @@ def test_a_new_database_runs_every_script_in_order(db):
 
     done = migrations.upgrade()
 
-    assert SCRIPTS == ["0001_initial", "0002_job_eta_and_list_indexes", "0003_job_run_api_requests"]
+    assert SCRIPTS == [
+        "0001_initial",
+        "0002_job_eta_and_list_indexes",
+        "0003_job_run_api_requests",
+        "0004_user_session_version",
+    ]
     assert (done.before, done.after, done.applied, done.carried_over) == (
         None,
         migrations.LATEST,
         tuple(SCRIPTS),
         (),
     )
-    assert migrations.LATEST == 3
+    assert migrations.LATEST == 4
     assert _history() == SCRIPTS
     assert set(database.get_tables()) >= APP_TABLES
     assert migrations.current_version() == migrations.LATEST
@@ -176,6 +181,10 @@ class _OldJobRun(Model):
         table_name = "job_runs"
 
 
+def _undo_0004(migrator: SchemaMigrator) -> None:
+    migrator.migrate(migrator.drop_column("user", "session_version"))
+
+
 def _undo_0003(migrator: SchemaMigrator) -> None:
     migrator.migrate(migrator.drop_column("job_runs", "api_requests"))
 
@@ -190,7 +199,11 @@ def _undo_0002(migrator: SchemaMigrator) -> None:
 
 # What each script changed, taken back from the tables the models make today. A new
 # script that changes a table adds its own here.
-UNDO: dict[int, Callable[[SchemaMigrator], None]] = {3: _undo_0003, 2: _undo_0002}
+UNDO: dict[int, Callable[[SchemaMigrator], None]] = {
+    4: _undo_0004,
+    3: _undo_0003,
+    2: _undo_0002,
+}
 
 
 def _build_the_old_way(version: int) -> None:

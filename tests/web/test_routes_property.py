@@ -44,7 +44,8 @@ GETS = {
     "/static/{path}": (),
 }  # fmt: skip
 POSTS = {
-    "/logout": (), "/refresh": (), "/compare": ("friend_code",), "/account/delete": (),
+    "/logout": (), "/logout-everywhere": (), "/friend-code": (), "/refresh": (),
+    "/compare": ("friend_code",), "/account/delete": (),
     "/api/jobs/{id}/cancel": (), "/admin/jobs/{id}/retry": (), "/admin/jobs/{id}/cancel": (),
     "/admin/jobs/cancel-active": (), "/admin/jobs/retry-failed": (),
     "/admin/jobs/clean": ("days",), "/admin/queues/{queue}/pause": (),
@@ -52,7 +53,7 @@ POSTS = {
 }  # fmt: skip
 # With a valid token these two end the session the next examples need; their refusals
 # without one are generated like every other POST's.
-ENDS_THE_SESSION = ("/logout", "/account/delete")
+ENDS_THE_SESSION = ("/logout", "/logout-everywhere", "/account/delete")
 PARAMS = ("page", "sort", "limit", "offset", "next", "code", "state", "error", "status",
           "actor", "subject", "since", "before", "notice", "n", "friend_code", "days",
           "csrf_token", "hx-request", "")  # fmt: skip

@@ -13,6 +13,7 @@ from spotify.client import SpotifyClient
 from spotify.errors import NeedsReauth, SpotifyError
 from spotify.oauth import authorize_url, exchange_code
 from web import context
+from web.auth_guard import login_required, sign_in_first
 from web.context import page_error, safe_next, see_other
 from web.log_safe import safe_logger
 
@@ -76,6 +77,7 @@ def mount(app: bottle.Bottle) -> None:
         session.clear()
         session["uid"] = user.id
         session["spotify_id"] = user.spotify_id
+        session["sv"] = user.session_version
         session["signed_in_at"] = utcnow().isoformat()
         job = bottle.request.app.config["overlap.sync"](user)
         if user.last_synced_at is None and job is not None:
@@ -84,5 +86,17 @@ def mount(app: bottle.Bottle) -> None:
 
     @app.post("/logout")
     def logout() -> bottle.HTTPResponse:
+        # Clearing the cookie is not enough: a copy of it would still sign in for 30 days.
+        # Raising the version ends it, and every other session of the person with it.
+        user = context.current_user()
+        if user is not None:
+            user.end_sessions()
+        context.session().clear()
+        return see_other("/")
+
+    @app.post("/logout-everywhere")
+    @login_required(otherwise=sign_in_first)
+    def logout_everywhere(user: User) -> bottle.HTTPResponse:
+        user.end_sessions()
         context.session().clear()
         return see_other("/")
