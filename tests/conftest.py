@@ -46,6 +46,9 @@ def base_env(var_dir: Path, redis_url: str) -> dict[str, str]:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'test.db'}",
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key-of-at-least-32-bytes",
+        # Fixed, so that every process a test starts opens the tokens the test sealed, even
+        # one given a var/ of its own (base64 of "overlap-tests-token-key-32-bytes").
+        "TOKEN_KEY": "b3ZlcmxhcC10ZXN0cy10b2tlbi1rZXktMzItYnl0ZXM=",
     }
 
 
