@@ -24,6 +24,7 @@ from web.log_safe import safe_logger
 from web.plugins import RequestPlugin
 from web.redis_client import web_redis
 from web.render import Renderer
+from web.security_headers import add_security_headers
 from web.session import SessionStore
 
 logger = safe_logger(__name__)
@@ -58,6 +59,8 @@ def create_app(settings: Settings) -> bottle.Bottle:
         # which answers the 503 page that says so.
         with contextlib.suppress(OperationalError, InterfaceError):
             database.connect(reuse_if_open=True)
+
+    app.add_hook("after_request", add_security_headers)
 
     @app.hook("after_request")
     def _close() -> None:
@@ -95,6 +98,7 @@ def _error_pages(app: bottle.Bottle) -> None:
 
     def page(status: int, message: str) -> Callable[[bottle.HTTPError], str]:
         def handler(error: bottle.HTTPError) -> str:
+            add_security_headers()
             if status == 500:
                 logger.error("unhandled error on %s: %s", bottle.request.path, error.exception)
             if bottle.request.path.startswith("/api/"):

@@ -1,5 +1,7 @@
 """A real headless Chromium (Debian's, driven by Playwright) signs in to the demo, opens a
-comparison, sees rows appear while the syncs run, sees the polling stop, and refreshes."""
+comparison, sees rows appear while the syncs run, sees the polling stop, refreshes, and
+deletes the account through htmx's confirm; all under the app's strict Content Security
+Policy, which it never sees violated."""
 
 from __future__ import annotations
 
@@ -60,8 +62,21 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, tmp_pat
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.set_default_timeout(60_000)
+        # Chromium reports each blocked inline script or style, eval or foreign load as a
+        # console error; the init script also records the DOM's violation events.
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        # A failed load is reported without its address; the answers say which one it was.
+        failed: list[str] = []
+        page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => console.error("
+            "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+        )
 
-        page.goto(live_app)
+        first = page.goto(live_app)
+        assert "default-src 'self'" in first.headers["content-security-policy"]
         page.click("text=Sign in with Spotify")
         page.click("text=Cléo")  # the demo Spotify's consent page
         # A first sign-in lands on the loading page, which moves on by itself once the sync
@@ -86,4 +101,13 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, tmp_pat
         page.goto(live_app)
         page.click("button:has-text('Refresh followed artists')")
         page.wait_for_selector("text=/waiting to be loaded|Loading your library|is loaded/")
+        page.wait_for_selector("text=Your library is loaded", timeout=90_000)
+
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+        page.click("button:has-text('Delete my data')")
+        page.wait_for_selector("text=Your data is deleted")
+        assert dialogs == ["Delete your overlap data?"]
         browser.close()
+    assert [url for url in failed if not url.endswith("/favicon.ico")] == []
+    assert [e for e in errors if not e.startswith("Failed to load resource")] == []
