@@ -50,15 +50,25 @@ def create_private(path: Path, tighten_folder: bool = True) -> None:
         tighten(path)
 
 
-def write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str, keep_existing: bool = False) -> None:
     """Write ``text`` to ``path`` with mode 0600, all at once.
 
-    Written to a temporary file then renamed, so that two processes starting together
-    never read half a key; the temporary file is 0600 from its first byte.
+    Written to a temporary file then moved into place, so that two processes starting
+    together never read half a key; the temporary file is 0600 from its first byte. With
+    ``keep_existing`` a file already there wins (a link fails where a rename would
+    replace), so processes that start together all keep the first one's key.
     """
     private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     with os.fdopen(fd, "w") as out:
         out.write(text)
-    os.replace(tmp, path)
+    if not keep_existing:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()

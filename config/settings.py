@@ -96,7 +96,11 @@ def _generated(
         kept = path.read_text().strip()
         if usable(kept):
             return kept
-    write_private(path, make())
+        write_private(path, make())
+    else:
+        # Processes starting together all keep the first key written: two token keys
+        # would leave tokens sealed by one process unreadable by the others.
+        write_private(path, make(), keep_existing=True)
     return path.read_text().strip()
 
 
