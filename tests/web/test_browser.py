@@ -45,6 +45,7 @@ def live_app(app_settings, broker, worker, db):
         spotify_redirect_uri=f"http://127.0.0.1:{port}/callback",
         spotify_api_rate=500.0,
         spotify_pages_rate=500.0,
+        refresh_cooldown_seconds=0,  # the test refreshes right after the first sync
     )
     runtime.configure(settings)
     server = waitress.create_server(create_app(settings), host="127.0.0.1", port=port, threads=8)

@@ -3,6 +3,7 @@ refresh button, sign-out and deleting one's data. Every POST needs the CSRF toke
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from actors.testing import assert_enqueued_with, enqueued
@@ -73,6 +74,8 @@ def test_refresh_queues_a_sync_or_shows_the_one_already_queued(web, signed_in_we
     signed_in_web("cleo")
     user = synced("cleo", [])
     broker.flush_all()  # the sign-in's own sync is done (see synced)
+    # ... and long enough ago that a refresh is allowed (test_refresh_cooldown.py).
+    JobRun.update(enqueued_at=utcnow() - dt.timedelta(hours=1)).execute()
     page = web.get("/")
 
     web.post("/refresh", {"csrf_token": csrf(page)})

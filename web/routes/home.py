@@ -12,6 +12,7 @@ from sync.users import user_subject
 from web import context
 from web.auth_guard import login_required, not_signed_in_page, sign_in_first
 from web.context import page_error, render, see_other
+from web.refresh_cooldown import next_refresh_at
 from web.spotify_pause import counts_resume_at
 from web.views import sync_view
 
@@ -21,6 +22,10 @@ PAGE_SIZE = 50
 def _landing(*_: object, **__: object) -> str:
     # Signed out, the home address is the landing page, not a sign-in redirect.
     return render("landing.html")
+
+
+def _next_refresh(user: User) -> object:
+    return next_refresh_at(user, context.settings().refresh_cooldown_seconds)
 
 
 def mount(app: bottle.Bottle) -> None:
@@ -52,12 +57,15 @@ def mount(app: bottle.Bottle) -> None:
             # From BASE_URL, never from the request's Host, which the client chooses.
             share_link=f"{context.settings().base_url}/compare/{user.friend_code}",
             counts_resume_at=counts_resume_at() if pending else None,
+            next_refresh_at=_next_refresh(user),
         )
 
     @app.get("/sync-status")
     @login_required(otherwise=not_signed_in_page("Sign in to see your sync."))
     def sync_status(user: User) -> str:
-        return render("_sync_status.html", sync=sync_view(user), me=user)
+        return render(
+            "_sync_status.html", sync=sync_view(user), me=user, next_refresh_at=_next_refresh(user)
+        )
 
     @app.get("/loading")
     @login_required(otherwise=sign_in_first)
@@ -77,9 +85,27 @@ def mount(app: bottle.Bottle) -> None:
     @app.post("/refresh")
     @login_required(otherwise=sign_in_first)
     def refresh(user: User) -> str | bottle.HTTPResponse:
-        app.config["overlap.sync"](user, force=True)
+        wait_until = _next_refresh(user)
+        if wait_until is None:
+            app.config["overlap.sync"](user, force=True)
+        elif not context.is_htmx():
+            bottle.response.set_header(
+                "Retry-After", str(context.settings().refresh_cooldown_seconds)
+            )
+            return page_error(
+                429,
+                "Your library was loaded a moment ago. The next refresh is possible at "
+                f"{wait_until.strftime('%H:%M:%S UTC')}.",
+                title="Not yet",
+            )
         if context.is_htmx():
-            return render("_sync_status.html", sync=sync_view(user), me=user)
+            # 200 either way: htmx swaps in the fragment, which says when the next may be.
+            return render(
+                "_sync_status.html",
+                sync=sync_view(user),
+                me=user,
+                next_refresh_at=_next_refresh(user),
+            )
         return see_other("/")
 
     @app.post("/friend-code")
