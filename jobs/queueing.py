@@ -19,6 +19,9 @@ from dramatiq.brokers.redis import RedisBroker
 from models import JobRun
 from models.db import utcnow
 
+# The listener counts an open, incomplete comparison waits for: its shared artists. The
+# page sends them (jobs/shared_first.py) and every worker reads this queue first.
+SHARED_QUEUE = "shared"
 # What a person waits for (their own sync).
 INTERACTIVE_QUEUE = "interactive"
 # Listener counts for artists a person's sync met: someone is waiting for those too.
@@ -30,10 +33,11 @@ PERIODIC_QUEUE = "periodic"
 # Runs started by `overlap sync-user` say this queue; no worker reads it (see recovery).
 CLI_QUEUE = "cli"
 # Every queue, in the order the worker list and the dashboard show them.
-QUEUES = (INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
+QUEUES = (SHARED_QUEUE, INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
 
 UPDATE_USER = "update_user"
 UPDATE_ARTIST = "update_artist"
+UPDATE_SHARED_ARTIST = "update_shared_artist"
 
 logger = logging.getLogger(__name__)
 

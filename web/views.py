@@ -7,6 +7,7 @@ contract in ``pyproject.toml`` keeps it so).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -15,6 +16,7 @@ import redis
 
 from config.redis_ref import RedisRef
 from jobs import queueing
+from jobs.shared_first import send_shared_first
 from models import JobRun, User, current_month
 from models.comparison import SORTS
 from models.job_run import JobStatus
@@ -104,7 +106,10 @@ def comparison_view(
     if sort not in SORTS:
         return None
     cache = bottle.request.app.config["overlap.comparisons"]
-    result = cache.compare(me, friend, current_month(), limit=limit, offset=offset, sort=sort)
+    month = current_month()
+    result = cache.compare(me, friend, month, limit=limit, offset=offset, sort=sort)
+    if result.pending_shared:
+        _shared_first(me, friend, month)
     my_sync, their_sync = sync_view(me), sync_view(friend)
     syncing = my_sync["active"] or their_sync["active"]
     loaded = me.last_synced_at is not None and friend.last_synced_at is not None
@@ -122,6 +127,17 @@ def comparison_view(
         "sort": sort,
         "code": friend.friend_code,
     }
+
+
+def _shared_first(me: User, friend: User, month: str) -> None:
+    """Ask for the shared artists' counts ahead of the rest (each artist once; see
+    jobs/shared_first.py)."""
+    ref = broker_ref()
+    if ref is None:
+        return
+    # Without Redis the artists queue brings the counts all the same, only later.
+    with contextlib.suppress(redis.RedisError):
+        send_shared_first(ref, me.id, friend.id, month)
 
 
 def broker_ref() -> RedisRef | None:

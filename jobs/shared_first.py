@@ -1,0 +1,75 @@
+"""A comparison's shared artists first: the listener counts an open comparison waits for.
+
+A sync sends ``update_artist`` for every artist it meets, on the ``artists`` queue, in the
+order the libraries list them; the comparison of two people needs only the counts of the
+artists both have, which are a few of those, spread through the whole queue. So while a
+comparison is incomplete, its page sends ``update_shared_artist`` for each shared artist
+still without this month's count on the ``shared`` queue, which every worker reads first
+and whose actor has a higher priority inside each worker (actors/artists.py).
+
+The order survives restarts because it lives in Redis (a queue), not in a process. Each
+artist is sent once a month per ``SENT_TTL_S``: a ``SET NX`` key per artist and month
+claims it, so the page's polls every two seconds, and two people looking at the same
+comparison, send nothing more. Should a message still be waiting when its key expires, the
+next poll sends a second one, which costs only the up-to-date check when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from peewee import JOIN
+
+from config.redis_ref import RedisRef
+from jobs import queueing
+from models import Artist, ArtistListeners, UserArtist
+
+# How long a sent artist is not sent again: well over the time the shared queue takes to
+# reach it at a few page requests a second, short enough that a lost message is sent again
+# while someone still looks at the page.
+SENT_TTL_S = 15 * 60
+
+
+def pending_shared_ids(me_id: int, friend_id: int, month: str) -> list[str]:
+    """The Spotify ids of the artists both people have that still wait for this month's
+    count (no listener row yet, and not gone), as the comparison counts them."""
+    listeners = ArtistListeners.alias()
+    mine = UserArtist.select(UserArtist.artist).where(UserArtist.user == me_id)
+    theirs = UserArtist.select(UserArtist.artist).where(UserArtist.user == friend_id)
+    query = (
+        Artist.select(Artist.spotify_id)
+        .join(
+            listeners,
+            JOIN.LEFT_OUTER,
+            on=(listeners.artist == Artist.id) & (listeners.month == month),
+        )
+        .where(
+            Artist.id.in_(mine),
+            Artist.id.in_(theirs),
+            Artist.gone_at.is_null(),
+            listeners.artist.is_null(),
+        )
+        .order_by(Artist.id)
+    )
+    return [spotify_id for (spotify_id,) in query.tuples()]
+
+
+def claim_unsent(ref: RedisRef, spotify_ids: Sequence[str], month: str) -> list[str]:
+    """The ids not sent yet this month (within ``SENT_TTL_S``), now marked as sent."""
+    if not spotify_ids:
+        return []
+    with ref.client.pipeline(transaction=False) as pipe:
+        for spotify_id in spotify_ids:
+            pipe.set(ref.key("shared-sent", month, spotify_id), 1, nx=True, ex=SENT_TTL_S)
+        claimed = pipe.execute()
+    return [spotify_id for spotify_id, won in zip(spotify_ids, claimed, strict=True) if won]
+
+
+def send_shared_first(ref: RedisRef, me_id: int, friend_id: int, month: str) -> int:
+    """Send ``update_shared_artist`` once for each shared artist still waiting for its
+    count; how many were sent (0 once all are on their way). Raises ``redis.RedisError``
+    when Redis is away: the ``artists`` queue still brings every count, only later."""
+    unsent = claim_unsent(ref, pending_shared_ids(me_id, friend_id, month), month)
+    return queueing.send_many(
+        queueing.UPDATE_SHARED_ARTIST, queueing.SHARED_QUEUE, ([sid] for sid in unsent)
+    )
