@@ -91,6 +91,28 @@ class Comparison:
     only_friend: list[ArtistRow]
     histogram: list[Bucket]
 
+    # The two-way figures are computed from the counts above rather than stored, so a
+    # comparison cached before they existed still reads back (``comparison_from_dict``).
+    @property
+    def my_share(self) -> float:
+        """The share of my artists that my friend has too (0 when I have none)."""
+        return self.shared_count / self.me.artist_count if self.me.artist_count else 0.0
+
+    @property
+    def their_share(self) -> float:
+        """The share of my friend's artists that I have too (0 when they have none)."""
+        return self.shared_count / self.friend.artist_count if self.friend.artist_count else 0.0
+
+    @property
+    def match(self) -> float:
+        """The headline figure: the share of the smaller library found in the other one.
+
+        Jaccard (``similarity``) divides by the union, so a small library next to a big one
+        scores near zero however much of it is shared; this figure is 1 when one library
+        lies wholly inside the other (docs/comparison.md says why it is the headline).
+        """
+        return max(self.my_share, self.their_share)
+
 
 def _short(n: int) -> str:
     for size, suffix in ((1_000_000, "M"), (1_000, "k")):

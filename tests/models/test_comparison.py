@@ -59,6 +59,28 @@ def test_shared_union_and_similarity_count_distinct_artists(pair):
     assert report.me.artist_count == 5 and report.friend.artist_count == 4
 
 
+def test_the_two_way_shares_and_the_match_are_fair_to_a_small_library(db):
+    # Given a small library wholly inside a big one: 3 artists against 30.
+    ids = add_artists(*((f"s{i}", f"S{i}") for i in range(30)))
+    small, big = make_user("small"), make_user("big")
+    link(small, ids, {"followed": ["s0", "s1", "s2"]})
+    link(big, ids, {"followed": list(ids)})
+
+    report = compare(small, big, MONTH)
+    reverse = compare(big, small, MONTH)
+
+    # Jaccard says 10 %; the small library is in fact all in the big one.
+    assert report.similarity == pytest.approx(0.1)
+    assert (report.my_share, report.their_share) == (pytest.approx(1.0), pytest.approx(0.1))
+    assert report.match == pytest.approx(1.0) == reverse.match
+    assert (reverse.my_share, reverse.their_share) == (pytest.approx(0.1), pytest.approx(1.0))
+
+
+def test_the_shares_of_an_empty_library_are_zero(db):
+    report = compare(make_user("nobody"), make_user("empty"), MONTH)
+    assert (report.my_share, report.their_share, report.match) == (0.0, 0.0, 0.0)
+
+
 def test_by_source_counts_distinct_artists_per_source(pair):
     ana, ben, _ = pair
     assert person_summary(ana, MONTH).by_source == {

@@ -97,6 +97,10 @@ def mount(app: bottle.Bottle) -> None:
             {
                 "complete": view["complete"],
                 "similarity": round(c.similarity, 6),
+                # Both directions, and the headline that is fair to a small library.
+                "my_share": round(c.my_share, 6),
+                "their_share": round(c.their_share, 6),
+                "match": round(c.match, 6),
                 "shared_count": c.shared_count,
                 "union_count": c.union_count,
                 "pending_shared": c.pending_shared,
