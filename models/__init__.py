@@ -5,16 +5,25 @@ connection, ``models.migrations`` creates and upgrades the schema.
 """
 
 from models.artist import Artist, ArtistListeners, current_month
+from models.audit import AuditEntry
 from models.db import BaseModel, database, init_database
 from models.job_run import JobRun
 from models.user import User, UserArtist
 
-ALL_TABLES: list[type[BaseModel]] = [User, Artist, ArtistListeners, UserArtist, JobRun]
+ALL_TABLES: list[type[BaseModel]] = [
+    User,
+    Artist,
+    ArtistListeners,
+    UserArtist,
+    JobRun,
+    AuditEntry,
+]
 
 __all__ = [
     "ALL_TABLES",
     "Artist",
     "ArtistListeners",
+    "AuditEntry",
     "BaseModel",
     "JobRun",
     "User",
