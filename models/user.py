@@ -198,6 +198,14 @@ class User(BaseModel):
                     )
             last_id = rows[-1].id
 
+    def artist_total(self) -> int:
+        """How many different artists the user has, from any source."""
+        return (
+            UserArtist.select(fn.COUNT(fn.DISTINCT(UserArtist.artist)))
+            .where(UserArtist.user == self.id)
+            .scalar()
+        )
+
     def artist_counts(self) -> dict[str, int]:
         """How many artists the user has from each source."""
         counts = dict.fromkeys(SOURCES, 0)

@@ -11,6 +11,13 @@ others get the latest computed result, which is at most one computation behind a
 followed by the next poll (or, the first time, wait up to two seconds for it). Entries
 expire after a minute, which also bounds how long a stamp touch lost to a crash can hide
 a change. Without Redis, every call computes.
+
+What a client chooses is bounded before it reaches the key: the limit is clamped as
+``compare`` clamps it, an offset past the end of the shared list is refused without
+computing (``PastTheEnd``: the shared artists are at most the smaller library), and each
+person may make ``MAX_COMPUTES_PER_MINUTE`` uncached computations a minute; past that the
+latest result is shown, or ``TooManyComputes``. Every new offset used to add an entry and
+a computation.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import redis
 
 from config.redis_ref import RedisRef
 from models import User
-from models.comparison import Comparison, compare, comparison_from_dict
+from models.comparison import MAX_LIMIT, Comparison, compare, comparison_from_dict
 from sync.library_stamps import LibraryStamps
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,26 @@ LATEST_TTL_SECONDS = 600
 COMPUTE_LOCK_MS = 10_000
 # A request that finds another computing and no latest result waits this long for it.
 WAIT_FOR_OTHER_S, WAIT_STEP_S = 2.0, 0.02
+# A page polling every 2 s while the stamps move computes 30 times a minute; two tabs 60.
+MAX_COMPUTES_PER_MINUTE = 60
+
+
+class ComparisonRefused(Exception):
+    """A comparison the cache will not compute; ``status`` and the sentence to show."""
+
+    status = 400
+
+
+class PastTheEnd(ComparisonRefused):
+    """The offset is past the last shared artist there can be."""
+
+    status = 400
+
+
+class TooManyComputes(ComparisonRefused):
+    """The person used up this minute's uncached computations."""
+
+    status = 429
 
 
 class ComparisonCache:
@@ -47,7 +74,12 @@ class ComparisonCache:
     def compare(
         self, me: User, friend: User, month: str, *, limit: int, offset: int, sort: str
     ) -> Comparison:
-        """The comparison, from the cache when neither library changed since it was made."""
+        """The comparison, from the cache when neither library changed since it was made.
+
+        Raises ``PastTheEnd`` or ``TooManyComputes`` (see the module's docstring)."""
+        limit = max(1, min(MAX_LIMIT, limit))
+        if offset > 0 and offset >= min(me.artist_total(), friend.artist_total()):
+            raise PastTheEnd("That page of the comparison does not exist.")
 
         def compute() -> Comparison:
             return compare(me, friend, month, limit=limit, offset=offset, sort=sort)
@@ -63,6 +95,12 @@ class ComparisonCache:
             key = self.ref.key("comparison", params, mine, theirs)
             if (cached := client.get(key)) is not None:
                 return comparison_from_dict(json.loads(cached))
+            if not self._may_compute(client, me.id):
+                if (found := client.get(latest_key)) is not None:
+                    return comparison_from_dict(json.loads(found))
+                raise TooManyComputes(
+                    "You asked for many comparisons at once. Wait a minute and try again."
+                )
             # The lock is taken when another request is computing this comparison now.
             computing = not client.set(lock_key, "1", nx=True, px=COMPUTE_LOCK_MS)
             if computing:
@@ -83,6 +121,19 @@ class ComparisonCache:
         except redis.RedisError as error:
             log.warning("could not cache a comparison: %s", error)
         return result
+
+    def budget_key(self, user_id: int) -> str:
+        """The key counting the person's uncached computations this minute."""
+        assert self.ref is not None
+        return self.ref.key("comparison-budget", str(user_id))
+
+    def _may_compute(self, client: redis.Redis, user_id: int) -> bool:
+        """Count one uncached computation; False when the minute's budget is spent."""
+        key = self.budget_key(user_id)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(key, 0, ex=60, nx=True)  # the minute starts with the first computation
+        pipe.incr(key)
+        return pipe.execute()[1] <= MAX_COMPUTES_PER_MINUTE
 
     def _wait_for(self, client: redis.Redis, key: str) -> bytes | None:
         """The entry another request is computing, once it lands (None: it did not)."""

@@ -15,6 +15,7 @@ from models.job_run import JobStatus
 from sync.users import user_subject
 from web import context
 from web.auth_guard import api_not_signed_in, login_required
+from web.comparison_cache import ComparisonRefused
 from web.context import as_json
 from web.views import comparison_view, find_friend, queue_position, sync_state
 
@@ -87,9 +88,12 @@ def mount(app: bottle.Bottle) -> None:
         offset = context.whole_number(query.get("offset") or "0", 8)
         if limit is None or offset is None:
             return as_json({"error": "limit and offset must be whole numbers"}, status=400)
-        view = comparison_view(
-            me, friend, query.get("sort") or "listeners", limit=limit, offset=offset
-        )
+        try:
+            view = comparison_view(
+                me, friend, query.get("sort") or "listeners", limit=limit, offset=offset
+            )
+        except ComparisonRefused as refused:
+            return as_json({"error": str(refused)}, status=refused.status)
         if view is None:
             return as_json({"error": "sort must be listeners, -listeners, name or -name"}, 400)
         c = view["c"]

@@ -15,6 +15,7 @@ from models.comparison import SORTS
 from models.user import normalize_friend_code
 from web import context
 from web.auth_guard import login_required, sign_in_first
+from web.comparison_cache import ComparisonRefused
 from web.context import page_error, render, see_other
 from web.views import COMPARISON_PAGE_SIZE, comparison_view, find_friend
 
@@ -59,7 +60,10 @@ def mount(app: bottle.Bottle) -> None:
             request_sync = app.config["overlap.sync"]
             request_sync(me, requested_by="comparison")
             request_sync(friend, requested_by="comparison")
-        view = comparison_view(me, friend, sort, offset=(page - 1) * COMPARISON_PAGE_SIZE)
+        try:
+            view = comparison_view(me, friend, sort, offset=(page - 1) * COMPARISON_PAGE_SIZE)
+        except ComparisonRefused as refused:
+            return page_error(refused.status, str(refused), title="Cannot compare")
         if context.is_htmx():
             html = render("_comparison.html", **view)
             if view["complete"]:
