@@ -21,7 +21,13 @@ import requests
 import spotipy
 
 from config.settings import Settings
-from spotify.errors import BadResponse, RateLimited, error_for_requests, error_for_status
+from spotify.errors import (
+    BadResponse,
+    RateLimited,
+    TokenRefused,
+    error_for_requests,
+    error_for_status,
+)
 from spotify.gate import SpotifyGate
 from spotify.oauth import CallbackCacheHandler, UserAuth
 from spotify.paging import CursorPage, OffsetPage, cursor_page, offset_page
@@ -63,6 +69,7 @@ class SpotifyClient:
         self._sent = 0
         self._sent_lock = threading.Lock()
         token, manager = (auth, None) if isinstance(auth, str) else (None, auth)
+        self._auth = manager
         self._sp = spotipy.Spotify(
             auth=token,
             auth_manager=manager,
@@ -88,7 +95,8 @@ class SpotifyClient:
         """A client on a stored token, refreshed and saved again when it expires.
 
         ``on_needs_reauth`` is called when there is no usable token or Spotify refuses the
-        refresh token; a 401 from the API itself raises ``NeedsReauth`` without calling it.
+        refresh token. A 401 from the API refreshes the token once and asks again; only a
+        second 401 raises ``NeedsReauth`` without calling it.
         """
         session = requests.Session()
         auth = UserAuth(
@@ -172,6 +180,24 @@ class SpotifyClient:
             offset = page.next_offset
 
     def _call(
+        self, what: str, request: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Make one spotipy call and give back the JSON object, errors typed.
+
+        Spotify may refuse an access token (401) before the expiry it announced: the token
+        is renewed once and the request made again. Only a refused refresh (``NeedsReauth``
+        from the auth manager) or a second 401 (``TokenRefused``) goes up to the caller.
+        """
+        renew = getattr(self._auth, "renew", None)
+        try:
+            return self._send(what, request, *args, **kwargs)
+        except TokenRefused:
+            if renew is None:
+                raise
+        renew()
+        return self._send(what, request, *args, **kwargs)
+
+    def _send(
         self, what: str, request: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> dict[str, Any]:
         """Make one spotipy call under the gate and give back the JSON object, errors typed."""

@@ -32,6 +32,11 @@ class NeedsReauth(SpotifyError):
     """Spotify refused the user's tokens: the person must sign in again."""
 
 
+class TokenRefused(NeedsReauth):
+    """The Web API refused an access token (401), maybe before its announced expiry: worth
+    one refresh before the person is asked to sign in again."""
+
+
 class NotFound(SpotifyError):
     """The thing asked for does not exist on Spotify."""
 
@@ -94,7 +99,7 @@ def error_for_status(
 ) -> SpotifyError:
     """The typed error for an HTTP error ``status`` answered to the request for ``what``."""
     if status == 401:
-        return NeedsReauth(f"Spotify refused the user's token (401) for {what}")
+        return TokenRefused(f"Spotify refused the access token (401) for {what}")
     if status == 404:
         return NotFound(f"Spotify has no {what} (404)")
     if status == 429:

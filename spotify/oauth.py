@@ -220,25 +220,54 @@ class UserAuth:
         self.cache_handler = cache_handler
         self.on_needs_reauth = on_needs_reauth
         self._session = session
+        # A sync's page threads share this manager: one refresh at a time, and each thread
+        # remembers the token it was given, so a 401 renews only a token still stored.
+        self._lock = threading.Lock()
+        self._given = threading.local()
+        # Once Spotify refuses the refresh token, no thread asks again: the grant is gone.
+        self._refused: NeedsReauth | None = None
 
     def get_access_token(self, as_dict: bool = False) -> str | dict[str, Any]:
         """A valid access token, refreshed (and saved) first when it is about to expire."""
+        with self._lock:
+            token = self._stored()
+            if token.expires_soon():
+                token = self._refresh(token)
+        self._given.access_token = token.access_token
+        return token.as_dict() if as_dict else token.access_token
+
+    def renew(self) -> None:
+        """Spotify refused the access token before its announced expiry (a 401): refresh it
+        once, unless another thread already has. ``NeedsReauth`` if the refresh is refused."""
+        with self._lock:
+            token = self._stored()
+            if token.access_token == getattr(self._given, "access_token", None):
+                self._refresh(token)
+
+    def _stored(self) -> TokenInfo:
+        """The stored token; ``NeedsReauth`` when there is none or it is unreadable."""
+        if self._refused is not None:
+            raise NeedsReauth(str(self._refused))
         stored = self.cache_handler.get_cached_token()
         if not stored:
             raise self._needs_reauth(NeedsReauth("No Spotify token is stored for the user"))
         try:
-            token = TokenInfo.from_dict(stored)
+            return TokenInfo.from_dict(stored)
         except BadResponse:
             raise self._needs_reauth(NeedsReauth("The stored Spotify token is unusable")) from None
-        if token.expires_soon():
-            if not token.refresh_token:
-                raise self._needs_reauth(NeedsReauth("The stored token cannot be refreshed"))
-            try:
-                token = refresh(self.settings, token.refresh_token, self._session)
-            except NeedsReauth as exc:
-                raise self._needs_reauth(exc) from None
-            self.cache_handler.save_token_to_cache(token.as_dict())
-        return token.as_dict() if as_dict else token.access_token
+
+    def _refresh(self, token: TokenInfo) -> TokenInfo:
+        """A new access token from the refresh token, saved; only a refused refresh (or none
+        to use) means the person must sign in again."""
+        if not token.refresh_token:
+            raise self._needs_reauth(NeedsReauth("The stored token cannot be refreshed"))
+        try:
+            token = refresh(self.settings, token.refresh_token, self._session)
+        except NeedsReauth as exc:
+            self._refused = exc
+            raise self._needs_reauth(exc) from None
+        self.cache_handler.save_token_to_cache(token.as_dict())
+        return token
 
     def _needs_reauth(self, error: NeedsReauth) -> NeedsReauth:
         """Tell the owner that the user must sign in again, and give back the error to raise."""
@@ -258,12 +287,25 @@ class AppAuth:
         self._session = session
         self._token: TokenInfo | None = None
         self._lock = threading.Lock()
+        self._given = threading.local()
 
     def get_access_token(self, as_dict: bool = False) -> str | dict[str, Any]:
         """A valid app access token, fetched again when about to expire."""
         with self._lock:
             if self._token is None or self._token.expires_soon():
-                form = {"grant_type": "client_credentials"}
-                self._token = _token_request(self.settings, form, "the app token", self._session)
+                self._token = self._fetch()
             token = self._token
+        self._given.access_token = token.access_token
         return token.as_dict() if as_dict else token.access_token
+
+    def renew(self) -> None:
+        """Spotify refused the app's token before its expiry (a 401): fetch a new one, unless
+        another thread already has."""
+        with self._lock:
+            given = getattr(self._given, "access_token", None)
+            if self._token is None or self._token.access_token == given:
+                self._token = self._fetch()
+
+    def _fetch(self) -> TokenInfo:
+        form = {"grant_type": "client_credentials"}
+        return _token_request(self.settings, form, "the app token", self._session)

@@ -45,6 +45,7 @@ class Grants:
         self._lock = threading.Lock()
         self._used_codes: set[str] = set()
         self._revoked_before_us: dict[str, int] = {}
+        self._expired_before_us: dict[str, int] = {}
 
     def use_code(self, nonce: str) -> bool:
         """Mark a code as exchanged; False if it already was."""
@@ -55,9 +56,23 @@ class Grants:
             return True
 
     def revoke(self, user_id: str) -> None:
-        """Make every refresh token issued to ``user_id`` until now invalid."""
+        """Make every refresh token issued to ``user_id`` until now invalid, and its access
+        tokens too (as when a person removes the app at Spotify)."""
         with self._lock:
-            self._revoked_before_us[user_id] = time.time_ns() // 1000
+            now_us = time.time_ns() // 1000
+            self._revoked_before_us[user_id] = now_us
+            self._expired_before_us[user_id] = now_us
+
+    def expire(self, user_id: str) -> None:
+        """End every access token issued to ``user_id`` (``APP_USER``: the app's) until now,
+        before its announced expiry, as Spotify may."""
+        with self._lock:
+            self._expired_before_us[user_id] = time.time_ns() // 1000
+
+    def is_expired(self, user_id: str, issued_us: int) -> bool:
+        """Whether an access token issued at ``issued_us`` was ended early since."""
+        with self._lock:
+            return issued_us <= self._expired_before_us.get(user_id, -1)
 
     def is_revoked(self, user_id: str, issued_us: int) -> bool:
         """Whether a refresh token issued at ``issued_us`` was revoked since."""
@@ -68,6 +83,7 @@ class Grants:
         """Forget revocations (used codes stay used, as a code must never work twice)."""
         with self._lock:
             self._revoked_before_us.clear()
+            self._expired_before_us.clear()
 
 
 def _decoded(values: FormsDict) -> FormsDict:

@@ -9,6 +9,7 @@ from typing import Any
 from bottle import Bottle, HTTPResponse, request
 
 from spotify_demo import objects
+from spotify_demo.accounts import Grants
 from spotify_demo.catalog import Catalog, User, is_spotify_id
 from spotify_demo.responses import api_error, base_url, json_response
 from spotify_demo.tokens import ACCESS, Token, TokenError, TokenExpired, TokenSigner
@@ -51,9 +52,10 @@ def _int_param(name: str, default: int, low: int, high: int | None = None) -> in
 class Api:
     """Route handlers over one catalog and one token signer."""
 
-    def __init__(self, catalog: Catalog, signer: TokenSigner) -> None:
+    def __init__(self, catalog: Catalog, signer: TokenSigner, grants: Grants) -> None:
         self.catalog = catalog
         self.signer = signer
+        self.grants = grants
 
     def current_user(self, scope: str | None = None) -> User:
         """The user the request's bearer token belongs to, checking ``scope`` if given."""
@@ -80,6 +82,10 @@ class Api:
             raise _unauthorized("The access token expired") from None
         except TokenError:
             raise _unauthorized("Invalid access token") from None
+        if self.grants.is_expired(found.user_id, found.issued_us):
+            # Spotify may end a token before the expiry it announced (or the person removed
+            # the app): the same answer as a token whose time is up.
+            raise _unauthorized("The access token expired")
         return found
 
     def me(self) -> dict[str, Any]:
@@ -178,9 +184,9 @@ def _as_json(handler: Callable[..., Any]) -> Callable[..., HTTPResponse]:
     return route
 
 
-def install(app: Bottle, catalog: Catalog, signer: TokenSigner) -> None:
+def install(app: Bottle, catalog: Catalog, signer: TokenSigner, grants: Grants) -> None:
     """Add the ``/v1`` routes to ``app``."""
-    api = Api(catalog, signer)
+    api = Api(catalog, signer, grants)
     app.get("/v1/me", callback=_as_json(api.me))
     # Spotify answers /v1/me/ as well, and spotipy's current_user() asks for that one.
     app.get("/v1/me/", callback=_as_json(api.me))

@@ -15,6 +15,7 @@ from spotify_demo.accounts import Grants
 from spotify_demo.catalog import Catalog
 from spotify_demo.limits import Limits
 from spotify_demo.responses import api_error, html_page, json_response
+from spotify_demo.tokens import APP_USER
 
 _INDEX = """<h1>Demo Spotify</h1>
 <p>This is the demo Spotify: a stand-in for Spotify's three hosts, with made-up data.</p>
@@ -23,7 +24,8 @@ _INDEX = """<h1>Demo Spotify</h1>
 <li>Accounts: <code>/accounts</code></li>
 <li>Artist pages: <code>/open/artist/{{id}}</code></li>
 <li>Control: <code>POST /_demo/config</code>, <code>POST /_demo/reset</code>,
-<code>GET /_demo/stats</code>, <code>POST /_demo/revoke</code></li>
+<code>GET /_demo/stats</code>, <code>POST /_demo/revoke</code>,
+<code>POST /_demo/expire</code></li>
 </ul>
 <p>{users} demo users, {artists:,} artists.</p>
 """
@@ -76,6 +78,18 @@ class Control:
         self.grants.revoke(user_id)
         return json_response({"revoked": user_id})
 
+    def expire(self) -> HTTPResponse:
+        """POST /_demo/expire ``{"user_id": ...}`` (``""`` for the app's own tokens): end the
+        access tokens issued so far, before their announced expiry."""
+        body = _json_body()
+        user_id = body.get("user_id") if isinstance(body, dict) else None
+        if not isinstance(user_id, str) or (
+            user_id != APP_USER and self.catalog.user(user_id) is None
+        ):
+            return api_error(400, 'Expected {"user_id": <a demo user id, or "" for the app>}')
+        self.grants.expire(user_id)
+        return json_response({"expired": user_id})
+
 
 def _json_body() -> object:
     """The request's JSON body, or None when it is missing or not JSON."""
@@ -95,3 +109,4 @@ def install(app: Bottle, catalog: Catalog, limits: Limits, grants: Grants) -> No
     app.post("/_demo/reset", callback=control.reset)
     app.get("/_demo/stats", callback=control.stats)
     app.post("/_demo/revoke", callback=control.revoke)
+    app.post("/_demo/expire", callback=control.expire)

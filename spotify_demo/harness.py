@@ -92,9 +92,16 @@ class DemoSpotify:
         self.http.post(f"{self.base_url}/_demo/reset", timeout=10).raise_for_status()
 
     def revoke(self, user_id: str) -> None:
-        """Revoke every refresh token issued so far to ``user_id``."""
+        """Revoke every refresh token issued so far to ``user_id``, and its access tokens."""
         response = self.http.post(
             f"{self.base_url}/_demo/revoke", json={"user_id": user_id}, timeout=10
+        )
+        response.raise_for_status()
+
+    def expire(self, user_id: str) -> None:
+        """End the access tokens issued so far to ``user_id`` ("" for the app's own) early."""
+        response = self.http.post(
+            f"{self.base_url}/_demo/expire", json={"user_id": user_id}, timeout=10
         )
         response.raise_for_status()
 

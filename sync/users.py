@@ -83,6 +83,10 @@ def sync_if_needed(
     existing = JobRun.active_for(queueing.UPDATE_USER, subject)
     if existing is not None:
         return existing
+    if user.needs_reauth:
+        # Spotify refused their refresh token: no call is worth making until they sign in
+        # again (which clears the flag); the pages say so.
+        return None
     if not force and not is_stale(user, ctx.settings.stale_after_days):
         return None
     message = queueing.build_message(queueing.UPDATE_USER, queueing.INTERACTIVE_QUEUE, [user.id])
@@ -206,6 +210,8 @@ def sync_user(
     errors it meets (the caller decides about retries), and ``SyncInterrupted`` when
     ``should_stop`` says so or the job was cancelled, with the checkpoint saved.
     """
+    if user.needs_reauth:
+        raise NeedsReauth("Spotify refused the person's refresh token; they must sign in again")
     run = _Run(ctx, user, job, should_stop, progress or for_job(job))
     own_client = client is None
     client = run.client = client or ctx.client_for(user)
@@ -216,8 +222,9 @@ def sync_user(
             run.begin()
         _load_pages(run, client)
     except NeedsReauth:
-        # Spotify refused the person's tokens (a 401, or a refused refresh): the pages ask
-        # them to sign in again, and nobody retries until they do.
+        # Spotify refused the person's refresh token (the client already renewed a refused
+        # access token once): the pages ask them to sign in again, and nobody calls Spotify
+        # for them until they do.
         user.mark_needs_reauth()
         raise
     finally:

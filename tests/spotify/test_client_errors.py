@@ -25,6 +25,7 @@ from spotify.errors import (
     ServerError,
     SpotifyError,
     SpotifyTimeout,
+    TokenRefused,
     error_for_requests,
     error_for_status,
     parse_retry_after,
@@ -56,7 +57,7 @@ def test_retry_after_as_an_http_date_is_the_time_until_then() -> None:
 @pytest.mark.parametrize(
     "status, kind",
     [
-        (401, NeedsReauth),
+        (401, TokenRefused),
         (404, NotFound),
         (429, RateLimited),
         (500, ServerError),

@@ -139,6 +139,7 @@ def test_a_token_spotify_refuses_marks_the_user_for_sign_in(sign_in, db, ctx, de
     token = user.load_token()
     token["access_token"] = "at_forged.token"
     user.save_token(token)
+    demo_spotify.revoke("cleo")  # so the refresh after the 401 is refused too
 
     with pytest.raises(NeedsReauth):
         sync_user(ctx, User.get_by_id(user.id))

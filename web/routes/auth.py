@@ -72,6 +72,9 @@ def mount(app: bottle.Bottle) -> None:
                 "Spotify did not answer the sign-in. Please try again in a moment.",
                 title="Spotify is not answering",
             )
+        known = User.get_or_none(User.spotify_id == profile["id"])
+        # Someone whose refresh token Spotify refused gets a sync now, however recent the last.
+        signing_in_again = known is not None and known.needs_reauth
         user = User.sign_in(profile["id"], profile.get("display_name"), token.as_dict())
         target = safe_next(session.get("next"))
         session.clear()
@@ -79,7 +82,7 @@ def mount(app: bottle.Bottle) -> None:
         session["spotify_id"] = user.spotify_id
         session["sv"] = user.session_version
         session["signed_in_at"] = utcnow().isoformat()
-        job = bottle.request.app.config["overlap.sync"](user)
+        job = bottle.request.app.config["overlap.sync"](user, force=signing_in_again)
         if user.last_synced_at is None and job is not None:
             return see_other(f"/loading?next={quote(target)}")
         return see_other(target)
