@@ -19,6 +19,7 @@ from jobs import queueing
 from jobs.shared_first import send_shared_first
 from models import JobRun, User, current_month
 from models.comparison import SORTS
+from models.db import utcnow
 from models.job_run import JobStatus
 from models.user import normalize_friend_code
 from ops.queues import job_position
@@ -40,7 +41,10 @@ def sync_state(user: User) -> dict[str, Any]:
     ``delayed``: the sync waits for the job queue (Redis is away) and goes on by itself
     when it is back; known at once when this request's own send failed.
     """
-    job = JobRun.latest_for(queueing.UPDATE_USER, user_subject(user.id))
+    return _sync_state(JobRun.latest_for(queueing.UPDATE_USER, user_subject(user.id)))
+
+
+def _sync_state(job: JobRun | None) -> dict[str, Any]:
     if job is None:
         return {
             "status": NEVER_SYNCED,
@@ -68,8 +72,22 @@ def sync_state(user: User) -> dict[str, Any]:
 def sync_view(user: User) -> dict[str, Any]:
     """The user's latest sync as the pages show it: ``sync_state`` and ``active``, which
     decides whether the page polls (the API keeps its keys, so it is not added there)."""
-    state = sync_state(user)
-    return {**state, "active": state["status"] in JobStatus.active()}
+    job = JobRun.latest_for(queueing.UPDATE_USER, user_subject(user.id))
+    state = _sync_state(job)
+    active = state["status"] in JobStatus.active()
+    # Seconds to the end at the rate the job has seen so far (jobs/progress.py), for the
+    # words "about 20 s"; None when the job has no estimate yet.
+    eta_s = None
+    if active and job is not None and job.eta_at is not None:
+        eta_s = max(0, round((job.eta_at - utcnow()).total_seconds()))
+    return {**state, "active": active, "eta_s": eta_s}
+
+
+def counts_eta_s(pending: int) -> int:
+    """About how many seconds the listener counts of ``pending`` artists take: the artist
+    pages are read at ``SPOTIFY_PAGES_RATE`` for every worker together."""
+    rate = max(context.settings().spotify_pages_rate, 0.1)
+    return max(1, round(pending / rate))
 
 
 def _guard_keys() -> tuple[int, str]:
@@ -122,6 +140,7 @@ def comparison_view(
         "complete": loaded and not syncing and result.pending_shared == 0,
         # Spotify paused the counts (a 429 of hours): the page says until when.
         "counts_resume_at": counts_resume_at() if result.pending_shared else None,
+        "counts_eta_s": counts_eta_s(result.pending_shared) if result.pending_shared else None,
         "page": offset // result.limit + 1,
         "pages": max(1, -(-result.shared_count // result.limit)),
         "sort": sort,

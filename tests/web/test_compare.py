@@ -3,6 +3,8 @@ database, the polling fragment that stops when everything is in, and the JSON AP
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import re
 
 from actors.testing import enqueued
@@ -122,6 +124,9 @@ def test_shared_artists_sort_rarest_first_and_names_are_escaped(web, signed_in_w
 
     assert "2 shared artists" in page.text
     assert "50.0% similar" in page.text
+    # Both directions: 2 of my 3 artists, 2 of his 3; the headline match is 67 %.
+    assert "67%</strong> of your artists are in Ben" in page.text
+    assert ">67%</text>" in page.text and "ring-arc" in page.text
     assert page.text.index("&lt;i&gt;Tiny&lt;/i&gt; &amp; Co") < page.text.index(">Big<")
     assert "<i>Tiny</i>" not in page.text
     assert "<svg" in page.text and "&lt;i&gt;Tiny" not in page.text.split("<svg")[1][:0]
@@ -138,7 +143,7 @@ def test_polling_stops_when_both_syncs_are_done_and_every_count_is_in(web, signe
     waiting = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
     assert waiting.status_int == 200
     assert 'hx-trigger="every 2s"' in waiting.text
-    assert "1 shared artists waiting" in waiting.text
+    assert "Looking up listener counts… 1 left, about 5 s" in waiting.text
 
     shared = Artist.get(Artist.name == "Shared").id
     ArtistListeners.record(shared, None)  # tried: no figure
@@ -171,6 +176,9 @@ def test_the_json_api_gives_the_contracted_keys(web, signed_in_web):
     } <= set(data)
     assert data["shared_count"] == 2 and data["limit"] == 1 and data["offset"] == 1
     assert abs(data["similarity"] - 2 / 3) < 1e-6
+    # Beside it, both directions and the headline: 2 of my 3 artists, both of Ben's 2.
+    assert abs(data["my_share"] - 2 / 3) < 1e-6
+    assert data["their_share"] == 1.0 and data["match"] == 1.0
     [row] = data["shared"]
     assert row["name"] == "B" and row["monthly_listeners"] == 20
     assert row["my_sources"] == ["followed"] and row["friend_sources"] == ["saved_track"]
@@ -216,3 +224,45 @@ def test_another_users_job_is_a_404(web, signed_in_web):
     assert web.get("/api/jobs/99999999", expect_errors=True).status_int == 404
     assert web.get("/api/jobs/abc", expect_errors=True).status_int == 404
     assert web.get(f"/api/jobs/{mine}").json["status"] == "queued"
+
+
+def test_no_verdict_and_no_up_to_date_before_the_comparison_is_complete(web, signed_in_web):
+    # Given both medians known but one shared artist still waiting for its count.
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Small": 100, "Waiting": None})
+    library(ben, {"Large": 9_000_000, "Waiting": None})
+    both_synced(cleo, ben)
+
+    waiting = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
+
+    assert "underground" not in waiting.text and "Up to date" not in waiting.text
+    waiting_id = Artist.get(Artist.name == "Waiting").id
+    ArtistListeners.record(waiting_id, 5_000)
+    landed(web, waiting_id)
+    done = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"}, status=286)
+    assert "You listen more underground." in done.text and "Up to date" in done.text
+
+
+def test_progress_is_told_in_words_for_people(web, signed_in_web):
+    # Given Ben's sync running at page 35 of 43 with an estimate, and mine waiting.
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    web.get(f"/compare/{ben.friend_code}")  # asks for both syncs
+    JobRun.update(
+        status="running",
+        pages_loaded=35,
+        pages_total=43,
+        eta_at=utcnow() + dt.timedelta(seconds=18),
+    ).where(JobRun.subject == f"user:{ben.id}").execute()
+
+    page = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
+    text = html.unescape(page.text)
+
+    assert "Loading Ben's library… 35 of 43 pages, about 20 s" in text
+    assert "Waiting to load your library…" in text
+    assert "running" not in text and "queued" not in text
+    # One polite live line, inside a box whose height the stylesheet reserves.
+    assert page.text.count('aria-live="polite"') == 1
+    assert 'class="progress-box"' in page.text
