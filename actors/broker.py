@@ -17,6 +17,7 @@ from dramatiq.middleware import (
 from periodiq import PeriodiqMiddleware
 
 from actors.middleware.database import DatabaseConnection
+from actors.middleware.dead_letter_errors import DeadLetterErrors
 from actors.middleware.graceful_stop import GracefulStop
 from actors.middleware.job_counters import JobCounters
 from actors.middleware.job_runs import JobRuns
@@ -65,6 +66,9 @@ def build_broker(settings: Settings, client: redis.Redis | None = None) -> Redis
         ResendAfterOutage(),
         # Running syncs checkpoint and hand back their message when the worker stops.
         GracefulStop(),
+        # The error of a message's last try, kept beside its dead letter (before Retries,
+        # so that it sees what Retries decided).
+        DeadLetterErrors(),
         # Dramatiq's own, in its default order.
         AgeLimit(),
         TimeLimit(),

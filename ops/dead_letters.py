@@ -3,7 +3,9 @@
 Dramatiq's Redis broker (its ``dispatch.lua``) moves a message that failed its last try to
 ``<queue>.XQ``, a sorted set of broker ids scored by when they died (in milliseconds),
 with the message itself in the hash ``<queue>.XQ.msgs``; it keeps them 7 days. A message
-dead-lettered from the delay queue lands in its plain queue's ``XQ``.
+dead-lettered from the delay queue lands in its plain queue's ``XQ``. The stored message is
+the one last enqueued, which does not hold the error of its last try: the worker's
+``DeadLetterErrors`` middleware keeps that under ``dead:error:<broker id>`` (``save_error``).
 
 Requeueing puts the message back at the end of its queue as a fresh try: no retries
 spent, no traceback, no ``eta``, and no periodiq ``scheduled_at`` (a tick older than a
@@ -24,6 +26,8 @@ from typing import Any
 from config.redis_ref import RedisRef, text
 
 PAGE = 50
+# As long as the broker keeps a dead letter (its dead_message_ttl, 7 days), and a day more.
+ERROR_TTL = dt.timedelta(days=8)
 # Messages per round trip when a whole queue is requeued or read.
 BATCH = 500
 # The options a requeued message leaves behind (see the module's docstring).
@@ -84,24 +88,39 @@ def dead_keys(ref: RedisRef, queue: str) -> tuple[str, str]:
     return ref.key(f"{queue}.XQ"), ref.key(f"{queue}.XQ.msgs")
 
 
+def error_key(ref: RedisRef, dead_id: str) -> str:
+    """Where the error of the last try of dead letter ``dead_id`` is kept."""
+    return ref.key("dead", "error", dead_id)
+
+
+def save_error(ref: RedisRef, dead_id: str, trace: str) -> None:
+    """Keep the traceback of a message's last try beside its dead letter."""
+    ref.client.set(error_key(ref, dead_id), trace[-20_000:], ex=ERROR_TTL)
+
+
 def count_dead(ref: RedisRef, queue: str) -> int:
     """How many dead letters ``queue`` holds."""
     return int(ref.client.zcard(dead_keys(ref, queue)[0]))
 
 
-def list_dead(
-    ref: RedisRef, queue: str, *, limit: int = PAGE, before: float | None = None
-) -> list[DeadLetter]:
-    """``queue``'s dead letters, newest first; ``before``: died before that ms timestamp."""
+def list_dead(ref: RedisRef, queue: str, *, limit: int = PAGE, skip: int = 0) -> list[DeadLetter]:
+    """``queue``'s dead letters, newest first, from the ``skip``-th on.
+
+    By place, not by time: many die in the same millisecond, so a time cursor would skip
+    some. O(log n + skip) in Redis, which stays small for the 7 days the broker keeps.
+    """
     ids_key, msgs_key = dead_keys(ref, queue)
-    top = f"({before}" if before is not None else "+inf"
-    pairs = ref.client.zrevrangebyscore(ids_key, top, "-inf", start=0, num=limit, withscores=True)
+    pairs = ref.client.zrevrange(ids_key, skip, skip + limit - 1, withscores=True)
     if not pairs:
         return []
-    data = ref.client.hmget(msgs_key, [i for i, _ in pairs])
+    ids = [text(i) for i, _ in pairs]
+    with ref.client.pipeline(transaction=False) as pipe:
+        pipe.hmget(msgs_key, ids)
+        pipe.mget([error_key(ref, i) for i in ids])
+        data, errors = pipe.execute()
     return [
-        _letter(queue, text(i), score, raw)
-        for (i, score), raw in zip(pairs, data, strict=True)
+        _letter(queue, i, score, raw, error)
+        for i, (_, score), raw, error in zip(ids, pairs, data, errors, strict=True)
         if raw is not None
     ]
 
@@ -112,10 +131,11 @@ def get_dead(ref: RedisRef, queue: str, dead_id: str) -> DeadLetter | None:
     with ref.client.pipeline(transaction=True) as pipe:
         pipe.zscore(ids_key, dead_id)
         pipe.hget(msgs_key, dead_id)
-        score, raw = pipe.execute()
+        pipe.get(error_key(ref, dead_id))
+        score, raw, error = pipe.execute()
     if score is None or raw is None:
         return None
-    return _letter(queue, dead_id, score, raw)
+    return _letter(queue, dead_id, score, raw, error)
 
 
 def requeue_dead(ref: RedisRef, queue: str, ids: Iterable[str]) -> int:
@@ -135,6 +155,7 @@ def requeue_dead(ref: RedisRef, queue: str, ids: Iterable[str]) -> int:
             script = ref.client.register_script(_MOVE)
             keys = [*dead_keys(ref, queue), ref.key(queue), ref.key(f"{queue}.msgs")]
             moved += int(script(keys=keys, args=args))
+        _forget_errors(ref, chunk)
     return moved
 
 
@@ -160,7 +181,9 @@ def delete_dead(ref: RedisRef, queue: str, ids: Iterable[str]) -> int:
     if not ids:
         return 0
     script = ref.client.register_script(_DELETE)
-    return int(script(keys=list(dead_keys(ref, queue)), args=ids))
+    removed = int(script(keys=list(dead_keys(ref, queue)), args=ids))
+    _forget_errors(ref, ids)
+    return removed
 
 
 def delete_all_dead(ref: RedisRef, queue: str) -> int:
@@ -173,6 +196,12 @@ def delete_all_dead(ref: RedisRef, queue: str) -> int:
     return int(count)
 
 
+def _forget_errors(ref: RedisRef, ids: list[str]) -> None:
+    # Those of a whole queue deleted at once expire by themselves (ERROR_TTL).
+    if ids:
+        ref.client.delete(*(error_key(ref, i) for i in ids))
+
+
 def _fresh(queue: str, raw: bytes) -> tuple[str, str]:
     """A new broker id and the message as a first try on ``queue``."""
     message = json.loads(raw)
@@ -182,10 +211,13 @@ def _fresh(queue: str, raw: bytes) -> tuple[str, str]:
     return new_id, json.dumps(message, separators=(",", ":"))
 
 
-def _letter(queue: str, dead_id: str, score: float, raw: bytes | str) -> DeadLetter:
+def _letter(
+    queue: str, dead_id: str, score: float, raw: bytes | str, error: bytes | None = None
+) -> DeadLetter:
     message = json.loads(raw)
     options = message.get("options") or {}
-    trace = (options.get("traceback") or "").rstrip()
+    # The last try's error if the worker kept it, else the one before (Retries' traceback).
+    trace = (text(error) or options.get("traceback") or "").rstrip()
     lines = trace.splitlines()
     stamp = message.get("message_timestamp")
     return DeadLetter(

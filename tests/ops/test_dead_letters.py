@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import time
@@ -43,8 +42,7 @@ def test_a_dead_letter_reads_with_its_actor_arguments_error_time_and_attempts(br
     )  # fmt: skip
     assert letters[1].died_at.year == 2023
     assert dead.count_dead(ref, "artists") == 2
-    newest_ms = int(letters[0].died_at.replace(tzinfo=dt.UTC).timestamp() * 1000)
-    assert [d.id for d in dead.list_dead(ref, "artists", before=newest_ms)] == [old]
+    assert [d.id for d in dead.list_dead(ref, "artists", skip=1)] == [old]
 
 
 def test_requeueing_puts_the_message_at_the_end_of_its_queue_as_a_fresh_try(broker):
