@@ -217,6 +217,8 @@ class Settings:
     stale_after_days: int
     spotify_api_rate: float
     spotify_pages_rate: float
+    spotify_daily_budget: int
+    spotify_app_mode: str
     spotify_timeout: float
     job_retention_succeeded_days: int
     job_retention_failed_days: int
@@ -286,6 +288,8 @@ class Settings:
             stale_after_days=_int(env, "SYNC_STALE_AFTER_DAYS", 7, minimum=0),
             spotify_api_rate=_float(env, "SPOTIFY_API_RATE", 20.0, minimum=0.1),
             spotify_pages_rate=_float(env, "SPOTIFY_PAGES_RATE", 10.0, minimum=0.1),
+            spotify_daily_budget=_int(env, "SPOTIFY_DAILY_BUDGET", 0, minimum=0),
+            spotify_app_mode=_app_mode(env),
             spotify_timeout=_float(env, "SPOTIFY_TIMEOUT", 10.0, minimum=0.1),
             job_retention_succeeded_days=_int(env, "JOB_RETENTION_SUCCEEDED_DAYS", 7, minimum=1),
             job_retention_failed_days=_int(env, "JOB_RETENTION_FAILED_DAYS", 30, minimum=1),
@@ -316,6 +320,20 @@ class Settings:
         for name in ("database_url", "redis_url"):
             out[name] = _without_password(out[name])
         return out
+
+
+SPOTIFY_APP_MODES = ("development", "extended")
+# Spotify's cap on the people a Development Mode app may have (since March 2026).
+DEVELOPMENT_MODE_PEOPLE = 5
+
+
+def _app_mode(env: Mapping[str, str]) -> str:
+    """SPOTIFY_APP_MODE: ``development`` (at most five people, on the app's user list in
+    Spotify's dashboard) or ``extended``."""
+    mode = env.get("SPOTIFY_APP_MODE", "").strip().lower() or "development"
+    if mode not in SPOTIFY_APP_MODES:
+        raise SettingsError(f"SPOTIFY_APP_MODE must be development or extended, not {mode!r}")
+    return mode
 
 
 def _without_password(url: str) -> str:
