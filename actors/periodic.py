@@ -26,6 +26,10 @@ from jobs import queueing
 from jobs.progress import for_job
 from jobs.recovery import recover_jobs
 from jobs.retention import clean_finished_runs, retention
+from models import AuditEntry
+from models.db import utcnow
+from models.job_run import FAILED
+from ops.schedules import SCHEDULES
 from sync.artists import refresh_outdated_artists
 
 logger = logging.getLogger(__name__)
@@ -34,7 +38,7 @@ logger = logging.getLogger(__name__)
 @dramatiq.actor(
     actor_class=ScheduledActor,
     queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron("17 3 * * *"),
+    periodic=cron(SCHEDULES["refresh_listeners"]),
     tracked=True,
     max_retries=0,
     time_limit=30 * 60 * 1000,
@@ -48,7 +52,7 @@ def refresh_listeners() -> None:
 @dramatiq.actor(
     actor_class=ScheduledActor,
     queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron("* * * * *"),
+    periodic=cron(SCHEDULES["recover"]),
     max_retries=0,
 )
 def recover() -> None:
@@ -62,12 +66,15 @@ def recover() -> None:
 @dramatiq.actor(
     actor_class=ScheduledActor,
     queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron("41 * * * *"),
+    periodic=cron(SCHEDULES["clean_job_runs"]),
     tracked=True,
     max_retries=0,
     time_limit=30 * 60 * 1000,
 )
 def clean_job_runs() -> None:
     """Remove the finished job runs older than their retention, in batches."""
-    cleanup = clean_finished_runs(retention(runtime.context().settings))
+    kept = retention(runtime.context().settings)
+    cleanup = clean_finished_runs(kept)
     logger.info("job runs: %d removed in %d batches", cleanup.removed, cleanup.batches)
+    # The audit trail is kept as long as the failed runs it may explain.
+    AuditEntry.remove_older_than(utcnow() - kept[FAILED])

@@ -140,6 +140,17 @@ class SchedulerLease:
         return bool(self._release(keys=[lease_key(self.ref)], args=[self.token]))
 
 
+def claim_tick_by_hand(ref: RedisRef, actor_name: str, at: dt.datetime, by: str) -> bool:
+    """Claim ``actor_name``'s tick of the minute of ``at`` for a run asked by hand
+    ("run now"); False when that minute's tick was sent or claimed already.
+
+    It takes the key the scheduler's ``_CLAIM`` takes, so the scheduler then finds the
+    tick sent and skips it: a run by hand never doubles a tick, and two never share one.
+    """
+    ttl_ms = int(TICK_MEMORY.total_seconds() * 1000)
+    return bool(ref.client.set(tick_key(ref, actor_name, at), f"{by}#hand", nx=True, px=ttl_ms))
+
+
 def scheduler_status(ref: RedisRef) -> dict[str, Any]:
     """Who holds the lease and since when, when it expires, and the last tick sent.
 

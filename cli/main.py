@@ -111,6 +111,7 @@ def cmd_refresh_listeners(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_jobs_clean(args: argparse.Namespace, settings: Settings) -> int:
     """Remove the finished job runs past their retention (or older than --days)."""
+    from cli import ops_commands as cli_ops
     from jobs.retention import (
         clean_finished_runs,
         count_expired_runs,
@@ -134,6 +135,7 @@ def cmd_jobs_clean(args: argparse.Namespace, settings: Settings) -> int:
         print(f"would remove {count:,} job runs ({describe(older_than)})")
         return 0
     cleanup = clean_finished_runs(older_than)
+    cli_ops.audit("clean", f"jobs:{describe(older_than)}"[:160], cleanup.removed)
     batches = f"{cleanup.batches:,} batch{'es' if cleanup.batches != 1 else ''}"
     print(f"removed {cleanup.removed:,} job runs ({describe(older_than)}) in {batches}")
     return 0
@@ -174,7 +176,10 @@ def cmd_queues(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     init_database(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    return cli_ops.queues(RedisRef.from_settings(settings, client), args.action, args.queue)
+    ref = RedisRef.from_settings(settings, client)
+    if args.action == "dead":
+        return cli_ops.dead_letters(ref, args.queue, args.more)
+    return cli_ops.queues(ref, args.action, args.queue)
 
 
 def cmd_tokens_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
@@ -273,8 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     retry.set_defaults(handler=cmd_jobs)
 
     queues = sub.add_parser("queues", help="show the queues, or pause or resume one")
-    queues.add_argument("action", choices=("stats", "pause", "resume"))
-    queues.add_argument("queue", nargs="?", help="the queue to pause or resume")
+    queues.add_argument("action", choices=("stats", "pause", "resume", "dead"))
+    queues.add_argument(
+        "queue", nargs="?", help="the queue to pause or resume; for dead: list, requeue or delete"
+    )
+    queues.add_argument("more", nargs="*", help="for dead: [QUEUE] or QUEUE ID|all")
     queues.set_defaults(handler=cmd_queues)
 
     token_cmd = sub.add_parser("tokens", help="look after the Spotify tokens sealed at rest")

@@ -1,15 +1,18 @@
-"""The operator's commands of the CLI: list, show, cancel and retry job runs, and look at
-or pause the queues. They call the same functions as the dashboard (``ops``) and print
-one line per thing, or one line of error."""
+"""The operator's commands of the CLI: list, show, cancel and retry job runs, look at or
+pause the queues, and list, requeue or delete their dead letters. They call the same
+functions as the dashboard (``ops``), print one line per thing, or one line of error, and
+write each action to the audit trail as ``cli:<login name>``."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 
 from config.redis_ref import RedisRef
 from jobs.actions import JobActionError, cancel_active, retry_all_failed, retry_job
-from models import JobRun
+from models import AuditEntry, JobRun
 from models.job_run import STATUSES
+from ops import dead_letters as dead
 from ops.pause import pause_queue, paused_queues, resume_queue
 from ops.queues import queue_stats
 
@@ -17,6 +20,19 @@ from ops.queues import queue_stats
 def _fail(message: str, code: int = 1) -> int:
     print(f"overlap: {message}", file=sys.stderr)
     return code
+
+
+def who() -> str:
+    """Who acts from the CLI, as the audit trail names them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container with an unnamed uid)
+        return "cli"
+
+
+def audit(action: str, target: str, count: int = 1) -> None:
+    """Write one CLI action to the audit trail."""
+    AuditEntry.record(who(), action, target, count)
 
 
 def _job(raw: str) -> JobRun | None:
@@ -64,6 +80,7 @@ def cancel_job(raw_id: str) -> int:
     """Cancel one job run (``all``: every active one)."""
     if raw_id == "all":
         outcomes = cancel_active()
+        audit("cancel-all", "jobs:active", sum(outcomes.values()))
         print(f"{sum(outcomes.values())} jobs asked to stop: {outcomes or 'none active'}")
         return 0
     job = _job(raw_id)
@@ -72,6 +89,7 @@ def cancel_job(raw_id: str) -> int:
     outcome = job.request_cancel()
     if outcome == "finished":
         return _fail(f"job {job.id} already ended {job.status}")
+    audit("cancel", f"job:{job.id}")
     print(f"job {job.id}: {outcome}")
     return 0
 
@@ -79,15 +97,18 @@ def cancel_job(raw_id: str) -> int:
 def retry(raw_id: str) -> int:
     """Retry a failed or cancelled job run (``failed``: every failed one)."""
     if raw_id == "failed":
-        print(f"{retry_all_failed(requested_by='cli')} failed jobs sent again")
+        made = retry_all_failed(requested_by=who())
+        audit("retry-all", "jobs:failed", made)
+        print(f"{made} failed jobs sent again")
         return 0
     job = _job(raw_id)
     if job is None:
         return _fail(f"no job with id {raw_id!r}")
     try:
-        result = retry_job(job, requested_by="cli")
+        result = retry_job(job, requested_by=who())
     except JobActionError as problem:
         return _fail(str(problem))
+    audit("retry", f"job:{job.id}", int(result.created))
     state = "sent as" if result.created else "already active as"
     print(f"job {job.id}: {state} job {result.job.id}")
     return 0
@@ -107,6 +128,38 @@ def queues(ref: RedisRef, action: str, queue: str | None) -> int:
     if queue not in QUEUES:
         return _fail(f"no queue {queue!r}; the queues are {', '.join(QUEUES)}", 2)
     (pause_queue if action == "pause" else resume_queue)(ref, queue)
+    audit(action, f"queue:{queue}")
     paused = queue in paused_queues(ref)
     print(f"{queue}: {'paused' if paused else 'running'}")
+    return 0
+
+
+def dead_letters(ref: RedisRef, action: str | None, rest: list[str]) -> int:
+    """``list [QUEUE]``, ``requeue QUEUE ID|all`` or ``delete QUEUE ID|all`` dead letters."""
+    from jobs.queueing import QUEUES
+
+    usage = "usage: overlap queues dead list [QUEUE] | requeue QUEUE ID|all | delete QUEUE ID|all"
+    if action == "list" and len(rest) <= 1:
+        shown = rest or list(QUEUES)
+        if any(q not in QUEUES for q in shown):
+            return _fail(f"no queue {shown[0]!r}; the queues are {', '.join(QUEUES)}", 2)
+        for queue in shown:
+            print(f"{queue}: {dead.count_dead(ref, queue):,} dead")
+            for d in dead.list_dead(ref, queue, limit=dead.PAGE):
+                when = d.died_at.strftime("%Y-%m-%d %H:%M:%S")
+                print(f"  {d.id}  {when}  {d.actor}({d.arguments[:60]})  x{d.attempts}  {d.error}")
+        return 0
+    if action not in ("requeue", "delete") or len(rest) != 2:
+        return _fail(usage, 2)
+    queue, which = rest
+    if queue not in QUEUES:
+        return _fail(f"no queue {queue!r}; the queues are {', '.join(QUEUES)}", 2)
+    if which == "all":
+        n = (dead.requeue_all_dead if action == "requeue" else dead.delete_all_dead)(ref, queue)
+    else:
+        n = (dead.requeue_dead if action == "requeue" else dead.delete_dead)(ref, queue, [which])
+        if n == 0:
+            return _fail(f"no dead message {which!r} on {queue}")
+    audit(action, f"dead:{queue}:{which}", n)
+    print(f"{queue}: {n:,} dead messages {'requeued' if action == 'requeue' else 'deleted'}")
     return 0

@@ -73,3 +73,32 @@ def test_queues_pause_resume_and_stats(db, cli_env, broker, capsys):
     assert any(line.startswith("bulk") and line.endswith("paused") for line in out.splitlines())
     assert main(["queues", "resume", "bulk"]) == 0
     assert "bulk" not in paused_queues(RedisRef.of(broker))
+
+
+def test_queues_dead_lists_requeues_and_deletes_and_each_action_is_audited(
+    db, cli_env, broker, capsys
+):
+    from models import AuditEntry
+    from ops.dead_letters import count_dead
+    from tests.ops.test_dead_letters import bury
+
+    ref = RedisRef.of(broker)
+    first = bury(ref, "artists", "update_artist", ["a1"], error="ValueError: bad page")
+    for i in range(3):
+        bury(ref, "artists", "update_artist", [f"b{i}"])
+
+    assert main(["queues", "dead", "list", "artists"]) == 0
+    out = capsys.readouterr().out
+    assert "artists: 4 dead" in out and f"{first}" in out and "ValueError: bad page" in out
+    assert main(["queues", "dead", "requeue", "artists", first]) == 0
+    assert ref.client.llen(ref.key("artists")) == 1
+    assert main(["queues", "dead", "delete", "artists", "all"]) == 0
+    assert "3 dead messages deleted" in capsys.readouterr().out
+    assert count_dead(ref, "artists") == 0
+    assert main(["queues", "dead", "delete", "artists", first]) == 1
+    assert main(["queues", "dead", "requeue", "nope", "all"]) == 2
+    actions = [(e.who.split(":")[0], e.action, e.target, e.count) for e in AuditEntry.select()]
+    assert actions == [
+        ("cli", "requeue", f"dead:artists:{first}", 1),
+        ("cli", "delete", "dead:artists:all", 3),
+    ]

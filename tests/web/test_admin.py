@@ -10,11 +10,22 @@ import pytest
 
 from actors.testing import assert_enqueued_with
 from config.redis_ref import RedisRef
-from models import JobRun
+from models import AuditEntry, JobRun
 from models.db import utcnow
 from ops.pause import paused_queues
 
-GETS = ["/admin", "/admin/jobs", "/admin/jobs?status=failed", "/admin/jobs/1"]
+GETS = [
+    "/admin",
+    "/admin/jobs",
+    "/admin/jobs?status=failed",
+    "/admin/jobs/1",
+    "/admin/jobs/cancel-active",
+    "/admin/jobs/retry-failed",
+    "/admin/dead",
+    "/admin/dead/bulk/all/delete",
+    "/admin/schedules",
+    "/admin/audit",
+]
 POSTS = [
     "/admin/jobs/1/retry",
     "/admin/jobs/1/cancel",
@@ -23,6 +34,9 @@ POSTS = [
     "/admin/jobs/clean",
     "/admin/queues/bulk/pause",
     "/admin/queues/bulk/resume",
+    "/admin/dead/bulk/all/requeue",
+    "/admin/dead/bulk/all/delete",
+    "/admin/schedules/recover/run",
 ]
 
 
@@ -53,7 +67,7 @@ def test_everyone_but_an_admin_is_refused_every_page_and_action(web, signed_in_w
     for path in GETS:
         assert web.get(path).status_int == 303  # signed out: sign in first
     signed_in_web("cleo")
-    token = csrf(web.get("/"))
+    token = csrf(web.get("/admin", expect_errors=True))
     for path in GETS:
         assert web.get(path, expect_errors=True).status_int == 403, path
     for path in POSTS:
@@ -166,3 +180,88 @@ def test_pausing_and_resuming_a_queue(admin, broker):
     assert "bulk" not in paused_queues(RedisRef.of(broker))
     assert admin.post("/admin/queues/nope/pause", {"csrf_token": token},
                       expect_errors=True).status_int == 404  # fmt: skip
+
+
+def audit_rows() -> list[tuple[str, str, str, int]]:
+    return [
+        (e.who, e.action, e.target, e.count) for e in AuditEntry.select().order_by(AuditEntry.id)
+    ]
+
+
+def test_every_action_is_on_the_audit_trail_with_who_what_and_how_many(admin, broker):
+    [failed] = runs(1, status="failed", args=[5], subject="user:5")
+    runs(2, finished_at=utcnow() - dt.timedelta(days=40))
+    token = csrf(admin.get("/admin"))
+
+    admin.post("/admin/queues/bulk/pause", {"csrf_token": token})
+    admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
+    admin.post(f"/admin/jobs/{failed}/retry", {"csrf_token": token})
+    retried = JobRun.select().order_by(JobRun.id.desc()).first()
+    admin.post(f"/admin/jobs/{retried.id}/cancel", {"csrf_token": token})
+    admin.post("/admin/jobs/clean", {"csrf_token": token, "days": "30"})
+
+    assert audit_rows() == [
+        ("admin:emma", "pause", "queue:bulk", 1),
+        ("admin:emma", "resume", "queue:bulk", 1),
+        ("admin:emma", "retry", f"job:{failed}", 1),
+        ("admin:emma", "cancel", f"job:{retried.id}", 1),
+        ("admin:emma", "clean", "jobs:older-than-30d", 2),
+    ]
+    overview = admin.get("/admin").text
+    assert "Latest operator actions" in overview and "<code>job:" in overview
+    trail = admin.get("/admin/audit").text
+    assert trail.count("<td>admin:emma</td>") == 5
+    assert 'aria-current="page" class="current">Audit' in trail
+
+
+def test_the_audit_trail_is_kept_as_long_as_failed_runs_and_no_longer(db, broker):
+    from actors.periodic import clean_job_runs
+
+    AuditEntry.record("admin:emma", "pause", "queue:bulk")
+    AuditEntry.update(at=utcnow() - dt.timedelta(days=31)).execute()
+    AuditEntry.record("admin:emma", "resume", "queue:bulk")
+
+    clean_job_runs.fn()
+
+    assert [e.action for e in AuditEntry.select()] == ["resume"]
+
+
+def test_bulk_actions_ask_first_with_the_count_they_will_touch(admin, broker):
+    runs(3, status="queued", finished_at=None)
+    runs(2, status="failed", subject=None)
+    active = JobRun.select().where(JobRun.status == "queued").count()
+    jobs = admin.get("/admin/jobs").text
+    bulk = jobs.split('class="bulk danger-zone"')[1]
+    assert "<form" not in jobs.split('class="filters"')[1].split("</form>")[0].split("action=")[0]
+    assert (
+        f"Cancel everything queued or running ({active})" in bulk and "Retry all failed (2)" in bulk
+    )
+    assert 'method="post" action="/admin/jobs/cancel-active"' not in jobs  # a link, not a POST
+
+    confirm = admin.get("/admin/jobs/cancel-active")
+    assert f"{active} jobs are queued, running or retrying" in confirm.text
+    assert f"Cancel {active} jobs" in confirm.text
+    assert JobRun.select().where(JobRun.status == "queued").count() == active  # nothing yet
+    assert "2 failed runs can be retried" in admin.get("/admin/jobs/retry-failed").text
+
+
+def test_tabs_mark_the_current_page_and_pages_carry_no_inline_script_or_style(admin, broker):
+    pages = {
+        "/admin": "Overview",
+        "/admin/jobs": "Jobs",
+        "/admin/jobs?status=failed": "Failed",
+        "/admin/dead": "Dead letters",
+        "/admin/schedules": "Schedules",
+        "/admin/audit": "Audit",
+    }
+    for path, tab in pages.items():
+        text = admin.get(path).text
+        assert re.findall(r'aria-current="page" class="current">([^<]+)<', text)[:1] == [tab]
+        assert "style=" not in text and "<style" not in text, path
+        assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", text)), path
+        assert '<script src="/static/admin.js" defer></script>' in text
+    overview = admin.get("/admin").text
+    assert "<th>Spotify service</th>" in overview and "<th>Host</th>" not in overview
+    assert 'id="autorefresh"' in overview and "data-autorefresh" in overview
+    assert admin.get("/static/admin.js").status_int == 200
+    assert admin.get("/static/admin.css").status_int == 200

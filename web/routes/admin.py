@@ -18,14 +18,25 @@ from urllib.parse import urlencode
 import bottle
 import redis
 
-from jobs.actions import RETRYABLE, JobActionError, cancel_active, retry_all_failed, retry_job
+from jobs import queueing
+from jobs.actions import (
+    QUEUE_OF,
+    RETRYABLE,
+    JobActionError,
+    cancel_active,
+    retry_all_failed,
+    retry_job,
+)
+from jobs.queueing import QUEUES
 from jobs.retention import clean_finished_runs, retention_of_days
-from models import JobRun
+from models import AuditEntry, JobRun
 from models.db import utcnow
 from models.job_run import ACTIVE, FAILED, STATUSES
+from ops import dead_letters as dead
 from ops.counters import jobs_per_minute
 from ops.pause import pause_queue, resume_queue
 from ops.queues import job_position, queue_stats
+from ops.schedules import SCHEDULES, TRACKED, schedules
 from ops.workers import live_workers
 from spotify.gate import SpotifyGate
 from web import context
@@ -46,13 +57,47 @@ NOTICES = {
     "cleaned": "{n} finished job runs were removed.",
     "paused": "The queue is paused: workers leave its messages waiting.",
     "resumed": "The queue is running again.",
+    "requeued": "{n} dead messages were put back on their queue.",
+    "deleted": "{n} dead messages were deleted.",
+    "ran": "The job was sent; this minute's scheduled tick will not be sent again.",
 }
+AUDIT_PAGE = 50
 
 
 def _notice() -> str | None:
     text = NOTICES.get(bottle.request.query.get("notice") or "")
     n = context.whole_number(bottle.request.query.get("n"), 9) or 0
     return text.format(n=n) if text else None
+
+
+def _who() -> str:
+    """Who is acting, as the audit trail and the job rows name them."""
+    return f"admin:{context.current_user().spotify_id}"
+
+
+def _audit(action: str, target: str, count: int = 1) -> None:
+    AuditEntry.record(_who(), action, target, count)
+
+
+def _confirm(title: str, sentence: str, action: str, button: str, back: str) -> str:
+    """A page that asks before a bulk action, saying how many things it will touch."""
+    return render(
+        "admin/confirm.html",
+        title=title,
+        sentence=sentence,
+        action=action,
+        button=button,
+        back=back,
+        tab="",
+        notice=None,
+    )
+
+
+def _redis_or_error() -> Any:
+    ref = broker_ref()
+    if ref is None:
+        return page_error(503, "Redis is not configured, so there are no queues.")
+    return ref
 
 
 def _back(path: str, notice: str, n: int | None = None) -> bottle.HTTPResponse:
@@ -76,6 +121,7 @@ def overview_values() -> dict[str, Any]:
         },
         "active": {s: JobRun.select().where(JobRun.status == s).count() for s in ACTIVE},
         "failures": JobRun.search(status=FAILED, limit=5),
+        "audit": AuditEntry.latest(limit=8),
         "now": utcnow(),
     }
     ref = broker_ref()
@@ -139,7 +185,7 @@ def mount(app: bottle.Bottle) -> None:
     @admin_only
     def overview() -> str:
         template = "admin/_overview.html" if context.is_htmx() else "admin/overview.html"
-        return render(template, notice=_notice(), **overview_values())
+        return render(template, notice=_notice(), tab="overview", **overview_values())
 
     @app.get("/admin/jobs")
     @admin_only
@@ -160,6 +206,9 @@ def mount(app: bottle.Bottle) -> None:
             statuses=STATUSES,
             since_choices=list(SINCE),
             notice=_notice(),
+            tab="failed" if given == {"status": FAILED} else "jobs",
+            active_count=JobRun.select().where(JobRun.status.in_(ACTIVE)).count(),
+            failed_count=_retryable_failed(),
         )
 
     @app.get("/admin/jobs/<job_id>")
@@ -183,6 +232,7 @@ def mount(app: bottle.Bottle) -> None:
             retryable=job.status in RETRYABLE,
             notice=_notice(),
             now=utcnow(),
+            tab="jobs",
         )
         if context.is_htmx() and not job.is_active:
             bottle.response.status = 286  # htmx: stop polling
@@ -195,9 +245,10 @@ def mount(app: bottle.Bottle) -> None:
         if job is None:
             return page_error(404, "There is no job with that id.", "No such job")
         try:
-            result = retry_job(job, requested_by=f"admin:{context.current_user().spotify_id}")
+            result = retry_job(job, requested_by=_who())
         except JobActionError as problem:
             return page_error(409, f"{problem}.", "Cannot retry")
+        _audit("retry", f"job:{job.id}", int(result.created))
         notice = "retried" if result.created else "already-active"
         return _back(f"/admin/jobs/{result.job.id}", notice)
 
@@ -210,19 +261,48 @@ def mount(app: bottle.Bottle) -> None:
         outcome = job.request_cancel()
         if outcome == "finished":
             return page_error(409, f"The job already ended {job.status}.", "Cannot cancel")
+        _audit("cancel", f"job:{job.id}")
         return _back(f"/admin/jobs/{job.id}", outcome)
+
+    @app.get("/admin/jobs/cancel-active")
+    @admin_only
+    def confirm_cancel_all() -> str:
+        n = JobRun.select().where(JobRun.status.in_(ACTIVE)).count()
+        return _confirm(
+            "Cancel everything",
+            f"{n:,} jobs are queued, running or retrying. Each will be asked to stop: a "
+            "waiting one at once, a running one at its next page.",
+            "/admin/jobs/cancel-active",
+            f"Cancel {n:,} jobs",
+            "/admin/jobs",
+        )
 
     @app.post("/admin/jobs/cancel-active")
     @admin_only
     def cancel_all() -> bottle.HTTPResponse:
         outcomes = cancel_active()
         asked = outcomes.get("cancelled", 0) + outcomes.get("cancelling", 0)
+        _audit("cancel-all", "jobs:active", asked)
         return _back("/admin/jobs", "cancel-all", asked)
+
+    @app.get("/admin/jobs/retry-failed")
+    @admin_only
+    def confirm_retry_failed() -> str:
+        n = _retryable_failed()
+        return _confirm(
+            "Retry all failed",
+            f"{n:,} failed runs can be retried. The newest failure of each person or job "
+            "that nothing ran again since is sent as a new run (at most 1,000).",
+            "/admin/jobs/retry-failed",
+            "Retry the failed jobs",
+            "/admin/jobs",
+        )
 
     @app.post("/admin/jobs/retry-failed")
     @admin_only
     def retry_failed() -> bottle.HTTPResponse:
-        made = retry_all_failed(requested_by=f"admin:{context.current_user().spotify_id}")
+        made = retry_all_failed(requested_by=_who())
+        _audit("retry-all", "jobs:failed", made)
         return _back("/admin/jobs", "retry-failed", made)
 
     @app.post("/admin/jobs/clean")
@@ -232,13 +312,12 @@ def mount(app: bottle.Bottle) -> None:
         if days is None or not 1 <= days <= 3650:
             return page_error(400, "Days must be a whole number from 1 to 3650.", "Cannot clean")
         removed = clean_finished_runs(retention_of_days(days)).removed
+        _audit("clean", f"jobs:older-than-{days}d", removed)
         return _back("/admin/jobs", "cleaned", removed)
 
     @app.post("/admin/queues/<queue>/<action:re:pause|resume>")
     @admin_only
     def queue_switch(queue: str, action: str) -> str | bottle.HTTPResponse:
-        from jobs.queueing import QUEUES
-
         if queue not in QUEUES:
             return page_error(404, "There is no queue by that name.", "No such queue")
         ref = broker_ref()
@@ -248,4 +327,155 @@ def mount(app: bottle.Bottle) -> None:
             (pause_queue if action == "pause" else resume_queue)(ref, queue)
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; the queue was not changed.")
+        _audit(action, f"queue:{queue}")
         return _back("/admin", "paused" if action == "pause" else "resumed")
+
+    mount_dead_letters(app)
+    mount_schedules(app)
+
+    @app.get("/admin/audit")
+    @admin_only
+    def audit() -> str:
+        before = context.whole_number(bottle.request.query.get("before") or "", 11)
+        entries = AuditEntry.latest(limit=AUDIT_PAGE + 1, before_id=before)
+        older = entries[AUDIT_PAGE - 1].id if len(entries) > AUDIT_PAGE else None
+        return render(
+            "admin/audit.html", entries=entries[:AUDIT_PAGE], older=older, tab="audit", notice=None
+        )
+
+
+def _retryable_failed() -> int:
+    """How many failed runs are of an actor that can be retried by hand."""
+    return (
+        JobRun.select().where((JobRun.status == FAILED) & JobRun.actor.in_(list(QUEUE_OF))).count()
+    )
+
+
+def mount_dead_letters(app: bottle.Bottle) -> None:
+    """The dead letters: each queue's failed-for-good messages, requeued or deleted."""
+
+    @app.get("/admin/dead")
+    @admin_only
+    def dead_list() -> str:
+        ref = _redis_or_error()
+        if isinstance(ref, str):
+            return ref
+        queue = bottle.request.query.get("queue") or ""
+        skip = context.whole_number(bottle.request.query.get("skip") or "0", 7) or 0
+        try:
+            counts = {q: dead.count_dead(ref, q) for q in QUEUES}
+            if queue not in QUEUES:
+                queue = next((q for q in QUEUES if counts[q]), QUEUES[0])
+            letters = dead.list_dead(ref, queue, limit=dead.PAGE + 1, skip=skip)
+        except (redis.RedisError, OSError):
+            return page_error(503, "Redis is not answering; the dead letters cannot be read.")
+        more = len(letters) > dead.PAGE
+        letters = letters[: dead.PAGE]
+        tracked = {
+            j.message_id: j.id
+            for j in JobRun.select(JobRun.id, JobRun.message_id).where(
+                JobRun.message_id.in_([x.message_id for x in letters])
+            )
+        } if letters else {}  # fmt: skip
+        older = skip + dead.PAGE if more else None
+        return render(
+            "admin/dead.html",
+            queue=queue,
+            counts=counts,
+            letters=letters,
+            tracked=tracked,
+            older=older,
+            tab="dead",
+            notice=_notice(),
+        )
+
+    @app.get("/admin/dead/<queue>/all/<action:re:requeue|delete>")
+    @admin_only
+    def confirm_dead_all(queue: str, action: str) -> str:
+        ref = _redis_or_error()
+        if isinstance(ref, str):
+            return ref
+        if queue not in QUEUES:
+            return page_error(404, "There is no queue by that name.", "No such queue")
+        n = dead.count_dead(ref, queue)
+        verb = "put back at the end of the queue" if action == "requeue" else "deleted for good"
+        return _confirm(
+            f"{action.title()} every dead letter of {queue}",
+            f"{n:,} dead messages of the {queue} queue will be {verb}.",
+            f"/admin/dead/{queue}/all/{action}",
+            f"{action.title()} {n:,} messages",
+            f"/admin/dead?queue={queue}",
+        )
+
+    @app.post("/admin/dead/<queue>/<which>/<action:re:requeue|delete>")
+    @admin_only
+    def dead_action(queue: str, which: str, action: str) -> str | bottle.HTTPResponse:
+        ref = _redis_or_error()
+        if isinstance(ref, str):
+            return ref
+        if queue not in QUEUES:
+            return page_error(404, "There is no queue by that name.", "No such queue")
+        if len(which) > 64 or not which.replace("-", "").isalnum():
+            return page_error(404, "There is no dead message with that id.", "No such message")
+        try:
+            if which == "all":
+                fn = dead.requeue_all_dead if action == "requeue" else dead.delete_all_dead
+                n = fn(ref, queue)
+            else:
+                fn = dead.requeue_dead if action == "requeue" else dead.delete_dead
+                n = fn(ref, queue, [which])
+                if n == 0:
+                    return page_error(404, "That message is no longer dead-lettered.", "Gone")
+        except (redis.RedisError, OSError):
+            return page_error(503, "Redis is not answering; nothing was changed.")
+        _audit(action, f"dead:{queue}:{which}", n)
+        return _back(
+            f"/admin/dead?queue={queue}", "requeued" if action == "requeue" else "deleted", n
+        )
+
+
+def mount_schedules(app: bottle.Bottle) -> None:
+    """The periodic jobs, their next and last runs, and "run now"."""
+    from actors.scheduler_lease import claim_tick_by_hand, scheduler_status
+
+    @app.get("/admin/schedules")
+    @admin_only
+    def schedule_list() -> str:
+        now = utcnow()
+        status, redis_error = None, None
+        ref = broker_ref()
+        try:
+            status = scheduler_status(ref) if ref is not None else None
+        except (redis.RedisError, OSError) as error:
+            redis_error = f"Redis is not answering ({type(error).__name__})"
+        return render(
+            "admin/schedules.html",
+            schedules=schedules(now),
+            tracked=TRACKED,
+            scheduler=status,
+            redis_error=redis_error,
+            now=now,
+            tab="schedules",
+            notice=_notice(),
+        )
+
+    @app.post("/admin/schedules/<actor>/run")
+    @admin_only
+    def run_now(actor: str) -> str | bottle.HTTPResponse:
+        if actor not in SCHEDULES:
+            return page_error(404, "There is no periodic job by that name.", "No such job")
+        ref = _redis_or_error()
+        if isinstance(ref, str):
+            return ref
+        try:
+            if not claim_tick_by_hand(ref, actor, utcnow(), _who()):
+                return page_error(
+                    409,
+                    "This minute's run was sent already; ask again in a minute.",
+                    "Already sent",
+                )
+            queueing.send(queueing.build_message(actor, queueing.PERIODIC_QUEUE, []))
+        except (redis.RedisError, OSError):
+            return page_error(503, "Redis is not answering; nothing was sent.")
+        _audit("run-now", f"schedule:{actor}")
+        return _back("/admin/schedules", "ran")
