@@ -2,14 +2,21 @@
 
 With ``DATABASE_URL`` / ``REDIS_URL`` in the environment the suite runs against those
 servers; without them it uses a SQLite file and the embedded Redis, as ``make run`` does.
+
+Under pytest-xdist (``make test``) each worker process runs a session of its own, so each
+has its own temporary directory (its SQLite file and embedded Redis), its own demo Spotify,
+and on a configured PostgreSQL a database of its own. On a configured Redis the workers
+share the server: every test keeps to a key namespace of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -39,11 +46,59 @@ def redis_url(var_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def base_env(var_dir: Path, redis_url: str) -> dict[str, str]:
+def database_url(var_dir: Path) -> Iterator[str]:
+    """The configured database, or a SQLite file of the session's own.
+
+    An xdist worker gets a database of its own on the configured server (``test_gw0`` beside
+    ``test``), created here and dropped at the end: sharing one, each worker's ``db``
+    fixture would empty the tables under the others' tests.
+    """
+    configured = os.environ.get("DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not configured:
+        yield f"sqlite:///{var_dir / 'test.db'}"
+    elif not worker:
+        yield configured
+    else:
+        with _database_of_its_own(configured, worker) as url:
+            yield url
+
+
+@contextlib.contextmanager
+def _database_of_its_own(server_url: str, suffix: str) -> Iterator[str]:
+    """A new database ``<name>_<suffix>`` on the PostgreSQL of ``server_url``; its URL."""
+    import psycopg2
+    from psycopg2 import sql
+
+    parts = urlsplit(server_url)
+    name = f"{parts.path.lstrip('/')}_{suffix}"
+    # FORCE (PostgreSQL 13+) ends connections a killed run or a test's process left open.
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+
+    def run(*statements: sql.Composable) -> None:
+        connection = psycopg2.connect(server_url)
+        connection.autocommit = True  # CREATE and DROP DATABASE refuse a transaction
+        try:
+            with connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+        finally:
+            connection.close()
+
+    run(drop, create)  # dropped first in case a killed run left it behind
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        run(drop)
+
+
+@pytest.fixture(scope="session")
+def base_env(var_dir: Path, database_url: str, redis_url: str) -> dict[str, str]:
     """The environment the test settings are built from (demo mode, test servers)."""
     return {
         "OVERLAP_VAR_DIR": str(var_dir),
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'test.db'}",
+        "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key-of-at-least-32-bytes",
         # Fixed, so that every process a test starts opens the tokens the test sealed, even

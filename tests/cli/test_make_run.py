@@ -66,12 +66,14 @@ def _group(pgid: int) -> list[int]:
 @pytest.fixture
 def app_run(tmp_path, base_env):
     port, demo_port = free_port(), free_port()
+    # A configured database is the session's own (under xdist, the worker's); else a new file.
+    database_url = base_env["DATABASE_URL"] if os.environ.get("DATABASE_URL") else None
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DEMO_"))}
     env.update(
         OVERLAP_VAR_DIR=str(tmp_path),
         PORT=str(port),
         DEMO_SPOTIFY_PORT=str(demo_port),
-        DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path / 'run.db'}",
+        DATABASE_URL=database_url or f"sqlite:///{tmp_path / 'run.db'}",
         WEB_CONCURRENCY="1",
         WORKER_THREADS="2",
     )
