@@ -50,7 +50,11 @@ WRONG = (
 # Query values sent as they are: bytes that are not UTF-8 (Bottle reads a query as Latin-1,
 # so "%B2" arrives as "²"), broken and overlong escapes, a NUL.
 RAW = ("%B2", "%B9%B2", "%FF", "%C0%AF", "%", "%zz", "%00", "1%00", "%2B1", "1%20")
-MESSAGE = re.compile(r'<section class="message">\s*<h1>[^<]+</h1>\s*<p>([^<]+)</p>')
+# An error page's sentence, or the friend-code form's error under its field.
+MESSAGE = re.compile(
+    r'<section class="message">\s*<h1>[^<]+</h1>\s*<p>([^<]+)</p>'
+    r'|<p class="field-error"[^>]*>([^<]+)</p>'
+)
 
 
 def refused_plainly(response, statuses: tuple[int, ...] = ()) -> None:
@@ -66,7 +70,7 @@ def refused_plainly(response, statuses: tuple[int, ...] = ()) -> None:
     else:
         found = MESSAGE.search(response.text)
         assert found, f"{where}: no message in {response.text[:300]!r}"
-        sentence = found.group(1).strip()
+        sentence = (found.group(1) or found.group(2)).strip()
         assert sentence.endswith(".") and len(sentence) < 200, f"{where}: {sentence!r}"
 
 

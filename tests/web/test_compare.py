@@ -76,7 +76,46 @@ def test_my_own_code_is_a_clear_message(web, signed_in_web):
     me = User.get(User.spotify_id == "cleo")
     response = web.get(f"/compare/{me.friend_code}", expect_errors=True)
     assert response.status_int == 400
-    assert "your own code" in response.text
+    assert "your own code — send it to a friend" in html.unescape(response.text)
+    assert "Something is not right" not in response.text
+
+
+def test_a_refused_code_comes_back_under_the_field_with_what_was_typed(web, signed_in_web):
+    signed_in_web("cleo")
+    me = User.get(User.spotify_id == "cleo")
+    token = csrf(web.get("/"))
+    for typed, words in [
+        ("zzzz-zzzz-zz", "No one has that friend code"),
+        ("nope!", "not a friend code"),
+        (me.friend_code.lower(), "your own code — send it to a friend"),
+    ]:
+        # With htmx: the form alone, swapped in place (htmx swaps only a 2xx).
+        fragment = web.post(
+            "/compare",
+            {"friend_code": typed, "csrf_token": token},
+            headers={"HX-Request": "true"},
+        )
+        assert fragment.status_int == 200
+        assert fragment.text.lstrip().startswith("<form")
+        text = html.unescape(fragment.text)
+        assert f'value="{typed}"' in text
+        assert words in text and 'aria-invalid="true"' in text
+        assert 'id="friend-code-error"' in text and "<html" not in text
+        # Without JavaScript: the same form on a page, with the real status.
+        page = web.post("/compare", {"friend_code": typed, "csrf_token": token}, expect_errors=True)
+        assert page.status_int in (400, 404)
+        assert f'value="{typed}"' in html.unescape(page.text) and "<html" in page.text
+
+
+def test_a_good_code_sent_by_htmx_redirects_the_whole_page(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    response = web.post(
+        "/compare",
+        {"friend_code": ben.friend_code, "csrf_token": csrf(web.get("/"))},
+        headers={"HX-Request": "true"},
+    )
+    assert response.headers["HX-Redirect"] == f"/compare/{ben.friend_code}"
 
 
 def test_guessing_codes_is_rate_limited(web, signed_in_web):

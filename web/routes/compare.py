@@ -29,27 +29,50 @@ def _sign_in_and_come_back(code: str) -> bottle.HTTPResponse:
     return see_other(f"/login?next={target}")
 
 
+OWN_CODE = "That's your own code — send it to a friend, and ask them for theirs."
+
+
+def _form_refused(status: int, problem: str, typed: str) -> str:
+    # The error goes under the field with what was typed kept, never on a page of its own:
+    # htmx swaps the form in place (a 200, or htmx would not swap it); without JavaScript
+    # the same form comes back on a small page with the real status.
+    values = {"compare_error": problem, "typed_code": typed[:64]}
+    if context.is_htmx():
+        return render("_compare_form.html", **values)
+    return render("compare_form.html", status=status, **values)
+
+
 def mount(app: bottle.Bottle) -> None:
     """Add the comparison routes to ``app``."""
 
     @app.post("/compare")
     @login_required(otherwise=sign_in_first)
     def compare_form(me: User) -> str | bottle.HTTPResponse:
-        friend, problem, status = find_friend(bottle.request.forms.getunicode("friend_code") or "")
+        typed = bottle.request.forms.getunicode("friend_code") or ""
+        friend, problem, status = find_friend(typed)
         if friend is None:
-            return page_error(status, problem, title="Cannot compare")
+            return _form_refused(status, problem or "", typed)
         if friend.id == me.id:
-            return page_error(400, "That is your own code: ask a friend for theirs.")
+            return _form_refused(400, OWN_CODE, typed)
+        if context.is_htmx():
+            # htmx swaps what it gets; a redirect of the whole page is asked in a header.
+            bottle.response.set_header("HX-Redirect", f"/compare/{friend.friend_code}")
+            return ""
         return see_other(f"/compare/{friend.friend_code}")
 
     @app.get("/compare/<code>")
     @login_required(otherwise=_sign_in_and_come_back)
     def compare_page(me: User, code: str) -> str | bottle.HTTPResponse:
         friend, problem, status = find_friend(code, malformed_status=404)
+        # A poll (htmx) is never answered with a form: the error page's 4xx stops it.
         if friend is None:
-            return page_error(status, problem, title="Cannot compare")
+            if context.is_htmx():
+                return page_error(status, problem or "", title="Cannot compare")
+            return _form_refused(status, problem or "", code)
         if friend.id == me.id:
-            return page_error(400, "That is your own code: send it to a friend to compare.")
+            if context.is_htmx():
+                return page_error(400, OWN_CODE)
+            return _form_refused(400, OWN_CODE, code)
         query = bottle.request.query
         page = context.whole_number(query.get("page") or "1", 5) or 0
         sort = query.get("sort") or "listeners"
