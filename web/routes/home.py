@@ -6,10 +6,10 @@ from urllib.parse import quote
 
 import bottle
 
-from models import JobRun, User, current_month
+from models import User, current_month
 from models.library import SORTS, library_page
-from sync.users import user_subject
 from web import context
+from web.account_deletion import delete_account as delete_account_of
 from web.auth_guard import login_required, not_signed_in_page, sign_in_first
 from web.context import page_error, render, see_other
 from web.refresh_cooldown import next_refresh_at
@@ -118,8 +118,7 @@ def mount(app: bottle.Bottle) -> None:
     @app.post("/account/delete")
     @login_required(otherwise=not_signed_in_page("You are not signed in."))
     def delete_account(user: User) -> str:
-        JobRun.delete().where(JobRun.subject == user_subject(user.id)).execute()
-        User.delete().where(User.id == user.id).execute()
+        delete_account_of(user, app.config["overlap.redis_ref"])
         context.session().clear()
         bottle.request.environ["overlap.user"] = None
         return render("deleted.html")
