@@ -8,9 +8,11 @@ hours, for the dashboard's chart, and a hash of running totals, never reset, for
 Prometheus counters of ``/metrics``.
 
 Each hash field is ``<actor>|<status>`` (a message count) or ``<actor>|duration_ms`` (the
-milliseconds its messages took, whatever their outcome). The totals also hold
+milliseconds its messages took, whatever their outcome). Both also hold
 ``<actor>|le_ms:<bound>``: how many of its messages took at most ``bound`` milliseconds and
-more than the bound below it (``DURATION_BUCKETS_MS``), for the duration histogram.
+more than the bound below it (``DURATION_BUCKETS_MS``): the totals for the duration
+histogram of ``/metrics``, the minutes for the dashboard's percentiles of the last hour
+(``durations``).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def totals_key(ref: RedisRef) -> str:
 class JobCounts:
     """Messages of one actor (or of all) by outcome, and the time they took.
 
-    ``by_bucket`` (in the totals only) maps a bound of ``DURATION_BUCKETS_MS`` to the
+    ``by_bucket`` maps a bound of ``DURATION_BUCKETS_MS`` to the
     messages that took at most that long and more than the bound below it.
     """
 
@@ -128,8 +130,8 @@ class CounterBuffer:
     """Counts gathered in one process between flushes; safe to share between threads.
 
     ``record`` is on the path of every message, so it does the least it can: one
-    uncontended lock, one dict entry per (minute, actor, status) and one per (actor,
-    duration bucket).
+    uncontended lock, one dict entry per (minute, actor, status) and one per (minute,
+    actor, duration bucket).
     """
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
@@ -137,14 +139,19 @@ class CounterBuffer:
         self._lock = threading.Lock()
         # (minute, actor, status) -> [messages, milliseconds]
         self._pending: dict[tuple[int, str, str], list[int]] = {}
-        # (actor, bucket bound in ms) -> messages
-        self._buckets: dict[tuple[str, int], int] = {}
+        # (minute, actor, bucket bound in ms) -> messages
+        self._buckets: dict[tuple[int, str, int], int] = {}
 
     def record(self, actor: str, status: str, duration_ms: int) -> None:
         """Count one message of ``actor`` that ended with ``status`` after ``duration_ms``."""
-        key = (int(self._clock()) // 60, actor, status)
+        minute = int(self._clock()) // 60
+        key = (minute, actor, status)
         index = bisect.bisect_left(DURATION_BUCKETS_MS, duration_ms)
-        bucket = (actor, DURATION_BUCKETS_MS[index]) if index < len(DURATION_BUCKETS_MS) else None
+        bucket = (
+            (minute, actor, DURATION_BUCKETS_MS[index])
+            if index < len(DURATION_BUCKETS_MS)
+            else None
+        )
         with self._lock:
             entry = self._pending.get(key)
             if entry is None:
@@ -177,7 +184,8 @@ class CounterBuffer:
                     pipe.hincrby(minute_key(ref, minute), name, amount)
                     pipe.hincrby(totals_key(ref), name, amount)
                 # After the counts, so that a reader never sees more in the buckets.
-                for (actor, bound), amount in buckets.items():
+                for (minute, actor, bound), amount in buckets.items():
+                    pipe.hincrby(minute_key(ref, minute), f"{actor}|{BUCKET}{bound}", amount)
                     pipe.hincrby(totals_key(ref), f"{actor}|{BUCKET}{bound}", amount)
                 for minute in {minute for minute, _ in fields}:
                     pipe.expire(minute_key(ref, minute), MINUTE_TTL)
@@ -217,6 +225,58 @@ def jobs_per_minute(
         when = dt.datetime.fromtimestamp(minute * 60, tz=dt.UTC)
         out.append(MinuteCounts(minute=when, total=total, by_actor=by_actor))
     return out
+
+
+@dataclass(frozen=True)
+class Durations:
+    """One actor's message durations over a span: how many, and three percentiles (ms)."""
+
+    actor: str
+    count: int
+    p50: float
+    p95: float
+    p99: float
+
+
+def durations(minutes: list[MinuteCounts]) -> list[Durations]:
+    """Each actor's p50, p95 and p99 over ``minutes`` (from ``jobs_per_minute``), read
+    from the duration buckets as Prometheus's ``histogram_quantile`` does: linearly within
+    the bucket the rank falls in, so each is within that bucket's factor of 2 to 3.
+
+    Minutes counted by a version that kept no buckets per minute read as beyond the last
+    bound (as ``cumulative_buckets`` says); they leave the span within the hour.
+    """
+    summed: dict[str, JobCounts] = {}
+    for minute in minutes:
+        for actor, counts in minute.by_actor.items():
+            summed.setdefault(actor, JobCounts()).add(counts)
+    out = []
+    for actor, counts in sorted(summed.items()):
+        if counts.processed == 0:
+            continue
+        cumulative = counts.cumulative_buckets()
+        out.append(
+            Durations(
+                actor,
+                counts.processed,
+                *(_quantile(q, cumulative) for q in (0.5, 0.95, 0.99)),
+            )
+        )
+    return out
+
+
+def _quantile(q: float, cumulative: list[tuple[float, int]]) -> float:
+    """The ``q`` quantile in ms of cumulative (bound in s, count) buckets ending with inf."""
+    rank = q * cumulative[-1][1]
+    lower_bound, lower_count = 0.0, 0
+    for bound, count in cumulative:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound * 1000  # beyond the last bound: all that is known
+            share = (rank - lower_count) / (count - lower_count) if count > lower_count else 0
+            return (lower_bound + (bound - lower_bound) * share) * 1000
+        lower_bound, lower_count = bound, count
+    return lower_bound * 1000
 
 
 def job_totals(ref: RedisRef) -> dict[str, JobCounts]:

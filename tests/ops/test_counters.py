@@ -14,6 +14,7 @@ from ops.counters import (
     MINUTE_TTL,
     CounterBuffer,
     JobCounts,
+    durations,
     job_totals,
     jobs_per_minute,
     minute_key,
@@ -46,10 +47,12 @@ def test_counts_land_in_the_minute_they_happened_and_in_the_totals(redis_client,
         dt.datetime.fromtimestamp(start + d, tz=dt.UTC) for d in (-60, 0, 60)
     ]
     assert [(m.finished, m.failed) for m in series] == [(0, 0), (2, 0), (1, 2)]
-    assert series[1].by_actor == {"update_artist": JobCounts(succeeded=2, duration_ms=20)}
+    assert series[1].by_actor == {
+        "update_artist": JobCounts(succeeded=2, duration_ms=20, by_bucket={10: 1, 25: 1})
+    }
     assert series[2].by_actor == {
-        "update_artist": JobCounts(failed=1, duration_ms=100),
-        "update_user": JobCounts(retried=1, duration_ms=5_000),
+        "update_artist": JobCounts(failed=1, duration_ms=100, by_bucket={100: 1}),
+        "update_user": JobCounts(retried=1, duration_ms=5_000, by_bucket={5_000: 1}),
     }
     assert job_totals(ref) == {
         "update_artist": JobCounts(
@@ -124,5 +127,30 @@ def test_counts_from_before_the_buckets_are_only_in_the_last_one(redis_client, n
     assert cumulative[1] == (0.01, 1)
     assert cumulative[-2] == (1800.0, 1)
     assert cumulative[-1] == (float("inf"), 11)
+    for key in redis_client.scan_iter(f"{namespace}*"):
+        redis_client.delete(key)
+
+
+def test_durations_give_each_actors_percentiles_over_the_minutes_from_the_buckets(
+    redis_client, namespace
+):
+    ref = RedisRef(redis_client, namespace)
+    start = 1_800_000_000
+    buffer = CounterBuffer(clock=lambda: start)
+    for _ in range(90):
+        buffer.record("update_artist", "succeeded", 4)  # the 5 ms bucket
+    for _ in range(10):
+        buffer.record("update_artist", "succeeded", 800)  # the 1 s bucket
+    buffer.record("update_user", "succeeded", 40 * 60_000)  # beyond the last bound
+    buffer.flush(ref)
+
+    [artist, user] = durations(jobs_per_minute(ref, minutes=60, now=start + 30))
+
+    assert (artist.actor, artist.count) == ("update_artist", 100)
+    assert artist.p50 == pytest.approx(5 * 50 / 90)  # linear within 0-5 ms
+    assert 500 < artist.p95 <= 1_000 and 500 < artist.p99 <= 1_000
+    assert artist.p95 < artist.p99
+    assert (user.count, user.p50, user.p99) == (1, 1_800_000, 1_800_000)
+    assert durations(jobs_per_minute(ref, minutes=60, now=start + 2 * 3600)) == []
     for key in redis_client.scan_iter(f"{namespace}*"):
         redis_client.delete(key)

@@ -265,3 +265,18 @@ def test_tabs_mark_the_current_page_and_pages_carry_no_inline_script_or_style(ad
     assert 'id="autorefresh"' in overview and "data-autorefresh" in overview
     assert admin.get("/static/admin.js").status_int == 200
     assert admin.get("/static/admin.css").status_int == 200
+
+
+def test_the_overview_shows_each_actors_percentiles_beside_the_chart(admin, broker):
+    from ops.counters import CounterBuffer
+
+    buffer = CounterBuffer()
+    for ms in (3, 3, 3, 700):
+        buffer.record("update_artist", "succeeded", ms)
+    buffer.flush(RedisRef.of(broker))
+
+    page = admin.get("/admin").text
+
+    durations = page.split("Durations, last hour")[1].split("</table>")[0]
+    assert "<td>update_artist</td>" in durations and '<td class="num">4</td>' in durations
+    assert re.search(r'<td class="num">[\d.]+ ms</td>', durations)

@@ -33,7 +33,7 @@ from models import AuditEntry, JobRun
 from models.db import utcnow
 from models.job_run import ACTIVE, FAILED, STATUSES
 from ops import dead_letters as dead
-from ops.counters import jobs_per_minute
+from ops.counters import durations, jobs_per_minute
 from ops.pause import pause_queue, resume_queue
 from ops.queues import job_position, queue_stats
 from ops.schedules import SCHEDULES, TRACKED, schedules
@@ -115,6 +115,7 @@ def overview_values() -> dict[str, Any]:
         "spotify": None,
         "scheduler": None,
         "minutes": None,
+        "durations": None,
         "limits": {
             "api": int(settings.spotify_api_rate * 60),
             "open": int(settings.spotify_pages_rate * 60),
@@ -132,12 +133,14 @@ def overview_values() -> dict[str, Any]:
         from actors.scheduler_lease import scheduler_status
 
         workers = live_workers(ref)
+        minutes = jobs_per_minute(ref, minutes=60)
         values.update(
             queues=queue_stats(ref, workers=workers),
             workers=workers,
             spotify=SpotifyGate(ref, settings).stats(),
             scheduler=scheduler_status(ref),
-            minutes=jobs_per_minute(ref, minutes=60),
+            minutes=minutes,
+            durations=durations(minutes),
         )
     except (redis.RedisError, OSError) as error:
         values["redis_error"] = f"Redis is not answering ({type(error).__name__})"
