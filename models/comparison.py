@@ -187,6 +187,12 @@ _ONLY_SQL = (
     f'SELECT {_PAGE_COLUMNS} {_FROM}WHERE "a"."id" IN ({_MINE}) AND "a"."id" NOT IN ({_MINE}) '
     f"ORDER BY {_SHARED_ORDER['-listeners']} LIMIT {{p}}"
 )
+# One page of the artists only one side has, with their number, for the "see all" pages.
+_ONLY_PAGE_SQL = (
+    f'SELECT {_PAGE_COLUMNS}, COUNT(*) OVER () {_FROM}WHERE "a"."id" IN ({_MINE}) '
+    f'AND "a"."id" NOT IN ({_MINE}) '
+    f"ORDER BY {_SHARED_ORDER['-listeners']} LIMIT {{p}} OFFSET {{p}}"
+)
 _SOURCES_SQL = (
     'SELECT "user_id", "artist_id", "source" FROM "user_artist" '
     'WHERE "user_id" IN ({p}, {p}) AND "artist_id" IN ({ids})'
@@ -334,3 +340,24 @@ def comparison_from_dict(data: dict) -> Comparison:
             "histogram": [Bucket(**row) for row in data["histogram"]],
         }
     )
+
+
+def only_page(
+    owner: User, other: User, month: str, *, limit: int = 50, offset: int = 0
+) -> tuple[int, list[ArtistRow]]:
+    """How many artists ``owner`` has that ``other`` has not, and one page of them, most
+    listened first (the "see all" page of a comparison's "Only you" and "Only them")."""
+    if offset < 0:
+        raise ValueError("offset must not be negative")
+    limit = max(1, min(MAX_LIMIT, limit))
+    rows = _rows(_ONLY_PAGE_SQL, (month, owner.id, other.id, limit, offset))
+    if rows:
+        total = rows[0][6]
+    else:
+        shared = _rows(_SHARED_COUNT_SQL, (month, owner.id, other.id))[0][0]
+        total = max(0, person_summary(owner, month).artist_count - shared)
+    sources = _sources_of((owner.id, other.id), [row[0] for row in rows])
+    return total, [
+        ArtistRow(sid, name, url, ml, sources.get((owner.id, aid), []))
+        for aid, sid, name, url, _image, ml, _count in rows
+    ]

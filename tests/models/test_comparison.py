@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from models import Artist, ArtistListeners, User, UserArtist
 from models.artist import ArtistFields
-from models.comparison import compare, person_summary
+from models.comparison import compare, only_page, person_summary
 
 MONTH, LAST_MONTH = "2026-03", "2026-02"
 
@@ -294,3 +294,17 @@ def test_counts_and_paging_agree_with_python_sets(db, mine, theirs, limit):
     assert report.shared_count == len(mine & theirs)
     assert report.union_count == len(mine | theirs)
     assert sorted(pages) == sorted(f"p{i:02d}" for i in mine & theirs)
+
+
+def test_the_only_one_side_pages_count_and_page_every_artist(pair):
+    ana, ben, ids = pair
+    listeners(ids, {"d": 5, "e": 50, "f": 7})
+
+    total, first = only_page(ana, ben, MONTH, limit=1)
+    _, second = only_page(ana, ben, MONTH, limit=1, offset=1)
+    past = only_page(ana, ben, MONTH, limit=1, offset=5)
+
+    assert total == 2 and [a.name for a in first + second] == ["E", "D"]  # most listened
+    assert second[0].sources == ["followed"] and second[0].monthly_listeners == 5
+    assert past == (2, [])
+    assert only_page(ben, ana, MONTH)[0] == 1

@@ -305,3 +305,29 @@ def test_progress_is_told_in_words_for_people(web, signed_in_web):
     # One polite live line, inside a box whose height the stylesheet reserves.
     assert page.text.count('aria-live="polite"') == 1
     assert 'class="progress-box"' in page.text
+
+
+def test_only_one_side_lists_show_their_counts_and_see_all_pages(web, signed_in_web):
+    # Given 12 artists only Cléo has (more than the ten the comparison shows), one shared.
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Shared": 5, **{f"Mine {i:02}": 100 + i for i in range(12)}})
+    library(ben, {"Shared": 5})
+    both_synced(cleo, ben)
+
+    page = web.get(f"/compare/{ben.friend_code}")
+
+    assert 'Only you <span class="count">(12)</span>' in page.text
+    assert f'href="/compare/{ben.friend_code}/only-you">See all 12' in page.text
+    # Ben has nothing of his own: a sentence, not an empty list.
+    assert "Nothing: every artist in Ben&#39;s library is shared." in page.text
+    mine = web.get(f"/compare/{ben.friend_code}/only-you")
+    assert "Mine 11" in mine.text and "Mine 00" in mine.text and ">Shared<" not in mine.text
+    assert "(12)" in mine.text and "page 1 of 1" in mine.text
+    theirs = web.get(f"/compare/{ben.friend_code}/only-them")
+    assert "Every artist of Ben" in html.unescape(theirs.text)
+    assert (
+        web.get(f"/compare/{ben.friend_code}/only-you?page=x", expect_errors=True).status_int == 400
+    )
+    assert web.get(f"/compare/{ben.friend_code}/only-us", expect_errors=True).status_int == 404

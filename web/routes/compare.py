@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bottle
 
-from models import User
-from models.comparison import SORTS
+from models import User, current_month
+from models.comparison import SORTS, only_page
 from models.user import normalize_friend_code
 from web import context
 from web.auth_guard import login_required, sign_in_first
@@ -93,3 +93,31 @@ def mount(app: bottle.Bottle) -> None:
                 bottle.response.status = 286  # htmx: stop polling (the markup has no trigger)
             return html
         return render("compare.html", **view)
+
+    @app.get("/compare/<code>/only-<side:re:you|them>")
+    @login_required(otherwise=_sign_in_and_come_back)
+    def only_one_side(me: User, code: str, side: str) -> str | bottle.HTTPResponse:
+        friend, problem, status = find_friend(code, malformed_status=404)
+        if friend is None:
+            return page_error(status, problem or "", title="Cannot compare")
+        if friend.id == me.id:
+            return page_error(400, OWN_CODE)
+        page = context.whole_number(bottle.request.query.get("page") or "1", 5) or 0
+        if page < 1:
+            return page_error(400, "That page of the list does not exist.")
+        owner, other = (me, friend) if side == "you" else (friend, me)
+        total, artists = only_page(
+            owner, other, current_month(), limit=COMPARISON_PAGE_SIZE,
+            offset=(page - 1) * COMPARISON_PAGE_SIZE,
+        )  # fmt: skip
+        return render(
+            "compare_only.html",
+            friend=friend,
+            side=side,
+            code=friend.friend_code,
+            total=total,
+            artists=artists,
+            page=page,
+            pages=max(1, -(-total // COMPARISON_PAGE_SIZE)),
+            first=(page - 1) * COMPARISON_PAGE_SIZE + 1,
+        )
