@@ -1,0 +1,103 @@
+"""The dashboard in a real headless Chromium, under the app's strict CSP: every page opens
+without a violation, the tabs mark where you are, a bulk action asks first, and the
+overview's auto-refresh stops while paused and starts again when resumed."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from config.redis_ref import RedisRef
+from models import AuditEntry, JobRun
+from models.db import utcnow
+from tests.ops.test_dead_letters import bury
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, live_app  # noqa: F401
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here"),
+]
+
+PAGES = {
+    "/admin": "Overview",
+    "/admin/jobs": "Jobs",
+    "/admin/jobs?status=failed": "Failed",
+    "/admin/dead": "Dead letters",
+    "/admin/schedules": "Schedules",
+    "/admin/audit": "Audit",
+}
+# Where screenshots go when asked for (OVERLAP_SCREENSHOTS=/tmp/shots), to look at by eye.
+SHOTS = os.environ.get("OVERLAP_SCREENSHOTS")
+
+
+def seed(broker) -> None:
+    ref = RedisRef.of(broker)
+    for i in range(3):
+        bury(ref, "artists", "update_artist", [f"4Z8W4fKeB5YxbusRsdQVP{i}"],
+             error="spotify.errors.ServerError: 503 from the artist page")  # fmt: skip
+    JobRun.create(message_id="failed-1", actor="update_user", args=[1], subject="user:1",
+                  queue="interactive", status="failed", error="ServerError: 503",
+                  finished_at=utcnow())  # fmt: skip
+    AuditEntry.record("admin:emma", "pause", "queue:bulk")
+
+
+def test_every_dashboard_page_opens_under_the_csp_and_auto_refresh_pauses(
+    live_app,  # noqa: F811
+    broker,
+):
+    from playwright.sync_api import sync_playwright
+
+    seed(broker)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(60_000)
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => console.error("
+            "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        page.goto(live_app)
+        page.click("text=Sign in with Spotify")
+        page.click("text=Emma")
+        page.wait_for_url(f"{live_app}/*", timeout=90_000)
+
+        for path, tab in PAGES.items():
+            page.goto(live_app + path)
+            assert page.inner_text(".admin-nav [aria-current=page]") == tab
+            _shoot(page, path)
+        page.goto(live_app + "/admin/jobs")
+        page.click("text=/Cancel everything queued or running/")
+        assert "jobs are queued, running or retrying" in page.inner_text("main")
+        _shoot(page, "/admin/jobs/cancel-active")
+
+        page.goto(live_app + "/admin")
+        polls: list[str] = []
+        page.on("request", lambda r: polls.append(r.url) if r.headers.get("hx-request") else None)
+        page.wait_for_function("() => !document.getElementById('autorefresh').hidden")
+        page.click("#autorefresh")
+        assert page.get_attribute("#autorefresh", "aria-pressed") == "true"
+        time.sleep(0.5)
+        polls.clear()
+        time.sleep(4.5)
+        assert polls == []  # paused: no poll in more than two periods
+        page.click("#autorefresh")
+        page.wait_for_timeout(4_500)
+        assert len(polls) >= 1  # resumed
+        browser.close()
+    assert [e for e in errors if not e.startswith("Failed to load resource")] == []
+
+
+def _shoot(page, path: str) -> None:
+    if not SHOTS:
+        return
+    name = path.strip("/").replace("/", "-").replace("?", "-").replace("=", "-")
+    for width, height, label in ((1280, 800, "desktop"), (390, 844, "phone")):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(Path(SHOTS) / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
