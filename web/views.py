@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
 import bottle
 import redis
@@ -24,7 +25,7 @@ from models.job_run import JobStatus
 from models.user import normalize_friend_code
 from ops.queues import job_position
 from sync.users import user_subject
-from web import context
+from web import context, security_headers
 from web.spotify_pause import counts_resume_at
 
 # The pseudo-status of a person whose library no sync was ever asked for.
@@ -141,6 +142,13 @@ def comparison_view(
         # Spotify paused the counts (a 429 of hours): the page says until when.
         "counts_resume_at": counts_resume_at() if result.pending_shared else None,
         "counts_eta_s": counts_eta_s(result.pending_shared) if result.pending_shared else None,
+        # Pictures of the rarest shared artists: the first page sorted rarest first is
+        # exactly them, so the grid costs no query of its own.
+        "grid": (
+            [(a, shown_image(a.image_url)) for a in result.shared[:GRID_SIZE]]
+            if sort == "listeners" and offset == 0
+            else []
+        ),
         "page": offset // result.limit + 1,
         "pages": max(1, -(-result.shared_count // result.limit)),
         "sort": sort,
@@ -157,6 +165,31 @@ def _shared_first(me: User, friend: User, month: str) -> None:
     # Without Redis the artists queue brings the counts all the same, only later.
     with contextlib.suppress(redis.RedisError):
         send_shared_first(ref, me.id, friend.id, month)
+
+
+# The rarest shared artists shown as pictures above the table.
+GRID_SIZE = 12
+
+
+def _image_sources() -> set[str]:
+    # The origins the page's Content-Security-Policy lets images come from: a picture from
+    # anywhere else would only be blocked (and reported), so it is drawn as a monogram.
+    policy = security_headers.CONTENT_SECURITY_POLICY
+    for directive in policy.split(";"):
+        name, *sources = directive.split()
+        if name == "img-src":
+            return {s.rstrip("/") for s in sources if "://" in s}
+    return set()
+
+
+def shown_image(url: str | None) -> str | None:
+    """``url`` when the page may load it (an https or http picture the policy allows)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return None
+    return url if f"{parts.scheme}://{parts.netloc}" in _image_sources() else None
 
 
 def broker_ref() -> RedisRef | None:

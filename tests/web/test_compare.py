@@ -331,3 +331,34 @@ def test_only_one_side_lists_show_their_counts_and_see_all_pages(web, signed_in_
         web.get(f"/compare/{ben.friend_code}/only-you?page=x", expect_errors=True).status_int == 400
     )
     assert web.get(f"/compare/{ben.friend_code}/only-us", expect_errors=True).status_int == 404
+
+
+def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(
+    web, signed_in_web, monkeypatch
+):
+    from web import security_headers
+
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    names = {"Rare": 50, "Common": 9_000_000, "Middle": 40_000}
+    for user in (cleo, ben):
+        library(user, names)
+    both_synced(cleo, ben)
+    Artist.update(image_url="https://img.example/rare.jpg").where(Artist.name == "Rare").execute()
+
+    # The policy allows images from this site only: a monogram, never a blocked picture.
+    page = web.get(f"/compare/{ben.friend_code}")
+    grid = page.text.split('<ul class="grid"')[1].split("</ul>")[0]
+    assert [n for n in re.findall(r'tile-name">([^<]+)<', grid)] == ["Rare", "Middle", "Common"]
+    assert "<img" not in grid and 'class="monogram"' in grid
+    assert '<span class="chip">followed</span>' in page.text
+
+    # Once the policy names the picture host, the picture is shown.
+    monkeypatch.setattr(
+        security_headers, "CONTENT_SECURITY_POLICY", "img-src 'self' https://img.example"
+    )
+    page = web.get(f"/compare/{ben.friend_code}")
+    assert '<img src="https://img.example/rare.jpg"' in page.text
+    # Another sort or page shows the table alone.
+    assert '<ul class="grid"' not in web.get(f"/compare/{ben.friend_code}?sort=name").text
