@@ -18,6 +18,8 @@ SIGNED_OUT = {
     ("GET", "/sync-status"): (401, None, "Sign in to see your sync."),
     ("GET", "/loading"): (303, "/login", ""),
     ("POST", "/refresh"): (303, "/login", ""),
+    ("POST", "/friend-code"): (303, "/login", ""),
+    ("POST", "/logout-everywhere"): (303, "/login", ""),
     ("POST", "/account/delete"): (401, None, "You are not signed in."),
     ("POST", "/compare"): (303, "/login", ""),
     ("GET", "/compare/{code}"): (303, "/login?next=/compare/{code}", ""),
