@@ -16,6 +16,7 @@ from dramatiq.middleware import (
 )
 from periodiq import PeriodiqMiddleware
 
+from actors.middleware.daily_budget import DailyBudget
 from actors.middleware.database import DatabaseConnection
 from actors.middleware.dead_letter_errors import DeadLetterErrors
 from actors.middleware.graceful_stop import GracefulStop
@@ -88,6 +89,10 @@ def build_broker(settings: Settings, client: redis.Redis | None = None) -> Redis
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
         maintenance_chance=MAINTENANCE_CHANCE,
     )
+    if settings.spotify_daily_budget:
+        # Right after QueuePause: a bulk message past the day's bulk share goes back before
+        # anything else runs (see actors/middleware/daily_budget.py). No budget, no cost.
+        broker.add_middleware(DailyBudget(settings), after=QueuePause)
     for queue in QUEUES:
         broker.declare_queue(queue)
     return broker

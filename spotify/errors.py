@@ -50,6 +50,11 @@ class RateLimited(SpotifyError):
         self.host_kind = host_kind
 
 
+class BudgetSpent(RateLimited):
+    """The day's Web API budget (``SPOTIFY_DAILY_BUDGET``) is spent: wait for the next UTC
+    day. Our own limit, not Spotify's answer, so it pauses no host."""
+
+
 class ServerError(SpotifyError):
     """Spotify answered with a 5xx status; usually temporary."""
 

@@ -39,10 +39,19 @@ holds for a slot further away than ``max_wait`` (a queue of callers at a very lo
 
 **Counters.** The scripts also count admitted requests and 429s in per-second keys that
 expire after two minutes (plus a running total of 429s); ``stats()`` sums the last minute.
+
+**The day's budget.** Every admitted request is also counted in a key per UTC day (kept
+three days), for all processes together. With ``SPOTIFY_DAILY_BUDGET`` set, a Web API
+request past it raises ``BudgetSpent`` (a ``RateLimited`` until the next UTC day, so the
+job layer defers the work as for a long 429); ``bulk_allowed()`` says whether bulk work
+may still run: it stops at ``BULK_SHARE`` of the budget, so that people's own syncs keep
+the rest.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -50,7 +59,9 @@ from typing import Any, Protocol
 
 from config.redis_ref import RedisRef
 from config.settings import Settings
-from spotify.errors import RateLimited
+from spotify.errors import BudgetSpent, RateLimited
+
+log = logging.getLogger(__name__)
 
 HOST_KINDS = ("api", "open")
 # The share of the configured rate we keep unused, as slack for arrival jitter (see above).
@@ -60,16 +71,27 @@ HEADROOM = 0.02
 PAUSE_STEP = 0.5
 # Per-second counters live a little longer than the minute that stats() sums.
 COUNTER_TTL = 120
+# The per-day request counters are kept this long (today's, and a little of the past).
+DAY_COUNTER_TTL = 3 * 86_400
+# Bulk work (the monthly refresh) stops at this share of the day's budget: people's own
+# syncs keep the rest.
+BULK_SHARE = 0.8
 
-_RESERVED, _PAUSED, _TOO_FAR = 0, 1, 2
+_RESERVED, _PAUSED, _TOO_FAR, _SPENT = 0, 1, 2, 3
 
-# KEYS: tat, pause, this second's request counter.
-# ARGV: interval (µs), max wait (µs), counter TTL (s).
-# Returns {status, µs}: reserved and the wait until the slot, paused and the pause left, or
-# too far and the wait that would have been (nothing reserved then).
+# KEYS: tat, pause, this second's request counter, today's request counter.
+# ARGV: interval (µs), max wait (µs), counter TTL (s), today's limit (0: none), µs until the
+# next UTC day, day counter TTL (s).
+# Returns {status, µs}: reserved and the wait until the slot, paused and the pause left,
+# too far and the wait that would have been (nothing reserved then), or the day's budget
+# spent and the wait until the next day.
 _RESERVE = """
 local pause = redis.call('PTTL', KEYS[2])
 if pause > 0 then return {1, pause * 1000} end
+local limit = tonumber(ARGV[4])
+if limit > 0 and tonumber(redis.call('GET', KEYS[4]) or '0') >= limit then
+  return {3, tonumber(ARGV[5])}
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local slot = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
@@ -80,6 +102,8 @@ local tat = slot + tonumber(ARGV[1])
 redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
 redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
+redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[6])
 return {0, wait}
 """
 
@@ -115,6 +139,7 @@ class HostStats:
     rate_limited_last_minute: int
     rate_limited_total: int
     paused_until: float | None
+    requests_today: int = 0
 
 
 class SpotifyGate:
@@ -128,6 +153,7 @@ class SpotifyGate:
         clock: Clock = time,
     ) -> None:
         self.max_wait = max_wait
+        self.daily_budget = settings.spotify_daily_budget
         self._ref = ref
         self._redis = ref.client
         self._clock = clock
@@ -139,17 +165,35 @@ class SpotifyGate:
         self._pause = ref.client.register_script(_PAUSE)
 
     def before_request(self, host_kind: str) -> None:
-        """Wait for this host's next free request slot, or raise ``RateLimited`` if it is far."""
+        """Wait for this host's next free request slot, or raise ``RateLimited`` if it is far
+        (``BudgetSpent`` when the day's Web API budget is spent)."""
         self._check(host_kind)
         while True:
+            now = self._clock.time()
             keys = [
                 self._key(host_kind, "tat"),
                 self._key(host_kind, "paused"),
                 self._counter(host_kind, "requests"),
+                self.day_key(host_kind, now),
             ]
-            args = [self._interval_us[host_kind], round(self.max_wait * 1e6), COUNTER_TTL]
+            limit = self.daily_budget if host_kind == "api" else 0
+            args = [
+                self._interval_us[host_kind],
+                round(self.max_wait * 1e6),
+                COUNTER_TTL,
+                limit,
+                round((next_utc_day(now) - now) * 1e6),
+                DAY_COUNTER_TTL,
+            ]
             status, micros = self._reserve(keys=keys, args=args)
             seconds = int(micros) / 1e6
+            if status == _SPENT:
+                raise BudgetSpent(
+                    f"The day's {limit:,} Spotify Web API requests are spent; "
+                    f"going on in {seconds:.0f}s, at the next UTC day",
+                    retry_after=seconds,
+                    host_kind=host_kind,
+                )
             if status == _PAUSED:
                 if seconds > self.max_wait:
                     raise RateLimited(
@@ -183,6 +227,31 @@ class SpotifyGate:
         ]
         self._pause(keys=keys, args=[max(1, math.ceil(retry_after * 1000)), COUNTER_TTL])
 
+    def resume(self, host_kind: str) -> bool:
+        """End this host's pause now (an operator knows better, e.g. the quota was raised);
+        whether there was one."""
+        self._check(host_kind)
+        ended = bool(self._redis.delete(self._key(host_kind, "paused")))
+        if ended:
+            log.warning("the pause of Spotify's %s host was ended by an operator", host_kind)
+        return ended
+
+    def requests_today(self, host_kind: str = "api") -> int:
+        """Requests admitted to this host since 00:00 UTC, by every process."""
+        self._check(host_kind)
+        return int(self._redis.get(self.day_key(host_kind, self._clock.time())) or 0)
+
+    def bulk_allowed(self) -> bool:
+        """Whether bulk work may still spend Web API requests today (always, with no budget)."""
+        if not self.daily_budget:
+            return True
+        return self.requests_today("api") < bulk_limit(self.daily_budget)
+
+    def day_key(self, host_kind: str, now: float) -> str:
+        """The key counting this host's requests on the UTC day of ``now``."""
+        day = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
+        return self._key(host_kind, "day", day)
+
     def paused_until(self, host_kind: str) -> float | None:
         """When this host's pause ends (epoch seconds), or None if it is not paused."""
         self._check(host_kind)
@@ -199,16 +268,18 @@ class SpotifyGate:
                 pipe.mget([self._key(kind, "429s", str(s)) for s in seconds])
                 pipe.get(self._key(kind, "429s"))
                 pipe.pttl(self._key(kind, "paused"))
+                pipe.get(self.day_key(kind, second))
             replies = iter(pipe.execute())
         now = self._clock.time()
         out = {}
         for kind in HOST_KINDS:
-            requests, limited, total, pause = (next(replies) for _ in range(4))
+            requests, limited, total, pause, today = (next(replies) for _ in range(5))
             out[kind] = HostStats(
                 requests_last_minute=_sum(requests),
                 rate_limited_last_minute=_sum(limited),
                 rate_limited_total=int(total or 0),
                 paused_until=now + pause / 1000 if pause > 0 else None,
+                requests_today=int(today or 0),
             )
         return out
 
@@ -227,6 +298,18 @@ class SpotifyGate:
     def _check(self, host_kind: str) -> None:
         if host_kind not in HOST_KINDS:
             raise ValueError(f"host_kind must be one of {HOST_KINDS}, not {host_kind!r}")
+
+
+def next_utc_day(now: float) -> float:
+    """When the UTC day after ``now`` begins (epoch seconds)."""
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    tomorrow = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return tomorrow.timestamp()
+
+
+def bulk_limit(budget: int) -> int:
+    """The day's requests after which bulk work stops."""
+    return math.floor(budget * BULK_SHARE)
 
 
 def _sum(values: list[Any]) -> int:
