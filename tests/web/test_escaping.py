@@ -207,10 +207,8 @@ def test_the_demo_catalogs_hostile_names_survive_a_real_sync_escaped(
     UserArtist.link_many(ben.id, ids, "followed")
 
     seen = "".join(web.get(f"/?sort=name&page={n}").text for n in range(1, 6))
-    found = "".join(
-        web.get(f"/compare/{ben.friend_code}?sort=name&page={n}", status=(200, 286)).text
-        for n in (1, 2)
-    )
+    # One page holds them all (fewer than 50); page 2 would be past the end, a 400.
+    found = web.get(f"/compare/{ben.friend_code}?sort=name", status=(200, 286)).text
     for name in hostile:
         escaped = str(markupsafe.escape(name))
         assert escaped in seen and escaped in found, name
