@@ -182,6 +182,42 @@ def cmd_queues(args: argparse.Namespace, settings: Settings) -> int:
     return cli_ops.queues(ref, args.action, args.queue)
 
 
+def cmd_spotify(args: argparse.Namespace, settings: Settings) -> int:
+    """Show today's Spotify requests and pauses, or end the pauses (audited)."""
+    import datetime as dt
+
+    import redis
+
+    from cli import ops_commands as cli_ops
+    from config.redis_ref import RedisRef
+    from models import init_database
+    from spotify.gate import HOST_KINDS, SpotifyGate
+
+    if not settings.redis_url:
+        print("overlap: REDIS_URL is not set: there is no Spotify pause", file=sys.stderr)
+        return 2
+    init_database(settings.database_url)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    gate = SpotifyGate(RedisRef.from_settings(settings, client), settings)
+    if args.action == "resume":
+        for kind in HOST_KINDS:
+            ended = gate.resume(kind)
+            cli_ops.audit("resume", f"spotify:{kind}", int(ended))
+            print(f"{kind}: {'pause ended' if ended else 'was not paused'}")
+        return 0
+    budget = f" of {settings.spotify_daily_budget:,}" if settings.spotify_daily_budget else ""
+    for kind, figures in gate.stats().items():
+        until = figures.paused_until
+        state = (
+            f"paused until {dt.datetime.fromtimestamp(until, dt.UTC):%H:%M:%S UTC}"
+            if until
+            else "running"
+        )
+        spent = f"{figures.requests_today:,}{budget if kind == 'api' else ''}"
+        print(f"{kind}: {spent} requests today (UTC), {state}")
+    return 0
+
+
 def cmd_tokens_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     """Re-encrypt every stored Spotify token with the newest TOKEN_KEY."""
     from cli.token_commands import rotate_key
@@ -284,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     queues.add_argument("more", nargs="*", help="for dead: [QUEUE] or QUEUE ID|all")
     queues.set_defaults(handler=cmd_queues)
+
+    spotify_cmd = sub.add_parser(
+        "spotify", help="today's Spotify requests and pauses; resume: end a pause now"
+    )
+    spotify_cmd.add_argument("action", choices=("status", "resume"))
+    spotify_cmd.set_defaults(handler=cmd_spotify)
 
     token_cmd = sub.add_parser("tokens", help="look after the Spotify tokens sealed at rest")
     tokens_sub = token_cmd.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")

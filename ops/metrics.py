@@ -12,8 +12,8 @@ whichever the scraper reaches. The figures come from:
   processes and read as percentiles with ``histogram_quantile``);
 - the broker's keys (``ops.queues``): messages per queue and state, and paused queues;
 - the worker list (``ops.workers``): live worker processes, threads, busy threads;
-- Spotify's gate (``spotify.gate``): requests and 429s of the last minute, 429s ever, and
-  the pause in force, per host kind.
+- Spotify's gate (``spotify.gate``): requests and 429s of the last minute, requests of
+  the UTC day, 429s ever, and the pause in force, per host kind.
 """
 
 from __future__ import annotations
@@ -150,8 +150,15 @@ class OpsCollector:
             "Seconds left in the pause Spotify asked for (0: not paused), by host kind.",
             labels=["host"],
         )
+        today = GaugeMetricFamily(
+            "overlap_spotify_requests_today",
+            "Requests sent to Spotify since 00:00 UTC, by host kind (SPOTIFY_DAILY_BUDGET "
+            "counts the api ones).",
+            labels=["host"],
+        )
         now = time.time()
         for host, figures in sorted(stats.items()):
+            today.add_metric([host], figures.requests_today)
             requests.add_metric([host], figures.requests_last_minute)
             limited_recent.add_metric([host], figures.rate_limited_last_minute)
             limited.add_metric([host], figures.rate_limited_total)
@@ -161,6 +168,7 @@ class OpsCollector:
         yield limited_recent
         yield limited
         yield pause
+        yield today
 
 
 def render_metrics(

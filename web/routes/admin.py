@@ -120,6 +120,7 @@ def overview_values() -> dict[str, Any]:
             "api": int(settings.spotify_api_rate * 60),
             "open": int(settings.spotify_pages_rate * 60),
         },
+        "daily_budget": settings.spotify_daily_budget,
         "active": {s: JobRun.select().where(JobRun.status == s).count() for s in ACTIVE},
         "failures": JobRun.search(status=FAILED, limit=5),
         "audit": AuditEntry.latest(limit=8),
@@ -332,6 +333,20 @@ def mount(app: bottle.Bottle) -> None:
             return page_error(503, "Redis is not answering; the queue was not changed.")
         _audit(action, f"queue:{queue}")
         return _back("/admin", "paused" if action == "pause" else "resumed")
+
+    @app.post("/admin/spotify/<kind:re:api|open>/resume")
+    @admin_only
+    def spotify_resume(kind: str) -> str | bottle.HTTPResponse:
+        # For when the operator knows better than the Retry-After (their quota was raised).
+        ref = broker_ref()
+        if ref is None:
+            return page_error(503, "Redis is not configured, so there is no pause to end.")
+        try:
+            ended = SpotifyGate(ref, context.settings()).resume(kind)
+        except (redis.RedisError, OSError):
+            return page_error(503, "Redis is not answering; the pause was not ended.")
+        _audit("resume", f"spotify:{kind}", int(ended))
+        return _back("/admin", "resumed")
 
     mount_dead_letters(app)
     mount_schedules(app)
