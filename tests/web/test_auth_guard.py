@@ -22,7 +22,9 @@ SIGNED_OUT = {
     ("POST", "/logout-everywhere"): (303, "/login", ""),
     ("POST", "/account/delete"): (401, None, "You are not signed in."),
     ("POST", "/compare"): (303, "/login", ""),
-    ("GET", "/compare/{code}"): (303, "/login?next=/compare/{code}", ""),
+    # A share link welcomes the signed-out friend before the sign-in (no library shown).
+    ("GET", "/compare/{code}"): (200, None, "Ben wants to compare music with you"),
+    ("GET", "/compare/{code}/only-you"): (200, None, "Ben wants to compare music with you"),
     ("GET", "/api/me"): (401, None, '{"error": "not signed in"}'),
     ("GET", "/api/compare/{code}"): (401, None, '{"error": "not signed in"}'),
     ("GET", "/api/jobs/1"): (401, None, '{"error": "not signed in"}'),
@@ -50,6 +52,7 @@ PUBLIC = {
 # How each route of SIGNED_OUT is written in the app's route table.
 RULES = {
     "/compare/{code}": "/compare/<code>",
+    "/compare/{code}/only-you": "/compare/<code>/only-<side:re:you|them>",
     "/api/compare/{code}": "/api/compare/<code>",
     "/api/jobs/1": "/api/jobs/<job_id>",
     "/api/jobs/1/cancel": "/api/jobs/<job_id>/cancel",

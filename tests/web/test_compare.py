@@ -131,11 +131,25 @@ def test_guessing_codes_is_rate_limited(web, signed_in_web):
     assert set(statuses[20:]) == {429}
 
 
-def test_following_a_shared_link_signed_out_goes_through_sign_in(web):
+def test_following_a_shared_link_signed_out_is_welcomed_before_sign_in(web):
     ben = User.sign_in("ben", "Ben", {})
-    response = web.get(f"/compare/{ben.friend_code}")
-    assert response.status_int == 303
-    assert response.headers["Location"].endswith(f"/login?next=/compare/{ben.friend_code}")
+    library(ben, {"Secret Band": 10})
+
+    response = web.get(f"/compare/{ben.friend_code.lower()}")
+
+    assert response.status_int == 200
+    text = html.unescape(response.text)
+    assert "<h1>Ben wants to compare music with you</h1>" in text
+    assert '<meta property="og:title" content="Ben wants to compare music with you">' in text
+    assert f'content="http://127.0.0.1:8000/compare/{ben.friend_code}"' in text
+    assert "user-library-read" in text and "Delete my data" in text
+    assert f'href="/login?next=/compare/{ben.friend_code}"' in text
+    assert "Secret Band" not in text  # nothing of Ben's library before sign-in
+    # A poll whose session ended, and the see-all pages, go to sign-in as before.
+    poll = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
+    assert poll.headers["Location"].endswith(f"/login?next=/compare/{ben.friend_code}")
+    assert web.get(f"/compare/{ben.friend_code}/only-you").status_int == 200
+    assert web.get("/compare/ZZZZZZZZZZ", expect_errors=True).status_int == 404
 
 
 def test_the_page_renders_at_once_and_asks_for_stale_syncs(web, signed_in_web, broker):

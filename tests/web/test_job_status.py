@@ -115,7 +115,8 @@ def test_the_comparison_is_complete_exactly_when_no_sync_is_active(web, signed_i
     assert fragment.status_int == (200 if active else 286)
     assert (POLLS in fragment.text) is active
     if active:
-        assert f"you — {status} (3/10 pages)" in fragment.text
+        words = {JobStatus.QUEUED: "Waiting to load your library…"}
+        assert words.get(status, "Loading your library… 3 of 10 pages") in fragment.text
 
 
 def test_the_job_list_offers_every_status_and_the_failed_link_filters_by_it(web, signed_in_web):

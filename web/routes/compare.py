@@ -20,13 +20,26 @@ from web.context import page_error, render, see_other
 from web.views import COMPARISON_PAGE_SIZE, comparison_view, find_friend
 
 
-def _sign_in_and_come_back(code: str) -> bottle.HTTPResponse:
-    # Back to this comparison after sign-in; a code that cannot be one goes home instead.
+def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
+    # A signed-out person who follows a share link is welcomed first: who asks, what will
+    # be read and kept, then the sign-in that comes back here. A poll whose session ended
+    # goes straight to sign-in, as does a code that cannot be one (home instead).
     # The code as normalized, never as typed: a typed one may hold a line break, which
     # would break the Location header (a 500).
     normalized = normalize_friend_code(code)
     target = f"/compare/{normalized}" if normalized else "/"
-    return see_other(f"/login?next={target}")
+    if context.is_htmx() or normalized is None:
+        return see_other(f"/login?next={target}")
+    # The same guess limit as signed in: a welcome page must not tell codes apart faster.
+    friend, problem, status = find_friend(normalized)
+    if friend is None:
+        return page_error(status, problem or "", title="This link does not work")
+    return render(
+        "welcome.html",
+        friend=friend,
+        next=target,
+        share_url=f"{context.settings().base_url}{target}",
+    )
 
 
 OWN_CODE = "That's your own code — send it to a friend, and ask them for theirs."
