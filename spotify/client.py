@@ -208,7 +208,7 @@ class SpotifyClient:
         try:
             data = request(*args, **kwargs)
         except spotipy.SpotifyException as exc:
-            error = error_for_status(exc.http_status, exc.headers, "api", what)
+            error = error_for_status(exc.http_status, exc.headers, "api", what, str(exc.msg))
             if isinstance(error, RateLimited) and self.gate is not None:
                 # Every process stops calling the API until Spotify's Retry-After has passed.
                 self.gate.pause("api", error.retry_after)

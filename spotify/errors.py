@@ -79,6 +79,16 @@ class RequestRejected(SpotifyError):
         self.status = status
 
 
+class NotRegistered(RequestRejected):
+    """A Development Mode app and a person not on its user list in Spotify's dashboard: they
+    got through the consent page, and every Web API call answers 403."""
+
+
+# What Spotify's 403 says then ("Check settings on developer.spotify.com/dashboard, the user
+# may not be registered.").
+_NOT_REGISTERED_HINT = "may not be registered"
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float:
     """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date); 1 if unusable."""
     if value is None:
@@ -100,9 +110,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float:
 
 
 def error_for_status(
-    status: int, headers: Mapping[str, str] | None, host_kind: str, what: str
+    status: int, headers: Mapping[str, str] | None, host_kind: str, what: str, message: str = ""
 ) -> SpotifyError:
-    """The typed error for an HTTP error ``status`` answered to the request for ``what``."""
+    """The typed error for an HTTP error ``status`` answered to the request for ``what``
+    (``message``: the error object's, when the answer had one)."""
     if status == 401:
         return TokenRefused(f"Spotify refused the access token (401) for {what}")
     if status == 404:
@@ -117,6 +128,11 @@ def error_for_status(
         )
     if status >= 500:
         return ServerError(f"Spotify failed with {status} for {what}", status=status)
+    if status == 403 and _NOT_REGISTERED_HINT in message.lower():
+        return NotRegistered(
+            f"Spotify refused {what} with 403: the person is not on the app's user list",
+            status=status,
+        )
     return RequestRejected(f"Spotify refused {what} with {status}", status=status)
 
 

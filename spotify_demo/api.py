@@ -11,10 +11,15 @@ from bottle import Bottle, HTTPResponse, request
 from spotify_demo import objects
 from spotify_demo.accounts import Grants
 from spotify_demo.catalog import Catalog, User, is_spotify_id
+from spotify_demo.limits import Limits
 from spotify_demo.responses import api_error, base_url, json_response
-from spotify_demo.tokens import ACCESS, Token, TokenError, TokenExpired, TokenSigner
+from spotify_demo.tokens import ACCESS, APP_USER, Token, TokenError, TokenExpired, TokenSigner
 
 FOLLOW_SCOPE = "user-follow-read"
+# Spotify's words to a Development Mode app for a person not on its user list.
+NOT_REGISTERED = (
+    "Check settings on developer.spotify.com/dashboard, the user may not be registered."
+)
 LIBRARY_SCOPE = "user-library-read"
 
 
@@ -52,10 +57,13 @@ def _int_param(name: str, default: int, low: int, high: int | None = None) -> in
 class Api:
     """Route handlers over one catalog and one token signer."""
 
-    def __init__(self, catalog: Catalog, signer: TokenSigner, grants: Grants) -> None:
+    def __init__(
+        self, catalog: Catalog, signer: TokenSigner, grants: Grants, limits: Limits
+    ) -> None:
         self.catalog = catalog
         self.signer = signer
         self.grants = grants
+        self.limits = limits
 
     def current_user(self, scope: str | None = None) -> User:
         """The user the request's bearer token belongs to, checking ``scope`` if given."""
@@ -86,6 +94,10 @@ class Api:
             # Spotify may end a token before the expiry it announced (or the person removed
             # the app): the same answer as a token whose time is up.
             raise _unauthorized("The access token expired")
+        if found.user_id != APP_USER and not self.limits.config.is_registered(found.user_id):
+            # A Development Mode app and someone not on its user list: Spotify lets them
+            # through the consent page, then refuses every call with this 403.
+            raise ApiRefusal(api_error(403, NOT_REGISTERED))
         return found
 
     def me(self) -> dict[str, Any]:
@@ -184,9 +196,11 @@ def _as_json(handler: Callable[..., Any]) -> Callable[..., HTTPResponse]:
     return route
 
 
-def install(app: Bottle, catalog: Catalog, signer: TokenSigner, grants: Grants) -> None:
+def install(
+    app: Bottle, catalog: Catalog, signer: TokenSigner, grants: Grants, limits: Limits
+) -> None:
     """Add the ``/v1`` routes to ``app``."""
-    api = Api(catalog, signer, grants)
+    api = Api(catalog, signer, grants, limits)
     app.get("/v1/me", callback=_as_json(api.me))
     # Spotify answers /v1/me/ as well, and spotipy's current_user() asks for that one.
     app.get("/v1/me/", callback=_as_json(api.me))

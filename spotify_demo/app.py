@@ -121,7 +121,7 @@ def create_demo_app(config: DemoConfig, catalog: Catalog | None = None) -> Bottl
     app = Bottle()
     app.config[LIMITS_KEY] = limits
     app.install(Behaviour(limits))
-    api.install(app, catalog, signer, grants)
+    api.install(app, catalog, signer, grants, limits)
     accounts.install(app, catalog, limits, signer, grants)
     pages.install(app, catalog, limits)
     control.install(app, catalog, limits, grants)

@@ -39,6 +39,7 @@ RUNTIME_FIELDS = frozenset(
         "no_listeners_rate",
         "bare_page_rate",
         "token_ttl_s",
+        "registered_users",
     }
 )
 _RATES = ("fault_rate", "timeout_rate", "truncate_rate", "no_listeners_rate", "bare_page_rate")
@@ -67,6 +68,10 @@ class DemoConfig:
     no_listeners_rate: float = 0.0
     # Artist pages served without their Open Graph head, as if Spotify changed the page.
     bare_page_rate: float = 0.0
+    # A Development Mode app's user list in Spotify's dashboard: comma-separated user ids.
+    # Empty: everyone may use the app (an app with extended quota). Anyone else gets through
+    # the consent page, then a 403 from every Web API call, as on the real Spotify.
+    registered_users: str = ""
 
     def __post_init__(self) -> None:
         for name in ("latency_ms", "rate_limit", "pages_rate_limit", "daily_quota"):
@@ -106,6 +111,11 @@ class DemoConfig:
             values[name] = _parse(key, raw.strip(), known[name].type)
         return cls(**values)
 
+    def is_registered(self, user_id: str) -> bool:
+        """Whether ``user_id`` is on the app's user list (everyone is, when it is empty)."""
+        listed = {u.strip() for u in self.registered_users.split(",") if u.strip()}
+        return not listed or user_id in listed
+
     def with_changes(self, changes: Mapping[str, Any]) -> DemoConfig:
         """A copy with runtime fields changed; raises ``SettingsError`` on a bad change."""
         unknown = set(changes) - RUNTIME_FIELDS
@@ -114,6 +124,11 @@ class DemoConfig:
         typed = {}
         for name, value in changes.items():
             kind = next(f.type for f in fields(self) if f.name == name)
+            if kind == "str":
+                if not isinstance(value, str):
+                    raise SettingsError(f"{name} must be a string, not {value!r}")
+                typed[name] = value
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise SettingsError(f"{name} must be a number, not {value!r}")
             if kind == "int" and value != int(value):

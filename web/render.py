@@ -32,6 +32,8 @@ class Renderer:
     def __call__(self, name: str, **values: Any) -> str:
         """The HTML of template ``name`` filled with ``values``."""
         values.setdefault("demo", self.settings.demo)
+        # A Development Mode Spotify app serves only the people its owner added.
+        values.setdefault("private_to_friends", self.settings.spotify_app_mode == "development")
         return self.env.get_template(name).render(**values)
 
 

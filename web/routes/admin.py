@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import bottle
 import redis
 
+from config.settings import DEVELOPMENT_MODE_PEOPLE
 from jobs import queueing
 from jobs.actions import (
     QUEUE_OF,
@@ -29,7 +30,7 @@ from jobs.actions import (
 )
 from jobs.queueing import QUEUES
 from jobs.retention import clean_finished_runs, retention_of_days
-from models import AuditEntry, JobRun
+from models import AuditEntry, JobRun, User
 from models.db import utcnow
 from models.job_run import ACTIVE, FAILED, STATUSES
 from ops import dead_letters as dead
@@ -39,7 +40,7 @@ from ops.queues import job_position, queue_stats
 from ops.schedules import SCHEDULES, TRACKED, schedules
 from ops.workers import live_workers
 from spotify.gate import SpotifyGate
-from web import context
+from web import context, refused_sign_ins
 from web.auth_guard import admin_only
 from web.context import page_error, render, see_other
 from web.views import broker_ref
@@ -121,6 +122,10 @@ def overview_values() -> dict[str, Any]:
             "open": int(settings.spotify_pages_rate * 60),
         },
         "daily_budget": settings.spotify_daily_budget,
+        # Spotify's Development Mode cap: the operator sees how many places are left.
+        "people": User.select().count() if settings.spotify_app_mode == "development" else None,
+        "people_cap": DEVELOPMENT_MODE_PEOPLE,
+        "refused_sign_ins": None,
         "active": {s: JobRun.select().where(JobRun.status == s).count() for s in ACTIVE},
         "failures": JobRun.search(status=FAILED, limit=5),
         "audit": AuditEntry.latest(limit=8),
@@ -139,6 +144,7 @@ def overview_values() -> dict[str, Any]:
             queues=queue_stats(ref, workers=workers),
             workers=workers,
             spotify=SpotifyGate(ref, settings).stats(),
+            refused_sign_ins=refused_sign_ins.latest(ref),
             scheduler=scheduler_status(ref),
             minutes=minutes,
             durations=durations(minutes),

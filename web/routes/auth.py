@@ -6,18 +6,30 @@ import secrets
 from urllib.parse import quote
 
 import bottle
+import redis
 
 from models import User
 from models.db import utcnow
 from spotify.client import SpotifyClient
-from spotify.errors import NeedsReauth, SpotifyError
+from spotify.errors import NeedsReauth, NotRegistered, SpotifyError
 from spotify.oauth import authorize_url, exchange_code
-from web import context
+from web import context, refused_sign_ins
 from web.auth_guard import login_required, sign_in_first
-from web.context import page_error, safe_next, see_other
+from web.context import page_error, render, safe_next, see_other
 from web.log_safe import safe_logger
 
 logger = safe_logger(__name__)
+
+
+def _note_refused_sign_in() -> None:
+    """Keep the refused sign-in for /admin; Redis being away only loses the note."""
+    ref = bottle.request.app.config.get("overlap.redis_ref")
+    if ref is None:
+        return
+    try:
+        refused_sign_ins.record(ref)
+    except redis.RedisError as error:
+        logger.warning("could not note a refused sign-in: %s", error)
 
 
 def mount(app: bottle.Bottle) -> None:
@@ -59,6 +71,12 @@ def mount(app: bottle.Bottle) -> None:
             token = exchange_code(settings, code)
             with SpotifyClient(settings, token.access_token) as client:
                 profile = client.me()
+        except NotRegistered:
+            # Through Spotify's consent page, then refused: a Development Mode app and
+            # someone not on its user list. No account is made; the operator sees it on
+            # /admin and can add them.
+            _note_refused_sign_in()
+            return render("not_registered.html", status=403)
         except NeedsReauth:
             return page_error(
                 400,
