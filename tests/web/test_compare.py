@@ -376,3 +376,20 @@ def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(
     assert '<img src="https://img.example/rare.jpg"' in page.text
     # Another sort or page shows the table alone.
     assert '<ul class="grid"' not in web.get(f"/compare/{ben.friend_code}?sort=name").text
+
+
+def test_the_share_link_is_plain_text_with_copy_and_share_buttons_script_reveals(
+    web, signed_in_web
+):
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+
+    page = web.get("/")
+
+    box = page.text.split("data-share-link>")[1].split("</div>")[0]
+    assert f'value="http://127.0.0.1:8000/compare/{cleo.friend_code}"' in box
+    # Without JavaScript the buttons stay hidden and the hint says what to do.
+    assert '<button type="button" class="copy" hidden>Copy link</button>' in box
+    assert 'class="share" hidden' in box and "(select it, then copy)" in box
+    assert '<script src="/static/share.js" defer></script>' in page.text
+    assert web.get("/static/share.js").text.count("navigator.clipboard") >= 1
