@@ -34,20 +34,24 @@ class GuessGuard:
         return ref.key("guesses", "user", str(user_id))
 
     @staticmethod
-    def _keys(ref: RedisRef, user_id: int, address: str) -> list[str]:
-        return [GuessGuard.user_key(ref, user_id), ref.key("guesses", "addr", address)]
+    def _keys(ref: RedisRef, user_id: int | None, address: str) -> list[str]:
+        # Signed out (the welcome page of a share link), only the address counts.
+        mine = [GuessGuard.user_key(ref, user_id)] if user_id is not None else []
+        return [*mine, ref.key("guesses", "addr", address)]
 
-    def blocked(self, user_id: int, address: str) -> bool:
+    def blocked(self, user_id: int | None, address: str) -> bool:
         """Whether this person or address has guessed wrong too often lately."""
         if self.ref is None:
             return False
         try:
-            mine, here = self.ref.client.mget(self._keys(self.ref, user_id, address))
+            *mine, here = self.ref.client.mget(self._keys(self.ref, user_id, address))
         except redis.RedisError:
             return False
-        return int(mine or 0) >= MAX_FAILURES or int(here or 0) >= MAX_ADDRESS_FAILURES
+        return any(int(c or 0) >= MAX_FAILURES for c in mine) or (
+            int(here or 0) >= MAX_ADDRESS_FAILURES
+        )
 
-    def failed(self, user_id: int, address: str) -> None:
+    def failed(self, user_id: int | None, address: str) -> None:
         """Count one wrong code."""
         if self.ref is None:
             return

@@ -91,10 +91,10 @@ def counts_eta_s(pending: int) -> int:
     return max(1, round(pending / rate))
 
 
-def _guard_keys() -> tuple[int, str]:
-    # Every caller is a route for signed-in people (login_required), so there is a user.
+def _guard_keys() -> tuple[int | None, str]:
+    # A signed-out visitor (a share link's welcome page) is counted by address alone.
     user = context.current_user()
-    return (user.id if user is not None else 0), context.client_address()
+    return (user.id if user is not None else None), context.client_address()
 
 
 def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str | None, int]:

@@ -100,3 +100,13 @@ def test_a_new_friend_code_ends_the_old_one_at_once(web, signed_in_web, sign_in,
     signed_in_web("cleo")
     assert web.get(f"/compare/{old}", status="*").status_int == 404
     assert web.get(f"/compare/{new}", status="*").status_int == 200
+
+
+def test_signed_out_guesses_count_by_address_and_never_block_other_visitors(web, sign_in):
+    ben = sign_in("ben")
+    attacker, visitor = browser(web, ATTACKER), browser(web, CLEO_ADDRESS)
+
+    for _ in range(MAX_FAILURES + 5):
+        attacker.get("/compare/ZZZZZZZZZZ", status="*")
+
+    assert visitor.get(f"/compare/{ben.friend_code}", status="*").status_int == 200
