@@ -42,3 +42,13 @@ vendor-htmx:
 	cp .htmx-pack/package/dist/htmx.min.js static/htmx.min.js
 	echo "$(HTMX_VERSION)" > static/htmx.version
 	rm -rf .htmx-pack
+
+# idiomorph (htmx's morph swap, which keeps focus and scroll while the comparison polls)
+# is vendored the same way: `make vendor-idiomorph IDIOMORPH_VERSION=x.y.z`.
+IDIOMORPH_VERSION ?= 0.8.0
+vendor-idiomorph:
+	rm -rf .idiomorph-pack && mkdir .idiomorph-pack
+	cd .idiomorph-pack && npm pack idiomorph@$(IDIOMORPH_VERSION) >/dev/null && tar xzf idiomorph-$(IDIOMORPH_VERSION).tgz
+	cp .idiomorph-pack/package/dist/idiomorph-ext.min.js static/idiomorph-ext.min.js
+	echo "$(IDIOMORPH_VERSION)" > static/idiomorph.version
+	rm -rf .idiomorph-pack

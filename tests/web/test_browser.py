@@ -1,7 +1,9 @@
-"""A real headless Chromium (Debian's, driven by Playwright) signs in to the demo, opens a
-comparison, sees rows appear while the syncs run, sees the polling stop, refreshes, and
-deletes the account through htmx's confirm; all under the app's strict Content Security
-Policy, which it never sees violated."""
+"""A real headless Chromium (Debian's, driven by Playwright) signs in to the demo, copies
+the share link, is told a wrong code under the field, opens a comparison, sees rows appear
+while the syncs run (focus kept across polls, one polite live line that changes, no verdict
+before complete, no layout shift), sees the polling stop, fits a phone's width, welcomes a
+signed-out friend, refreshes, and deletes the account through htmx's confirm; all under the
+app's strict Content Security Policy, which it never sees violated."""
 
 from __future__ import annotations
 
@@ -29,6 +31,16 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
+
+
+# Sums the layout shifts not caused by input, from first paint on (buffered entries).
+LAYOUT_SHIFTS = """
+window.__layoutShift = 0;
+new PerformanceObserver(list => {
+  for (const e of list.getEntries()) if (!e.hadRecentInput) window.__layoutShift += e.value;
+}).observe({type: 'layout-shift', buffered: true});
+"""
+NO_OVERFLOW = "document.documentElement.scrollWidth <= innerWidth"
 
 
 @pytest.fixture
@@ -75,6 +87,7 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, tmp_pat
             "document.addEventListener('securitypolicyviolation', e => console.error("
             "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
         )
+        page.add_init_script(LAYOUT_SHIFTS)
 
         first = page.goto(live_app)
         assert "default-src 'self'" in first.headers["content-security-policy"]
@@ -85,14 +98,77 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, tmp_pat
         page.wait_for_url(f"{live_app}/", timeout=90_000)
         assert "Hello, Cleo" in page.content() or "Hello, Cléo" in page.content()
 
+        # Copy puts the share link on the clipboard (the share sheet is not in headless
+        # Chromium on Linux, so its button stays hidden).
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        link = page.input_value("[data-share-link] input")
+        page.click("button:has-text('Copy link')")
+        page.wait_for_selector("text=Link copied.")
+        assert page.evaluate("navigator.clipboard.readText()") == link
+        assert page.is_hidden("text=(select it, then copy)")
+
+        # A wrong code: the error under the field, what was typed kept, still on home.
+        page.fill("input[name=friend_code]", "ZZZZZ-ZZZZZ")
+        page.click("button:has-text('Compare')")
+        page.wait_for_selector("#friend-code-error")
+        assert "No one has that friend code" in page.inner_text("#friend-code-error")
+        assert page.input_value("input[name=friend_code]") == "ZZZZZ-ZZZZZ"
+        assert page.url == f"{live_app}/"
+
         page.fill("input[name=friend_code]", ben.friend_code)
         page.click("button:has-text('Compare')")
         page.wait_for_url(f"{live_app}/compare/{ben.friend_code}*")
         assert page.get_attribute("#comparison", "data-complete") == "false"
-        page.wait_for_selector("table.shared tbody tr", timeout=90_000)  # rows appear
-        page.wait_for_selector('#comparison[data-complete="true"]', timeout=120_000)
+        # While it fills in: the ring and both directions, but no verdict, no "Up to date".
+        assert page.is_visible("svg.ring") and "of your artists are in Ben" in page.content()
+        # Focus a link inside the polled part, and mark the element object (a property: a
+        # morph sets the attributes to the server's): a poll that replaced the element
+        # instead of morphing it would lose both the focus and the mark.
+        page.focus("#comparison a[href$='sort=name']")
+        page.evaluate("document.activeElement.keptAcrossPolls = true")
+        live: list[str] = []
+        polls_seen = 0
+        while page.get_attribute("#comparison", "data-complete") == "false":
+            text = page.inner_text("#comparison")
+            assert "underground" not in text and "Up to date" not in text
+            live.append(page.inner_text("[aria-live=polite]"))
+            if polls_seen < 3:
+                with page.expect_response(lambda r: "/compare/" in r.url, timeout=120_000):
+                    pass
+                polls_seen += 1
+                page.wait_for_timeout(100)  # the swap settles after the answer
+                kept = page.evaluate("document.activeElement.keptAcrossPolls === true")
+                assert kept, f"focus lost after poll {polls_seen}"
+            else:
+                time.sleep(0.5)
+        assert polls_seen >= 1
+        assert page.locator("[aria-live=polite]").count() == 1
+        live.append(page.inner_text("[aria-live=polite]"))
+        assert len(set(live)) >= 2 and live[-1].startswith("Up to date"), live
         assert "8 shared artists" in page.content()
+        assert page.locator(".grid .tile").count() == 8  # the rarest shared, as pictures
+        page.wait_for_timeout(500)
+        shift = page.evaluate("window.__layoutShift")
+        assert shift < 0.1, f"cumulative layout shift {shift}"
         page.screenshot(path=str(tmp_path / "comparison.png"), full_page=True)
+
+        # Phones: nothing wider than the screen, on the comparison and its lists.
+        page.set_viewport_size({"width": 390, "height": 844})
+        for url in (page.url, f"{live_app}/compare/{ben.friend_code}/only-you", live_app):
+            page.goto(url)
+            assert page.evaluate(NO_OVERFLOW), url
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(f"{live_app}/compare/{ben.friend_code}")
+
+        # A signed-out friend following the link is welcomed first, with a preview.
+        stranger = browser.new_context(viewport={"width": 390, "height": 844})
+        welcome = stranger.new_page()
+        welcome.goto(f"{live_app}/compare/{ben.friend_code}")
+        assert welcome.inner_text("h1") == "Ben wants to compare music with you"
+        preview = welcome.get_attribute("meta[property='og:title']", "content")
+        assert preview == "Ben wants to compare music with you"
+        assert welcome.evaluate(NO_OVERFLOW)
+        stranger.close()
 
         polls: list[str] = []
         page.on("request", lambda r: polls.append(r.url) if "/compare/" in r.url else None)
@@ -100,7 +176,7 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, tmp_pat
         assert polls == []  # the finished state carries no trigger: polling has stopped
 
         page.goto(live_app)
-        page.click("button:has-text('Refresh followed artists')")
+        page.click("button:has-text('Reload my whole library')")
         page.wait_for_selector("text=/waiting to be loaded|Loading your library|is loaded/")
         page.wait_for_selector("text=Your library is loaded", timeout=90_000)
 

@@ -393,3 +393,25 @@ def test_the_share_link_is_plain_text_with_copy_and_share_buttons_script_reveals
     assert 'class="share" hidden' in box and "(select it, then copy)" in box
     assert '<script src="/static/share.js" defer></script>' in page.text
     assert web.get("/static/share.js").text.count("navigator.clipboard") >= 1
+
+
+def test_polls_morph_the_comparison_and_the_reload_link_goes_once_complete(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Shared": None})
+    library(ben, {"Shared": None})
+    both_synced(cleo, ben)
+
+    waiting = web.get(f"/compare/{ben.friend_code}")
+
+    assert '<script src="/static/idiomorph-ext.min.js" defer></script>' in waiting.text
+    assert 'hx-ext="morph"' in waiting.text and 'hx-swap="morph:outerHTML"' in waiting.text
+    assert "Reload to see the latest" in waiting.text
+    assert "defineExtension" in web.get("/static/idiomorph-ext.min.js").text
+
+    shared = Artist.get(Artist.name == "Shared").id
+    ArtistListeners.record(shared, 7)
+    landed(web, shared)
+    done = web.get(f"/compare/{ben.friend_code}")
+    assert "Reload to see the latest" not in done.text and "hx-trigger" not in done.text
