@@ -40,6 +40,7 @@ SIGNED_OUT = {
     ("POST", "/admin/jobs/retry-failed"): (403, None, "Only the app"),
     ("POST", "/admin/jobs/clean"): (403, None, "Only the app"),
     ("POST", "/admin/queues/bulk/pause"): (403, None, "Only the app"),
+    ("POST", "/admin/spotify/api/resume"): (403, None, "Only the app"),
 }
 # Routes anyone may call, signed in or not.
 PUBLIC = {
@@ -60,6 +61,7 @@ RULES = {
     "/admin/jobs/1/retry": "/admin/jobs/<job_id>/retry",
     "/admin/jobs/1/cancel": "/admin/jobs/<job_id>/cancel",
     "/admin/queues/bulk/pause": "/admin/queues/<queue>/<action:re:pause|resume>",
+    "/admin/spotify/api/resume": "/admin/spotify/<kind:re:api|open>/resume",
 }
 
 
