@@ -35,7 +35,7 @@ def test_queue_stats_count_waiting_delayed_running_and_dead_lettered_messages(br
 
     stats = {s.queue: s for s in queue_stats(RedisRef.of(broker))}
 
-    assert list(stats) == ["interactive", "artists", "bulk", "periodic"]
+    assert list(stats) == ["shared", "interactive", "artists", "bulk", "periodic"]
     assert stats[BULK_QUEUE] == QueueStats(
         queue=BULK_QUEUE, waiting=3, delayed=2, failed=1, running=1, processing=0,
         tracked_running=0, paused=True,
