@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,19 @@ new PerformanceObserver(list => {
 }).observe({type: 'layout-shift', buffered: true});
 """
 NO_OVERFLOW = "document.documentElement.scrollWidth <= innerWidth"
+# axe-core, vendored from its npm package (`npm pack axe-core`, version in axe.version).
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+def axe_problems(page) -> list[tuple[str, str, list[str]]]:
+    """axe-core's serious and critical violations on the page: (rule, impact, targets)."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        (v["id"], v["impact"], [str(n["target"]) for n in v["nodes"]][:5])
+        for v in found["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 @pytest.fixture
@@ -169,6 +183,25 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, tmp_pat
         assert preview == "Ben wants to compare music with you"
         assert welcome.evaluate(NO_OVERFLOW)
         stranger.close()
+
+        # axe-core on every page a person meets here, light and dark: nothing serious.
+        signed_in = page.context.storage_state()
+        code = ben.friend_code
+        for scheme in ("light", "dark"):
+            for state, paths in (
+                (None, ["/", f"/compare/{code}"]),
+                (signed_in, ["/", f"/compare/{code}", f"/compare/{code}/only-you",
+                             "/compare/ZZZZZZZZZZ"]),
+            ):  # fmt: skip
+                # The CSP (rightly) refuses the injected script, so this context skips it.
+                context = browser.new_context(
+                    bypass_csp=True, color_scheme=scheme, storage_state=state
+                )
+                checked = context.new_page()
+                for path in paths:
+                    checked.goto(f"{live_app}{path}")
+                    assert axe_problems(checked) == [], (scheme, path)
+                context.close()
 
         polls: list[str] = []
         page.on("request", lambda r: polls.append(r.url) if "/compare/" in r.url else None)
