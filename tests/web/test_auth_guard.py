@@ -41,6 +41,18 @@ SIGNED_OUT = {
     ("POST", "/admin/jobs/clean"): (403, None, "Only the app"),
     ("POST", "/admin/queues/bulk/pause"): (403, None, "Only the app"),
     ("POST", "/admin/spotify/api/resume"): (403, None, "Only the app"),
+    ("GET", "/admin/jobs/cancel-active"): (303, "/login?next=%2Fadmin%2Fjobs%2Fcancel-active", ""),
+    ("GET", "/admin/jobs/retry-failed"): (303, "/login?next=%2Fadmin%2Fjobs%2Fretry-failed", ""),
+    ("GET", "/admin/dead"): (303, "/login?next=%2Fadmin%2Fdead", ""),
+    ("GET", "/admin/dead/bulk/all/delete"): (
+        303,
+        "/login?next=%2Fadmin%2Fdead%2Fbulk%2Fall%2Fdelete",
+        "",
+    ),
+    ("POST", "/admin/dead/bulk/all/requeue"): (403, None, "Only the app"),
+    ("GET", "/admin/schedules"): (303, "/login?next=%2Fadmin%2Fschedules", ""),
+    ("POST", "/admin/schedules/recover/run"): (403, None, "Only the app"),
+    ("GET", "/admin/audit"): (303, "/login?next=%2Fadmin%2Faudit", ""),
 }
 # Routes anyone may call, signed in or not.
 PUBLIC = {
@@ -62,6 +74,9 @@ RULES = {
     "/admin/jobs/1/cancel": "/admin/jobs/<job_id>/cancel",
     "/admin/queues/bulk/pause": "/admin/queues/<queue>/<action:re:pause|resume>",
     "/admin/spotify/api/resume": "/admin/spotify/<kind:re:api|open>/resume",
+    "/admin/dead/bulk/all/delete": "/admin/dead/<queue>/all/<action:re:requeue|delete>",
+    "/admin/dead/bulk/all/requeue": "/admin/dead/<queue>/<which>/<action:re:requeue|delete>",
+    "/admin/schedules/recover/run": "/admin/schedules/<actor>/run",
 }
 
 
