@@ -152,3 +152,19 @@ def test_unknown_addresses_get_a_friendly_404(web):
     assert response.status_int == 404
     assert "There is no page at this address" in response.text
     assert "Traceback" not in response.text
+
+
+def test_the_home_page_reloads_itself_when_the_sync_it_watched_ends(web, signed_in_web):
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    subject = f"user:{cleo.id}"
+    JobRun.update(status="running").where(JobRun.subject == subject).execute()
+
+    running = web.get("/sync-status", headers={"HX-Request": "true"})
+    JobRun.update(status="succeeded").where(JobRun.subject == subject).execute()
+    ended = web.get("/sync-status", headers={"HX-Request": "true"})
+
+    # The list of artists is the old one until the page reloads: htmx reloads it.
+    assert "HX-Refresh" not in running.headers and 'hx-trigger="every 2s"' in running.text
+    assert ended.headers["HX-Refresh"] == "true"
+    assert "HX-Refresh" not in web.get("/sync-status").headers  # not a poll

@@ -63,9 +63,12 @@ def mount(app: bottle.Bottle) -> None:
     @app.get("/sync-status")
     @login_required(otherwise=not_signed_in_page("Sign in to see your sync."))
     def sync_status(user: User) -> str:
-        return render(
-            "_sync_status.html", sync=sync_view(user), me=user, next_refresh_at=_next_refresh(user)
-        )
+        sync = sync_view(user)
+        if context.is_htmx() and not sync["active"]:
+            # Only a running sync polls, so this poll saw it end: reload the page, whose
+            # list of artists is the old one until then.
+            bottle.response.set_header("HX-Refresh", "true")
+        return render("_sync_status.html", sync=sync, me=user, next_refresh_at=_next_refresh(user))
 
     @app.get("/loading")
     @login_required(otherwise=sign_in_first)
