@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import bottle
 
-from web.routes import admin, api, auth, compare, health, home, ops_api, pages
+from web.routes import (
+    admin,
+    admin_dead,
+    admin_schedules,
+    api,
+    auth,
+    compare,
+    health,
+    home,
+    ops_api,
+    pages,
+)
 
 
 def mount_all(app: bottle.Bottle) -> None:
@@ -17,3 +28,5 @@ def mount_all(app: bottle.Bottle) -> None:
     health.mount(app)
     ops_api.mount(app)
     admin.mount(app)
+    admin_dead.mount(app)
+    admin_schedules.mount(app)

@@ -6,7 +6,9 @@ else gets 403 on every page and action, and a signed-out visitor is sent to sign
 first. Pages are server-rendered; the overview and an active job's page poll with htmx.
 Every action is a POST with the CSRF token, answered with a redirect that names what was
 done. What Redis holds (queues, workers, counters) is shown as unavailable when Redis does
-not answer; the job runs come from the database and still show.
+not answer; the job runs come from the database and still show. The dead letters and the
+schedules have modules of their own (``admin_dead``, ``admin_schedules``); what the three
+share is in ``web.admin_views``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import bottle
 import redis
 
 from config.settings import DEVELOPMENT_MODE_PEOPLE
-from jobs import queueing
 from jobs.actions import (
     QUEUE_OF,
     RETRYABLE,
@@ -33,79 +34,26 @@ from jobs.retention import clean_finished_runs, retention_of_days
 from models import AuditEntry, JobRun, User
 from models.db import utcnow
 from models.job_run import ACTIVE, FAILED, STATUSES
-from ops import dead_letters as dead
 from ops.counters import durations, jobs_per_minute
 from ops.pause import pause_queue, resume_queue
 from ops.queues import job_position, queue_stats
-from ops.schedules import SCHEDULES, TRACKED, schedules
 from ops.workers import live_workers
 from spotify.gate import SpotifyGate
 from web import context, refused_sign_ins
+from web.admin_views import audit as _audit
+from web.admin_views import back as _back
+from web.admin_views import confirm as _confirm
+from web.admin_views import notice as _notice
+from web.admin_views import who as _who
 from web.auth_guard import admin_only
-from web.context import page_error, render, see_other
+from web.context import page_error, render
 from web.views import broker_ref
 
 PAGE_SIZE = 50
 SINCE = {"15m": 15, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60, "30d": 30 * 24 * 60}
-# What an action's redirect may say: fixed sentences, filled with numbers only.
-NOTICES = {
-    "retried": "A new run of the job was sent.",
-    "already-active": "That job already has a run queued or running; it is shown here.",
-    "cancelled": "The job was cancelled.",
-    "cancelling": "The job was asked to stop; it stops at its next checkpoint.",
-    "cancel-all": "{n} jobs were asked to stop.",
-    "retry-failed": "{n} failed jobs were sent again.",
-    "cleaned": "{n} finished job runs were removed.",
-    "paused": "The queue is paused: workers leave its messages waiting.",
-    "resumed": "The queue is running again.",
-    "requeued": "{n} dead messages were put back on their queue.",
-    "deleted": "{n} dead messages were deleted.",
-    "ran": "The job was sent; this minute's scheduled tick will not be sent again.",
-}
 AUDIT_PAGE = 50
 # How many of the newest failed runs retry_all_failed looks at (its default limit).
 RETRY_ALL_LIMIT = 1000
-
-
-def _notice() -> str | None:
-    text = NOTICES.get(bottle.request.query.get("notice") or "")
-    n = context.whole_number(bottle.request.query.get("n"), 9) or 0
-    return text.format(n=n) if text else None
-
-
-def _who() -> str:
-    """Who is acting, as the audit trail and the job rows name them."""
-    return f"admin:{context.current_user().spotify_id}"
-
-
-def _audit(action: str, target: str, count: int = 1) -> None:
-    AuditEntry.record(_who(), action, target, count)
-
-
-def _confirm(title: str, sentence: str, action: str, button: str, back: str) -> str:
-    """A page that asks before a bulk action, saying how many things it will touch."""
-    return render(
-        "admin/confirm.html",
-        title=title,
-        sentence=sentence,
-        action=action,
-        button=button,
-        back=back,
-        tab="",
-        notice=None,
-    )
-
-
-def _redis_or_error() -> Any:
-    ref = broker_ref()
-    if ref is None:
-        return page_error(503, "Redis is not configured, so there are no queues.")
-    return ref
-
-
-def _back(path: str, notice: str, n: int | None = None) -> bottle.HTTPResponse:
-    query = {"notice": notice, **({"n": str(n)} if n is not None else {})}
-    return see_other(f"{path}?{urlencode(query)}")
 
 
 def overview_values() -> dict[str, Any]:
@@ -286,6 +234,7 @@ def mount(app: bottle.Bottle) -> None:
             "/admin/jobs/cancel-active",
             f"Cancel {n:,} jobs",
             "/admin/jobs",
+            "jobs",
         )
 
     @app.post("/admin/jobs/cancel-active")
@@ -308,6 +257,7 @@ def mount(app: bottle.Bottle) -> None:
             "/admin/jobs/retry-failed",
             "Retry the failed jobs",
             "/admin/jobs",
+            "jobs",
         )
 
     @app.post("/admin/jobs/retry-failed")
@@ -356,9 +306,6 @@ def mount(app: bottle.Bottle) -> None:
         _audit("resume", f"spotify:{kind}", int(ended))
         return _back("/admin", "resumed")
 
-    mount_dead_letters(app)
-    mount_schedules(app)
-
     @app.get("/admin/audit")
     @admin_only
     def audit() -> str:
@@ -383,133 +330,3 @@ def _retryable_failed() -> int:
         .limit(RETRY_ALL_LIMIT)
     )
     return JobRun.select().where(JobRun.id.in_(newest) & JobRun.actor.in_(list(QUEUE_OF))).count()
-
-
-def mount_dead_letters(app: bottle.Bottle) -> None:
-    """The dead letters: each queue's failed-for-good messages, requeued or deleted."""
-
-    @app.get("/admin/dead")
-    @admin_only
-    def dead_list() -> str:
-        ref = _redis_or_error()
-        if isinstance(ref, str):
-            return ref
-        queue = bottle.request.query.get("queue") or ""
-        skip = context.whole_number(bottle.request.query.get("skip") or "0", 7) or 0
-        try:
-            counts = {q: dead.count_dead(ref, q) for q in QUEUES}
-            if queue not in QUEUES:
-                queue = next((q for q in QUEUES if counts[q]), QUEUES[0])
-            letters = dead.list_dead(ref, queue, limit=dead.PAGE + 1, skip=skip)
-        except (redis.RedisError, OSError):
-            return page_error(503, "Redis is not answering; the dead letters cannot be read.")
-        more = len(letters) > dead.PAGE
-        letters = letters[: dead.PAGE]
-        tracked = {
-            j.message_id: j.id
-            for j in JobRun.select(JobRun.id, JobRun.message_id).where(
-                JobRun.message_id.in_([x.message_id for x in letters])
-            )
-        } if letters else {}  # fmt: skip
-        older = skip + dead.PAGE if more else None
-        return render(
-            "admin/dead.html",
-            queue=queue,
-            counts=counts,
-            letters=letters,
-            tracked=tracked,
-            older=older,
-            tab="dead",
-            notice=_notice(),
-        )
-
-    @app.get("/admin/dead/<queue>/all/<action:re:requeue|delete>")
-    @admin_only
-    def confirm_dead_all(queue: str, action: str) -> str:
-        ref = _redis_or_error()
-        if isinstance(ref, str):
-            return ref
-        if queue not in QUEUES:
-            return page_error(404, "There is no queue by that name.", "No such queue")
-        n = dead.count_dead(ref, queue)
-        verb = "put back at the end of the queue" if action == "requeue" else "deleted for good"
-        return _confirm(
-            f"{action.title()} every dead letter of {queue}",
-            f"{n:,} dead messages of the {queue} queue will be {verb}.",
-            f"/admin/dead/{queue}/all/{action}",
-            f"{action.title()} {n:,} messages",
-            f"/admin/dead?queue={queue}",
-        )
-
-    @app.post("/admin/dead/<queue>/<which>/<action:re:requeue|delete>")
-    @admin_only
-    def dead_action(queue: str, which: str, action: str) -> str | bottle.HTTPResponse:
-        ref = _redis_or_error()
-        if isinstance(ref, str):
-            return ref
-        if queue not in QUEUES:
-            return page_error(404, "There is no queue by that name.", "No such queue")
-        if len(which) > 64 or not which.replace("-", "").isalnum():
-            return page_error(404, "There is no dead message with that id.", "No such message")
-        try:
-            if which == "all":
-                fn = dead.requeue_all_dead if action == "requeue" else dead.delete_all_dead
-                n = fn(ref, queue)
-            else:
-                fn = dead.requeue_dead if action == "requeue" else dead.delete_dead
-                n = fn(ref, queue, [which])
-                if n == 0:
-                    return page_error(404, "That message is no longer dead-lettered.", "Gone")
-        except (redis.RedisError, OSError):
-            return page_error(503, "Redis is not answering; nothing was changed.")
-        _audit(action, f"dead:{queue}:{which}", n)
-        return _back(
-            f"/admin/dead?queue={queue}", "requeued" if action == "requeue" else "deleted", n
-        )
-
-
-def mount_schedules(app: bottle.Bottle) -> None:
-    """The periodic jobs, their next and last runs, and "run now"."""
-    from actors.scheduler_lease import claim_tick_by_hand, scheduler_status
-
-    @app.get("/admin/schedules")
-    @admin_only
-    def schedule_list() -> str:
-        now = utcnow()
-        status, redis_error = None, None
-        ref = broker_ref()
-        try:
-            status = scheduler_status(ref) if ref is not None else None
-        except (redis.RedisError, OSError) as error:
-            redis_error = f"Redis is not answering ({type(error).__name__})"
-        return render(
-            "admin/schedules.html",
-            schedules=schedules(now),
-            tracked=TRACKED,
-            scheduler=status,
-            redis_error=redis_error,
-            now=now,
-            tab="schedules",
-            notice=_notice(),
-        )
-
-    @app.post("/admin/schedules/<actor>/run")
-    @admin_only
-    def run_now(actor: str) -> str | bottle.HTTPResponse:
-        if actor not in SCHEDULES:
-            return page_error(404, "There is no periodic job by that name.", "No such job")
-        ref = _redis_or_error()
-        if isinstance(ref, str):
-            return ref
-        try:
-            if not claim_tick_by_hand(ref, actor, utcnow(), _who()):
-                return page_error(
-                    409,
-                    "This minute's run was sent already; ask again in a minute.",
-                    "Already sent",
-                )
-            queueing.send(queueing.build_message(actor, queueing.PERIODIC_QUEUE, []))
-        except (redis.RedisError, OSError):
-            return page_error(503, "Redis is not answering; nothing was sent.")
-        _audit("run-now", f"schedule:{actor}")
-        return _back("/admin/schedules", "ran")

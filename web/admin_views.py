@@ -1,0 +1,76 @@
+"""What the dashboard's route modules share (``web.routes.admin``, ``admin_dead``,
+``admin_schedules``): the notices an action's redirect may carry, who is acting, the audit
+record of an action, and the page that asks before a bulk action."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import bottle
+
+from config.redis_ref import RedisRef
+from models import AuditEntry
+from web import context
+from web.context import page_error, render, see_other
+from web.views import broker_ref
+
+# What an action's redirect may say: fixed sentences, filled with numbers only.
+NOTICES = {
+    "retried": "A new run of the job was sent.",
+    "already-active": "That job already has a run queued or running; it is shown here.",
+    "cancelled": "The job was cancelled.",
+    "cancelling": "The job was asked to stop; it stops at its next checkpoint.",
+    "cancel-all": "{n} jobs were asked to stop.",
+    "retry-failed": "{n} failed jobs were sent again.",
+    "cleaned": "{n} finished job runs were removed.",
+    "paused": "The queue is paused: workers leave its messages waiting.",
+    "resumed": "The queue is running again.",
+    "requeued": "{n} dead messages were put back on their queue.",
+    "deleted": "{n} dead messages were deleted.",
+    "ran": "The job was sent; this minute's scheduled tick will not be sent again.",
+}
+
+
+def notice() -> str | None:
+    """The sentence the redirect after an action named (``?notice=...&n=...``), if any."""
+    text = NOTICES.get(bottle.request.query.get("notice") or "")
+    n = context.whole_number(bottle.request.query.get("n"), 9) or 0
+    return text.format(n=n) if text else None
+
+
+def back(path: str, notice: str, n: int | None = None) -> bottle.HTTPResponse:
+    """The 303 after an action, naming what was done."""
+    query = {"notice": notice, **({"n": str(n)} if n is not None else {})}
+    return see_other(f"{path}?{urlencode(query)}")
+
+
+def who() -> str:
+    """Who is acting, as the audit trail and the job rows name them."""
+    return f"admin:{context.current_user().spotify_id}"
+
+
+def audit(action: str, target: str, count: int = 1) -> None:
+    """Write the signed-in admin's action to the audit trail."""
+    AuditEntry.record(who(), action, target, count)
+
+
+def confirm(title: str, sentence: str, action: str, button: str, back: str, tab: str) -> str:
+    """A page that asks before a bulk action, saying how many things it will touch."""
+    return render(
+        "admin/confirm.html",
+        title=title,
+        sentence=sentence,
+        action=action,
+        button=button,
+        back=back,
+        tab=tab,
+        notice=None,
+    )
+
+
+def redis_or_error() -> RedisRef | str:
+    """The broker's Redis reference, or the 503 page to answer when there is none."""
+    ref = broker_ref()
+    if ref is None:
+        return page_error(503, "Redis is not configured, so there are no queues.")
+    return ref

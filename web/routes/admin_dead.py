@@ -1,0 +1,101 @@
+"""The dashboard's dead letters (``/admin/dead``): each queue's messages that failed for
+good, with their error, requeued or deleted one by one or a whole queue at a time (after a
+page that says how many). Admins only; every action is a POST with the CSRF token, written
+to the audit trail, and answered with a redirect that names what was done."""
+
+from __future__ import annotations
+
+import bottle
+import redis
+
+from jobs.queueing import QUEUES
+from models import JobRun
+from ops import dead_letters as dead
+from web import context
+from web.admin_views import audit, back, confirm, notice, redis_or_error
+from web.auth_guard import admin_only
+from web.context import page_error, render
+
+
+def mount(app: bottle.Bottle) -> None:
+    """Add the dead letters' page, its confirmations and its actions to ``app``."""
+
+    @app.get("/admin/dead")
+    @admin_only
+    def dead_list() -> str:
+        ref = redis_or_error()
+        if isinstance(ref, str):
+            return ref
+        queue = bottle.request.query.get("queue") or ""
+        skip = context.whole_number(bottle.request.query.get("skip") or "0", 7) or 0
+        try:
+            counts = {q: dead.count_dead(ref, q) for q in QUEUES}
+            if queue not in QUEUES:
+                queue = next((q for q in QUEUES if counts[q]), QUEUES[0])
+            letters = dead.list_dead(ref, queue, limit=dead.PAGE + 1, skip=skip)
+        except (redis.RedisError, OSError):
+            return page_error(503, "Redis is not answering; the dead letters cannot be read.")
+        more = len(letters) > dead.PAGE
+        letters = letters[: dead.PAGE]
+        tracked = {
+            j.message_id: j.id
+            for j in JobRun.select(JobRun.id, JobRun.message_id).where(
+                JobRun.message_id.in_([x.message_id for x in letters])
+            )
+        } if letters else {}  # fmt: skip
+        older = skip + dead.PAGE if more else None
+        return render(
+            "admin/dead.html",
+            queue=queue,
+            counts=counts,
+            letters=letters,
+            tracked=tracked,
+            older=older,
+            tab="dead",
+            notice=notice(),
+        )
+
+    @app.get("/admin/dead/<queue>/all/<action:re:requeue|delete>")
+    @admin_only
+    def confirm_dead_all(queue: str, action: str) -> str:
+        ref = redis_or_error()
+        if isinstance(ref, str):
+            return ref
+        if queue not in QUEUES:
+            return page_error(404, "There is no queue by that name.", "No such queue")
+        n = dead.count_dead(ref, queue)
+        verb = "put back at the end of the queue" if action == "requeue" else "deleted for good"
+        return confirm(
+            f"{action.title()} every dead letter of {queue}",
+            f"{n:,} dead messages of the {queue} queue will be {verb}.",
+            f"/admin/dead/{queue}/all/{action}",
+            f"{action.title()} {n:,} messages",
+            f"/admin/dead?queue={queue}",
+            "dead",
+        )
+
+    @app.post("/admin/dead/<queue>/<which>/<action:re:requeue|delete>")
+    @admin_only
+    def dead_action(queue: str, which: str, action: str) -> str | bottle.HTTPResponse:
+        ref = redis_or_error()
+        if isinstance(ref, str):
+            return ref
+        if queue not in QUEUES:
+            return page_error(404, "There is no queue by that name.", "No such queue")
+        if len(which) > 64 or not which.replace("-", "").isalnum():
+            return page_error(404, "There is no dead message with that id.", "No such message")
+        try:
+            if which == "all":
+                fn = dead.requeue_all_dead if action == "requeue" else dead.delete_all_dead
+                n = fn(ref, queue)
+            else:
+                fn = dead.requeue_dead if action == "requeue" else dead.delete_dead
+                n = fn(ref, queue, [which])
+                if n == 0:
+                    return page_error(404, "That message is no longer dead-lettered.", "Gone")
+        except (redis.RedisError, OSError):
+            return page_error(503, "Redis is not answering; nothing was changed.")
+        audit(action, f"dead:{queue}:{which}", n)
+        return back(
+            f"/admin/dead?queue={queue}", "requeued" if action == "requeue" else "deleted", n
+        )

@@ -1,0 +1,64 @@
+"""The dashboard's schedules (``/admin/schedules``): every periodic job with its cron, its
+next run (UTC), its last run and outcome, the scheduler lease holder, and "run now", which
+claims that minute's tick the way the scheduler does, so a run by hand never doubles one.
+Admins only; "run now" is a POST with the CSRF token, written to the audit trail."""
+
+from __future__ import annotations
+
+import bottle
+import redis
+
+from actors.scheduler_lease import claim_tick_by_hand, scheduler_status
+from jobs import queueing
+from models.db import utcnow
+from ops.schedules import SCHEDULES, TRACKED, schedules
+from web.admin_views import audit, back, notice, redis_or_error, who
+from web.auth_guard import admin_only
+from web.context import page_error, render
+from web.views import broker_ref
+
+
+def mount(app: bottle.Bottle) -> None:
+    """Add the schedules' page and "run now" to ``app``."""
+
+    @app.get("/admin/schedules")
+    @admin_only
+    def schedule_list() -> str:
+        now = utcnow()
+        status, redis_error = None, None
+        ref = broker_ref()
+        try:
+            status = scheduler_status(ref) if ref is not None else None
+        except (redis.RedisError, OSError) as error:
+            redis_error = f"Redis is not answering ({type(error).__name__})"
+        return render(
+            "admin/schedules.html",
+            schedules=schedules(now),
+            tracked=TRACKED,
+            scheduler=status,
+            redis_error=redis_error,
+            now=now,
+            tab="schedules",
+            notice=notice(),
+        )
+
+    @app.post("/admin/schedules/<actor>/run")
+    @admin_only
+    def run_now(actor: str) -> str | bottle.HTTPResponse:
+        if actor not in SCHEDULES:
+            return page_error(404, "There is no periodic job by that name.", "No such job")
+        ref = redis_or_error()
+        if isinstance(ref, str):
+            return ref
+        try:
+            if not claim_tick_by_hand(ref, actor, utcnow(), who()):
+                return page_error(
+                    409,
+                    "This minute's run was sent already; ask again in a minute.",
+                    "Already sent",
+                )
+            queueing.send(queueing.build_message(actor, queueing.PERIODIC_QUEUE, []))
+        except (redis.RedisError, OSError):
+            return page_error(503, "Redis is not answering; nothing was sent.")
+        audit("run-now", f"schedule:{actor}")
+        return back("/admin/schedules", "ran")
