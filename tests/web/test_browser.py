@@ -81,7 +81,7 @@ def live_app(app_settings, broker, worker, db):
     server.close()
 
 
-def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, tmp_path):
+def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_spotify, tmp_path):
     from playwright.sync_api import sync_playwright
 
     ben = sign_in("ben")  # the friend: signed in once, never synced
@@ -129,6 +129,9 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, tmp_pat
         assert page.input_value("input[name=friend_code]") == "ZZZZZ-ZZZZZ"
         assert page.url == f"{live_app}/"
 
+        # Slow Spotify down while Ben's library loads, so the page polls at least three
+        # times before it is complete.
+        demo_spotify.set_faults(latency_ms=150)
         page.fill("input[name=friend_code]", ben.friend_code)
         page.click("button:has-text('Compare')")
         page.wait_for_url(f"{live_app}/compare/{ben.friend_code}*")
@@ -155,7 +158,8 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, tmp_pat
                 assert kept, f"focus lost after poll {polls_seen}"
             else:
                 time.sleep(0.5)
-        assert polls_seen >= 1
+        assert polls_seen == 3
+        demo_spotify.set_faults(latency_ms=0)
         assert page.locator("[aria-live=polite]").count() == 1
         live.append(page.inner_text("[aria-live=polite]"))
         assert len(set(live)) >= 2 and live[-1].startswith("Up to date"), live
