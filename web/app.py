@@ -35,7 +35,7 @@ SyncRequest = Callable[..., JobRun | None]
 def create_app(settings: Settings) -> bottle.Bottle:
     """A Bottle app for ``settings`` with every route mounted."""
     app = bottle.Bottle()
-    app.config["config.settings"] = settings
+    app.config["overlap.settings"] = settings
     init_database(settings.database_url)
     tokens.configure(settings.token_keys)
     # One client for the pages and the broker that sends syncs: short timeouts, and after a

@@ -18,7 +18,7 @@ from web.session import Session
 
 def settings() -> Settings:
     """The app's settings."""
-    return bottle.request.app.config["config.settings"]
+    return bottle.request.app.config["overlap.settings"]
 
 
 def session() -> Session:

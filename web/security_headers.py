@@ -1,8 +1,9 @@
 """The headers every answer carries so that a browser holds the pages to what they are.
 
-- A strict Content-Security-Policy: scripts, styles, images and requests from this site
-  only, and no inline script or style at all (the templates have none; htmx is loaded
-  from /static and told not to inject its indicator style). ``frame-ancestors 'none'``
+- A strict Content-Security-Policy: scripts, styles and requests from this site only,
+  images from it and from Spotify's image host, and no inline script or style at all
+  (the templates have none; htmx is loaded from /static and told not to inject its
+  indicator style). ``frame-ancestors 'none'``
   and ``X-Frame-Options`` keep the pages out of other sites' frames.
 - ``Referrer-Policy: same-origin``: the address of a comparison (a friend code) never
   leaves the site in a Referer.
@@ -14,31 +15,58 @@
 
 from __future__ import annotations
 
+import functools
+from urllib.parse import urlsplit
+
 import bottle
 
+from config.settings import Settings
 from web import context
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
+# Where Spotify serves artists' pictures (the og:image of an artist page, and the Web
+# API's images): the one other origin a page may load from.
+SPOTIFY_IMAGES = "https://i.scdn.co"
 HSTS = "max-age=31536000"
+
+
+def image_origins(settings: Settings) -> frozenset[str]:
+    """The origins, besides the site's own, that artists' pictures may come from: Spotify's
+    image host, and the demo Spotify's own host in demo mode (it draws its pictures)."""
+    origins = {SPOTIFY_IMAGES}
+    if settings.demo:
+        parts = urlsplit(settings.spotify_open_url)
+        origins.add(f"{parts.scheme}://{parts.netloc}")
+    return frozenset(origins)
+
+
+def content_security_policy(settings: Settings) -> str:
+    """The policy every answer carries."""
+    return _policy(image_origins(settings))
+
+
+@functools.lru_cache(maxsize=8)
+def _policy(images_from: frozenset[str]) -> str:
+    images = " ".join(["'self'", *sorted(images_from)])
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {images}",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
 
 
 def add_security_headers() -> None:
     """Set the headers on ``bottle.response`` (an ``after_request`` hook, and called by the
     error pages, whose answers Bottle builds after the hooks ran)."""
     response = bottle.response
-    response.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.set_header("Content-Security-Policy", content_security_policy(context.settings()))
     response.set_header("X-Frame-Options", "DENY")
     response.set_header("Referrer-Policy", "same-origin")
     response.set_header("X-Content-Type-Options", "nosniff")

@@ -25,7 +25,7 @@ def counts_resume_at() -> dt.datetime | None:
     ref = app.config.get("overlap.redis_ref")
     if ref is None:
         return None
-    gate = SpotifyGate(ref, app.config["config.settings"])
+    gate = SpotifyGate(ref, app.config["overlap.settings"])
     try:
         ends = [gate.paused_until(kind) for kind in COUNT_HOSTS]
     except redis.RedisError:

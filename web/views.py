@@ -171,25 +171,17 @@ def _shared_first(me: User, friend: User, month: str) -> None:
 GRID_SIZE = 12
 
 
-def _image_sources() -> set[str]:
-    # The origins the page's Content-Security-Policy lets images come from: a picture from
-    # anywhere else would only be blocked (and reported), so it is drawn as a monogram.
-    policy = security_headers.CONTENT_SECURITY_POLICY
-    for directive in policy.split(";"):
-        name, *sources = directive.split()
-        if name == "img-src":
-            return {s.rstrip("/") for s in sources if "://" in s}
-    return set()
-
-
 def shown_image(url: str | None) -> str | None:
-    """``url`` when the page may load it (an https or http picture the policy allows)."""
+    """``url`` when the page may load it: an http(s) picture from an origin the page's
+    Content-Security-Policy allows. A picture from anywhere else would only be blocked
+    (and reported), so it is drawn as a monogram instead."""
     if not url:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return None
-    return url if f"{parts.scheme}://{parts.netloc}" in _image_sources() else None
+    allowed = security_headers.image_origins(context.settings())
+    return url if f"{parts.scheme}://{parts.netloc}" in allowed else None
 
 
 def broker_ref() -> RedisRef | None:

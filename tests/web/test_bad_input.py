@@ -86,7 +86,7 @@ def a_whole_number(raw: str) -> bool:
 def forget_guesses(web):
     """Clear the wrong-code counts, so every wrong code gets its own answer, not the 429."""
     config = web.app.config
-    client, namespace = config["overlap.redis"], config["config.settings"].redis_namespace
+    client, namespace = config["overlap.redis"], config["overlap.settings"].redis_namespace
 
     def forget() -> None:
         for key in client.scan_iter(f"{namespace}:guesses:*"):

@@ -34,6 +34,9 @@ def test_pages_redirects_and_errors_carry_a_strict_policy(web):
         assert answer.headers["X-Frame-Options"] == "DENY"
         assert answer.headers["Referrer-Policy"] == "same-origin"
         assert "Strict-Transport-Security" not in answer.headers  # plain-http demo
+        # Pictures: this site, Spotify's image host and, in demo mode, the demo's host.
+        demo = web.app.config["overlap.settings"].spotify_open_url.rsplit("/", 1)[0]
+        assert csp["img-src"].split() == ["'self'", demo, "https://i.scdn.co"]
 
 
 def test_hsts_is_sent_when_the_app_is_served_over_https(app_settings, broker, db):
