@@ -225,6 +225,7 @@ class Settings:
     base_url: str
     forwarded_allow_ips: tuple[str, ...]
     refresh_cooldown_seconds: int
+    compare_computes_per_minute: int
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -296,6 +297,7 @@ class Settings:
             base_url=_base_url(env, port),
             forwarded_allow_ips=_forwarded_allow_ips(env),
             refresh_cooldown_seconds=_int(env, "REFRESH_COOLDOWN_SECONDS", 300, minimum=0),
+            compare_computes_per_minute=_int(env, "COMPARE_COMPUTES_PER_MINUTE", 60, minimum=1),
             extra={k: v for k, v in env.items() if k.startswith("DEMO_SPOTIFY_")},
         )
 

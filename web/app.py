@@ -48,7 +48,9 @@ def create_app(settings: Settings) -> bottle.Bottle:
     app.config["overlap.sync"] = _sync_requester(settings, redis_client)
     app.config["overlap.guard"] = GuessGuard(redis_ref)
     app.config["overlap.client_address"] = ClientAddress(settings.forwarded_allow_ips)
-    app.config["overlap.comparisons"] = ComparisonCache(redis_ref)
+    app.config["overlap.comparisons"] = ComparisonCache(
+        redis_ref, settings.compare_computes_per_minute
+    )
 
     app.add_hook("before_request", refuse_unwanted_bodies)
 

@@ -67,9 +67,12 @@ class TooManyComputes(ComparisonRefused):
 class ComparisonCache:
     """``compare`` with a cache in front of it."""
 
-    def __init__(self, ref: RedisRef | None) -> None:
+    def __init__(
+        self, ref: RedisRef | None, computes_per_minute: int = MAX_COMPUTES_PER_MINUTE
+    ) -> None:
         self.ref = ref
         self.stamps = LibraryStamps(ref) if ref is not None else None
+        self.computes_per_minute = computes_per_minute
 
     def compare(
         self, me: User, friend: User, month: str, *, limit: int, offset: int, sort: str
@@ -133,7 +136,7 @@ class ComparisonCache:
         pipe = client.pipeline(transaction=False)
         pipe.set(key, 0, ex=60, nx=True)  # the minute starts with the first computation
         pipe.incr(key)
-        return pipe.execute()[1] <= MAX_COMPUTES_PER_MINUTE
+        return pipe.execute()[1] <= self.computes_per_minute
 
     def _wait_for(self, client: redis.Redis, key: str) -> bytes | None:
         """The entry another request is computing, once it lands (None: it did not)."""

@@ -9,7 +9,6 @@ import pytest
 from config.redis_ref import RedisRef
 from models import Artist, User, UserArtist, current_month
 from models.artist import ArtistFields
-from web import comparison_cache
 from web.comparison_cache import ComparisonCache, PastTheEnd, TooManyComputes
 
 
@@ -61,8 +60,8 @@ def test_an_offset_past_the_end_is_refused_without_computing_or_caching(
     assert page(cache, me, friend, offset=2).shared  # the last one is still there
 
 
-def test_uncached_computations_have_a_budget_per_person(db, cache, broker, namespace, monkeypatch):
-    monkeypatch.setattr(comparison_cache, "MAX_COMPUTES_PER_MINUTE", 5)
+def test_uncached_computations_have_a_budget_per_person(db, cache, broker, namespace):
+    cache.computes_per_minute = 5  # COMPARE_COMPUTES_PER_MINUTE
     me, friend = two_people(20)
 
     for offset in range(5):
