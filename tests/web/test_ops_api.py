@@ -89,7 +89,7 @@ def test_queue_stats_show_each_queue_and_the_live_workers(web, signed_in_web, br
         worker.stop()
 
     queues = {q["queue"]: q for q in body["queues"]}
-    assert list(queues) == ["interactive", "artists", "bulk", "periodic"]
+    assert list(queues) == ["shared", "interactive", "artists", "bulk", "periodic"]
     assert queues["interactive"] == {
         "queue": "interactive", "waiting": 1, "delayed": 0, "failed": 0, "running": 0,
         "processing": 0, "tracked_running": 0, "paused": False,
@@ -145,7 +145,7 @@ def test_metrics_carry_jobs_queues_workers_and_spotify(web, broker, app_settings
     assert depth[(("queue", ARTISTS_QUEUE), ("state", "waiting"))] == 3
     assert depth[(("queue", BULK_QUEUE), ("state", "delayed"))] == 1
     assert depth[(("queue", INTERACTIVE_QUEUE), ("state", "waiting"))] == 0
-    assert len(depth) == 4 * 4  # every queue in every state
+    assert len(depth) == 5 * 4  # every queue in every state
     assert s["overlap_queue_paused"][(("queue", BULK_QUEUE),)] == 1
     assert s["overlap_queue_paused"][(("queue", ARTISTS_QUEUE),)] == 0
     assert s["overlap_queue_workers"][(("queue", "periodic"),)] == 1
