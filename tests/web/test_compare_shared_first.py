@@ -1,0 +1,38 @@
+"""The comparison page asks for its pending shared artists first, once however often it
+polls (the order itself is tested with real workers in tests/jobs/test_shared_first.py)."""
+
+from __future__ import annotations
+
+from actors.testing import enqueued
+from jobs import queueing
+from models import Artist, ArtistListeners, User, UserArtist
+from models.artist import ArtistFields
+
+
+def test_polls_of_an_incomplete_comparison_send_each_pending_shared_artist_once(
+    web, signed_in_web, broker
+):
+    # Given Cleo and Ben share three artists, one already counted this month, and each
+    # has one artist of their own without a count:
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    ben = User.sign_in("ben", "Ben", {})
+    names = ["shared-counted", "shared-a", "shared-b", "only-cleo", "only-ben"]
+    ids = Artist.upsert_many([ArtistFields(f"{n:0>22}", n, "u", None, True) for n in names])
+    key = {n: ids[f"{n:0>22}"] for n in names}
+    UserArtist.link_many(cleo.id, [key[n] for n in names[:4]], "followed")
+    UserArtist.link_many(ben.id, [key[n] for n in names[:3] + ["only-ben"]], "followed")
+    ArtistListeners.record(key["shared-counted"], 10)
+    broker.flush_all()
+
+    # When the page loads and then polls twice:
+    web.get(f"/compare/{ben.friend_code}")
+    for _ in range(2):
+        web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
+
+    # Then the two shared artists still waiting went once each on the shared queue, and
+    # nothing of one side only did.
+    sent = enqueued(broker, queueing.SHARED_QUEUE)
+    assert sorted(m.args[0] for m in sent) == [f"{'shared-a':0>22}", f"{'shared-b':0>22}"]
+    assert {m.actor_name for m in sent} == {queueing.UPDATE_SHARED_ARTIST}
+    assert enqueued(broker, queueing.ARTISTS_QUEUE) == []
