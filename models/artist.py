@@ -209,3 +209,14 @@ class ArtistListeners(BaseModel):
             )
             .execute()
         )
+
+    @classmethod
+    def history(cls, artist_id: int) -> list[tuple[str, int]]:
+        """The artist's known counts, ``(month, listeners)`` oldest first (the unique index
+        on (artist_id, month) answers it in order)."""
+        query = (
+            cls.select(cls.month, cls.monthly_listeners)
+            .where((cls.artist == artist_id) & cls.monthly_listeners.is_null(False))
+            .order_by(cls.month)
+        )
+        return [(month, count) for month, count in query.tuples()]

@@ -49,6 +49,19 @@ class SharedArtist:
     friend_sources: list[str]
     # No count yet and still waiting for update_artist (False: tried and had none).
     pending: bool = False
+    # The count of the earliest month held (None: no count was ever read).
+    earliest_listeners: int | None = None
+
+    @property
+    def change(self) -> str | None:
+        """ "up" or "down" when the listeners grew or fell by more than half since the
+        earliest month held, else None."""
+        first, now = self.earliest_listeners, self.monthly_listeners
+        if not first or now is None:
+            return None
+        if now > first * 1.5:
+            return "up"
+        return "down" if now < first * 0.5 else None
 
 
 @dataclass(frozen=True)
@@ -173,11 +186,37 @@ _SHARED_ORDER = {
 }
 # The page and the shared totals in one pass: the window sums run over every shared
 # artist before LIMIT cuts the page out.
+# The earliest count held for each artist of the cut page (for the "grew or fell by more
+# than half" mark): a lookup on the (artist_id, month) index, made in the outer query so
+# that it runs for the page's rows only, never for every shared artist before LIMIT.
+_EARLIEST = (
+    '(SELECT "e"."monthly_listeners" FROM "artist_listeners" AS e '
+    'WHERE "e"."artist_id" = "p"."id" AND "e"."monthly_listeners" IS NOT NULL '
+    'ORDER BY "e"."month" LIMIT 1)'
+)
+
+
+def _outer(order: str) -> str:
+    # The same order, on the inner query's named columns.
+    for inner, outer in (
+        ('"l"."monthly_listeners"', '"p"."ml"'),
+        ('"a"."name"', '"p"."name"'),
+        ('"a"."spotify_id"', '"p"."spotify_id"'),
+    ):
+        order = order.replace(inner, outer)
+    return order
+
+
 _SHARED_PAGE_SQL = {
     sort: (
-        f"SELECT {_PAGE_COLUMNS}, COUNT(*) OVER (), SUM({_PENDING}) OVER (), {_PENDING} "
+        f'SELECT "p".*, {_EARLIEST} FROM ('
+        'SELECT "a"."id" AS id, "a"."spotify_id" AS spotify_id, "a"."name" AS name, '
+        '"a"."url" AS url, "a"."image_url" AS image_url, "l"."monthly_listeners" AS ml, '
+        f"COUNT(*) OVER () AS total, SUM({_PENDING}) OVER () AS pending_total, "
+        f"{_PENDING} AS pending "
         f"{_FROM}{_SHARED}"
         f"ORDER BY {order} LIMIT {{p}} OFFSET {{p}}"
+        f") AS p ORDER BY {_outer(order)}"
     )
     for sort, order in _SHARED_ORDER.items()
 }
@@ -311,8 +350,9 @@ def compare(
                 sources.get((me.id, aid), []),
                 sources.get((friend.id, aid), []),
                 bool(row_pending),
+                earliest,
             )  # fmt: skip
-            for aid, sid, name, url, image, ml, _count, _pending, row_pending in page
+            for aid, sid, name, url, image, ml, _count, _pending, row_pending, earliest in page
         ],
         limit=limit,
         offset=offset,

@@ -257,3 +257,15 @@ class UserArtist(BaseModel):
                     .execute()
                 )
         return len(rows)
+
+    @classmethod
+    def sources_of(cls, user_ids: Iterable[int], artist_id: int) -> dict[int, list[str]]:
+        """Where each of these people has the artist from, in the fixed order of SOURCES
+        (a person without it is left out)."""
+        found: dict[int, set[str]] = {}
+        query = cls.select(cls.user_id, cls.source).where(
+            (cls.artist == artist_id) & cls.user.in_(list(user_ids))
+        )
+        for user_id, source in query.tuples():
+            found.setdefault(user_id, set()).add(source)
+        return {uid: [s for s in SOURCES if s in got] for uid, got in found.items()}

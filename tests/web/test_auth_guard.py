@@ -25,6 +25,7 @@ SIGNED_OUT = {
     # A share link welcomes the signed-out friend before the sign-in (no library shown).
     ("GET", "/compare/{code}"): (200, None, "Ben wants to compare music with you"),
     ("GET", "/compare/{code}/only-you"): (200, None, "Ben wants to compare music with you"),
+    ("GET", "/artists/artist1"): (303, "/login", ""),
     ("GET", "/api/me"): (401, None, '{"error": "not signed in"}'),
     ("GET", "/api/compare/{code}"): (401, None, '{"error": "not signed in"}'),
     ("GET", "/api/jobs/1"): (401, None, '{"error": "not signed in"}'),
@@ -64,6 +65,7 @@ PUBLIC = {
 }
 # How each route of SIGNED_OUT is written in the app's route table.
 RULES = {
+    "/artists/artist1": "/artists/<spotify_id>",
     "/compare/{code}": "/compare/<code>",
     "/compare/{code}/only-you": "/compare/<code>/only-<side:re:you|them>",
     "/api/compare/{code}": "/api/compare/<code>",

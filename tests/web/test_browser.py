@@ -170,9 +170,19 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
         assert shift < 0.1, f"cumulative layout shift {shift}"
         page.screenshot(path=str(tmp_path / "comparison.png"), full_page=True)
 
-        # Phones: nothing wider than the screen, on the comparison and its lists.
+        # An artist's page, from the shared table: its listener history drawn as SVG.
+        artist_path = page.get_attribute("table.shared tbody a", "href")
+        assert artist_path.endswith(f"?with={ben.friend_code}")
+        page.click("table.shared tbody a")
+        page.wait_for_selector("figure.history svg")
+        assert page.locator("figure.history svg circle.point").count() >= 1
+        assert "Ben" in page.inner_text("ul.who")
+        page.go_back()
+
+        # Phones: nothing wider than the screen, on the comparison, its lists, an artist.
         page.set_viewport_size({"width": 390, "height": 844})
-        for url in (page.url, f"{live_app}/compare/{ben.friend_code}/only-you", live_app):
+        phone_pages = (f"{live_app}/compare/{ben.friend_code}/only-you", f"{live_app}{artist_path}")
+        for url in (page.url, *phone_pages, live_app):
             page.goto(url)
             assert page.evaluate(NO_OVERFLOW), url
         page.set_viewport_size({"width": 1280, "height": 800})
@@ -195,7 +205,7 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
             for state, paths in (
                 (None, ["/", f"/compare/{code}"]),
                 (signed_in, ["/", f"/compare/{code}", f"/compare/{code}/only-you",
-                             "/compare/ZZZZZZZZZZ"]),
+                             "/compare/ZZZZZZZZZZ", artist_path]),
             ):  # fmt: skip
                 # The CSP (rightly) refuses the injected script, so this context skips it.
                 context = browser.new_context(

@@ -9,6 +9,7 @@ from web.routes import (
     admin_dead,
     admin_schedules,
     api,
+    artists,
     auth,
     compare,
     health,
@@ -24,6 +25,7 @@ def mount_all(app: bottle.Bottle) -> None:
     auth.mount(app)
     home.mount(app)
     compare.mount(app)
+    artists.mount(app)
     api.mount(app)
     health.mount(app)
     ops_api.mount(app)

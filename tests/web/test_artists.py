@@ -1,0 +1,105 @@
+"""An artist's page: its listener history as an SVG chart, who of the two has it and from
+where, the friend taken from ``?with=`` and checked; and the comparison's links to it and
+its mark on artists whose listeners moved by more than half."""
+
+from __future__ import annotations
+
+import html
+
+from models import Artist, ArtistListeners, User, current_month
+from tests.web.test_compare import both_synced, library
+
+
+def artist(name: str) -> Artist:
+    return Artist.get(Artist.name == name)
+
+
+def test_the_artist_page_charts_the_months_held_and_says_who_has_them(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Nova": 3_000})
+    library(ben, {"Nova": None}, source="saved_album")
+    nova = artist("Nova")
+    ArtistListeners.record(nova.id, 1_000, month="2025-01")
+    ArtistListeners.record(nova.id, 2_000, month="2025-06")
+
+    page = web.get(f"/artists/{nova.spotify_id}?with={ben.friend_code}")
+
+    text = html.unescape(page.text)
+    assert page.status_int == 200 and "<h1>Nova</h1>" in text
+    svg = text.split("<svg")[1].split("</svg>")[0]
+    # One point a month held, oldest first, and a line through them.
+    assert svg.count("<circle") == 3
+    assert "2025-01: 1,000 listeners" in svg and f"{current_month()}: 3,000 listeners" in svg
+    assert "<polyline" in svg
+    who = text.split('<ul class="who">')[1].split("</ul>")[0]
+    assert 'You</strong>: <span class="chip">followed</span>' in who
+    assert 'Ben</strong>: <span class="chip">saved album</span>' in who
+    assert f'href="/compare/{ben.friend_code}"' in text
+
+
+def test_an_artist_with_no_count_says_so_without_a_chart(web, signed_in_web):
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Quiet": None})
+
+    page = web.get(f"/artists/{artist('Quiet').spotify_id}")
+
+    assert "<svg" not in page.text.split("<main")[1] and "No listener count is held" in page.text
+
+
+def test_a_wrong_friend_code_or_artist_is_refused(web, signed_in_web):
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Nova": 10})
+    sid = artist("Nova").spotify_id
+
+    assert web.get(f"/artists/{sid}?with=nope", expect_errors=True).status_int == 400
+    assert web.get(f"/artists/{sid}?with=ZZZZZ-ZZZZZ", expect_errors=True).status_int == 404
+    assert web.get("/artists/nobody", expect_errors=True).status_int == 404
+    # Your own code names only you: the page shows one person.
+    own = web.get(f"/artists/{sid}?with={cleo.friend_code}")
+    assert own.text.count("<li><strong>") == 1
+
+
+def test_every_list_links_to_the_artist_page(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Shared": 10, "Mine": 20})
+    library(ben, {"Shared": 10, "Theirs": 30})
+    both_synced(cleo, ben)
+    link = "/artists/{}?with=" + ben.friend_code
+
+    comparison = web.get(f"/compare/{ben.friend_code}").text
+    shared_link = link.format(artist("Shared").spotify_id)
+    # The grid and the table both link the shared artist.
+    assert comparison.count(f'href="{shared_link}"') == 2
+    assert f'href="{link.format(artist("Mine").spotify_id)}"' in comparison
+    assert f'href="{link.format(artist("Theirs").spotify_id)}"' in comparison
+    only = web.get(f"/compare/{ben.friend_code}/only-them").text
+    assert f'href="{link.format(artist("Theirs").spotify_id)}"' in only
+    home = web.get("/").text
+    assert f'href="/artists/{artist("Mine").spotify_id}"' in home
+
+
+def test_shared_artists_that_grew_or_fell_by_more_than_half_are_marked(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    names = {"Rising": 1_600, "Falling": 400, "Steady": 1_400}
+    for user in (cleo, ben):
+        library(user, names)
+    both_synced(cleo, ben)
+    for name in names:
+        ArtistListeners.record(artist(name).id, 1_000, month="2024-03")
+
+    rows = {
+        row.split("</a>")[0].rsplit(">", 1)[1]: row
+        for row in web.get(f"/compare/{ben.friend_code}").text.split("<tr>")[2:]
+    }
+
+    assert "grew by over half" in rows["Rising"] and "fell" not in rows["Rising"]
+    assert "fell by over half" in rows["Falling"]
+    assert "over half" not in rows["Steady"]

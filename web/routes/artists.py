@@ -1,0 +1,48 @@
+"""An artist's own page: its monthly listeners over the months held, and who has it.
+
+It is reached from a comparison, so the friend comes in the query (``?with=<code>``) and
+is found the same way as a typed code, under the same guess limit.
+"""
+
+from __future__ import annotations
+
+import bottle
+
+from models import Artist, ArtistListeners, User, UserArtist
+from web.auth_guard import login_required, sign_in_first
+from web.context import page_error, render
+from web.listener_chart import listener_chart, short_count
+from web.views import find_friend, shown_image
+
+
+def mount(app: bottle.Bottle) -> None:
+    """Add the artist routes to ``app``."""
+
+    @app.get("/artists/<spotify_id>")
+    @login_required(otherwise=sign_in_first)
+    def artist_page(me: User, spotify_id: str) -> str:
+        artist = Artist.get_or_none(Artist.spotify_id == spotify_id[:64])
+        if artist is None:
+            return page_error(404, "overlap knows no artist by that id.", title="No such artist")
+        friend = None
+        code = bottle.request.query.get("with")
+        if code:
+            friend, problem, status = find_friend(code, malformed_status=400)
+            if friend is None:
+                return page_error(status, problem or "", title="Cannot compare")
+            if friend.id == me.id:
+                friend = None  # Your own code names only you.
+        people = [me.id] if friend is None else [me.id, friend.id]
+        sources = UserArtist.sources_of(people, artist.id)
+        history = ArtistListeners.history(artist.id)
+        return render(
+            "artist.html",
+            artist=artist,
+            image=shown_image(artist.image_url),
+            history=history,
+            chart=listener_chart(history),
+            short_count=short_count,
+            friend=friend,
+            my_sources=sources.get(me.id, []),
+            their_sources=sources.get(friend.id, []) if friend else [],
+        )
