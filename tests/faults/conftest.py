@@ -159,6 +159,9 @@ def app_env(base_env, demo_spotify, namespace, tmp_path) -> Iterator[dict[str, s
         HOST="127.0.0.1",
         PORT=str(free_port()),
         WORKER_THREADS="4",
+        # The fault tests press Refresh again and again to see what an outage does to it;
+        # the cooldown between refreshes has tests of its own (tests/web).
+        REFRESH_COOLDOWN_SECONDS="0",
         PYTHONUNBUFFERED="1",
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
