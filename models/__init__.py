@@ -6,6 +6,7 @@ connection, ``models.migrations`` creates and upgrades the schema.
 
 from models.artist import Artist, ArtistListeners, current_month
 from models.audit import AuditEntry
+from models.compared import ComparedWith
 from models.db import BaseModel, database, init_database
 from models.job_run import JobRun
 from models.user import User, UserArtist
@@ -17,6 +18,7 @@ ALL_TABLES: list[type[BaseModel]] = [
     UserArtist,
     JobRun,
     AuditEntry,
+    ComparedWith,
 ]
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "ArtistListeners",
     "AuditEntry",
     "BaseModel",
+    "ComparedWith",
     "JobRun",
     "User",
     "UserArtist",

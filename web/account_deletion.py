@@ -16,7 +16,7 @@ from __future__ import annotations
 import redis
 
 from config.redis_ref import RedisRef
-from models import JobRun, User, database
+from models import ComparedWith, JobRun, User, database
 from models.job_run import ACTIVE
 from sync.library_stamps import LibraryStamps
 from sync.users import user_subject
@@ -39,6 +39,9 @@ def delete_account(user: User, ref: RedisRef | None) -> None:
         JobRun.delete().where(
             (JobRun.subject == subject) & JobRun.status.not_in(ACTIVE) & ~JobRun.cancel_requested
         ).execute()
+        # Their rows in both people's lists go too (not left to the foreign keys' cascade,
+        # which SQLite applies only with its pragma on).
+        ComparedWith.forget(user.id)
         User.delete().where(User.id == user.id).execute()
     if ref is not None:
         try:

@@ -74,6 +74,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         "0004_user_session_version",
         "0005_audit_log",
         "0006_user_ids_never_reused",
+        "0007_compared_with",
     ]
     assert (done.before, done.after, done.applied, done.carried_over) == (
         None,
@@ -81,7 +82,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         tuple(SCRIPTS),
         (),
     )
-    assert migrations.LATEST == 6
+    assert migrations.LATEST == 7
     assert _history() == SCRIPTS
     assert set(database.get_tables()) >= APP_TABLES
     assert migrations.current_version() == migrations.LATEST
@@ -183,6 +184,10 @@ class _OldJobRun(Model):
         table_name = "job_runs"
 
 
+def _undo_0007(migrator: SchemaMigrator) -> None:
+    migrator.migrate(migrator.drop_table("compared_with"))
+
+
 def _undo_0006(migrator: SchemaMigrator) -> None:
     # Nothing: the models make ``user`` without AUTOINCREMENT, as it was before 0006, and
     # the columns, indexes and keys compared here are the same either way.
@@ -212,6 +217,7 @@ def _undo_0002(migrator: SchemaMigrator) -> None:
 # What each script changed, taken back from the tables the models make today. A new
 # script that changes a table adds its own here.
 UNDO: dict[int, Callable[[SchemaMigrator], None]] = {
+    7: _undo_0007,
     6: _undo_0006,
     5: _undo_0005,
     4: _undo_0004,

@@ -19,6 +19,7 @@ SIGNED_OUT = {
     ("GET", "/loading"): (303, "/login", ""),
     ("POST", "/refresh"): (303, "/login", ""),
     ("POST", "/friend-code"): (303, "/login", ""),
+    ("POST", "/people/1/remove"): (303, "/login", ""),
     ("POST", "/logout-everywhere"): (303, "/login", ""),
     ("POST", "/account/delete"): (401, None, "You are not signed in."),
     ("POST", "/compare"): (303, "/login", ""),
@@ -65,6 +66,7 @@ PUBLIC = {
 }
 # How each route of SIGNED_OUT is written in the app's route table.
 RULES = {
+    "/people/1/remove": "/people/<other_id:int>/remove",
     "/artists/artist1": "/artists/<spotify_id>",
     "/compare/{code}": "/compare/<code>",
     "/compare/{code}/only-you": "/compare/<code>/only-<side:re:you|them>",

@@ -177,7 +177,11 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
         page.wait_for_selector("figure.history svg")
         assert page.locator("figure.history svg circle.point").count() >= 1
         assert "Ben" in page.inner_text("ul.who")
-        page.go_back()
+        # Your people: the home page now lists Ben, linked to the comparison.
+        page.goto(live_app)
+        assert page.inner_text(".people-list a.person") == "Ben"
+        assert page.get_attribute(".people-list a.person", "href") == f"/compare/{ben.friend_code}"
+        page.goto(f"{live_app}/compare/{ben.friend_code}")
 
         # Phones: nothing wider than the screen, on the comparison, its lists, an artist.
         page.set_viewport_size({"width": 390, "height": 844})

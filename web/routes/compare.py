@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bottle
 
-from models import User, current_month
+from models import ComparedWith, User, current_month
 from models.comparison import SORTS, only_page
 from models.user import normalize_friend_code
 from web import context
@@ -103,8 +103,12 @@ def mount(app: bottle.Bottle) -> None:
         if context.is_htmx():
             html = render("_comparison.html", **view)
             if view["complete"]:
+                # The home lists show the finished figure (a write only when it changed).
+                ComparedWith.update_match(me, friend, view["c"].match)
                 bottle.response.status = 286  # htmx: stop polling (the markup has no trigger)
             return html
+        # Opening a comparison puts it on both people's lists, as Blend does.
+        ComparedWith.record(me, friend, view["c"].match)
         return render("compare.html", **view)
 
     @app.get("/compare/<code>/only-<side:re:you|them>")

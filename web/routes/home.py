@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import bottle
 
-from models import User, current_month
+from models import ComparedWith, User, current_month
 from models.library import SORTS, library_page
 from web import context
 from web.account_deletion import delete_account as delete_account_of
@@ -58,7 +58,15 @@ def mount(app: bottle.Bottle) -> None:
             share_link=f"{context.settings().base_url}/compare/{user.friend_code}",
             counts_resume_at=counts_resume_at() if pending else None,
             next_refresh_at=_next_refresh(user),
+            people=ComparedWith.people_of(user),
         )
+
+    @app.post("/people/<other_id:int>/remove")
+    @login_required(otherwise=sign_in_first)
+    def remove_person(user: User, other_id: int) -> bottle.HTTPResponse:
+        # Hides the comparison from this person's list only; the friend keeps theirs.
+        ComparedWith.remove(user, other_id)
+        return see_other("/")
 
     @app.get("/sync-status")
     @login_required(otherwise=not_signed_in_page("Sign in to see your sync."))
