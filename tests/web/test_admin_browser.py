@@ -97,6 +97,21 @@ def test_every_dashboard_page_opens_under_the_csp_and_auto_refresh_pauses(
         page.wait_for_timeout(4_500)
         assert len(polls) >= 1  # resumed
 
+        # While a form field has focus (one put beside the overview, as a filter would be),
+        # the polls hold back by themselves, and go on once it loses focus.
+        page.evaluate(
+            "() => { const field = document.createElement('input');"
+            " field.id = 'probe'; field.setAttribute('aria-label', 'probe');"
+            " document.querySelector('main').prepend(field); field.focus(); }"
+        )
+        time.sleep(0.5)
+        polls.clear()
+        time.sleep(4.5)
+        assert polls == []
+        page.evaluate("() => document.getElementById('probe').blur()")
+        page.wait_for_timeout(4_500)
+        assert len(polls) >= 1
+
         # On a phone, light and dark, every page fits the width and axe-core finds nothing
         # serious. (The CSP rightly refuses the injected axe script, so this context skips it.)
         signed_in = page.context.storage_state()
