@@ -68,6 +68,8 @@ class User(BaseModel):
     # Every session cookie names the version it was made under; raising it signs out every
     # session of the person at once (sign-out, "sign out everywhere").
     session_version = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    # Their Spotify profile picture (the largest /me gives), if they have one.
+    image_url = TextField(null=True)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.spotify_id}>"
@@ -137,12 +139,18 @@ class User(BaseModel):
 
     @classmethod
     def sign_in(
-        cls, spotify_id: str, display_name: str | None, token: dict, account_id: str | None = None
+        cls,
+        spotify_id: str,
+        display_name: str | None,
+        token: dict,
+        account_id: str | None = None,
+        image_url: str | None = None,
     ) -> User:
         """Create or update the user who just signed in, with their new token."""
         now = utcnow()
         fields = {
             "display_name": display_name,
+            "image_url": image_url,
             "token_json": tokens.seal(token),
             "needs_reauth": False,
             "last_login_at": now,

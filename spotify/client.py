@@ -267,6 +267,11 @@ def _credited(item: Any, kind: str) -> list[ArtistRef]:
     return list(refs.values())
 
 
+def profile_image(profile: dict[str, Any]) -> str | None:
+    """The largest picture of a user profile (``/me``), if it has one."""
+    return _largest_image(profile.get("images"))
+
+
 def _largest_image(images: Any) -> str | None:
     """The URL of the largest image; Spotify lists them widest first when sizes are unknown."""
     if not isinstance(images, list):

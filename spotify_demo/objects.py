@@ -17,6 +17,9 @@ from spotify_demo.catalog import Album, Artist, Catalog, Track, User
 _MARKETS = ["BR", "DE", "ES", "FR", "GB", "JP", "SE", "US"]
 _ARTIST_SIZES = (640, 320, 160)
 _ALBUM_SIZES = (640, 300, 64)
+_PROFILE_SIZES = (300, 64)
+# People with a profile picture; Dmitri and Emma have none, like many Spotify accounts.
+PICTURED_USERS = frozenset({"ana", "ben", "cleo"})
 
 
 def images(base: str, item_id: str, sizes: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -135,7 +138,7 @@ def private_user(base: str, user: User) -> dict[str, Any]:
         "external_urls": {"spotify": f"{base}/open/user/{user.id}"},
         "href": f"{base}/v1/users/{user.id}",
         "id": user.id,
-        "images": [],
+        "images": images(base, user.id, _PROFILE_SIZES) if user.id in PICTURED_USERS else [],
         "type": "user",
         "uri": f"spotify:user:{user.id}",
     }

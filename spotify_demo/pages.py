@@ -15,6 +15,7 @@ from bottle import Bottle, HTTPResponse
 
 from spotify_demo.catalog import Artist, Catalog
 from spotify_demo.limits import Limits
+from spotify_demo.objects import PICTURED_USERS
 from spotify_demo.responses import HTML_TYPE, base_url, error_page
 
 _PAGE_HEADERS = {"Content-Type": HTML_TYPE, "Content-Language": "en", "Vary": "Accept-Language"}
@@ -115,12 +116,15 @@ class Pages:
         return HTTPResponse(body=body.encode(), headers=dict(_PAGE_HEADERS))
 
     def image(self, item_id: str, size: int) -> HTTPResponse:
-        """GET /open/image/{id}/{size}.svg: an artist's or album's placeholder picture."""
+        """GET /open/image/{id}/{size}.svg: an artist's, album's or person's placeholder
+        picture."""
         artist = self.catalog.artist(item_id)
         album = self.catalog.albums.get(item_id)
-        if (artist is None and album is None) or not 16 <= size <= 1024:
+        person = self.catalog.users.get(item_id) if item_id in PICTURED_USERS else None
+        named = artist or album or person
+        if named is None or not 16 <= size <= 1024:
             return error_page(404, "Image not found")
-        label = artist.name if artist else album.name  # type: ignore[union-attr]
+        label = named.display_name if named is person else named.name  # type: ignore[union-attr]
         return HTTPResponse(
             body=image_svg(item_id, label, size).encode(),
             headers={"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"},

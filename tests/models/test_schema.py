@@ -75,6 +75,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         "0005_audit_log",
         "0006_user_ids_never_reused",
         "0007_compared_with",
+        "0008_user_image_url",
     ]
     assert (done.before, done.after, done.applied, done.carried_over) == (
         None,
@@ -82,7 +83,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         tuple(SCRIPTS),
         (),
     )
-    assert migrations.LATEST == 7
+    assert migrations.LATEST == 8
     assert _history() == SCRIPTS
     assert set(database.get_tables()) >= APP_TABLES
     assert migrations.current_version() == migrations.LATEST
@@ -184,6 +185,10 @@ class _OldJobRun(Model):
         table_name = "job_runs"
 
 
+def _undo_0008(migrator: SchemaMigrator) -> None:
+    migrator.migrate(migrator.drop_column("user", "image_url"))
+
+
 def _undo_0007(migrator: SchemaMigrator) -> None:
     migrator.migrate(migrator.drop_table("compared_with"))
 
@@ -217,6 +222,7 @@ def _undo_0002(migrator: SchemaMigrator) -> None:
 # What each script changed, taken back from the tables the models make today. A new
 # script that changes a table adds its own here.
 UNDO: dict[int, Callable[[SchemaMigrator], None]] = {
+    8: _undo_0008,
     7: _undo_0007,
     6: _undo_0006,
     5: _undo_0005,

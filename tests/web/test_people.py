@@ -85,3 +85,27 @@ def test_deleting_an_account_removes_it_from_every_list(web, signed_in_web):
 
     assert ComparedWith.select().count() == 0
     assert ComparedWith.people_of(ben) == []
+
+
+def test_a_person_s_spotify_picture_shows_in_the_list_and_a_person_without_one_an_initial(
+    web, signed_in_web, demo_spotify
+):
+    # Ben and Cléo have profile pictures in the demo, as on Spotify; Dmitri has none.
+    signed_in_web("ben")
+    signed_in_web("dmitri")
+    signed_in_web("cleo")  # the last sign-in is the browser's session
+    ben, dmitri = (User.get(User.spotify_id == name) for name in ("ben", "dmitri"))
+    cleo = User.get(User.spotify_id == "cleo")
+    assert ben.image_url == f"{demo_spotify.base_url}/open/image/ben/300.svg"  # the largest
+    assert dmitri.image_url is None
+    both_synced(cleo, ben, dmitri)
+    web.get(f"/compare/{ben.friend_code}")
+    web.get(f"/compare/{dmitri.friend_code}")
+
+    section = web.get("/").text.split('<section class="people">')[1].split("</section>")[0]
+    rows = section.split("<li>")[1:]
+    ben_row = next(row for row in rows if ">Ben<" in row)
+    dmitri_row = next(row for row in rows if ">Dmitri<" in row)
+    assert f'<img class="person-picture" src="{ben.image_url}"' in ben_row
+    assert "person-picture" not in dmitri_row and 'class="monogram"' in dmitri_row
+    assert demo_spotify.http.get(ben.image_url, timeout=10).status_code == 200

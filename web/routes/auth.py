@@ -10,7 +10,7 @@ import redis
 
 from models import User
 from models.db import utcnow
-from spotify.client import SpotifyClient
+from spotify.client import SpotifyClient, profile_image
 from spotify.errors import NeedsReauth, NotRegistered, SpotifyError
 from spotify.oauth import authorize_url, exchange_code
 from web import context, refused_sign_ins
@@ -93,7 +93,12 @@ def mount(app: bottle.Bottle) -> None:
         known = User.get_or_none(User.spotify_id == profile["id"])
         # Someone whose refresh token Spotify refused gets a sync now, however recent the last.
         signing_in_again = known is not None and known.needs_reauth
-        user = User.sign_in(profile["id"], profile.get("display_name"), token.as_dict())
+        user = User.sign_in(
+            profile["id"],
+            profile.get("display_name"),
+            token.as_dict(),
+            image_url=profile_image(profile),
+        )
         target = safe_next(session.get("next"))
         session.clear()
         session["uid"] = user.id

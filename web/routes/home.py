@@ -14,7 +14,7 @@ from web.auth_guard import login_required, not_signed_in_page, sign_in_first
 from web.context import page_error, render, see_other
 from web.refresh_cooldown import next_refresh_at
 from web.spotify_pause import counts_resume_at
-from web.views import sync_view
+from web.views import shown_image, sync_view
 
 PAGE_SIZE = 50
 
@@ -59,6 +59,8 @@ def mount(app: bottle.Bottle) -> None:
             counts_resume_at=counts_resume_at() if pending else None,
             next_refresh_at=_next_refresh(user),
             people=ComparedWith.people_of(user),
+            # A profile picture is shown only from a host the page's CSP allows.
+            picture_of=shown_image,
         )
 
     @app.post("/people/<other_id:int>/remove")
