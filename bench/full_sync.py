@@ -23,13 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+
+from bench_setup import bench_env, bench_settings, fresh_schema
 
 from actors import runtime
 from actors.broker import configure
 from cli.embedded_redis import EmbeddedRedis
-from config.settings import Settings
 from models import (
     ArtistListeners,
     JobRun,
@@ -37,9 +37,6 @@ from models import (
     UserArtist,
     current_month,
     database,
-    init_database,
-    migrations,
-    tokens,
 )
 from spotify_demo.config import DemoConfig
 from spotify_demo.harness import DemoSpotify, running_demo
@@ -73,18 +70,14 @@ def missing_listeners(user_id: int, month: str) -> int:
 
 def run(demo: DemoSpotify, database_url: str, redis_url: str, var_dir: Path) -> None:
     """Sync ana through two worker processes and print the figures."""
-    namespace = f"bench-sync-{uuid.uuid4().hex[:8]}"
-    env = {
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_NAMESPACE": namespace,
-        "DEMO_SPOTIFY_PORT": str(demo.port), "OVERLAP_VAR_DIR": str(var_dir),
-        "SECRET_KEY": "bench-key-0123456789abcdef012345",
-        "SPOTIFY_API_RATE": str(RATE), "SPOTIFY_PAGES_RATE": str(RATE),
-    }  # fmt: skip
-    settings = Settings.from_env(env, read_dotenv=False)
-    init_database(database_url)
-    tokens.configure(settings.token_keys)
-    migrations.drop_all()
-    migrations.upgrade()
+    env = bench_env(
+        "bench-sync", database_url, redis_url,
+        DEMO_SPOTIFY_PORT=str(demo.port), OVERLAP_VAR_DIR=str(var_dir),
+        SPOTIFY_API_RATE=str(RATE), SPOTIFY_PAGES_RATE=str(RATE),
+    )  # fmt: skip
+    namespace = env["REDIS_NAMESPACE"]
+    settings = bench_settings(env)
+    fresh_schema(settings)
     broker = configure(settings)
     runtime.configure(settings)
     from actors import artists, users  # noqa: F401  (declares the actors)

@@ -26,17 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+
+from bench_setup import bench_env, bench_settings, fresh_schema
 
 from actors import runtime
 from actors.broker import configure
 from cli.embedded_redis import EmbeddedRedis
 from config.redis_ref import RedisRef
-from config.settings import Settings
 from jobs.shared_first import pending_shared_ids, send_shared_first
-from models import JobRun, User, UserArtist, current_month, database, init_database, migrations
-from models import tokens as token_keys
+from models import JobRun, User, UserArtist, current_month, database
 from spotify_demo.config import DemoConfig
 from spotify_demo.harness import DemoSpotify, running_demo
 from sync.users import sync_if_needed
@@ -74,18 +73,14 @@ def one_mode(
     demo: DemoSpotify, database_url: str, redis_url: str, var_dir: Path, rate: float, first: bool
 ) -> dict[str, float]:
     """Run both syncs and poll until complete; the figures of this mode."""
-    namespace = f"bench-shared-{uuid.uuid4().hex[:8]}"
-    env = {
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_NAMESPACE": namespace,
-        "DEMO_SPOTIFY_PORT": str(demo.port), "OVERLAP_VAR_DIR": str(var_dir),
-        "SECRET_KEY": "bench-key-0123456789abcdef012345",
-        "SPOTIFY_API_RATE": str(API_RATE), "SPOTIFY_PAGES_RATE": str(rate),
-    }  # fmt: skip
-    settings = Settings.from_env(env, read_dotenv=False)
-    init_database(database_url)
-    token_keys.configure(settings.token_keys)
-    migrations.drop_all()
-    migrations.upgrade()
+    env = bench_env(
+        "bench-shared", database_url, redis_url,
+        DEMO_SPOTIFY_PORT=str(demo.port), OVERLAP_VAR_DIR=str(var_dir),
+        SPOTIFY_API_RATE=str(API_RATE), SPOTIFY_PAGES_RATE=str(rate),
+    )  # fmt: skip
+    namespace = env["REDIS_NAMESPACE"]
+    settings = bench_settings(env)
+    fresh_schema(settings)
     broker = configure(settings)
     runtime.configure(settings)
     from actors import artists, users  # noqa: F401  (declares the actors)
