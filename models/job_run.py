@@ -178,6 +178,14 @@ class JobRun(BaseModel):
             return existing, False
 
     @classmethod
+    def ids_by_message_id(cls, message_ids: list[str]) -> dict[str, int]:
+        """The ids of the runs of these messages, by message id (none for untracked ones)."""
+        if not message_ids:
+            return {}
+        query = cls.select(cls.message_id, cls.id).where(cls.message_id.in_(message_ids))
+        return dict(query.tuples())
+
+    @classmethod
     def by_message_id(cls, message_id: str) -> JobRun | None:
         """The run a Dramatiq message belongs to."""
         return cls.get_or_none(cls.message_id == message_id)

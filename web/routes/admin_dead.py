@@ -37,12 +37,7 @@ def mount(app: bottle.Bottle) -> None:
             return page_error(503, "Redis is not answering; the dead letters cannot be read.")
         more = len(letters) > dead.PAGE
         letters = letters[: dead.PAGE]
-        tracked = {
-            j.message_id: j.id
-            for j in JobRun.select(JobRun.id, JobRun.message_id).where(
-                JobRun.message_id.in_([x.message_id for x in letters])
-            )
-        } if letters else {}  # fmt: skip
+        tracked = JobRun.ids_by_message_id([x.message_id for x in letters])
         older = skip + dead.PAGE if more else None
         return render(
             "admin/dead.html",
