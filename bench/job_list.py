@@ -38,7 +38,7 @@ from config.settings import Settings
 from models import AuditEntry, User, database, init_database, migrations
 from models.db import is_postgres, utcnow
 from web.app import create_app
-from web.session import COOKIE, Session, SessionStore
+from web.http.session import COOKIE, Session, SessionStore
 
 TARGET_MS = 100.0
 SECRET = "bench-job-list-secret-key-0123456789"

@@ -7,7 +7,7 @@ sign in, and both syncs are asked for at once, as the comparison page does, from
 database. Two real worker processes (the Procfile's ``worker`` queues, 8 threads each) run
 them against the demo Spotify at 20 ms latency; the artist pages go through the app's gate
 at R = ``--rate`` per second for all workers together (the API at 100/s). While it runs,
-the "page" polls every 2 s the way ``web.views.comparison_view`` does: with the shared
+the "page" polls every 2 s the way ``web.routes.compare`` does: with the shared
 first send (``jobs.shared_first.send_shared_first``), or without it, as before. Each mode
 starts afresh (database, Redis namespace, workers); they run one after the other.
 

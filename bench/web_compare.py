@@ -8,7 +8,7 @@ Loads two users of 15,000 artists each, 5,000 shared, with every artist's listen
 this month (``load`` of ``bench/compare_queries.py``), both synced (``last_synced_at`` and
 a succeeded ``update_user`` job), so the comparison is complete. Starts the ``web`` line of
 the ``Procfile`` (gunicorn gthread) on a free loopback port, signs ana in with a session
-cookie made by ``web.session.SessionStore``, and measures:
+cookie made by ``web.http.session.SessionStore``, and measures:
 
 1. one keep-alive client, N requests each after a warm-up: ``POST /compare`` (the friend
    code form, 303) and ``GET /compare/<code>`` with ``HX-Request: true`` (the polling
@@ -66,11 +66,11 @@ from jobs import queueing
 from models import JobRun, User, current_month, database, init_database, migrations
 from models.comparison import SORTS, compare
 from models.db import utcnow
+from models.job_run import user_subject
 from spotify.client import SpotifyClient, artist_ref, artists_of_saved_album, artists_of_saved_track
 from spotify_demo.config import DemoConfig
 from spotify_demo.harness import DemoSpotify, running_demo
-from sync.users import user_subject
-from web.session import COOKIE, Session, SessionStore
+from web.http.session import COOKIE, Session, SessionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 POST_TARGET_MS, FRAGMENT_TARGET_MS = 50.0, 100.0

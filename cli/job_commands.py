@@ -11,11 +11,11 @@ from jobs import queueing
 from jobs.progress import JobProgress, TerminalProgress
 from jobs.tracking import describe, finish_ok, heartbeat
 from models import JobRun, User
-from models.job_run import CANCELLED, FAILED, RUNNING
+from models.job_run import CANCELLED, FAILED, RUNNING, user_subject
 from spotify.errors import SpotifyError
 from sync.artists import refresh_outdated_artists, sync_artist
 from sync.context import SyncContext
-from sync.users import SyncInterrupted, sync_user, user_subject
+from sync.users import SyncInterrupted, sync_user
 
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 

@@ -27,6 +27,11 @@ from models.db import BaseModel, database, utcnow
 from models.fields import JSONField
 
 
+def user_subject(user_id: int) -> str:
+    """The job subject of a user's sync (``JobRun.subject``)."""
+    return f"user:{user_id}"
+
+
 class JobStatus(enum.StrEnum):
     """Where a job run stands; each value is what the ``status`` column holds."""
 

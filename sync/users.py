@@ -25,6 +25,7 @@ from jobs.queueing import send_job
 from models import Artist, JobRun, User, UserArtist, current_month, database
 from models.artist import ArtistFields
 from models.db import utcnow
+from models.job_run import user_subject
 from spotify.client import (
     PAGE_LIMIT,
     SpotifyClient,
@@ -56,11 +57,6 @@ class SyncResult:
     pages_loaded: int
     artists_sent: int
     api_requests: int
-
-
-def user_subject(user_id: int) -> str:
-    """The job subject of a user's sync."""
-    return f"user:{user_id}"
 
 
 def is_stale(user: User, stale_after_days: int, now: dt.datetime | None = None) -> bool:

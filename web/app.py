@@ -15,42 +15,43 @@ from models import User, database, init_database, tokens
 from models.job_run import JobRun
 from sync.context import SyncContext
 from sync.users import sync_if_needed
-from web import context, routes
-from web.body_limit import refuse_unwanted_bodies
-from web.client_address import ClientAddress
-from web.comparison_cache import ComparisonCache
-from web.guard import GuessGuard
-from web.log_safe import safe_logger
-from web.plugins import RequestPlugin
-from web.redis_client import web_redis
-from web.render import Renderer
-from web.security_headers import add_security_headers
-from web.session import SessionStore
+from web import routes
+from web.http import request_context
+from web.http.body_limit import refuse_unwanted_bodies
+from web.http.client_address import ClientAddress
+from web.http.log_safe import safe_logger
+from web.http.plugins import RequestPlugin
+from web.http.security_headers import add_security_headers
+from web.http.services import RequestSync, Services
+from web.http.session import SessionStore
+from web.state.comparison_cache import ComparisonCache
+from web.state.guess_limit import GuessGuard
+from web.state.redis_client import web_redis
+from web.views.render import Renderer
 
 logger = safe_logger(__name__)
-
-SyncRequest = Callable[..., JobRun | None]
 
 
 def create_app(settings: Settings) -> bottle.Bottle:
     """A Bottle app for ``settings`` with every route mounted."""
     app = bottle.Bottle()
-    app.config["overlap.settings"] = settings
     init_database(settings.database_url)
     tokens.configure(settings.token_keys)
     # One client for the pages and the broker that sends syncs: short timeouts, and after a
-    # failure it stops waiting on Redis for a moment (see web/redis_client.py).
+    # failure it stops waiting on Redis for a moment (see web/state/redis_client.py).
     redis_client = web_redis(settings.redis_url) if settings.redis_url else None
     redis_ref = RedisRef.from_settings(settings, redis_client) if redis_client else None
-    app.config["overlap.redis"] = redis_client
-    app.config["overlap.redis_ref"] = redis_ref
-    app.config["overlap.render"] = Renderer(settings)
-    app.config["overlap.sync"] = _sync_requester(settings, redis_client)
-    app.config["overlap.guard"] = GuessGuard(redis_ref)
-    app.config["overlap.client_address"] = ClientAddress(settings.forwarded_allow_ips)
-    app.config["overlap.comparisons"] = ComparisonCache(
-        redis_ref, settings.compare_computes_per_minute
+    services = Services(
+        settings=settings,
+        redis=redis_client,
+        redis_ref=redis_ref,
+        render=Renderer(settings),
+        request_sync=_sync_requester(settings, redis_client),
+        guess_limit=GuessGuard(redis_ref),
+        client_address=ClientAddress(settings.forwarded_allow_ips),
+        comparisons=ComparisonCache(redis_ref, settings.compare_computes_per_minute),
     )
+    services.install(app)
 
     app.add_hook("before_request", refuse_unwanted_bodies)
 
@@ -72,12 +73,12 @@ def create_app(settings: Settings) -> bottle.Bottle:
     # Secure everywhere but the demo on plain http (its cookie would never come back).
     secure = not settings.demo or settings.base_url.startswith("https://")
     app.install(RequestPlugin(SessionStore(settings.secret_key, secure=secure)))
-    routes.mount_all(app)
+    routes.mount_all(app, services)
     _error_pages(app)
     return app
 
 
-def _sync_requester(settings: Settings, client: redis.Redis | None) -> SyncRequest:
+def _sync_requester(settings: Settings, client: redis.Redis | None) -> RequestSync:
     """How routes ask for a sync: ``sync_if_needed`` on the shared broker."""
     if settings.redis_url:
         from actors.broker import configure
@@ -89,7 +90,7 @@ def _sync_requester(settings: Settings, client: redis.Redis | None) -> SyncReque
         job = sync_if_needed(ctx, user, force=force, requested_by=requested_by)
         if job is not None and job.sent_at is None:
             # Redis refused it (the row waits to be sent): the page can say so at once.
-            context.note_queue_refused()
+            request_context.note_queue_refused()
         return job
 
     return request_sync
@@ -104,9 +105,9 @@ def _error_pages(app: bottle.Bottle) -> None:
             if status == 500:
                 logger.error("unhandled error on %s: %s", bottle.request.path, error.exception)
             if bottle.request.path.startswith("/api/"):
-                return context.as_json({"error": message}, status=status)
+                return request_context.as_json({"error": message}, status=status)
             bottle.request.environ["overlap.user"] = None
-            return context.page_error(status, message)
+            return request_context.page_error(status, message)
 
         return handler
 

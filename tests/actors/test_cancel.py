@@ -11,7 +11,7 @@ import dramatiq
 from actors.testing import job_finished, wait_for
 from jobs import queueing
 from models import JobRun, User, UserArtist
-from sync.users import user_subject
+from models.job_run import user_subject
 
 
 def csrf_header(web) -> dict[str, str]:

@@ -11,8 +11,7 @@ from jobs import queueing
 from jobs.queueing import send_job
 from models import JobRun
 from models.db import utcnow
-from models.job_run import HEARTBEAT_TIMEOUT
-from sync.users import user_subject
+from models.job_run import HEARTBEAT_TIMEOUT, user_subject
 
 
 def test_a_retry_finding_its_row_still_running_waits_for_the_heartbeat_and_then_runs(

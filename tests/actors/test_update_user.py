@@ -148,7 +148,7 @@ def test_a_claimed_job_skipped_for_its_age_ends_instead_of_staying_running(
 
     from jobs import queueing
     from jobs.queueing import send_job
-    from sync.users import user_subject
+    from models.job_run import user_subject
 
     user = sign_in("cleo")
     message = queueing.build_message(queueing.UPDATE_USER, queueing.INTERACTIVE_QUEUE, [user.id])

@@ -15,7 +15,7 @@ from ops.pause import paused_key
 from ops.workers import entry_key, index_key
 from spotify.gate import SpotifyGate
 from sync.library_stamps import LibraryStamps
-from web.guard import GuessGuard
+from web.state.guess_limit import GuessGuard
 
 CLIENT = redis.Redis()  # never connects: nothing here talks to Redis
 

@@ -30,12 +30,11 @@ from config.redis_ref import RedisRef
 from config.settings import Settings
 from models import JobRun, User
 from models.db import utcnow
-from models.job_run import ACTIVE, FINISHED
+from models.job_run import ACTIVE, FINISHED, user_subject
 from ops.counters import job_totals
 from ops.pause import pause_queue, resume_queue
 from ops.workers import live_workers
-from sync.users import user_subject
-from web.redis_client import ANSWER_TIMEOUT_S
+from web.state.redis_client import ANSWER_TIMEOUT_S
 
 # Every answer while Redis is down must come within this: a hung request is a failure too.
 ANSWER_WITHIN_S = 5.0

@@ -28,9 +28,10 @@ from jobs.queueing import send_job
 from models import Artist, ArtistListeners, JobRun, User, UserArtist, current_month
 from models.artist import ArtistFields
 from models.db import utcnow
+from models.job_run import user_subject
 from ops.workers import live_workers
-from sync.users import sync_if_needed, user_subject
-from web.session import COOKIE, Session, SessionStore
+from sync.users import sync_if_needed
+from web.http.session import COOKIE, Session, SessionStore
 
 SOURCES = ("followed", "saved_track", "saved_album")
 # Each fault as the demo Spotify makes it, and the error the job row must name.

@@ -30,7 +30,7 @@ from ops.counters import job_totals
 from ops.queues import queue_stats
 from sync.artists import refresh_outdated_artists
 from sync.users import sync_if_needed
-from web.session import COOKIE
+from web.http.session import COOKIE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -10,7 +10,7 @@ from config.redis_ref import RedisRef
 from models import JobRun, User, current_month
 from models.job_run import CANCELLED, QUEUED, RUNNING, SUCCEEDED
 from sync.library_stamps import LibraryStamps
-from web.comparison_cache import ComparisonCache
+from web.state.comparison_cache import ComparisonCache
 
 
 def csrf(page) -> str:

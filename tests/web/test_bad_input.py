@@ -12,6 +12,7 @@ import pytest
 
 from models import JobRun, User
 from models.db import utcnow
+from web.http import services as app_services
 
 # Friend codes, ids, pages and names of every wrong shape: empty, very long, unicode
 # (including digits that str.isdigit accepts and int() refuses), control characters, SQL
@@ -85,8 +86,8 @@ def a_whole_number(raw: str) -> bool:
 @pytest.fixture
 def forget_guesses(web):
     """Clear the wrong-code counts, so every wrong code gets its own answer, not the 429."""
-    config = web.app.config
-    client, namespace = config["overlap.redis"], config["overlap.settings"].redis_namespace
+    services = app_services.of(web.app)
+    client, namespace = services.redis, services.settings.redis_namespace
 
     def forget() -> None:
         for key in client.scan_iter(f"{namespace}:guesses:*"):

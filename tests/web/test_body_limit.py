@@ -7,7 +7,7 @@ import io
 import pytest
 import webtest
 
-from web.body_limit import MAX_BODY_BYTES
+from web.http.body_limit import MAX_BODY_BYTES
 
 
 class Unreadable(io.RawIOBase):

@@ -12,6 +12,7 @@ from models import Artist, ArtistListeners, JobRun, User, UserArtist
 from models.artist import ArtistFields
 from models.db import utcnow
 from sync.library_stamps import LibraryStamps
+from web.http import services as app_services
 
 
 def csrf(page) -> str:
@@ -31,8 +32,7 @@ def library(user: User, names: dict[str, int | None], source: str = "followed") 
 
 def landed(web, artist_id: int) -> None:
     """What update_artist does after its commit: touch the stamps of the artist's people."""
-    config = web.app.config
-    LibraryStamps(config["overlap.redis_ref"]).touch_artist(artist_id)
+    LibraryStamps(app_services.of(web.app).redis_ref).touch_artist(artist_id)
 
 
 def both_synced(*users: User) -> None:
@@ -348,7 +348,7 @@ def test_only_one_side_lists_show_their_counts_and_see_all_pages(web, signed_in_
 
 
 def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(web, signed_in_web):
-    from web import security_headers
+    from web.http import security_headers
 
     ben = User.sign_in("ben", "Ben", {})
     signed_in_web("cleo")

@@ -16,7 +16,7 @@ from sync.artists import sync_artist
 from sync.context import SyncContext
 from sync.library_stamps import LibraryStamps
 from sync.users import sync_user
-from web.comparison_cache import ComparisonCache
+from web.state.comparison_cache import ComparisonCache
 
 
 @pytest.fixture

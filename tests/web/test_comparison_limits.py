@@ -9,7 +9,7 @@ import pytest
 from config.redis_ref import RedisRef
 from models import Artist, User, UserArtist, current_month
 from models.artist import ArtistFields
-from web.comparison_cache import ComparisonCache, PastTheEnd, TooManyComputes
+from web.state.comparison_cache import ComparisonCache, PastTheEnd, TooManyComputes
 
 
 @pytest.fixture

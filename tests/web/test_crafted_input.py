@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from web.log_safe import escape_controls, safe_logger
+from web.http.log_safe import escape_controls, safe_logger
 
 
 def test_a_state_with_non_ascii_characters_is_a_400_that_says_to_sign_in_again(web):

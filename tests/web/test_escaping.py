@@ -15,8 +15,8 @@ from jobs import queueing
 from models import Artist, ArtistListeners, JobRun, User, UserArtist
 from models.artist import ArtistFields
 from models.db import utcnow
+from models.job_run import user_subject
 from spotify_demo.names import SPECIAL_ARTIST_NAMES
-from sync.users import user_subject
 
 PAYLOADS = (
     "<script>alert(1)</script>",

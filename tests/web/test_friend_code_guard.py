@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import webtest
 
-from web.client_address import ClientAddress
-from web.guard import MAX_FAILURES
-from web.session import COOKIE
+from web.http.client_address import ClientAddress
+from web.http.session import COOKIE
+from web.state.guess_limit import MAX_FAILURES
 
 ATTACKER, CLEO_ADDRESS = "203.0.113.9", "198.51.100.7"
 

@@ -13,7 +13,7 @@ import itsdangerous
 import pytest
 
 from models import JobRun, User
-from web.session import COOKIE, MAX_AGE_S, SessionStore
+from web.http.session import COOKIE, MAX_AGE_S, SessionStore
 
 SIGNED_OUT = "Sign in with Spotify"
 

@@ -11,8 +11,7 @@ import pytest
 from models import JobRun, User
 from models import job_run as job_run_module
 from models.db import utcnow
-from models.job_run import JobStatus
-from sync.users import user_subject
+from models.job_run import JobStatus, user_subject
 
 POLLS = 'hx-trigger="every 2s"'
 

@@ -9,7 +9,7 @@ import re
 from actors.testing import enqueued
 from models import JobRun, User
 from models.db import utcnow
-from web.refresh_cooldown import next_refresh_at
+from web.state.refresh_cooldown import next_refresh_at
 
 
 def csrf(page) -> str:

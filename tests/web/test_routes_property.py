@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from models import JobRun, User
 from models.db import utcnow
-from web.session import COOKIE
+from web.http.session import COOKIE
 
 FUZZ = settings(
     max_examples=int(os.environ.get("OVERLAP_FUZZ_EXAMPLES", "200")),

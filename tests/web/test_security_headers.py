@@ -10,6 +10,7 @@ import webtest
 
 from config.settings import ROOT
 from web.app import create_app
+from web.http import services as app_services
 
 TEMPLATES = ROOT / "templates"
 
@@ -35,7 +36,7 @@ def test_pages_redirects_and_errors_carry_a_strict_policy(web):
         assert answer.headers["Referrer-Policy"] == "same-origin"
         assert "Strict-Transport-Security" not in answer.headers  # plain-http demo
         # Pictures: this site, Spotify's image host and, in demo mode, the demo's host.
-        demo = web.app.config["overlap.settings"].spotify_open_url.rsplit("/", 1)[0]
+        demo = app_services.of(web.app).settings.spotify_open_url.rsplit("/", 1)[0]
         assert csp["img-src"].split() == ["'self'", demo, "https://i.scdn.co"]
 
 

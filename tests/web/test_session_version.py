@@ -6,7 +6,7 @@ from __future__ import annotations
 import webtest
 
 from models import User
-from web.session import COOKIE
+from web.http.session import COOKIE
 
 
 def me(web, cookie: str) -> int:

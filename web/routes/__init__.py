@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bottle
 
+from web.http.services import Services
 from web.routes import (
     admin,
     admin_dead,
@@ -19,16 +20,16 @@ from web.routes import (
 )
 
 
-def mount_all(app: bottle.Bottle) -> None:
+def mount_all(app: bottle.Bottle, services: Services) -> None:
     """Add every route to ``app``."""
-    pages.mount(app)
-    auth.mount(app)
-    home.mount(app)
-    compare.mount(app)
-    artists.mount(app)
-    api.mount(app)
-    health.mount(app)
-    ops_api.mount(app)
-    admin.mount(app)
-    admin_dead.mount(app)
-    admin_schedules.mount(app)
+    pages.mount(app, services)
+    auth.mount(app, services)
+    home.mount(app, services)
+    compare.mount(app, services)
+    artists.mount(app, services)
+    api.mount(app, services)
+    health.mount(app, services)
+    ops_api.mount(app, services)
+    admin.mount(app, services)
+    admin_dead.mount(app, services)
+    admin_schedules.mount(app, services)

@@ -8,7 +8,7 @@ Every action is a POST with the CSRF token, answered with a redirect that names 
 done. What Redis holds (queues, workers, counters) is shown as unavailable when Redis does
 not answer; the job runs come from the database and still show. The dead letters and the
 schedules have modules of their own (``admin_dead``, ``admin_schedules``); what the three
-share is in ``web.admin_views``.
+share is in ``web.views.admin``.
 """
 
 from __future__ import annotations
@@ -39,15 +39,16 @@ from ops.pause import pause_queue, resume_queue
 from ops.queues import job_position, queue_stats
 from ops.workers import live_workers
 from spotify.gate import SpotifyGate
-from web import context, refused_sign_ins
-from web.admin_views import audit as _audit
-from web.admin_views import back as _back
-from web.admin_views import confirm as _confirm
-from web.admin_views import notice as _notice
-from web.admin_views import who as _who
-from web.auth_guard import admin_only
-from web.context import page_error, render
-from web.views import broker_ref
+from web.http import request_context
+from web.http.auth_guard import admin_only
+from web.http.request_context import page_error, render
+from web.http.services import Services
+from web.state import refused_sign_ins
+from web.views.admin import audit as _audit
+from web.views.admin import back as _back
+from web.views.admin import confirm as _confirm
+from web.views.admin import notice as _notice
+from web.views.admin import who as _who
 
 PAGE_SIZE = 50
 SINCE = {"15m": 15, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60, "30d": 30 * 24 * 60}
@@ -58,7 +59,7 @@ RETRY_ALL_LIMIT = 1000
 
 def overview_values() -> dict[str, Any]:
     """Everything the overview shows; Redis-backed parts are None when Redis is away."""
-    settings = context.settings()
+    settings = request_context.settings()
     values: dict[str, Any] = {
         "redis_error": None,
         "queues": None,
@@ -81,7 +82,7 @@ def overview_values() -> dict[str, Any]:
         "audit": AuditEntry.latest(limit=8),
         "now": utcnow(),
     }
-    ref = broker_ref()
+    ref = request_context.services().redis_ref
     if ref is None:
         values["redis_error"] = "REDIS_URL is not set"
         return values
@@ -127,24 +128,24 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]] | str:
         args["since"] = utcnow() - dt.timedelta(minutes=SINCE[given["since"]])
     before = query.get("before") or ""
     if before:
-        args["before_id"] = context.whole_number(before, 11)
+        args["before_id"] = request_context.whole_number(before, 11)
         if args["before_id"] is None:
             return "That page of the job list does not exist."
     return given, args
 
 
 def _job_or_none(job_id: str) -> JobRun | None:
-    number = context.whole_number(job_id, 11)
+    number = request_context.whole_number(job_id, 11)
     return None if number is None else JobRun.get_or_none(JobRun.id == number)
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the dashboard's pages and actions to ``app``."""
 
     @app.get("/admin")
     @admin_only
     def overview() -> str:
-        template = "admin/_overview.html" if context.is_htmx() else "admin/overview.html"
+        template = "admin/_overview.html" if request_context.is_htmx() else "admin/overview.html"
         return render(template, notice=_notice(), tab="overview", **overview_values())
 
     @app.get("/admin/jobs")
@@ -177,13 +178,13 @@ def mount(app: bottle.Bottle) -> None:
         if job is None:
             return page_error(404, "There is no job with that id.", "No such job")
         position = None
-        ref = broker_ref()
+        ref = services.redis_ref
         if ref is not None:
             try:
                 position = job_position(ref, job)
             except (redis.RedisError, OSError):
                 position = None
-        template = "admin/_job.html" if context.is_htmx() else "admin/job.html"
+        template = "admin/_job.html" if request_context.is_htmx() else "admin/job.html"
         html = render(
             template,
             job=job,
@@ -193,7 +194,7 @@ def mount(app: bottle.Bottle) -> None:
             now=utcnow(),
             tab="jobs",
         )
-        if context.is_htmx() and not job.is_active:
+        if request_context.is_htmx() and not job.is_active:
             bottle.response.status = 286  # htmx: stop polling
         return html
 
@@ -270,7 +271,9 @@ def mount(app: bottle.Bottle) -> None:
     @app.post("/admin/jobs/clean")
     @admin_only
     def clean() -> str | bottle.HTTPResponse:
-        days = context.whole_number((bottle.request.forms.getunicode("days") or "").strip(), 4)
+        days = request_context.whole_number(
+            (bottle.request.forms.getunicode("days") or "").strip(), 4
+        )
         if days is None or not 1 <= days <= 3650:
             return page_error(400, "Days must be a whole number from 1 to 3650.", "Cannot clean")
         removed = clean_finished_runs(retention_of_days(days)).removed
@@ -282,7 +285,7 @@ def mount(app: bottle.Bottle) -> None:
     def queue_switch(queue: str, action: str) -> str | bottle.HTTPResponse:
         if queue not in QUEUES:
             return page_error(404, "There is no queue by that name.", "No such queue")
-        ref = broker_ref()
+        ref = services.redis_ref
         if ref is None:
             return page_error(503, "Redis is not configured, so queues cannot be paused.")
         try:
@@ -296,11 +299,11 @@ def mount(app: bottle.Bottle) -> None:
     @admin_only
     def spotify_resume(kind: str) -> str | bottle.HTTPResponse:
         # For when the operator knows better than the Retry-After (their quota was raised).
-        ref = broker_ref()
+        ref = services.redis_ref
         if ref is None:
             return page_error(503, "Redis is not configured, so there is no pause to end.")
         try:
-            ended = SpotifyGate(ref, context.settings()).resume(kind)
+            ended = SpotifyGate(ref, request_context.settings()).resume(kind)
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; the pause was not ended.")
         _audit("resume", f"spotify:{kind}", int(ended))
@@ -309,7 +312,7 @@ def mount(app: bottle.Bottle) -> None:
     @app.get("/admin/audit")
     @admin_only
     def audit() -> str:
-        before = context.whole_number(bottle.request.query.get("before") or "", 11)
+        before = request_context.whole_number(bottle.request.query.get("before") or "", 11)
         entries = AuditEntry.latest(limit=AUDIT_PAGE + 1, before_id=before)
         older = entries[AUDIT_PAGE - 1].id if len(entries) > AUDIT_PAGE else None
         return render(

@@ -11,13 +11,14 @@ import redis
 from jobs.queueing import QUEUES
 from models import JobRun
 from ops import dead_letters as dead
-from web import context
-from web.admin_views import audit, back, confirm, notice, redis_or_error
-from web.auth_guard import admin_only
-from web.context import page_error, render
+from web.http import request_context
+from web.http.auth_guard import admin_only
+from web.http.request_context import page_error, render
+from web.http.services import Services
+from web.views.admin import audit, back, confirm, notice, redis_or_error
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the dead letters' page, its confirmations and its actions to ``app``."""
 
     @app.get("/admin/dead")
@@ -27,7 +28,7 @@ def mount(app: bottle.Bottle) -> None:
         if isinstance(ref, str):
             return ref
         queue = bottle.request.query.get("queue") or ""
-        skip = context.whole_number(bottle.request.query.get("skip") or "0", 7) or 0
+        skip = request_context.whole_number(bottle.request.query.get("skip") or "0", 7) or 0
         try:
             counts = {q: dead.count_dead(ref, q) for q in QUEUES}
             if queue not in QUEUES:

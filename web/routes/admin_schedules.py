@@ -12,13 +12,13 @@ from actors.scheduler_lease import claim_tick_by_hand, scheduler_status
 from jobs import queueing
 from models.db import utcnow
 from ops.schedules import SCHEDULES, TRACKED, schedules
-from web.admin_views import audit, back, notice, redis_or_error, who
-from web.auth_guard import admin_only
-from web.context import page_error, render
-from web.views import broker_ref
+from web.http.auth_guard import admin_only
+from web.http.request_context import page_error, render
+from web.http.services import Services
+from web.views.admin import audit, back, notice, redis_or_error, who
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the schedules' page and "run now" to ``app``."""
 
     @app.get("/admin/schedules")
@@ -26,7 +26,7 @@ def mount(app: bottle.Bottle) -> None:
     def schedule_list() -> str:
         now = utcnow()
         status, redis_error = None, None
-        ref = broker_ref()
+        ref = services.redis_ref
         try:
             status = scheduler_status(ref) if ref is not None else None
         except (redis.RedisError, OSError) as error:

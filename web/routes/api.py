@@ -11,13 +11,15 @@ import bottle
 
 from models import JobRun, User
 from models.comparison import PersonSummary
-from models.job_run import JobStatus
-from sync.users import user_subject
-from web import context
-from web.auth_guard import api_not_signed_in, login_required
-from web.comparison_cache import ComparisonRefused
-from web.context import as_json
-from web.views import comparison_view, find_friend, queue_position, sync_state
+from models.job_run import JobStatus, user_subject
+from web.http import request_context
+from web.http.auth_guard import api_not_signed_in, login_required
+from web.http.request_context import as_json
+from web.http.services import Services
+from web.state.comparison_cache import ComparisonRefused
+from web.views.comparison import ask_for_missing_counts, read_comparison
+from web.views.friend_codes import find_friend
+from web.views.sync_status import queue_position, sync_state
 
 
 def _person(summary: PersonSummary, user: User) -> dict:
@@ -38,7 +40,7 @@ def _job(job: JobRun) -> dict:
         "actor": job.actor,
         "status": job.status,
         # Messages waiting ahead of it while it is queued (0: next), else null.
-        "position": queue_position(job),
+        "position": queue_position(request_context.services().redis_ref, job),
         "progress": {
             "current": job.progress_current,
             "total": job.progress_total,
@@ -58,7 +60,7 @@ def _job(job: JobRun) -> dict:
     }
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the API routes to ``app``."""
 
     @app.get("/api/me")
@@ -84,18 +86,20 @@ def mount(app: bottle.Bottle) -> None:
         if friend.id == me.id:
             return as_json({"error": "that is your own friend code"}, status=400)
         query = bottle.request.query
-        limit = context.whole_number(query.get("limit") or "50", 4)
-        offset = context.whole_number(query.get("offset") or "0", 8)
+        limit = request_context.whole_number(query.get("limit") or "50", 4)
+        offset = request_context.whole_number(query.get("offset") or "0", 8)
         if limit is None or offset is None:
             return as_json({"error": "limit and offset must be whole numbers"}, status=400)
         try:
-            view = comparison_view(
-                me, friend, query.get("sort") or "listeners", limit=limit, offset=offset
+            view = read_comparison(
+                services, me, friend, query.get("sort") or "listeners", limit=limit, offset=offset
             )
         except ComparisonRefused as refused:
             return as_json({"error": str(refused)}, status=refused.status)
         if view is None:
             return as_json({"error": "sort must be listeners, -listeners, name or -name"}, 400)
+        # A script polls this as the page polls its fragment: the missing counts come sooner.
+        ask_for_missing_counts(services, view)
         c = view["c"]
         return as_json(
             {
@@ -143,8 +147,8 @@ def mount(app: bottle.Bottle) -> None:
 
 def visible_job(me: User, job_id: str) -> JobRun | None:
     """The job with this id if ``me`` may see it (their own, or any for an admin)."""
-    number = context.whole_number(job_id, 11)
+    number = request_context.whole_number(job_id, 11)
     job = JobRun.get_or_none(JobRun.id == number) if number is not None else None
-    if job is None or (job.subject != user_subject(me.id) and not context.is_admin(me)):
+    if job is None or (job.subject != user_subject(me.id) and not request_context.is_admin(me)):
         return None
     return job

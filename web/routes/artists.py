@@ -9,13 +9,15 @@ from __future__ import annotations
 import bottle
 
 from models import Artist, ArtistListeners, User, UserArtist
-from web.auth_guard import login_required, sign_in_first
-from web.context import page_error, render
-from web.listener_chart import listener_chart, short_count
-from web.views import find_friend, shown_image
+from web.http.auth_guard import login_required, sign_in_first
+from web.http.request_context import page_error, render
+from web.http.services import Services
+from web.views.comparison import shown_image
+from web.views.friend_codes import find_friend
+from web.views.listener_chart import listener_chart, short_count
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the artist routes to ``app``."""
 
     @app.get("/artists/<spotify_id>")

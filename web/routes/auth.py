@@ -13,17 +13,19 @@ from models.db import utcnow
 from spotify.client import SpotifyClient, profile_image
 from spotify.errors import NeedsReauth, NotRegistered, SpotifyError
 from spotify.oauth import authorize_url, exchange_code
-from web import context, refused_sign_ins
-from web.auth_guard import login_required, sign_in_first
-from web.context import page_error, render, safe_next, see_other
-from web.log_safe import safe_logger
+from web.http import request_context
+from web.http.auth_guard import login_required, sign_in_first
+from web.http.log_safe import safe_logger
+from web.http.request_context import page_error, render, safe_next, see_other
+from web.http.services import Services
+from web.state import refused_sign_ins
 
 logger = safe_logger(__name__)
 
 
 def _note_refused_sign_in() -> None:
     """Keep the refused sign-in for /admin; Redis being away only loses the note."""
-    ref = bottle.request.app.config.get("overlap.redis_ref")
+    ref = request_context.services().redis_ref
     if ref is None:
         return
     try:
@@ -32,20 +34,20 @@ def _note_refused_sign_in() -> None:
         logger.warning("could not note a refused sign-in: %s", error)
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the sign-in routes to ``app``."""
 
     @app.get("/login")
     def login() -> bottle.HTTPResponse:
-        session = context.session()
+        session = request_context.session()
         state = secrets.token_urlsafe(24)
         session["oauth_state"] = state
         session["next"] = safe_next(bottle.request.query.get("next"))
-        return see_other(authorize_url(context.settings(), state))
+        return see_other(authorize_url(request_context.settings(), state))
 
     @app.get("/callback")
     def callback() -> str | bottle.HTTPResponse:
-        session = context.session()
+        session = request_context.session()
         query = bottle.request.query
         expected = session.pop("oauth_state", None)
         if query.get("error"):
@@ -66,7 +68,7 @@ def mount(app: bottle.Bottle) -> None:
         code = query.get("code", "")
         if not code or len(code) > 2048:
             return page_error(400, "Spotify sent no sign-in code. Please sign in again.")
-        settings = context.settings()
+        settings = request_context.settings()
         try:
             token = exchange_code(settings, code)
             with SpotifyClient(settings, token.access_token) as client:
@@ -105,7 +107,8 @@ def mount(app: bottle.Bottle) -> None:
         session["spotify_id"] = user.spotify_id
         session["sv"] = user.session_version
         session["signed_in_at"] = utcnow().isoformat()
-        job = bottle.request.app.config["overlap.sync"](user, force=signing_in_again)
+        # Signing in asks for a sync of a stale library (the design: pages fill in as jobs land).
+        job = services.request_sync(user, force=signing_in_again)
         if user.last_synced_at is None and job is not None:
             return see_other(f"/loading?next={quote(target)}")
         return see_other(target)
@@ -114,15 +117,15 @@ def mount(app: bottle.Bottle) -> None:
     def logout() -> bottle.HTTPResponse:
         # Clearing the cookie is not enough: a copy of it would still sign in for 30 days.
         # Raising the version ends it, and every other session of the person with it.
-        user = context.current_user()
+        user = request_context.current_user()
         if user is not None:
             user.end_sessions()
-        context.session().clear()
+        request_context.session().clear()
         return see_other("/")
 
     @app.post("/logout-everywhere")
     @login_required(otherwise=sign_in_first)
     def logout_everywhere(user: User) -> bottle.HTTPResponse:
         user.end_sessions()
-        context.session().clear()
+        request_context.session().clear()
         return see_other("/")

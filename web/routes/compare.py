@@ -13,11 +13,17 @@ import bottle
 from models import ComparedWith, User, current_month
 from models.comparison import SORTS, only_page
 from models.user import normalize_friend_code
-from web import context
-from web.auth_guard import login_required, sign_in_first
-from web.comparison_cache import ComparisonRefused
-from web.context import page_error, render, see_other
-from web.views import COMPARISON_PAGE_SIZE, comparison_view, find_friend
+from web.http import request_context
+from web.http.auth_guard import login_required, sign_in_first
+from web.http.request_context import page_error, render, see_other
+from web.http.services import Services
+from web.state.comparison_cache import ComparisonRefused
+from web.views.comparison import (
+    COMPARISON_PAGE_SIZE,
+    ask_for_missing_counts,
+    read_comparison,
+)
+from web.views.friend_codes import find_friend
 
 
 def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
@@ -28,7 +34,7 @@ def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
     # would break the Location header (a 500).
     normalized = normalize_friend_code(code)
     target = f"/compare/{normalized}" if normalized else "/"
-    if context.is_htmx() or normalized is None:
+    if request_context.is_htmx() or normalized is None:
         return see_other(f"/login?next={target}")
     # The same guess limit as signed in: a welcome page must not tell codes apart faster.
     friend, problem, status = find_friend(normalized)
@@ -38,7 +44,7 @@ def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
         "welcome.html",
         friend=friend,
         next=target,
-        share_url=f"{context.settings().base_url}{target}",
+        share_url=f"{request_context.settings().base_url}{target}",
     )
 
 
@@ -50,12 +56,12 @@ def _form_refused(status: int, problem: str, typed: str) -> str:
     # htmx swaps the form in place (a 200, or htmx would not swap it); without JavaScript
     # the same form comes back on a small page with the real status.
     values = {"compare_error": problem, "typed_code": typed[:64]}
-    if context.is_htmx():
+    if request_context.is_htmx():
         return render("_compare_form.html", **values)
     return render("compare_form.html", status=status, **values)
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the comparison routes to ``app``."""
 
     @app.post("/compare")
@@ -67,7 +73,7 @@ def mount(app: bottle.Bottle) -> None:
             return _form_refused(status, problem or "", typed)
         if friend.id == me.id:
             return _form_refused(400, OWN_CODE, typed)
-        if context.is_htmx():
+        if request_context.is_htmx():
             # htmx swaps what it gets; a redirect of the whole page is asked in a header.
             bottle.response.set_header("HX-Redirect", f"/compare/{friend.friend_code}")
             return ""
@@ -76,37 +82,19 @@ def mount(app: bottle.Bottle) -> None:
     @app.get("/compare/<code>")
     @login_required(otherwise=_sign_in_and_come_back)
     def compare_page(me: User, code: str) -> str | bottle.HTTPResponse:
-        friend, problem, status = find_friend(code, malformed_status=404)
-        # A poll (htmx) is never answered with a form: the error page's 4xx stops it.
-        if friend is None:
-            if context.is_htmx():
-                return page_error(status, problem or "", title="Cannot compare")
-            return _form_refused(status, problem or "", code)
-        if friend.id == me.id:
-            if context.is_htmx():
-                return page_error(400, OWN_CODE)
-            return _form_refused(400, OWN_CODE, code)
-        query = bottle.request.query
-        page = context.whole_number(query.get("page") or "1", 5) or 0
-        sort = query.get("sort") or "listeners"
-        # A wrong page or sort is refused before anything is asked of the workers.
-        if page < 1 or sort not in SORTS:
-            return page_error(400, "That page of the comparison does not exist.")
-        if not context.is_htmx():
-            request_sync = app.config["overlap.sync"]
-            request_sync(me, requested_by="comparison")
-            request_sync(friend, requested_by="comparison")
-        try:
-            view = comparison_view(me, friend, sort, offset=(page - 1) * COMPARISON_PAGE_SIZE)
-        except ComparisonRefused as refused:
-            return page_error(refused.status, str(refused), title="Cannot compare")
-        if context.is_htmx():
-            html = render("_comparison.html", **view)
-            if view["complete"]:
-                # The home lists show the finished figure (a write only when it changed).
-                ComparedWith.update_match(me, friend, view["c"].match)
-                bottle.response.status = 286  # htmx: stop polling (the markup has no trigger)
-            return html
+        asked = _comparison_asked(me, code)
+        if not isinstance(asked, tuple):
+            return asked
+        friend, page, sort = asked
+        if request_context.is_htmx():
+            return _poll(services, me, friend, page, sort)
+        # Opening the page (not its polls) asks for a sync of either library that is missing
+        # or stale: the design's "partial results at once, filled in as the jobs land".
+        sync_stale_libraries(services, me, friend)
+        view = _read(services, me, friend, page, sort)
+        if isinstance(view, str):
+            return view
+        ask_for_missing_counts(services, view)
         # Opening a comparison puts it on both people's lists, as Blend does.
         ComparedWith.record(me, friend, view["c"].match)
         return render("compare.html", **view)
@@ -119,7 +107,7 @@ def mount(app: bottle.Bottle) -> None:
             return page_error(status, problem or "", title="Cannot compare")
         if friend.id == me.id:
             return page_error(400, OWN_CODE)
-        page = context.whole_number(bottle.request.query.get("page") or "1", 5) or 0
+        page = request_context.whole_number(bottle.request.query.get("page") or "1", 5) or 0
         if page < 1:
             return page_error(400, "That page of the list does not exist.")
         owner, other = (me, friend) if side == "you" else (friend, me)
@@ -138,3 +126,54 @@ def mount(app: bottle.Bottle) -> None:
             pages=max(1, -(-total // COMPARISON_PAGE_SIZE)),
             first=(page - 1) * COMPARISON_PAGE_SIZE + 1,
         )
+
+
+def sync_stale_libraries(services: Services, me: User, friend: User) -> None:
+    """Ask for a sync of each of the two libraries that is missing or stale."""
+    services.request_sync(me, requested_by="comparison")
+    services.request_sync(friend, requested_by="comparison")
+
+
+def _comparison_asked(me: User, code: str) -> tuple[User, int, str] | str | bottle.HTTPResponse:
+    """The friend, page and sort a comparison's address asks for, or the answer refusing it.
+
+    A poll (htmx) is never answered with a form: the error page's 4xx stops it. A wrong page
+    or sort is refused before anything is asked of the workers.
+    """
+    friend, problem, status = find_friend(code, malformed_status=404)
+    if friend is None or friend.id == me.id:
+        status, problem = (status, problem or "") if friend is None else (400, OWN_CODE)
+        if request_context.is_htmx():
+            return page_error(status, problem, title="Cannot compare")
+        return _form_refused(status, problem, code)
+    query = bottle.request.query
+    page = request_context.whole_number(query.get("page") or "1", 5) or 0
+    sort = query.get("sort") or "listeners"
+    if page < 1 or sort not in SORTS:
+        return page_error(400, "That page of the comparison does not exist.")
+    return friend, page, sort
+
+
+def _read(services: Services, me: User, friend: User, page: int, sort: str) -> dict | str:
+    """The comparison's values, or the page saying why it cannot be computed now."""
+    try:
+        view = read_comparison(services, me, friend, sort, offset=(page - 1) * COMPARISON_PAGE_SIZE)
+    except ComparisonRefused as refused:
+        return page_error(refused.status, str(refused), title="Cannot compare")
+    assert view is not None, "the sort was checked"
+    return view
+
+
+def _poll(services: Services, me: User, friend: User, page: int, sort: str) -> str:
+    """The fragment a poll swaps in; its 286 status stops the polling once complete."""
+    view = _read(services, me, friend, page, sort)
+    if isinstance(view, str):
+        return view
+    # The page polls until the counts are in: each poll asks for the ones still missing.
+    ask_for_missing_counts(services, view)
+    html = render("_comparison.html", **view)
+    if view["complete"]:
+        # The home lists show the finished figure (a write only when it changed).
+        ComparedWith.update_match(me, friend, view["c"].match)
+        bottle.response.status = 286  # htmx: stop polling (the markup has no trigger)
+    return html

@@ -9,6 +9,7 @@ import redis
 from peewee import PeeweeException
 
 from models import database
+from web.http.services import Services
 
 
 def check_database() -> str | None:
@@ -31,12 +32,12 @@ def check_redis(client: redis.Redis | None) -> str | None:
     return None
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add ``/healthz`` to ``app``."""
 
     @app.get("/healthz")
     def healthz() -> str:
-        problems = [p for p in (check_database(), check_redis(app.config["overlap.redis"])) if p]
+        problems = [p for p in (check_database(), check_redis(services.redis)) if p]
         bottle.response.content_type = "application/json"
         bottle.response.set_header("Cache-Control", "no-store")
         if problems:

@@ -7,14 +7,17 @@ from urllib.parse import quote
 import bottle
 
 from models import ComparedWith, User, current_month
+from models.account import delete_account as delete_account_of
 from models.library import SORTS, library_page
-from web import context
-from web.account_deletion import delete_account as delete_account_of
-from web.auth_guard import login_required, not_signed_in_page, sign_in_first
-from web.context import page_error, render, see_other
-from web.refresh_cooldown import next_refresh_at
-from web.spotify_pause import counts_resume_at
-from web.views import shown_image, sync_view
+from web.http import request_context
+from web.http.auth_guard import login_required, not_signed_in_page, sign_in_first
+from web.http.request_context import page_error, render, see_other
+from web.http.services import Services
+from web.state.personal_keys import forget_person
+from web.state.refresh_cooldown import next_refresh_at
+from web.state.spotify_pause import counts_resume_at
+from web.views.comparison import shown_image
+from web.views.sync_status import sync_view
 
 PAGE_SIZE = 50
 
@@ -25,10 +28,10 @@ def _landing(*_: object, **__: object) -> str:
 
 
 def _next_refresh(user: User) -> object:
-    return next_refresh_at(user, context.settings().refresh_cooldown_seconds)
+    return next_refresh_at(user, request_context.settings().refresh_cooldown_seconds)
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the home routes to ``app``."""
 
     @app.get("/")
@@ -37,7 +40,7 @@ def mount(app: bottle.Bottle) -> None:
         query = bottle.request.query
         sort = query.get("sort") or "name"
         raw_page = query.get("page")
-        page = context.whole_number(raw_page, 8) if raw_page else 1
+        page = request_context.whole_number(raw_page, 8) if raw_page else 1
         if sort not in SORTS or page is None or page < 1:
             return page_error(400, "That page of your artists does not exist.")
         total, artists = library_page(
@@ -55,8 +58,10 @@ def mount(app: bottle.Bottle) -> None:
             pages=max(1, -(-total // PAGE_SIZE)),
             sort=sort,
             # From BASE_URL, never from the request's Host, which the client chooses.
-            share_link=f"{context.settings().base_url}/compare/{user.friend_code}",
-            counts_resume_at=counts_resume_at() if pending else None,
+            share_link=f"{request_context.settings().base_url}/compare/{user.friend_code}",
+            counts_resume_at=(
+                counts_resume_at(services.redis_ref, services.settings) if pending else None
+            ),
             next_refresh_at=_next_refresh(user),
             people=ComparedWith.people_of(user),
             # A profile picture is shown only from a host the page's CSP allows.
@@ -74,7 +79,7 @@ def mount(app: bottle.Bottle) -> None:
     @login_required(otherwise=not_signed_in_page("Sign in to see your sync."))
     def sync_status(user: User) -> str:
         sync = sync_view(user)
-        if context.is_htmx() and not sync["active"]:
+        if request_context.is_htmx() and not sync["active"]:
             # Only a running sync polls, so this poll saw it end: reload the page, whose
             # list of artists is the old one until then.
             bottle.response.set_header("HX-Refresh", "true")
@@ -84,14 +89,14 @@ def mount(app: bottle.Bottle) -> None:
     @login_required(otherwise=sign_in_first)
     def loading(user: User) -> str | bottle.HTTPResponse:
         state = sync_view(user)
-        target = context.safe_next(bottle.request.query.get("next"))
+        target = request_context.safe_next(bottle.request.query.get("next"))
         if not state["active"] and user.last_synced_at is not None:
-            if context.is_htmx():
+            if request_context.is_htmx():
                 bottle.response.set_header("HX-Redirect", target)
                 return ""
             return see_other(target)
         poll_url = f"/loading?next={quote(target)}"
-        if context.is_htmx():
+        if request_context.is_htmx():
             return render("_sync_status.html", sync=state, me=user, poll_url=poll_url)
         return render("loading.html", sync=state, me=user, next=target)
 
@@ -100,10 +105,10 @@ def mount(app: bottle.Bottle) -> None:
     def refresh(user: User) -> str | bottle.HTTPResponse:
         wait_until = _next_refresh(user)
         if wait_until is None:
-            app.config["overlap.sync"](user, force=True)
-        elif not context.is_htmx():
+            services.request_sync(user, force=True)
+        elif not request_context.is_htmx():
             bottle.response.set_header(
-                "Retry-After", str(context.settings().refresh_cooldown_seconds)
+                "Retry-After", str(request_context.settings().refresh_cooldown_seconds)
             )
             return page_error(
                 429,
@@ -111,7 +116,7 @@ def mount(app: bottle.Bottle) -> None:
                 f"{wait_until.strftime('%H:%M:%S UTC')}.",
                 title="Not yet",
             )
-        if context.is_htmx():
+        if request_context.is_htmx():
             # 200 either way: htmx swaps in the fragment, which says when the next may be.
             return render(
                 "_sync_status.html",
@@ -131,7 +136,8 @@ def mount(app: bottle.Bottle) -> None:
     @app.post("/account/delete")
     @login_required(otherwise=not_signed_in_page("You are not signed in."))
     def delete_account(user: User) -> str:
-        delete_account_of(user, app.config["overlap.redis_ref"])
-        context.session().clear()
+        delete_account_of(user)
+        forget_person(services.redis_ref, user.id)
+        request_context.session().clear()
         bottle.request.environ["overlap.user"] = None
         return render("deleted.html")

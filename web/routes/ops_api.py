@@ -18,11 +18,11 @@ from ops.metrics import CONTENT_TYPE, render_metrics
 from ops.queues import queue_stats
 from ops.workers import live_workers
 from spotify.gate import SpotifyGate
-from web import context
-from web.auth_guard import api_not_signed_in, login_required
-from web.context import as_json
-from web.headers import header
-from web.views import broker_ref
+from web.http import request_context
+from web.http.auth_guard import api_not_signed_in, login_required
+from web.http.headers import header
+from web.http.request_context import as_json
+from web.http.services import Services
 
 
 def _plain(status: int, message: str) -> str:
@@ -35,7 +35,7 @@ def _plain(status: int, message: str) -> str:
 def _metrics_refusal() -> str | None:
     """None when the request may read ``/metrics``, else the answer that refuses it."""
     authorization = header(bottle.request, "Authorization")
-    token = context.settings().metrics_token
+    token = request_context.settings().metrics_token
     if authorization:
         scheme, _, given = authorization.partition(" ")
         # As bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 401).
@@ -48,8 +48,8 @@ def _metrics_refusal() -> str | None:
         if not token:
             return _plain(401, "Bearer tokens are off: METRICS_TOKEN is not set on this server.")
         return _plain(401, "Wrong metrics token: send Authorization: Bearer <METRICS_TOKEN>.")
-    user = context.current_user()
-    if context.is_admin(user):
+    user = request_context.current_user()
+    if request_context.is_admin(user):
         return None
     if user is not None:
         return _plain(403, "Only admins may read /metrics (or send the metrics bearer token).")
@@ -58,7 +58,7 @@ def _metrics_refusal() -> str | None:
     )
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add ``/metrics`` and ``/api/queue/stats`` to ``app``."""
 
     @app.get("/metrics")
@@ -66,10 +66,10 @@ def mount(app: bottle.Bottle) -> None:
         refused = _metrics_refusal()
         if refused is not None:
             return refused
-        ref = broker_ref()
+        ref = services.redis_ref
         if ref is None:
             return _plain(503, "REDIS_URL is not set: there are no queues to report.")
-        gate = SpotifyGate(ref, context.settings())
+        gate = SpotifyGate(ref, request_context.settings())
         try:
             body = render_metrics(ref, spotify_stats=gate.stats)
         except redis.RedisError as error:
@@ -81,9 +81,9 @@ def mount(app: bottle.Bottle) -> None:
     @app.get("/api/queue/stats")
     @login_required(otherwise=api_not_signed_in)
     def api_queue_stats(me: User) -> str:
-        if not context.is_admin(me):
+        if not request_context.is_admin(me):
             return as_json({"error": "only admins may see the queues"}, status=403)
-        ref = broker_ref()
+        ref = services.redis_ref
         if ref is None:
             return as_json({"error": "REDIS_URL is not set"}, status=503)
         try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import bottle
 
 from config.settings import ROOT
+from web.http.services import Services
 
 
-def mount(app: bottle.Bottle) -> None:
+def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the static route to ``app``."""
 
     @app.get("/static/<path:path>")

@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-import bottle
 import redis
 
+from config.redis_ref import RedisRef
+from config.settings import Settings
 from spotify.gate import SpotifyGate
 
 # A count needs the artist page, and the artist's details when the library lacked them.
 COUNT_HOSTS = ("open", "api")
 
 
-def counts_resume_at() -> dt.datetime | None:
+def counts_resume_at(ref: RedisRef | None, settings: Settings) -> dt.datetime | None:
     """When the pause of the hosts the counts need ends (naive UTC), or None if none is."""
-    app = bottle.request.app
-    ref = app.config.get("overlap.redis_ref")
     if ref is None:
         return None
-    gate = SpotifyGate(ref, app.config["overlap.settings"])
+    gate = SpotifyGate(ref, settings)
     try:
         ends = [gate.paused_until(kind) for kind in COUNT_HOSTS]
     except redis.RedisError:

@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import bottle
 
 from models import User
-from web import context
-from web.context import as_json, page_error, see_other
+from web.http import request_context
+from web.http.request_context import as_json, page_error, see_other
 
 Handler = Callable[..., Any]
 # Called with the route's URL arguments when no one is signed in; returns the answer.
@@ -31,7 +31,7 @@ def login_required(otherwise: SignedOut) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            user = context.current_user()
+            user = request_context.current_user()
             if user is None:
                 return otherwise(*args, **kwargs)
             return handler(user, *args, **kwargs)
@@ -81,7 +81,7 @@ def admin_only(handler: Handler) -> Handler:
     @login_required(otherwise=_admin_signed_out)
     @wraps(handler)
     def guarded(user: User, *args: Any, **kwargs: Any) -> Any:
-        if not context.is_admin(user):
+        if not request_context.is_admin(user):
             return _not_an_admin()
         return handler(*args, **kwargs)
 

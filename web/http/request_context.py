@@ -1,4 +1,5 @@
-"""What every route needs: the settings, the session, the signed-in user, rendering.
+"""What every route needs from its request: the services, the session, the signed-in user,
+and the answers (a page, JSON, a redirect).
 
 Routes call these helpers instead of reaching into Bottle's globals themselves.
 """
@@ -12,13 +13,20 @@ import bottle
 
 from config.settings import Settings
 from models import User
-from web.headers import header
-from web.session import Session
+from web.http import services as app_services
+from web.http.headers import header
+from web.http.services import Services
+from web.http.session import Session
+
+
+def services() -> Services:
+    """The services ``create_app`` made for this request's app."""
+    return app_services.of(bottle.request.app)
 
 
 def settings() -> Settings:
     """The app's settings."""
-    return bottle.request.app.config["overlap.settings"]
+    return services().settings
 
 
 def session() -> Session:
@@ -77,7 +85,7 @@ def safe_next(target: str | None) -> str:
 
 def client_address() -> str:
     """The request's client address: the peer, or what a trusted proxy says it saw."""
-    return bottle.request.app.config["overlap.client_address"].of(bottle.request.environ)
+    return services().client_address.of(bottle.request.environ)
 
 
 def is_htmx() -> bool:
@@ -99,9 +107,8 @@ def render(name: str, status: int = 200, **values: Any) -> str:
     """A template rendered with the values every page needs."""
     bottle.response.status = status
     bottle.response.set_header("Vary", "HX-Request, Cookie")
-    renderer = bottle.request.app.config["overlap.render"]
     user = current_user()
-    return renderer(
+    return services().render(
         name, csrf_token=session().csrf_token, user=user, is_admin=is_admin(user), **values
     )
 

@@ -14,7 +14,7 @@ import datetime as dt
 from jobs import queueing
 from models import JobRun, User
 from models.db import utcnow
-from sync.users import user_subject
+from models.job_run import user_subject
 
 
 def next_refresh_at(user: User, cooldown_s: int) -> dt.datetime | None:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import bottle
 
 from config.settings import Settings
-from web import context
+from web.http import request_context
 
 # Where Spotify serves artists' pictures (the og:image of an artist page, and the Web
 # API's images): the one other origin a page may load from.
@@ -66,11 +66,13 @@ def add_security_headers() -> None:
     """Set the headers on ``bottle.response`` (an ``after_request`` hook, and called by the
     error pages, whose answers Bottle builds after the hooks ran)."""
     response = bottle.response
-    response.set_header("Content-Security-Policy", content_security_policy(context.settings()))
+    response.set_header(
+        "Content-Security-Policy", content_security_policy(request_context.settings())
+    )
     response.set_header("X-Frame-Options", "DENY")
     response.set_header("Referrer-Policy", "same-origin")
     response.set_header("X-Content-Type-Options", "nosniff")
-    if context.settings().base_url.startswith("https://"):
+    if request_context.settings().base_url.startswith("https://"):
         response.set_header("Strict-Transport-Security", HSTS)
     signed_in = bottle.request.environ.get("overlap.user") is not None
     if signed_in and "Cache-Control" not in response.headers:

@@ -8,7 +8,7 @@ import jinja2
 
 from config.settings import ROOT, Settings
 from models.job_run import JobStatus
-from web.views import NEVER_SYNCED
+from web.views.sync_status import NEVER_SYNCED
 
 TEMPLATES_DIR = ROOT / "templates"
 

@@ -6,7 +6,7 @@ through: the codes stay unguessable, and the page keeps working.
 
 The counts key on what a client cannot choose: the signed-in person's id (not the session,
 whose CSRF token a replayed sign-in cookie renews) and the peer address (not a header,
-unless a trusted proxy set it: ``web/client_address.py``).
+unless a trusted proxy set it: ``web/http/client_address.py``).
 """
 
 from __future__ import annotations

@@ -10,9 +10,8 @@ import bottle
 
 from config.redis_ref import RedisRef
 from models import AuditEntry
-from web import context
-from web.context import page_error, render, see_other
-from web.views import broker_ref
+from web.http import request_context
+from web.http.request_context import page_error, render, see_other
 
 # What an action's redirect may say: fixed sentences, filled with numbers only.
 NOTICES = {
@@ -34,7 +33,7 @@ NOTICES = {
 def notice() -> str | None:
     """The sentence the redirect after an action named (``?notice=...&n=...``), if any."""
     text = NOTICES.get(bottle.request.query.get("notice") or "")
-    n = context.whole_number(bottle.request.query.get("n"), 9) or 0
+    n = request_context.whole_number(bottle.request.query.get("n"), 9) or 0
     return text.format(n=n) if text else None
 
 
@@ -46,7 +45,7 @@ def back(path: str, notice: str, n: int | None = None) -> bottle.HTTPResponse:
 
 def who() -> str:
     """Who is acting, as the audit trail and the job rows name them."""
-    return f"admin:{context.current_user().spotify_id}"
+    return f"admin:{request_context.current_user().spotify_id}"
 
 
 def audit(action: str, target: str, count: int = 1) -> None:
@@ -70,7 +69,7 @@ def confirm(title: str, sentence: str, action: str, button: str, back: str, tab:
 
 def redis_or_error() -> RedisRef | str:
     """The broker's Redis reference, or the 503 page to answer when there is none."""
-    ref = broker_ref()
+    ref = request_context.services().redis_ref
     if ref is None:
         return page_error(503, "Redis is not configured, so there are no queues.")
     return ref

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bottle
 
-from web import context
+from web.http import request_context
 
 # The largest form is a CSRF token and a friend code: about a hundred bytes.
 MAX_BODY_BYTES = 16 * 1024
@@ -41,9 +41,11 @@ def refuse_unwanted_bodies() -> None:
         return
     status, why = refusal
     if bottle.request.path.startswith("/api/"):
-        text = context.as_json({"error": why}, status=status)
+        text = request_context.as_json({"error": why}, status=status)
     else:
-        text = context.page_error(status, f"This form was not sent: {why}.", "Form not sent")
+        text = request_context.page_error(
+            status, f"This form was not sent: {why}.", "Form not sent"
+        )
     answer = bottle.response.copy(cls=bottle.HTTPResponse)
     answer.body = text
     raise answer

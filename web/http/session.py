@@ -15,7 +15,7 @@ from typing import Any
 import bottle
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from web.headers import header
+from web.http.headers import header
 
 COOKIE = "overlap_session"
 MAX_AGE_S = 30 * 24 * 3600

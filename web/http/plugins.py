@@ -10,9 +10,9 @@ from typing import Any
 import bottle
 from peewee import InterfaceError, OperationalError
 
-from web import context
-from web.log_safe import safe_logger
-from web.session import Session, SessionStore, csrf_ok
+from web.http import request_context
+from web.http.log_safe import safe_logger
+from web.http.session import Session, SessionStore, csrf_ok
 
 logger = safe_logger(__name__)
 
@@ -68,8 +68,8 @@ def _refuse_body(status: int) -> str:
     too_large = status == 413
     if bottle.request.path.startswith("/api/"):
         problem = "too large" if too_large else "not readable"
-        return context.as_json({"error": f"the request body is {problem}"}, status=status)
-    return context.page_error(
+        return request_context.as_json({"error": f"the request body is {problem}"}, status=status)
+    return request_context.page_error(
         status,
         "This form is too large to send."
         if too_large
@@ -80,8 +80,8 @@ def _refuse_body(status: int) -> str:
 
 def _refuse_csrf() -> str:
     if bottle.request.path.startswith("/api/"):
-        return context.as_json({"error": "missing or wrong CSRF token"}, status=403)
-    return context.page_error(
+        return request_context.as_json({"error": "missing or wrong CSRF token"}, status=403)
+    return request_context.page_error(
         403,
         "This form has expired. Go back, reload the page and try again.",
         title="Form expired",
@@ -92,8 +92,10 @@ def _database_down() -> str:
     bottle.request.environ["overlap.user"] = None  # do not ask the database again
     bottle.response.set_header("Retry-After", "30")
     if bottle.request.path.startswith("/api/"):
-        return context.as_json({"error": "the database is unavailable; try again soon"}, 503)
-    return context.page_error(
+        return request_context.as_json(
+            {"error": "the database is unavailable; try again soon"}, 503
+        )
+    return request_context.page_error(
         503,
         "overlap cannot reach its database right now. Try again in a minute.",
         title="Temporarily unavailable",

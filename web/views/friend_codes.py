@@ -1,0 +1,34 @@
+"""The friend a typed code names, behind the guess limit (``web.state.guess_limit``)."""
+
+from __future__ import annotations
+
+from models import User
+from models.user import normalize_friend_code
+from web.http import request_context
+
+
+def _guess_keys() -> tuple[int | None, str]:
+    # A signed-out visitor (a share link's welcome page) is counted by address alone.
+    user = request_context.current_user()
+    return (user.id if user is not None else None), request_context.client_address()
+
+
+def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str | None, int]:
+    """The friend a typed code belongs to, or (None, why not, HTTP status)."""
+    guard = request_context.services().guess_limit
+    keys = _guess_keys()
+    if guard.blocked(*keys):
+        return None, "Too many wrong codes. Wait ten minutes and try again.", 429
+    code = normalize_friend_code(raw)
+    if code is None:
+        guard.failed(*keys)
+        return (
+            None,
+            "That is not a friend code: a code has ten letters and digits.",
+            malformed_status,
+        )
+    friend = User.get_or_none(User.friend_code == code)
+    if friend is None:
+        guard.failed(*keys)
+        return None, "No one has that friend code. Check it with your friend.", 404
+    return friend, None, 200
