@@ -82,11 +82,11 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return page_error(404, "There is no dead message with that id.", "No such message")
         try:
             if which == "all":
-                fn = dead.requeue_all_dead if action == "requeue" else dead.delete_all_dead
-                n = fn(ref, queue)
+                every = dead.requeue_all_dead if action == "requeue" else dead.delete_all_dead
+                n = every(ref, queue)
             else:
-                fn = dead.requeue_dead if action == "requeue" else dead.delete_dead
-                n = fn(ref, queue, [which])
+                some = dead.requeue_dead if action == "requeue" else dead.delete_dead
+                n = some(ref, queue, [which])
                 if n == 0:
                     return page_error(404, "That message is no longer dead-lettered.", "Gone")
         except (redis.RedisError, OSError):

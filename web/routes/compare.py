@@ -55,10 +55,9 @@ def _form_refused(status: int, problem: str, typed: str) -> str:
     # The error goes under the field with what was typed kept, never on a page of its own:
     # htmx swaps the form in place (a 200, or htmx would not swap it); without JavaScript
     # the same form comes back on a small page with the real status.
-    values = {"compare_error": problem, "typed_code": typed[:64]}
     if request_context.is_htmx():
-        return render("_compare_form.html", **values)
-    return render("compare_form.html", status=status, **values)
+        return render("_compare_form.html", compare_error=problem, typed_code=typed[:64])
+    return render("compare_form.html", status=status, compare_error=problem, typed_code=typed[:64])
 
 
 def mount(app: bottle.Bottle, services: Services) -> None:

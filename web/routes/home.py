@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import quote
 
 import bottle
@@ -27,7 +28,7 @@ def _landing(*_: object, **__: object) -> str:
     return render("landing.html")
 
 
-def _next_refresh(user: User) -> object:
+def _next_refresh(user: User) -> dt.datetime | None:
     return next_refresh_at(user, request_context.settings().refresh_cooldown_seconds)
 
 

@@ -144,5 +144,5 @@ class ComparisonCache:
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP_S)
             if (found := client.get(key)) is not None:
-                return found
+                return found if isinstance(found, bytes) else str(found).encode()
         return None

@@ -45,7 +45,9 @@ def back(path: str, notice: str, n: int | None = None) -> bottle.HTTPResponse:
 
 def who() -> str:
     """Who is acting, as the audit trail and the job rows name them."""
-    return f"admin:{request_context.current_user().spotify_id}"
+    user = request_context.current_user()
+    assert user is not None, "admin_only lets only a signed-in admin act"
+    return f"admin:{user.spotify_id}"
 
 
 def audit(action: str, target: str, count: int = 1) -> None:
