@@ -109,3 +109,19 @@ def test_a_person_s_spotify_picture_shows_in_the_list_and_a_person_without_one_a
     assert f'<img class="person-picture" src="{ben.image_url}"' in ben_row
     assert "person-picture" not in dmitri_row and 'class="monogram"' in dmitri_row
     assert demo_spotify.http.get(ben.image_url, timeout=10).status_code == 200
+
+
+def test_an_id_too_large_or_not_a_number_is_no_one_and_changes_nothing(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    both_synced(cleo, ben)
+    web.get(f"/compare/{ben.friend_code}")
+    token = csrf(web.get("/"))
+
+    for crafted in ("99999999999999999999999", "-1", "0x1", "%C2%B2"):
+        answer = web.post(f"/people/{crafted}/remove", {"csrf_token": token}, status="*")
+        assert answer.status_int == 404, crafted
+        assert "There is no such person" in answer.text
+
+    assert people_on(web.get("/")) == ["Ben"]

@@ -49,7 +49,7 @@ POSTS = {
     "/api/jobs/{id}/cancel": (), "/admin/jobs/{id}/retry": (), "/admin/jobs/{id}/cancel": (),
     "/admin/jobs/cancel-active": (), "/admin/jobs/retry-failed": (),
     "/admin/jobs/clean": ("days",), "/admin/queues/{queue}/pause": (),
-    "/admin/queues/{queue}/resume": (),
+    "/admin/queues/{queue}/resume": (), "/people/{id}/remove": (),
 }  # fmt: skip
 # With a valid token these two end the session the next examples need; their refusals
 # without one are generated like every other POST's.

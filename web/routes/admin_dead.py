@@ -92,6 +92,5 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; nothing was changed.")
         audit(action, f"dead:{queue}:{which}", n)
-        return back(
-            f"/admin/dead?queue={queue}", "requeued" if action == "requeue" else "deleted", n
-        )
+        notice = "requeued" if action == "requeue" else "deleted"
+        return back("/admin/dead", notice, n, queue=queue)

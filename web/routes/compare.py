@@ -40,6 +40,8 @@ def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
     friend, problem, status = find_friend(normalized)
     if friend is None:
         return page_error(status, problem or "", title="This link does not work")
+    # It names a person: no shared cache or browser history keeps it.
+    bottle.response.set_header("Cache-Control", "private, no-store")
     return render(
         "welcome.html",
         friend=friend,

@@ -69,11 +69,15 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             picture_of=shown_image,
         )
 
-    @app.post("/people/<other_id:int>/remove")
+    @app.post("/people/<other_id>/remove")
     @login_required(otherwise=sign_in_first)
-    def remove_person(user: User, other_id: int) -> bottle.HTTPResponse:
+    def remove_person(user: User, other_id: str) -> str | bottle.HTTPResponse:
+        # An id is 1 to 18 digits (a 64-bit column holds 18 whole): anything else is no one.
+        number = request_context.whole_number(other_id, 18)
+        if number is None:
+            return page_error(404, "There is no such person on your list.")
         # Hides the comparison from this person's list only; the friend keeps theirs.
-        ComparedWith.remove(user, other_id)
+        ComparedWith.remove(user, number)
         return see_other("/")
 
     @app.get("/sync-status")

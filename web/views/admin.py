@@ -37,9 +37,9 @@ def notice() -> str | None:
     return text.format(n=n) if text else None
 
 
-def back(path: str, notice: str, n: int | None = None) -> bottle.HTTPResponse:
-    """The 303 after an action, naming what was done."""
-    query = {"notice": notice, **({"n": str(n)} if n is not None else {})}
+def back(path: str, notice: str, n: int | None = None, **params: str) -> bottle.HTTPResponse:
+    """The 303 after an action to ``path`` with ``params``, naming what was done."""
+    query = {**params, "notice": notice, **({"n": str(n)} if n is not None else {})}
     return see_other(f"{path}?{urlencode(query)}")
 
 

@@ -17,11 +17,10 @@ def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str
     """The friend a typed code belongs to, or (None, why not, HTTP status)."""
     guard = request_context.services().guess_limit
     keys = _guess_keys()
-    if guard.blocked(*keys):
+    if not guard.take(*keys):
         return None, "Too many wrong codes. Wait ten minutes and try again.", 429
     code = normalize_friend_code(raw)
     if code is None:
-        guard.failed(*keys)
         return (
             None,
             "That is not a friend code: a code has ten letters and digits.",
@@ -29,6 +28,6 @@ def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str
         )
     friend = User.get_or_none(User.friend_code == code)
     if friend is None:
-        guard.failed(*keys)
         return None, "No one has that friend code. Check it with your friend.", 404
+    guard.give_back(*keys)
     return friend, None, 200
