@@ -11,6 +11,8 @@ unless a trusted proxy set it: ``web/http/client_address.py``).
 
 from __future__ import annotations
 
+import contextlib
+
 import redis
 
 from config.redis_ref import RedisRef
@@ -78,7 +80,5 @@ class GuessGuard:
         if self.ref is None:
             return
         key, _ = self._key_and_limit(self.ref, user_id, address)
-        try:
+        with contextlib.suppress(redis.RedisError):
             self.ref.client.eval(_GIVE_BACK, 1, key)
-        except redis.RedisError:
-            pass
