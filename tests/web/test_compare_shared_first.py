@@ -7,6 +7,7 @@ from actors.testing import enqueued
 from jobs import queueing
 from models import Artist, ArtistListeners, User, UserArtist
 from models.artist import ArtistFields
+from tests.web.comparing import opened
 
 
 def test_polls_of_an_incomplete_comparison_send_each_pending_shared_artist_once(
@@ -26,9 +27,9 @@ def test_polls_of_an_incomplete_comparison_send_each_pending_shared_artist_once(
     broker.flush_all()
 
     # When the page loads and then polls twice:
-    web.get(f"/compare/{ben.friend_code}")
+    web.get(opened(web, ben))
     for _ in range(2):
-        web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
+        web.get(opened(web, ben), headers={"HX-Request": "true"})
 
     # Then the two shared artists still waiting went once each on the shared queue, and
     # nothing of one side only did.

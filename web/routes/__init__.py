@@ -17,6 +17,7 @@ from web.routes import (
     home,
     ops_api,
     pages,
+    people,
 )
 
 
@@ -25,6 +26,7 @@ def mount_all(app: bottle.Bottle, services: Services) -> None:
     pages.mount(app, services)
     auth.mount(app, services)
     home.mount(app, services)
+    people.mount(app, services)
     compare.mount(app, services)
     artists.mount(app, services)
     api.mount(app, services)

@@ -9,7 +9,7 @@ import dataclasses
 
 import bottle
 
-from models import JobRun, User
+from models import ComparedWith, JobRun, User
 from models.comparison import PersonSummary
 from models.job_run import JobStatus, user_subject
 from web.http import request_context
@@ -18,7 +18,7 @@ from web.http.request_context import as_json
 from web.http.services import Services
 from web.state.comparison_cache import ComparisonRefused
 from web.views.comparison import ask_for_missing_counts, read_comparison
-from web.views.friend_codes import find_friend
+from web.views.friends import find_friend
 from web.views.sync_status import queue_position, sync_state
 
 
@@ -85,6 +85,11 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return as_json({"error": problem}, status=status)
         if friend.id == me.id:
             return as_json({"error": "that is your own friend code"}, status=400)
+        if not ComparedWith.can_see(me, friend):
+            # A GET grants nothing: typing the code (POST /compare) is what lets you in.
+            return as_json(
+                {"error": "not shared with you: compare first with POST /compare"}, status=403
+            )
         query = bottle.request.query
         limit = request_context.whole_number(query.get("limit") or "50", 4)
         offset = request_context.whole_number(query.get("offset") or "0", 8)

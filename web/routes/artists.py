@@ -1,7 +1,7 @@
 """An artist's own page: its monthly listeners over the months held, and who has it.
 
-It is reached from a comparison, so the friend comes in the query (``?with=<code>``) and
-is found the same way as a typed code, under the same guess limit.
+It is reached from a comparison, so the friend comes in the query (``?with=<id>``), and
+is shown only when they have let the signed-in person see their library.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from web.http.auth_guard import login_required, sign_in_first
 from web.http.request_context import page_error, render
 from web.http.services import Services
 from web.views.comparison import shown_image
-from web.views.friend_codes import find_friend
+from web.views.friends import shared_friend
 from web.views.listener_chart import listener_chart, short_count
 
 
@@ -27,13 +27,10 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if artist is None:
             return page_error(404, "overlap knows no artist by that id.", title="No such artist")
         friend = None
-        code = bottle.request.query.get("with")
-        if code:
-            friend, problem, status = find_friend(code, malformed_status=400)
+        if "with" in bottle.request.query:
+            friend = shared_friend(me, bottle.request.query.get("with") or "")
             if friend is None:
-                return page_error(status, problem or "", title="Cannot compare")
-            if friend.id == me.id:
-                friend = None  # Your own code names only you.
+                return page_error(404, "There is no comparison here.", title="Cannot compare")
         people = [me.id] if friend is None else [me.id, friend.id]
         sources = UserArtist.sources_of(people, artist.id)
         history = ArtistListeners.history(artist.id)

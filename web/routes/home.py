@@ -69,17 +69,6 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             picture_of=shown_image,
         )
 
-    @app.post("/people/<other_id>/remove")
-    @login_required(otherwise=sign_in_first)
-    def remove_person(user: User, other_id: str) -> str | bottle.HTTPResponse:
-        # An id is 1 to 18 digits (a 64-bit column holds 18 whole): anything else is no one.
-        number = request_context.whole_number(other_id, 18)
-        if number is None:
-            return page_error(404, "There is no such person on your list.")
-        # Hides the comparison from this person's list only; the friend keeps theirs.
-        ComparedWith.remove(user, number)
-        return see_other("/")
-
     @app.get("/sync-status")
     @login_required(otherwise=not_signed_in_page("Sign in to see your sync."))
     def sync_status(user: User) -> str:
@@ -134,8 +123,11 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.post("/friend-code")
     @login_required(otherwise=sign_in_first)
     def new_friend_code(user: User) -> bottle.HTTPResponse:
-        # The old code stops working at once: nothing else keeps it.
+        # The old code stops working at once, and so does the sight of everyone let in
+        # through it whom the person did not keep.
+        old_code = user.friend_code
         user.regenerate_friend_code()
+        ComparedWith.end_code(user, old_code)
         return see_other("/")
 
     @app.post("/account/delete")

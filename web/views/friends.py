@@ -1,8 +1,9 @@
-"""The friend a typed code names, behind the guess limit (``web.state.guess_limit``)."""
+"""The friend a typed code names, behind the guess limit (``web.state.guess_limit``), and the
+friend an id names, for someone they let in (``models/compared.py``)."""
 
 from __future__ import annotations
 
-from models import User
+from models import ComparedWith, User
 from models.user import normalize_friend_code
 from web.http import request_context
 
@@ -31,3 +32,13 @@ def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str
         return None, "No one has that friend code. Check it with your friend.", 404
     guard.give_back(*keys)
     return friend, None, 200
+
+
+def shared_friend(me: User, person: str) -> User | None:
+    """The person ``person`` (an id) names, when they let ``me`` see their library; None
+    alike for someone who does not exist and someone who has not let ``me`` in."""
+    number = request_context.whole_number(person, 18)
+    friend = User.get_or_none(User.id == number) if number is not None else None
+    if friend is None or friend.id == me.id or not ComparedWith.can_see(me, friend):
+        return None
+    return friend
