@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from peewee import EXCLUDED, BooleanField, CharField, DateTimeField, FloatField, ForeignKeyField
 
 from models.db import BaseModel, database, utcnow
-from models.user import User
+from models.user import User, UserArtist
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,20 @@ class ComparedWith(BaseModel):
             cls.delete()
             .where((cls.owner == owner.id) & (cls.via_code == old_code) & ~cls.hidden)
             .execute()
+        )
+
+    @classmethod
+    def artist_visible(cls, viewer: User, artist_id: int) -> bool:
+        """Whether ``viewer`` has the artist, or can see the library of someone who has it:
+        nobody else learns that overlap holds it."""
+        shown_to_viewer = cls.select(cls.owner).where((cls.other == viewer.id) & ~cls.hidden)
+        return (
+            UserArtist.select()
+            .where(
+                (UserArtist.artist == artist_id)
+                & ((UserArtist.user == viewer.id) | UserArtist.user.in_(shown_to_viewer))
+            )
+            .exists()
         )
 
     @classmethod

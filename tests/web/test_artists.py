@@ -108,3 +108,23 @@ def test_shared_artists_that_grew_or_fell_by_more_than_half_are_marked(web, sign
     assert "grew by over half" in rows["Rising"] and "fell" not in rows["Rising"]
     assert "fell by over half" in rows["Falling"]
     assert "over half" not in rows["Steady"]
+
+
+def test_an_artist_exists_only_to_who_has_it_or_sees_someone_who_has_it(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    dina = User.sign_in("dina", "Dina", {})
+    library(ben, {"Bens Band": 10})
+    library(dina, {"Dinas Band": 10})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Cleos Band": 10})
+    opened(web, ben)  # Cleo and Ben see each other's library; nobody shares with Dina
+
+    def status(name: str) -> int:
+        return web.get(f"/artists/{artist(name).spotify_id}", status="*").status_int
+
+    assert status("Cleos Band") == 200
+    assert status("Bens Band") == 200
+    unknown = web.get(f"/artists/{artist('Dinas Band').spotify_id}", status="*")
+    assert unknown.status_int == 404 and "overlap knows no artist by that id" in unknown.text
+    assert web.get("/artists/nobody", status="*").text == unknown.text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bottle
 
-from models import Artist, ArtistListeners, User, UserArtist
+from models import Artist, ArtistListeners, ComparedWith, User, UserArtist
 from web.http.auth_guard import login_required, sign_in_first
 from web.http.request_context import page_error, render
 from web.http.services import Services
@@ -24,7 +24,9 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @login_required(otherwise=sign_in_first)
     def artist_page(me: User, spotify_id: str) -> str:
         artist = Artist.get_or_none(Artist.spotify_id == spotify_id[:64])
-        if artist is None:
+        # Only someone who has the artist, or sees the library of someone who has it, learns
+        # that overlap holds it: everyone else gets the answer for no artist at all.
+        if artist is None or not ComparedWith.artist_visible(me, artist.id):
             return page_error(404, "overlap knows no artist by that id.", title="No such artist")
         friend = None
         if "with" in bottle.request.query:

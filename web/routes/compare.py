@@ -148,6 +148,11 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if page < 1:
             return page_error(400, "That page of the list does not exist.")
         owner, other = (me, friend) if side == "you" else (friend, me)
+        try:
+            # Computed from both libraries each time: it counts against the same budget.
+            services.comparisons.spend(me.id)
+        except ComparisonRefused as refused:
+            return page_error(refused.status, str(refused), title="Cannot compare")
         total, artists = only_page(
             owner, other, current_month(), limit=COMPARISON_PAGE_SIZE,
             offset=(page - 1) * COMPARISON_PAGE_SIZE,
