@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 
 @dramatiq.actor(
     actor_class=ScheduledActor,
+    actor_name=queueing.REFRESH_LISTENERS,
     queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron(SCHEDULES["refresh_listeners"]),
+    periodic=cron(SCHEDULES[queueing.REFRESH_LISTENERS]),
     tracked=True,
     max_retries=0,
     time_limit=30 * 60 * 1000,
@@ -51,8 +52,9 @@ def refresh_listeners() -> None:
 
 @dramatiq.actor(
     actor_class=ScheduledActor,
+    actor_name=queueing.RECOVER,
     queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron(SCHEDULES["recover"]),
+    periodic=cron(SCHEDULES[queueing.RECOVER]),
     max_retries=0,
 )
 def recover() -> None:
@@ -65,8 +67,9 @@ def recover() -> None:
 
 @dramatiq.actor(
     actor_class=ScheduledActor,
+    actor_name=queueing.CLEAN_JOB_RUNS,
     queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron(SCHEDULES["clean_job_runs"]),
+    periodic=cron(SCHEDULES[queueing.CLEAN_JOB_RUNS]),
     tracked=True,
     max_retries=0,
     time_limit=30 * 60 * 1000,
