@@ -19,9 +19,9 @@ from periodiq import cron
 
 from actors import runtime
 from actors.middleware.job_runs import current_job
+from actors.redis_broker import redis_ref
 from actors.scheduled_actor import ScheduledActor
 from actors.scheduler_lease import last_tick_key
-from config.redis_ref import RedisRef
 from jobs import queueing
 from jobs.progress import for_job
 from jobs.recovery import recover_jobs
@@ -61,7 +61,7 @@ def recover() -> None:
     """Send again the jobs whose worker died or whose message never reached Redis."""
     recover_jobs()
     # When recovery last ran, for health and the dashboard (see scheduler_status).
-    ref = RedisRef.of(dramatiq.get_broker())
+    ref = redis_ref(dramatiq.get_broker())
     ref.client.set(last_tick_key(ref), str(time.time()))
 
 
