@@ -35,9 +35,24 @@ CLI_QUEUE = "cli"
 # Every queue, in the order the worker list and the dashboard show them.
 QUEUES = (SHARED_QUEUE, INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
 
+# The actors' names, spelled here once: the actors are declared with them (actors/) and
+# every sender names them through these.
 UPDATE_USER = "update_user"
 UPDATE_ARTIST = "update_artist"
 UPDATE_SHARED_ARTIST = "update_shared_artist"
+# The periodic actors (actors/periodic.py; their crons are in ops/schedules.py).
+REFRESH_LISTENERS = "refresh_listeners"
+RECOVER = "recover"
+CLEAN_JOB_RUNS = "clean_job_runs"
+# Every actor, as ``dramatiq actors.app`` declares them (tests/actors/test_actor_names.py).
+ACTORS = (
+    UPDATE_USER,
+    UPDATE_ARTIST,
+    UPDATE_SHARED_ARTIST,
+    REFRESH_LISTENERS,
+    RECOVER,
+    CLEAN_JOB_RUNS,
+)
 
 logger = logging.getLogger(__name__)
 
