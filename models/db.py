@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from peewee import AutoField, Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
@@ -27,6 +27,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 class BaseModel(Model):
     """The base of every table: binds it to the process's database."""
+
+    # The primary key peewee would add by itself, declared so that type checkers know
+    # ``Model.id`` (a column in a query, an int on a row). Every table inherits a copy.
+    id = AutoField()
 
     class Meta:
         database = database
