@@ -52,7 +52,7 @@ class ComparedWith(BaseModel):
     @classmethod
     def update_match(cls, me: User, friend: User, match: float) -> int:
         """Store the finished comparison's match for both; writes nothing when unchanged."""
-        return (
+        changed: int = (
             cls.update(match=match)
             .where(
                 (
@@ -63,6 +63,7 @@ class ComparedWith(BaseModel):
             )
             .execute()
         )
+        return changed
 
     @classmethod
     def people_of(cls, user: User, limit: int = 50) -> list[ComparedWith]:
@@ -79,13 +80,15 @@ class ComparedWith(BaseModel):
     @classmethod
     def remove(cls, owner: User, other_id: int) -> int:
         """Hide ``other_id`` from ``owner``'s list (theirs is left as it is)."""
-        return (
+        hidden: int = (
             cls.update(hidden=True)
             .where((cls.owner == owner.id) & (cls.other == other_id))
             .execute()
         )
+        return hidden
 
     @classmethod
     def forget(cls, user_id: int) -> int:
         """Delete every row about ``user_id``, theirs and those naming them."""
-        return cls.delete().where((cls.owner == user_id) | (cls.other == user_id)).execute()
+        deleted: int = cls.delete().where((cls.owner == user_id) | (cls.other == user_id)).execute()
+        return deleted

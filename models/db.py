@@ -8,12 +8,20 @@ several processes sharing one database need.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from peewee import AutoField, Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from peewee import (
+    AutoField,
+    BaseQuery,
+    Database,
+    DatabaseProxy,
+    Model,
+    PostgresqlDatabase,
+    SqliteDatabase,
+)
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
@@ -35,6 +43,16 @@ class BaseModel(Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+def tuple_rows(query: BaseQuery) -> Iterator[tuple[Any, ...]]:
+    """Run ``query`` and give its rows as plain tuples (``query.tuples()``).
+
+    peewee's stubs say that ``.tuples()`` returns the query itself, whose rows are models;
+    this says what the rows are.
+    """
+    rows: Iterator[tuple[Any, ...]] = iter(query.tuples())
+    return rows
 
 
 def utcnow() -> dt.datetime:

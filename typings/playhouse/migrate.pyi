@@ -1,5 +1,6 @@
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from peewee import Database, DatabaseProxy, Field, Node
 
@@ -17,7 +18,7 @@ class SchemaMigrator:
     def migration_context(self, atomic: bool = True) -> Iterator[None]: ...
     # The schema operations: each gives an Operation for ``migrate`` to run.
     def add_column(
-        self, table: str, column_name: str, field: Field[object], allow_not_null: bool = False
+        self, table: str, column_name: str, field: Field[Any], allow_not_null: bool = False
     ) -> Operation: ...
     def add_index(
         self,

@@ -3,7 +3,6 @@ from types import ModuleType
 from typing import NamedTuple
 
 from peewee import Database
-
 from playhouse.migrate import SchemaMigrator
 
 class MigrationError(Exception): ...
