@@ -57,14 +57,14 @@ ACTORS = (
 logger = logging.getLogger(__name__)
 
 
-def build_message(actor_name: str, queue: str, args: Sequence[Any]) -> dramatiq.Message:
+def build_message(actor_name: str, queue: str, args: Sequence[Any]) -> dramatiq.Message[Any]:
     """A message for ``actor_name`` with a fresh id (sent later with ``send``)."""
     return dramatiq.Message(
         queue_name=queue, actor_name=actor_name, args=tuple(args), kwargs={}, options={}
     )
 
 
-def send(message: dramatiq.Message, delay_ms: int | None = None) -> dramatiq.Message:
+def send(message: dramatiq.Message[Any], delay_ms: int | None = None) -> dramatiq.Message[Any]:
     """Enqueue one message on the process's broker."""
     return dramatiq.get_broker().enqueue(message, delay=delay_ms)
 

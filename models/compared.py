@@ -17,11 +17,12 @@ and each owner can see and cut them.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from peewee import EXCLUDED, BooleanField, CharField, DateTimeField, FloatField, ForeignKeyField
 
-from models.db import BaseModel, database, utcnow
+from models.db import BaseModel, database, tuple_rows, utcnow
 from models.user import User, UserArtist
 
 
@@ -36,7 +37,7 @@ class Person:
     # Let in through my friend code of the time (ends with a new code unless kept).
     through_my_code: bool
     match: float | None
-    seen_at: object
+    seen_at: dt.datetime
 
 
 class ComparedWith(BaseModel):
@@ -88,7 +89,7 @@ class ComparedWith(BaseModel):
 
     @classmethod
     def _grant(
-        cls, owner_id: int, other_id: int, via: str | None, match: float | None, now: object
+        cls, owner_id: int, other_id: int, via: str | None, match: float | None, now: dt.datetime
     ) -> None:
         row = {
             "owner": owner_id,
@@ -130,7 +131,7 @@ class ComparedWith(BaseModel):
     def opened(cls, me: User, friend: User, match: float) -> int:
         """``me`` opened the comparison with ``friend``: both rows, where they exist, show
         when and the latest match (no row is made: opening grants nothing)."""
-        return (
+        changed: int = (
             cls.update(match=match, seen_at=utcnow())
             .where(
                 ((cls.owner == me.id) & (cls.other == friend.id))
@@ -138,11 +139,12 @@ class ComparedWith(BaseModel):
             )
             .execute()
         )
+        return changed
 
     @classmethod
     def update_match(cls, me: User, friend: User, match: float) -> int:
         """Store the finished comparison's match for both; writes nothing when unchanged."""
-        return (
+        changed: int = (
             cls.update(match=match)
             .where(
                 (
@@ -153,21 +155,23 @@ class ComparedWith(BaseModel):
             )
             .execute()
         )
+        return changed
 
     @classmethod
     def people_of(cls, user: User, limit: int = 50) -> list[Person]:
         """Everyone on ``user``'s list: who may see their library, whose they may see,
         newest first."""
         rows = list(
-            cls.select()
-            .where(((cls.owner == user.id) | (cls.other == user.id)) & ~cls.hidden)
-            .order_by(cls.seen_at.desc(), cls.id.desc())
+            tuple_rows(
+                cls.select(cls.owner, cls.other, cls.via_code, cls.match, cls.seen_at)
+                .where(((cls.owner == user.id) | (cls.other == user.id)) & ~cls.hidden)
+                .order_by(cls.seen_at.desc(), cls.id.desc())
+            )
         )
-        mine = {r.other_id: r for r in rows if r.owner_id == user.id}
-        theirs = {r.owner_id: r for r in rows if r.other_id == user.id}
-        order = list(
-            dict.fromkeys(r.other_id if r.owner_id == user.id else r.owner_id for r in rows)
-        )
+        # (owner, other, via_code, match, seen_at): mine are rows I own, theirs name me.
+        mine = {row[1]: row for row in rows if row[0] == user.id}
+        theirs = {row[0]: row for row in rows if row[1] == user.id}
+        order = list(dict.fromkeys(row[1] if row[0] == user.id else row[0] for row in rows))
         users = {u.id: u for u in User.select().where(User.id.in_(order[:limit]))}
         people = []
         for other_id in order[:limit]:
@@ -177,9 +181,9 @@ class ComparedWith(BaseModel):
                     user=users[other_id],
                     sees_mine=other_id in mine,
                     i_see_theirs=other_id in theirs,
-                    through_my_code=other_id in mine and mine[other_id].via_code is not None,
-                    match=row.match,
-                    seen_at=row.seen_at,
+                    through_my_code=other_id in mine and mine[other_id][2] is not None,
+                    match=row[3],
+                    seen_at=row[4],
                 )
             )
         return people
@@ -188,30 +192,33 @@ class ComparedWith(BaseModel):
     def remove(cls, owner: User, other_id: int) -> int:
         """End ``other_id``'s sight of ``owner``'s library at once, and bar their coming
         back through ``owner``'s current code."""
-        return (
+        hidden: int = (
             cls.update(hidden=True, via_code=None, barred_code=owner.friend_code)
             .where((cls.owner == owner.id) & (cls.other == other_id))
             .execute()
         )
+        return hidden
 
     @classmethod
     def keep(cls, owner: User, other_id: int) -> int:
         """Keep ``other_id`` in when ``owner`` gets a new friend code."""
-        return (
+        kept: int = (
             cls.update(via_code=None)
             .where((cls.owner == owner.id) & (cls.other == other_id) & ~cls.hidden)
             .execute()
         )
+        return kept
 
     @classmethod
     def end_code(cls, owner: User, old_code: str) -> int:
         """``owner`` has a new friend code: everyone let in through ``old_code`` and not
         kept loses sight of their library. How many did."""
-        return (
+        ended: int = (
             cls.delete()
             .where((cls.owner == owner.id) & (cls.via_code == old_code) & ~cls.hidden)
             .execute()
         )
+        return ended
 
     @classmethod
     def artist_visible(cls, viewer: User, artist_id: int) -> bool:
@@ -230,4 +237,5 @@ class ComparedWith(BaseModel):
     @classmethod
     def forget(cls, user_id: int) -> int:
         """Delete every row about ``user_id``, theirs and those naming them."""
-        return cls.delete().where((cls.owner == user_id) | (cls.other == user_id)).execute()
+        deleted: int = cls.delete().where((cls.owner == user_id) | (cls.other == user_id)).execute()
+        return deleted

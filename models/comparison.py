@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from models.db import database
 from models.user import SOURCES, User
@@ -242,8 +243,11 @@ def _sql(template: str, **extra: str) -> str:
     return template.format(p=database.param, **extra)
 
 
-def _rows(template: str, params: Sequence[object], **extra: str) -> list[tuple]:
-    return database.execute_sql(_sql(template, **extra), tuple(params)).fetchall()
+def _rows(template: str, params: Sequence[object], **extra: str) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = database.execute_sql(
+        _sql(template, **extra), tuple(params)
+    ).fetchall()
+    return rows
 
 
 def _median(known: list[int]) -> int | None:
@@ -288,7 +292,9 @@ def person_summary(user: User, month: str) -> PersonSummary:
     return _summaries([user], month)[0][0]
 
 
-def _sources_of(user_ids: tuple[int, int], artist_ids: list[int]) -> dict[tuple[int, int], list]:
+def _sources_of(
+    user_ids: tuple[int, int], artist_ids: list[int]
+) -> dict[tuple[int, int], list[str]]:
     """Each (user, artist)'s sources in the fixed order, for a page's artists only."""
     found: dict[tuple[int, int], set[str]] = {}
     if artist_ids:
@@ -328,7 +334,7 @@ def compare(
         (me.id, friend.id), [row[0] for rows in (page, only_me, only_friend) for row in rows]
     )
 
-    def only(rows: list[tuple], user_id: int) -> list[ArtistRow]:
+    def only(rows: list[tuple[Any, ...]], user_id: int) -> list[ArtistRow]:
         return [
             ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []))
             for aid, sid, name, url, _image, ml in rows
@@ -367,7 +373,7 @@ def compare(
     )
 
 
-def comparison_from_dict(data: dict) -> Comparison:
+def comparison_from_dict(data: dict[str, Any]) -> Comparison:
     """A ``Comparison`` back from ``dataclasses.asdict`` (as cached in JSON)."""
     return Comparison(
         **{

@@ -23,7 +23,7 @@ from peewee import (
     fn,
 )
 
-from models.db import BaseModel, database, utcnow
+from models.db import BaseModel, database, tuple_rows, utcnow
 from models.fields import JSONField
 
 
@@ -140,12 +140,13 @@ class JobRun(BaseModel):
     @classmethod
     def latest_for(cls, actor: str, subject: str) -> JobRun | None:
         """The most recent run of ``actor`` for ``subject``, whatever its status."""
-        return (
+        latest: JobRun | None = (
             cls.select()
             .where((cls.actor == actor) & (cls.subject == subject))
             .order_by(cls.enqueued_at.desc(), cls.id.desc())
             .first()
         )
+        return latest
 
     @classmethod
     def open(
@@ -188,7 +189,7 @@ class JobRun(BaseModel):
         if not message_ids:
             return {}
         query = cls.select(cls.message_id, cls.id).where(cls.message_id.in_(message_ids))
-        return dict(query.tuples())
+        return dict(tuple_rows(query))
 
     @classmethod
     def by_message_id(cls, message_id: str) -> JobRun | None:

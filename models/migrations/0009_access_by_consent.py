@@ -5,10 +5,11 @@ friend code does not end them; each owner can see and cut them. A row its owner 
 removed ("hidden") is barred through the owner's current code, as a removal is now.
 """
 
-from peewee import CharField
+from peewee import CharField, Database
+from playhouse.migrate import SchemaMigrator
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     """Add ``compared_with.via_code`` and ``barred_code``; bar the rows already removed."""
     migrator.migrate(
         migrator.add_column("compared_with", "via_code", CharField(max_length=16, null=True)),
