@@ -74,10 +74,10 @@ def overview_values() -> dict[str, Any]:
         },
         "daily_budget": settings.spotify_daily_budget,
         # Spotify's Development Mode cap: the operator sees how many places are left.
-        "people": User.select().count() if settings.spotify_app_mode == "development" else None,
+        "people": User.count_all() if settings.spotify_app_mode == "development" else None,
         "people_cap": DEVELOPMENT_MODE_PEOPLE,
         "refused_sign_ins": None,
-        "active": {s: JobRun.select().where(JobRun.status == s).count() for s in ACTIVE},
+        "active": JobRun.count_by_status(ACTIVE),
         "failures": JobRun.search(status=FAILED, limit=5),
         "audit": AuditEntry.latest(limit=8),
         "now": utcnow(),
@@ -136,7 +136,7 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]] | str:
 
 def _job_or_none(job_id: str) -> JobRun | None:
     number = request_context.whole_number(job_id, 11)
-    return None if number is None else JobRun.get_or_none(JobRun.id == number)
+    return None if number is None else JobRun.by_id(number)
 
 
 def mount(app: bottle.Bottle, services: Services) -> None:
@@ -168,7 +168,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             since_choices=list(SINCE),
             notice=_notice(),
             tab="failed" if given == {"status": FAILED} else "jobs",
-            active_count=JobRun.select().where(JobRun.status.in_(ACTIVE)).count(),
+            active_count=JobRun.active_count(),
         )
 
     @app.get("/admin/jobs/<job_id>")
@@ -227,7 +227,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.get("/admin/jobs/cancel-active")
     @admin_only
     def confirm_cancel_all() -> str:
-        n = JobRun.select().where(JobRun.status.in_(ACTIVE)).count()
+        n = JobRun.active_count()
         return _confirm(
             "Cancel everything",
             f"{n:,} jobs are queued, running or retrying. Each will be asked to stop: a "
@@ -249,7 +249,8 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.get("/admin/jobs/retry-failed")
     @admin_only
     def confirm_retry_failed() -> str:
-        n = _retryable_failed()
+        # What retry_all_failed looks at: the newest failures, of the actors it can send.
+        n = JobRun.newest_failed_count(QUEUE_OF.keys(), limit=RETRY_ALL_LIMIT)
         return _confirm(
             "Retry all failed",
             f"{n:,} failed runs will be looked at (the newest, {RETRY_ALL_LIMIT:,} at most). "
@@ -318,18 +319,3 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         return render(
             "admin/audit.html", entries=entries[:AUDIT_PAGE], older=older, tab="audit", notice=None
         )
-
-
-def _retryable_failed() -> int:
-    """How many failed runs "Retry all failed" looks at: the newest, RETRY_ALL_LIMIT at most.
-
-    Bounded, so that it reads at most that many entries of the (status, id) index instead
-    of counting every failure the table holds.
-    """
-    newest = (
-        JobRun.select(JobRun.id)
-        .where(JobRun.status == FAILED)
-        .order_by(JobRun.id.desc())
-        .limit(RETRY_ALL_LIMIT)
-    )
-    return JobRun.select().where(JobRun.id.in_(newest) & JobRun.actor.in_(list(QUEUE_OF))).count()
