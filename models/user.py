@@ -131,6 +131,11 @@ class User(BaseModel):
         raise RuntimeError("could not find a free friend code")
 
     @classmethod
+    def count_all(cls) -> int:
+        """How many people have signed in, ever (and not deleted their account)."""
+        return cls.select().count()
+
+    @classmethod
     def by_friend_code(cls, raw: str) -> User | None:
         """The user whose friend code this is, or None (also for malformed codes)."""
         code = normalize_friend_code(raw)

@@ -1,17 +1,23 @@
 """What the dashboard's route modules share (``web.routes.admin``, ``admin_dead``,
-``admin_schedules``): the notices an action's redirect may carry, who is acting, the audit
-record of an action, and the page that asks before a bulk action."""
+``admin_schedules``): a page under its tab with the notice an action's redirect carries,
+who is acting, the audit record of an action, the page that asks before a bulk action,
+and the job a ``/admin/jobs/<job_id>`` route is about."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import bottle
 
 from config.redis_ref import RedisRef
-from models import AuditEntry
+from models import AuditEntry, JobRun
 from web.http import request_context
 from web.http.request_context import page_error, render, see_other
+
+Answer = TypeVar("Answer")
 
 # What an action's redirect may say: fixed sentences, filled with numbers only.
 NOTICES = {
@@ -55,18 +61,41 @@ def audit(action: str, target: str, count: int = 1) -> None:
     AuditEntry.record(who(), action, target, count)
 
 
-def confirm(title: str, sentence: str, action: str, button: str, back: str, tab: str) -> str:
-    """A page that asks before a bulk action, saying how many things it will touch."""
+def admin_page(template: str, tab: str, **values: Any) -> str:
+    """A dashboard page under its ``tab``, with the notice its redirect named, if any."""
+    return render(template, tab=tab, notice=notice(), **values)
+
+
+def confirm(title: str, sentence: str, button: str, back: str, tab: str) -> str:
+    """A page that asks before a bulk action, saying how many things it will touch.
+
+    Its form posts to the address the page was asked at: each bulk action answers a GET
+    with this page and does its work on a POST to the same address.
+    """
     return render(
         "admin/confirm.html",
         title=title,
         sentence=sentence,
-        action=action,
+        action=bottle.request.path,
         button=button,
         back=back,
         tab=tab,
         notice=None,
     )
+
+
+def with_job(handler: Callable[[JobRun], Answer]) -> Callable[[str], Answer | str]:
+    """Call a ``/admin/jobs/<job_id>`` route with that job, or answer 404 when none has it."""
+
+    @wraps(handler)
+    def find_job(job_id: str) -> Answer | str:
+        number = request_context.whole_number(job_id, 11)
+        job = None if number is None else JobRun.by_id(number)
+        if job is None:
+            return page_error(404, "There is no job with that id.", "No such job")
+        return handler(job)
+
+    return find_job
 
 
 def redis_or_error() -> RedisRef | str:
