@@ -42,16 +42,14 @@ HEARTBEAT_TIMEOUT_MS = 15_000
 MAINTENANCE_CHANCE = 250_000  # out of a million broker calls
 
 
+# Dramatiq calls the ``before_*`` hooks in list order and the ``after_*`` hooks in reverse,
+# and a ``SkipMessage`` raised by a ``before_process_message`` stops the ones after it. So a
+# middleware that puts a message back comes before those it spares, and one whose after
+# hook reads what Retries decided comes before Retries. Each line of ``app_middleware``
+# says which order it relies on; ``ORDER`` below states every pair that depends on it, and
+# tests/actors/test_broker.py checks the list against it.
 def app_middleware(settings: Settings) -> list[Middleware]:
-    """The worker's middleware, in order: a fresh list of fresh instances.
-
-    Dramatiq calls the ``before_*`` hooks in list order and the ``after_*`` hooks in
-    reverse, and a ``SkipMessage`` raised by a ``before_process_message`` stops the ones
-    after it. So a middleware that puts a message back comes before those it spares, and
-    one whose after hook reads what Retries decided comes before Retries. Each line says
-    which order it relies on; ``ORDER`` below states every pair that depends on it, and
-    tests/actors/test_broker.py checks this list against it.
-    """
+    """The worker's middleware, in order: a fresh list of fresh instances."""
     return [
         # before_process_message first: a paused queue's message goes back to Redis before
         # any other hook sees it (not counted, not listed, no connection, no job row).

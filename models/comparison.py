@@ -334,43 +334,57 @@ def compare(
         (me.id, friend.id), [row[0] for rows in (page, only_me, only_friend) for row in rows]
     )
 
-    def only(rows: list[tuple[Any, ...]], user_id: int) -> list[ArtistRow]:
-        return [
-            ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []))
-            for aid, sid, name, url, _image, ml in rows
-        ]
-
     return Comparison(
         me=mine,
         friend=theirs,
         shared_count=shared_count,
         union_count=union_count,
         similarity=shared_count / union_count if union_count else 0.0,
-        shared=[
-            SharedArtist(
-                sid,
-                name,
-                url,
-                image,
-                ml,
-                sources.get((me.id, aid), []),
-                sources.get((friend.id, aid), []),
-                bool(row_pending),
-                earliest,
-            )  # fmt: skip
-            for aid, sid, name, url, image, ml, _count, _pending, row_pending, earliest in page
-        ],
+        shared=_shared_artists(page, sources, me.id, friend.id),
         limit=limit,
         offset=offset,
         sort=sort,
         pending_shared=int(pending or 0),
-        only_me=only(only_me, me.id),
-        only_friend=only(only_friend, friend.id),
+        only_me=_only_rows(only_me, sources, me.id),
+        only_friend=_only_rows(only_friend, sources, friend.id),
         histogram=[
             Bucket(label, low, high, my_hist[i], their_hist[i])
             for i, (label, low, high) in enumerate(BUCKETS)
         ],
     )
+
+
+def _shared_artists(
+    page: list[tuple[Any, ...]],
+    sources: dict[tuple[int, int], list[str]],
+    my_id: int,
+    friend_id: int,
+) -> list[SharedArtist]:
+    """The shared page's rows as ``SharedArtist``s, each with both people's sources."""
+    return [
+        SharedArtist(
+            sid,
+            name,
+            url,
+            image,
+            ml,
+            sources.get((my_id, aid), []),
+            sources.get((friend_id, aid), []),
+            bool(row_pending),
+            earliest,
+        )  # fmt: skip
+        for aid, sid, name, url, image, ml, _count, _pending, row_pending, earliest in page
+    ]
+
+
+def _only_rows(
+    rows: list[tuple[Any, ...]], sources: dict[tuple[int, int], list[str]], user_id: int
+) -> list[ArtistRow]:
+    """One side's top rows as ``ArtistRow``s, with that person's sources."""
+    return [
+        ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []))
+        for aid, sid, name, url, _image, ml in rows
+    ]
 
 
 def comparison_from_dict(data: dict[str, Any]) -> Comparison:

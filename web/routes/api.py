@@ -6,6 +6,8 @@ The key names are a contract: scripts rely on them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from functools import wraps
 
 import bottle
 
@@ -132,18 +134,14 @@ def mount(app: bottle.Bottle, services: Services) -> None:
 
     @app.get("/api/jobs/<job_id>")
     @login_required(otherwise=api_not_signed_in)
-    def api_job(me: User, job_id: str) -> str:
-        job = visible_job(me, job_id)
-        if job is None:
-            return as_json({"error": "no such job"}, status=404)
+    @with_visible_job
+    def api_job(me: User, job: JobRun) -> str:
         return as_json(_job(job))
 
     @app.post("/api/jobs/<job_id>/cancel")
     @login_required(otherwise=api_not_signed_in)
-    def api_cancel_job(me: User, job_id: str) -> str:
-        job = visible_job(me, job_id)
-        if job is None:
-            return as_json({"error": "no such job"}, status=404)
+    @with_visible_job
+    def api_cancel_job(me: User, job: JobRun) -> str:
         outcome = job.request_cancel()
         if outcome == "finished":
             return as_json({**_job(job), "error": f"the job already ended {job.status}"}, 409)
@@ -157,3 +155,17 @@ def visible_job(me: User, job_id: str) -> JobRun | None:
     if job is None or (job.subject != user_subject(me.id) and not request_context.is_admin(me)):
         return None
     return job
+
+
+def with_visible_job(handler: Callable[[User, JobRun], str]) -> Callable[[User, str], str]:
+    """Call a ``/api/jobs/<job_id>`` route with that job when ``me`` may see it, else
+    answer 404 (the same for someone else's job as for none)."""
+
+    @wraps(handler)
+    def find_job(me: User, job_id: str) -> str:
+        job = visible_job(me, job_id)
+        if job is None:
+            return as_json({"error": "no such job"}, status=404)
+        return handler(me, job)
+
+    return find_job
