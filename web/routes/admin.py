@@ -276,10 +276,12 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if ref is None:
             return page_error(503, "Redis is not configured, so queues cannot be paused.")
         try:
-            (pause_queue if action == "pause" else resume_queue)(ref, queue)
+            changed = (pause_queue if action == "pause" else resume_queue)(ref, queue)
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; the queue was not changed.")
-        _audit(action, f"queue:{queue}")
+        _audit(action, f"queue:{queue}", int(changed))
+        if action == "resume" and not changed:
+            return _back("/admin", "not-paused")
         return _back("/admin", "paused" if action == "pause" else "resumed")
 
     @app.post("/admin/spotify/<kind:re:api|open>/resume")
@@ -294,7 +296,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; the pause was not ended.")
         _audit("resume", f"spotify:{kind}", int(ended))
-        return _back("/admin", "resumed")
+        return _back("/admin", "spotify-resumed" if ended else "not-paused")
 
     @app.get("/admin/audit")
     @admin_only

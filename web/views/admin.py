@@ -30,6 +30,8 @@ NOTICES = {
     "cleaned": "{n} finished job runs were removed.",
     "paused": "The queue is paused: workers leave its messages waiting.",
     "resumed": "The queue is running again.",
+    "spotify-resumed": "The pause of Spotify's requests is over: the work goes on now.",
+    "not-paused": "Nothing was paused, so nothing changed.",
     "requeued": "{n} dead messages were put back on their queue.",
     "deleted": "{n} dead messages were deleted.",
     "ran": "The job was sent; this minute's scheduled tick will not be sent again.",
