@@ -82,9 +82,9 @@ _RESERVED, _PAUSED, _TOO_FAR, _SPENT = 0, 1, 2, 3
 # KEYS: tat, pause, this second's request counter, today's request counter.
 # ARGV: interval (µs), max wait (µs), counter TTL (s), today's limit (0: none), µs until the
 # next UTC day, day counter TTL (s).
-# Returns {status, µs}: reserved and the wait until the slot, paused and the pause left,
-# too far and the wait that would have been (nothing reserved then), or the day's budget
-# spent and the wait until the next day.
+# Returns {status, µs}: reserved and the wait until the slot (then a third item, the slot
+# in µs of Redis's clock), paused and the pause left, too far and the wait that would have
+# been (nothing reserved then), or the day's budget spent and the wait until the next day.
 _RESERVE = """
 local pause = redis.call('PTTL', KEYS[2])
 if pause > 0 then return {1, pause * 1000} end
@@ -104,7 +104,7 @@ redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
 redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
-return {0, wait}
+return {0, wait, slot}
 """
 
 # KEYS: pause, this second's 429 counter, the 429 total. ARGV: pause (ms), counter TTL (s).
@@ -164,12 +164,14 @@ class SpotifyGate:
         self._reserve = ref.client.register_script(_RESERVE)
         self._pause = ref.client.register_script(_PAUSE)
 
-    def before_request(self, host_kind: str) -> None:
+    def before_request(self, host_kind: str) -> float:
         """Wait for this host's next free request slot, or raise ``RateLimited`` if it is far
-        (``BudgetSpent`` when the day's Web API budget is spent)."""
+        (``BudgetSpent`` when the day's Web API budget is spent); the slot taken, in epoch
+        seconds of Redis's clock (when the gate let the request go, however late the
+        caller's thread wakes)."""
         self._check(host_kind)
         while True:
-            status, seconds = self._reserve_slot(host_kind)
+            status, seconds, slot = self._reserve_slot(host_kind)
             if status == _SPENT:
                 raise BudgetSpent(
                     f"The day's {self._daily_limit(host_kind):,} Spotify Web API requests are"
@@ -192,17 +194,18 @@ class SpotifyGate:
                     retry_after=seconds,
                     host_kind=host_kind,
                 )
-            if seconds <= 0:
-                return
-            self._clock.sleep(seconds)
-            # A 429 seen elsewhere while we waited for our slot pauses us too; the slot is
-            # given up (a little less throughput, never a request into a pause).
-            if self._pause_left(host_kind) is None:
-                return
+            if seconds > 0:
+                self._clock.sleep(seconds)
+                # A 429 seen elsewhere while we waited for our slot pauses us too; the slot
+                # is given up (a little less throughput, never a request into a pause).
+                if self._pause_left(host_kind) is not None:
+                    continue
+            return slot
 
-    def _reserve_slot(self, host_kind: str) -> tuple[int, float]:
-        """One try for this host's next slot, in one round trip: the script's status, and
-        its seconds (the wait until the slot, the pause left, or the time to the next day)."""
+    def _reserve_slot(self, host_kind: str) -> tuple[int, float, float]:
+        """One try for this host's next slot, in one round trip: the script's status, its
+        seconds (the wait until the slot, the pause left, or the time to the next day), and
+        the slot reserved in epoch seconds of Redis's clock (0 when none was)."""
         now = self._clock.time()
         keys = [
             self._key(host_kind, "tat"),
@@ -218,8 +221,9 @@ class SpotifyGate:
             round((next_utc_day(now) - now) * 1e6),
             DAY_COUNTER_TTL,
         ]
-        status, micros = self._reserve(keys=keys, args=args)
-        return int(status), int(micros) / 1e6
+        status, micros, *reserved = self._reserve(keys=keys, args=args)
+        slot = int(reserved[0]) / 1e6 if reserved else 0.0
+        return int(status), int(micros) / 1e6, slot
 
     def _daily_limit(self, host_kind: str) -> int:
         """The requests this host may have per UTC day: the Web API's budget, else none (0)."""

@@ -79,6 +79,9 @@ class Limits:
         self._requests: Counter[str] = Counter()
         self._routes: Counter[str] = Counter()
         self._events: Counter[str] = Counter()
+        # 429s since the last request let through, and the most ever in a row, per kind.
+        self._refused_run: Counter[str] = Counter()
+        self._longest_refused_run: Counter[str] = Counter()
 
     @property
     def config(self) -> DemoConfig:
@@ -104,11 +107,20 @@ class Limits:
         now = time.time()
         with self._lock:
             # The daily quota is a Web API notion; the pages only have a rolling window.
-            if kind == "api":
-                wait = self._quota.admit(now, config.daily_quota)
-                if wait is not None:
-                    return wait
-            return self._windows[kind].admit(now, limit, config.rate_window_s)
+            wait = self._quota.admit(now, config.daily_quota) if kind == "api" else None
+            if wait is None:
+                wait = self._windows[kind].admit(now, limit, config.rate_window_s)
+            self._count_run(kind, refused=wait is not None)
+            return wait
+
+    def _count_run(self, kind: str, refused: bool) -> None:
+        """Follow the runs of 429s with no request let through between them (lock held)."""
+        if not refused:
+            self._refused_run[kind] = 0
+            return
+        self._refused_run[kind] += 1
+        run = self._refused_run[kind]
+        self._longest_refused_run[kind] = max(self._longest_refused_run[kind], run)
 
     def roll(self, rate: float) -> bool:
         """True with probability ``rate``."""
@@ -140,6 +152,11 @@ class Limits:
                 "requests": {kind: self._requests[kind] for kind in HOST_KINDS},
                 "routes": dict(sorted(self._routes.items())),
                 "rate_limited": self._events["rate_limited"],
+                # A client that shares Spotify's pause among its threads draws at most one
+                # 429 per thread before the pause stops them all: so this many at most.
+                "rate_limited_in_a_row": {
+                    kind: self._longest_refused_run[kind] for kind in ("api", "open")
+                },
                 "server_errors": self._events["server_errors"],
                 "timeouts": self._events["timeouts"],
                 "truncated": self._events["truncated"],

@@ -7,6 +7,7 @@ costs one indexed query and no call to Spotify, so many messages for one artist 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -36,17 +37,22 @@ def sync_artist(ctx: SyncContext, spotify_id: str, month: str | None = None) -> 
     month = month or current_month()
     if Artist.is_up_to_date(spotify_id, month):
         return UP_TO_DATE
-    artist = Artist.get_or_none(Artist.spotify_id == spotify_id)
-    try:
-        page = ctx.pages().artist_page(spotify_id)
-        if artist is not None and artist.details_complete:
-            artist_id = artist.id
-        else:
-            artist_id = _store_details(ctx, spotify_id, page, artist)
-    except NotFound:
-        ctx.library_changed(artist_id=_mark_gone(spotify_id, month))
-        return GONE
-    ArtistListeners.record(artist_id, page.listeners, month)
+    # Another message for this artist may be reading its page right now (a sync's and an
+    # open comparison's): wait for it and use what it stored rather than read it twice.
+    with ctx.reads.claim(spotify_id) if ctx.reads else nullcontext(False) as waited:
+        if waited and Artist.is_up_to_date(spotify_id, month):
+            return UP_TO_DATE
+        artist = Artist.get_or_none(Artist.spotify_id == spotify_id)
+        try:
+            page = ctx.pages().artist_page(spotify_id)
+            if artist is not None and artist.details_complete:
+                artist_id = artist.id
+            else:
+                artist_id = _store_details(ctx, spotify_id, page, artist)
+        except NotFound:
+            ctx.library_changed(artist_id=_mark_gone(spotify_id, month))
+            return GONE
+        ArtistListeners.record(artist_id, page.listeners, month)
     ctx.library_changed(artist_id=artist_id)
     return UPDATED
 

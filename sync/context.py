@@ -19,6 +19,7 @@ from models import User
 from spotify.client import SpotifyClient
 from spotify.gate import SpotifyGate
 from spotify.listeners import ListenerPageClient
+from sync.artist_reads import ArtistReads
 from sync.library_stamps import LibraryStamps
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class SyncContext:
     send_artists: ArtistSender = send_artist_updates
     page_threads: int = 3
     stamps: LibraryStamps | None = None
+    reads: ArtistReads | None = None
     _pages: ListenerPageClient | None = field(default=None, repr=False)
     _app_client: SpotifyClient | None = field(default=None, repr=False)
 
@@ -50,7 +52,12 @@ class SyncContext:
         if redis_client is None:
             return cls(settings=settings)
         ref = RedisRef.from_settings(settings, redis_client)
-        return cls(settings=settings, gate=SpotifyGate(ref, settings), stamps=LibraryStamps(ref))
+        return cls(
+            settings=settings,
+            gate=SpotifyGate(ref, settings),
+            stamps=LibraryStamps(ref),
+            reads=ArtistReads(ref),
+        )
 
     def library_changed(self, user_ids: Iterable[int] = (), artist_id: int | None = None) -> None:
         """Tell the comparison cache that these people's (or this artist's people's) data

@@ -17,16 +17,28 @@ import requests
 from cli.embedded_redis import free_port
 
 BIN = Path(sys.executable).parent
+# How long one answer of a process that is up may take. The test is about processes coming
+# up and going down, not about speed: on a busy 2-core machine, where five processes have
+# just started at once, a first page (its templates compiled) can take seconds.
+ANSWER_S = 30
 
 
 def _wait_for(url: str, timeout: float = 60) -> requests.Response:
+    """The first 200 from ``url`` within ``timeout`` seconds.
+
+    The server is ready when it answers. Until it listens, a connection is refused and
+    tried again. gunicorn's master listens at once, but its worker answers only once it has
+    imported the app, which takes seconds on a busy machine: the accepted connection waits
+    in the listen queue, and gets the time left for its answer.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
-            response = requests.get(url, timeout=2)
+            left = max(deadline - time.monotonic(), 1.0)
+            response = requests.get(url, timeout=(2, left))  # (connect, read)
             if response.status_code == 200:
                 return response
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} did not answer 200 within {timeout} s")
@@ -95,9 +107,9 @@ def test_one_command_brings_up_every_process_and_ctrl_c_stops_them_all(app_run):
 
     health = _wait_for(f"http://127.0.0.1:{port}/healthz")
     assert health.json()["status"] == "ok"
-    assert "Demo mode" in requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+    assert "Demo mode" in requests.get(f"http://127.0.0.1:{port}/", timeout=ANSWER_S).text
     _wait_for(f"http://127.0.0.1:{demo_port}/_demo/stats")
-    demo = requests.get(f"http://127.0.0.1:{demo_port}/v1/me", timeout=5)
+    demo = requests.get(f"http://127.0.0.1:{demo_port}/v1/me", timeout=ANSWER_S)
     assert demo.status_code == 401  # the demo Spotify is up and wants a token
     pids = _started_pids(log)
     assert set(pids) == {"demo-spotify", "web", "worker", "worker-bulk", "scheduler"}

@@ -58,9 +58,11 @@ def test_two_builds_from_one_seed_are_equal_and_another_seed_differs() -> None:
 
 
 def test_the_full_catalog_builds_in_under_a_second_and_a_half() -> None:
-    started = time.perf_counter()
+    # The work, in CPU time: on a busy machine the wall clock also counts the time the
+    # scheduler gave to others (0.22 s of work took 2.65 s with the load average at 20).
+    started = time.thread_time()
     built = new_catalog()
-    assert time.perf_counter() - started < 1.5
+    assert time.thread_time() - started < 1.5
     assert len(built.artists) == 20_000
 
 

@@ -62,6 +62,20 @@ def test_the_window_frees_up_after_retry_after(demo_spotify: DemoSpotify) -> Non
     assert me(demo_spotify).ok
 
 
+def test_the_stats_keep_the_longest_row_of_429s_with_none_let_through_between(
+    demo_spotify: DemoSpotify,
+) -> None:
+    demo_spotify.set_faults(pages_rate_limit=1, rate_window_s=30)
+    assert page(demo_spotify).status_code == 200
+    assert [page(demo_spotify).status_code for _ in range(3)] == [429] * 3
+    demo_spotify.set_faults(pages_rate_limit=2)  # one more slot in the window
+    assert page(demo_spotify).status_code == 200
+    assert page(demo_spotify).status_code == 429
+    stats = demo_spotify.stats()
+    assert stats["rate_limited"] == 4
+    assert stats["rate_limited_in_a_row"] == {"api": 0, "open": 3}
+
+
 def test_pages_have_their_own_rate_limit(demo_spotify: DemoSpotify) -> None:
     demo_spotify.set_faults(pages_rate_limit=1, rate_window_s=30)
     assert page(demo_spotify).status_code == 200

@@ -3,9 +3,12 @@ asked only when the page has no artist head."""
 
 from __future__ import annotations
 
+import threading
+
+from actors.testing import wait_for
 from models import Artist, ArtistListeners
 from models.artist import ArtistFields
-from sync.artists import UPDATED, sync_artist
+from sync.artists import UP_TO_DATE, UPDATED, sync_artist
 from sync.context import SyncContext
 
 
@@ -53,3 +56,26 @@ def test_a_page_without_its_artist_head_falls_back_to_the_web_api(db, app_settin
     assert (row.name, row.details_complete) == (artist.name, True)
     assert row.image_url is not None
     assert api_and_page_requests(demo_spotify) == (1, 1)
+
+
+def test_an_artist_asked_for_twice_at_once_has_its_page_read_once(
+    db, app_settings, demo_spotify, redis_client, namespace
+):
+    # Given a sync's update_artist reading an artist's page, which takes a second,
+    demo_spotify.set_faults(latency_ms=1000)
+    ctx = SyncContext.build(app_settings.but(redis_namespace=namespace), redis_client)
+    artist = next(a for a in demo_spotify.catalog.artists if a.listeners_shown)
+    outcomes = {}
+    first = threading.Thread(target=lambda: outcomes.update(first=sync_artist(ctx, artist.id)))
+    first.start()
+    wait_for(lambda: api_and_page_requests(demo_spotify)[1] == 1, timeout=10, what="the read")
+
+    # when an open comparison's update_shared_artist asks for the same artist meanwhile,
+    outcomes["second"] = sync_artist(ctx, artist.id)
+    first.join(10)
+
+    # then the second waits for the first's count instead of reading the page again.
+    assert outcomes == {"first": UPDATED, "second": UP_TO_DATE}
+    assert api_and_page_requests(demo_spotify) == (0, 1)
+    row = ArtistListeners.get(ArtistListeners.artist == Artist.get(spotify_id=artist.id).id)
+    assert row.monthly_listeners == artist.listeners
