@@ -102,7 +102,7 @@ def try_again_at(failures: Failures, now: dt.datetime) -> dt.datetime | None:
     if now - failures.since >= TRY_AGAIN_FOR:
         return None
     beyond = max(0, failures.count - MAX_FAILURES_WITHOUT_PROGRESS)
-    wait = min(TRY_AGAIN_AFTER * 2 ** min(beyond, 16), TRY_AGAIN_AFTER_AT_MOST)
+    wait = min(TRY_AGAIN_AFTER * (1 << min(beyond, 16)), TRY_AGAIN_AFTER_AT_MOST)
     when = now + wait
     minute = when.replace(second=0, microsecond=0)
     return minute if minute == when else minute + dt.timedelta(minutes=1)

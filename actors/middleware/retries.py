@@ -21,9 +21,11 @@ import datetime as dt
 import logging
 import time
 import traceback
+from typing import Any, cast
 
 import redis
 from dramatiq import Broker, Message
+from dramatiq.broker import MessageProxy
 from dramatiq.common import compute_backoff
 from dramatiq.middleware import Retries as DramatiqRetries
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
@@ -44,7 +46,7 @@ class Retries(DramatiqRetries):
     def after_process_message(
         self,
         broker: Broker,
-        message: Message,
+        message: MessageProxy,
         *,
         result: object = None,
         exception: BaseException | None = None,
@@ -62,7 +64,7 @@ class Retries(DramatiqRetries):
             log.warning("the retry of %s did not reach Redis (kept unsent): %s", message, error)
 
     def _by_progress(
-        self, broker: Broker, message: Message, job: JobRun, exception: BaseException
+        self, broker: Broker, message: MessageProxy, job: JobRun, exception: BaseException
     ) -> None:
         """Count the failure on the job's row, then retry with a backoff from the failures
         since its last page, or give up (and say when overlap tries again by itself)."""
@@ -97,4 +99,6 @@ class Retries(DramatiqRetries):
         # failing, and its next try's time for when Redis is back.
         options[NEXT_TRY_AT] = (now + dt.timedelta(milliseconds=delay)).isoformat()
         log.info("retrying %r in %d ms (%d failures without a page)", job, delay, failures.count)
-        broker.enqueue(message, delay=delay)
+        # The proxy passes every attribute on to its message, as Dramatiq's own Retries
+        # relies on when it sends it again.
+        broker.enqueue(cast("Message[Any]", message), delay=delay)
