@@ -185,3 +185,16 @@ def test_a_retrying_sync_says_whether_spotify_is_failing_or_asked_us_to_wait(
     )  # fmt: skip
 
     assert words in web.get("/sync-status").text
+
+
+def test_a_first_sync_that_gave_up_before_any_page_says_so_without_a_page_count(web, signed_in_web):
+    again = utcnow().replace(hour=9, minute=41, second=0, microsecond=0)
+    cleo_with_sync(signed_in_web, JobStatus.FAILED, resume_at=again, failures_since_progress=5)
+
+    fragment = web.get("/sync-status").text
+
+    assert (
+        "Spotify is failing, so your library could not be loaded yet. "
+        "overlap will try again by itself at 09:41 UTC."
+    ) in fragment
+    assert "pages" not in fragment
