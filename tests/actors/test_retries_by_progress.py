@@ -163,7 +163,7 @@ def test_a_retrying_job_s_page_on_the_dashboard_shows_its_pages_failures_and_nex
     # Given a job of 10 pages that loaded 3 and then failed, its next try a minute or two
     # away (its backoff: 60 to 120 s).
     signed_in_web("emma")
-    script, job_id = scripted([(3, "5xx"), (0, "done")], min_backoff=120_000)
+    script, job_id = scripted([(3, "5xx"), (0, "done")], min_backoff=120_000, max_backoff=120_000)
     JobRun.update(pages_total=10).where(JobRun.id == job_id).execute()
     row = wait_for(
         lambda: (j := JobRun.get_by_id(job_id)).status == "retrying" and j,
