@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -198,3 +199,24 @@ def test_a_first_sync_that_gave_up_before_any_page_says_so_without_a_page_count(
         "overlap will try again by itself at 09:41 UTC."
     ) in fragment
     assert "pages" not in fragment
+
+
+def test_a_comparison_says_whose_library_spotify_is_failing_and_when_it_goes_on(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    User.update(last_synced_at=utcnow()).where(User.id == ben.id).execute()
+    again = utcnow().replace(hour=16, minute=20, second=0, microsecond=0)
+    cleo_with_sync(
+        signed_in_web, JobStatus.RETRYING, pages_loaded=3, pages_total=10, resume_at=again,
+        failures_since_progress=2,
+    )  # fmt: skip
+
+    # Typing Ben's code, as a person opens a comparison.
+    token = re.search(r'name="csrf-token" content="([^"]+)"', web.get("/").text).group(1)
+    opened = web.post("/compare", {"friend_code": ben.friend_code, "csrf_token": token})
+    path = urlsplit(opened.headers["Location"]).path
+    fragment = web.get(path, headers={"HX-Request": "true"})
+
+    assert "Spotify is failing; loading your library goes on by itself at 16:20 UTC." in (
+        fragment.text
+    )
+    assert "asked us to slow down" not in fragment.text
