@@ -26,6 +26,7 @@ from jobs import queueing
 from jobs.progress import for_job
 from jobs.recovery import recover_jobs
 from jobs.retention import clean_finished_runs, retention
+from jobs.try_again import try_again_due
 from models import AuditEntry
 from models.db import utcnow
 from models.job_run import FAILED
@@ -58,8 +59,10 @@ def refresh_listeners() -> None:
     max_retries=0,
 )
 def recover() -> None:
-    """Send again the jobs whose worker died or whose message never reached Redis."""
+    """Send again the jobs whose worker died or whose message never reached Redis, and
+    start again the syncs that gave up on a failing Spotify once their time came."""
     recover_jobs()
+    try_again_due()
     # When recovery last ran, for health and the dashboard (see scheduler_status).
     ref = redis_ref(dramatiq.get_broker())
     ref.client.set(last_tick_key(ref), str(time.time()))

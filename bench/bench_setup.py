@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 
 from config.settings import Settings
-from models import init_database, migrations, tokens
+from models import User, init_database, migrations, tokens
+from spotify_demo.harness import DemoSpotify
 
 # Long enough for the settings' 32-byte minimum; a benchmark signs nothing that matters.
 SECRET_KEY = "bench-key-0123456789abcdef012345"
@@ -38,3 +39,15 @@ def fresh_schema(settings: Settings) -> None:
     tokens.configure(settings.token_keys)
     migrations.drop_all()
     migrations.upgrade()
+
+
+def sign_in_demo_user(demo: DemoSpotify, spotify_id: str) -> User:
+    """The demo's ``spotify_id`` as a signed-in user: tokens stored as the web app does."""
+    token = {
+        "access_token": demo.token_for(spotify_id),
+        "refresh_token": demo.refresh_token_for(spotify_id),
+        "expires_at": 4_000_000_000,
+        "scope": "user-follow-read user-library-read",
+        "token_type": "Bearer",
+    }
+    return User.sign_in(spotify_id, spotify_id.title(), token)

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_setup import bench_env, bench_settings, fresh_schema
+from bench_setup import bench_env, bench_settings, fresh_schema, sign_in_demo_user
 
 from actors import runtime
 from actors.broker import configure
@@ -33,7 +33,6 @@ from cli.embedded_redis import EmbeddedRedis
 from models import (
     ArtistListeners,
     JobRun,
-    User,
     UserArtist,
     current_month,
     database,
@@ -82,14 +81,7 @@ def run(demo: DemoSpotify, database_url: str, redis_url: str, var_dir: Path) -> 
     runtime.configure(settings)
     from actors import artists, users  # noqa: F401  (declares the actors)
 
-    token = {
-        "access_token": demo.token_for("ana"),
-        "refresh_token": demo.refresh_token_for("ana"),
-        "expires_at": 4_000_000_000,
-        "scope": "user-follow-read user-library-read",
-        "token_type": "Bearer",
-    }
-    user = User.sign_in("ana", "Ana", token)
+    user = sign_in_demo_user(demo, "ana")
     worker_env = {**os.environ, **env}
     worker_env.pop("SPOTIFY_CLIENT_ID", None)
     log = var_dir / "workers.log"

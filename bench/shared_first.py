@@ -28,14 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_setup import bench_env, bench_settings, fresh_schema
+from bench_setup import bench_env, bench_settings, fresh_schema, sign_in_demo_user
 
 from actors import runtime
 from actors.broker import configure
 from cli.embedded_redis import EmbeddedRedis
 from config.redis_ref import RedisRef
 from jobs.shared_first import pending_shared_ids, send_shared_first
-from models import JobRun, User, UserArtist, current_month, database
+from models import JobRun, UserArtist, current_month, database
 from spotify_demo.config import DemoConfig
 from spotify_demo.harness import DemoSpotify, running_demo
 from sync.users import sync_if_needed
@@ -57,18 +57,6 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
         )
 
 
-def sign_in(demo: DemoSpotify, name: str) -> User:
-    """The demo person's row with their tokens, as the sign-in leaves it."""
-    token = {
-        "access_token": demo.token_for(name),
-        "refresh_token": demo.refresh_token_for(name),
-        "expires_at": 4_000_000_000,
-        "scope": "user-follow-read user-library-read",
-        "token_type": "Bearer",
-    }
-    return User.sign_in(name, name.title(), token)
-
-
 def one_mode(
     demo: DemoSpotify, database_url: str, redis_url: str, var_dir: Path, rate: float, first: bool
 ) -> dict[str, float]:
@@ -85,7 +73,7 @@ def one_mode(
     runtime.configure(settings)
     from actors import artists, users  # noqa: F401  (declares the actors)
 
-    ana, ben = sign_in(demo, "ana"), sign_in(demo, "ben")
+    ana, ben = sign_in_demo_user(demo, "ana"), sign_in_demo_user(demo, "ben")
     worker_env = {**os.environ, **env}
     worker_env.pop("SPOTIFY_CLIENT_ID", None)
     workers = [start_worker(worker_env, var_dir / "workers.log") for _ in range(WORKERS)]

@@ -267,6 +267,7 @@ class Settings:
     demo: bool
     demo_spotify_port: int
     stale_after_days: int
+    sync_give_up_after_seconds: int
     spotify_api_rate: float
     spotify_pages_rate: float
     spotify_daily_budget: int
@@ -312,6 +313,7 @@ class Settings:
             demo=demo,
             demo_spotify_port=demo_port,
             stale_after_days=_int(env, "SYNC_STALE_AFTER_DAYS", 7, minimum=0),
+            sync_give_up_after_seconds=_int(env, "SYNC_GIVE_UP_AFTER_SECONDS", 300, minimum=1),
             spotify_api_rate=_float(env, "SPOTIFY_API_RATE", 20.0, minimum=0.1),
             spotify_pages_rate=_float(env, "SPOTIFY_PAGES_RATE", 10.0, minimum=0.1),
             spotify_daily_budget=_int(env, "SPOTIFY_DAILY_BUDGET", 0, minimum=0),

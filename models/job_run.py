@@ -98,9 +98,17 @@ class JobRun(BaseModel):
     sent_at = DateTimeField(null=True)  # None: the message still has to reach Redis.
     started_at = DateTimeField(null=True)
     heartbeat_at = DateTimeField(null=True)
-    resume_at = DateTimeField(null=True)  # When a deferred job goes on (Spotify's pause).
+    # When a waiting job goes on (Spotify's pause, or its backoff after a failure); on a
+    # sync that failed while Spotify kept failing, when overlap runs it again by itself.
+    resume_at = DateTimeField(null=True)
     eta_at = DateTimeField(null=True)  # When it should end, at the rate seen so far.
     finished_at = DateTimeField(null=True)
+    # Spotify's failures since the job last loaded a page (actors/retry_policy.py): how
+    # many in a row, since when, and the pages it had at the last one (a failure after more
+    # pages starts the count afresh). A default in the table too: migration 0009.
+    failures_since_progress = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    failing_since = DateTimeField(null=True)
+    pages_at_failure = IntegerField(null=True)
 
     class Meta:
         table_name = "job_runs"
@@ -112,6 +120,8 @@ class JobRun(BaseModel):
             # The dashboard's newest-first lists, filtered by status or actor.
             (("status", "id"), False),
             (("actor", "id"), False),
+            # The failed syncs whose time to be tried again by themselves came.
+            (("status", "resume_at"), False),
         )
 
     def __repr__(self) -> str:
@@ -274,13 +284,21 @@ class JobRun(BaseModel):
             JobRun.id == self.id
         ).execute()
 
-    def finish(self, status: str, error: str | None = None, tb: str | None = None) -> None:
-        """Record how the run ended."""
+    def finish(
+        self,
+        status: str,
+        error: str | None = None,
+        tb: str | None = None,
+        resume_at: dt.datetime | None = None,
+    ) -> None:
+        """Record how the run ended; ``resume_at``: when overlap runs it again by itself
+        (a sync that failed while Spotify kept failing)."""
         now = utcnow()
         self.status, self.error, self.traceback, self.finished_at = status, error, tb, now
-        JobRun.update(status=status, error=error, traceback=tb, finished_at=now).where(
-            JobRun.id == self.id
-        ).execute()
+        self.resume_at = resume_at
+        JobRun.update(
+            status=status, error=error, traceback=tb, finished_at=now, resume_at=resume_at
+        ).where(JobRun.id == self.id).execute()
 
     def set_waiting(
         self,
@@ -288,14 +306,86 @@ class JobRun(BaseModel):
         error: str | None = None,
         resume_at: dt.datetime | None = None,
         unsent: bool = False,
+        failing: bool = False,
     ) -> None:
         """Put the run back to waiting (retrying after an error, or deferred); ``unsent``
-        when its next message did not reach Redis, so that it is sent again later."""
+        when its next message did not reach Redis, so that it is sent again later.
+
+        ``failing``: Spotify failed this try, and the failures in a row are kept; any other
+        reason to wait (a 429's pause, a hand-back) breaks the row, so they start afresh.
+        """
         self.status, self.error, self.resume_at = status, error, resume_at
-        fields = {"status": status, "error": error, "resume_at": resume_at}
+        fields: dict[str, Any] = {"status": status, "error": error, "resume_at": resume_at}
         if unsent:
             self.sent_at = fields["sent_at"] = None
+        if not failing and self.failures_since_progress:
+            fields.update(failures_since_progress=0, failing_since=None, pages_at_failure=None)
+            self.failures_since_progress, self.failing_since, self.pages_at_failure = 0, None, None
         JobRun.update(**fields).where(JobRun.id == self.id).execute()
+
+    def save_failures(self, failures: int, since: dt.datetime | None, pages: int | None) -> None:
+        """Store Spotify's failures in a row without a page: how many, since when, and the
+        pages loaded at the last one."""
+        self.failures_since_progress, self.failing_since, self.pages_at_failure = (
+            failures,
+            since,
+            pages,
+        )
+        JobRun.update(
+            failures_since_progress=failures, failing_since=since, pages_at_failure=pages
+        ).where(JobRun.id == self.id).execute()
+
+    @classmethod
+    def due_to_try_again(cls, now: dt.datetime, limit: int = 100) -> list[JobRun]:
+        """Failed runs that overlap runs again by itself, whose time came by ``now``."""
+        return list(
+            cls.select()
+            .where((cls.status == FAILED) & (cls.resume_at <= now))
+            .order_by(cls.resume_at)
+            .limit(limit)
+        )
+
+    def take_try_again(self) -> bool:
+        """Claim running this failed run again (its ``resume_at`` is cleared); False when
+        another scheduler pass or process took it first."""
+        if self.resume_at is None:
+            return False
+        taken = (
+            JobRun.update(resume_at=None)
+            .where(
+                (JobRun.id == self.id)
+                & (JobRun.status == FAILED)
+                & (JobRun.resume_at == self.resume_at)
+            )
+            .execute()
+        )
+        self.resume_at = None
+        return bool(taken)
+
+    def carry_on_from(self, earlier: JobRun) -> None:
+        """Start where ``earlier`` (a run of the same job) stopped: its checkpoint, its
+        progress, its request count and its failures in a row."""
+        fields = {
+            name: getattr(earlier, name)
+            for name in (
+                "totals",
+                "pages_loaded",
+                "pages_total",
+                "checkpoint",
+                "progress_current",
+                "progress_total",
+                "progress_message",
+                "api_requests",
+                "failures_since_progress",
+                "failing_since",
+                "pages_at_failure",
+            )
+        }
+        for name, value in fields.items():
+            setattr(self, name, value)
+        JobRun.update({getattr(JobRun, k): v for k, v in fields.items()}).where(
+            JobRun.id == self.id
+        ).execute()
 
     def request_cancel(self) -> str:
         """Ask the job to stop; returns what became of it.

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from jobs import queueing
@@ -36,6 +37,7 @@ from spotify.client import (
 )
 from spotify.errors import NeedsReauth
 from sync.context import SyncContext
+from sync.page_asks import ask
 
 logger = logging.getLogger(__name__)
 
@@ -282,9 +284,9 @@ def _offset_read(source: str, offset: int) -> Mark:
 
 def _learn_totals(run: _Run, client: SpotifyClient) -> None:
     """One request per source: its first page gives the total, and is kept."""
-    followed = client.followed_artists_page(None)
-    tracks = client.saved_tracks_page(0)
-    albums = client.saved_albums_page(0)
+    followed = ask(partial(client.followed_artists_page, None))
+    tracks = ask(partial(client.saved_tracks_page, 0))
+    albums = ask(partial(client.saved_albums_page, 0))
     with run.lock:
         run.checkpoint["totals"] = {
             FOLLOWED: followed.total,
@@ -314,7 +316,7 @@ def _load_followed(run: _Run, client: SpotifyClient) -> None:
     """Followed artists, page after page along the cursor (it cannot be read out of order)."""
     while not run.checkpoint[FOLLOWED]["done"]:
         after = run.checkpoint[FOLLOWED]["after"]
-        page = client.followed_artists_page(after)
+        page = ask(partial(client.followed_artists_page, after))
         # A cursor that does not move would loop for ever; treat it as the end.
         done = page.next_after is None or page.next_after == after or not page.items
         run.store(
@@ -339,10 +341,10 @@ def _load_pages(run: _Run, client: SpotifyClient) -> None:
             raise SyncInterrupted("asked to stop; the checkpoint is saved")
         with database.connection_context():
             if source == SAVED_TRACK:
-                page = client.saved_tracks_page(offset)
+                page = ask(partial(client.saved_tracks_page, offset))
                 refs = _refs(page.items, artists_of_saved_track)
             else:
-                page = client.saved_albums_page(offset)
+                page = ask(partial(client.saved_albums_page, offset))
                 refs = _refs(page.items, artists_of_saved_album)
             run.store(source, refs, False, _offset_read(source, offset))
 

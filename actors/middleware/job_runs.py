@@ -18,7 +18,6 @@ from peewee import PeeweeException
 
 from actors.middleware.database import UNAVAILABLE_DELAY_MS
 from actors.middleware.hand_back import hand_back
-from actors.middleware.retries import RETRY_UNSENT
 from jobs.tracking import Heartbeat, describe, finish_ok
 from models import JobRun
 from models.db import utcnow
@@ -31,6 +30,13 @@ from models.job_run import (
 )
 
 _local = threading.local()
+
+# Message options the Retries middleware (after this one in the list, so its hook runs
+# first) sets for this one: the retry did not reach Redis; and, for a tracked job Spotify
+# failed (see actors/retry_policy.py), when its next try comes, or, when it gave up, when
+# overlap runs it again by itself (an ISO time, UTC).
+RETRY_UNSENT = "overlap_retry_unsent"
+NEXT_TRY_AT = "overlap_next_try_at"
 
 
 def current_job() -> JobRun | None:
@@ -93,17 +99,30 @@ class JobRuns(Middleware):
         if job is None:
             return
         _local.heartbeat.stop()
+        next_try = message.options.pop(NEXT_TRY_AT, None)
+        next_at = dt.datetime.fromisoformat(next_try) if next_try else None
         if exception is None:
             finish_ok(job)
         elif message.failed:
-            job.finish(FAILED, error=describe(exception), tb=message.options.get("traceback"))
+            job.finish(
+                FAILED,
+                error=describe(exception),
+                tb=message.options.get("traceback"),
+                resume_at=next_at,
+            )
         else:
             delay_ms = exception.delay if isinstance(exception, Retry) else None
-            resume = utcnow() + dt.timedelta(milliseconds=delay_ms) if delay_ms else None
+            resume = utcnow() + dt.timedelta(milliseconds=delay_ms) if delay_ms else next_at
             # Redis refused the retry (see actors/middleware/retries.py): the row is unsent,
             # so that it is sent again when Redis is back.
             unsent = bool(message.options.pop(RETRY_UNSENT, False))
-            job.set_waiting(RETRYING, error=describe(exception), resume_at=resume, unsent=unsent)
+            job.set_waiting(
+                RETRYING,
+                error=describe(exception),
+                resume_at=resume,
+                unsent=unsent,
+                failing=next_try is not None,
+            )
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         """A middleware after this one skipped the claimed message (too old for AgeLimit

@@ -1,6 +1,8 @@
-"""What the fault tests share: the app's processes started from the Procfile's own command
-lines, as a process manager runs them, and a PostgreSQL cluster of the test's own that a
-test may stop and start again (the machine's PostgreSQL is shared and never touched)."""
+"""What the fault tests share: the worker's runtime settings and a signed-in page session
+for the tests of Spotify's faults, the app's processes started from the Procfile's own
+command lines, as a process manager runs them, and a PostgreSQL cluster of the test's own
+that a test may stop and start again (the machine's PostgreSQL is shared and never
+touched)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import bottle
 import pytest
 import redis
 import requests
@@ -27,6 +31,44 @@ from cli.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# The client gives up on a stalled answer after this (the production default is 10 s).
+TEST_TIMEOUT_S = 1.0
+
+
+@pytest.fixture
+def use_settings(app_settings, broker):
+    """Reconfigure the worker's runtime (its Spotify clients and gate) with these settings."""
+    from actors import runtime
+
+    def use(**changes):
+        settings = app_settings.but(
+            redis_namespace=broker.namespace, spotify_timeout=TEST_TIMEOUT_S, **changes
+        )
+        return runtime.configure(settings)
+
+    return use
+
+
+@pytest.fixture
+def sign_in_web(app_settings):
+    """Give a WebTest client a person's session cookie, made by the app's own session store
+    (no sign-in flow, so no sync is asked for); returns its CSRF token."""
+    from models.db import utcnow
+    from web.http.session import COOKIE, Session, SessionStore
+
+    def sign_in_web(web, user) -> str:
+        session = Session(
+            uid=user.id, spotify_id=user.spotify_id, signed_in_at=utcnow().isoformat()
+        )
+        csrf = session.csrf_token  # made now: the session is then new, and saved
+        response = bottle.BaseResponse()
+        request = bottle.BaseRequest({"wsgi.url_scheme": "http", "HTTP_HOST": "localhost"})
+        SessionStore(app_settings.secret_key).save(session, request, response)
+        cookie = next(v for k, v in response.headerlist if k.lower() == "set-cookie")
+        web.set_cookie(COOKIE, SimpleCookie(cookie)[COOKIE].value)
+        return csrf
+
+    return sign_in_web
 
 
 class AppProcesses:

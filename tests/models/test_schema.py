@@ -77,6 +77,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         "0007_compared_with",
         "0008_user_image_url",
         "0009_access_by_consent",
+        "0010_job_run_failure_streak",
     ]
     assert (done.before, done.after, done.applied, done.carried_over) == (
         None,
@@ -84,7 +85,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         tuple(SCRIPTS),
         (),
     )
-    assert migrations.LATEST == 9
+    assert migrations.LATEST == 10
     assert _history() == SCRIPTS
     assert set(database.get_tables()) >= APP_TABLES
     assert migrations.current_version() == migrations.LATEST
@@ -139,6 +140,7 @@ def test_every_query_path_has_an_index(db):
     assert ("artist_id",) in indexed("user_artist")
     assert ("status", "id") in indexed("job_runs")
     assert ("actor", "id") in indexed("job_runs")
+    assert ("status", "resume_at") in indexed("job_runs")
 
 
 def test_deleting_a_user_removes_their_links_but_not_the_artists(db):
@@ -187,6 +189,15 @@ class _OldJobRun(Model):
         table_name = "job_runs"
 
 
+def _undo_0010(migrator: SchemaMigrator) -> None:
+    migrator.migrate(
+        migrator.drop_index("job_runs", "job_runs_status_resume_at"),
+        migrator.drop_column("job_runs", "failures_since_progress"),
+        migrator.drop_column("job_runs", "failing_since"),
+        migrator.drop_column("job_runs", "pages_at_failure"),
+    )
+
+
 def _undo_0009(migrator: SchemaMigrator) -> None:
     migrator.migrate(
         migrator.drop_column("compared_with", "via_code"),
@@ -231,6 +242,7 @@ def _undo_0002(migrator: SchemaMigrator) -> None:
 # What each script changed, taken back from the tables the models make today. A new
 # script that changes a table adds its own here.
 UNDO: dict[int, Callable[[SchemaMigrator], None]] = {
+    10: _undo_0010,
     9: _undo_0009,
     8: _undo_0008,
     7: _undo_0007,
@@ -290,6 +302,7 @@ def test_an_old_database_is_carried_over_and_upgraded_in_place_keeping_its_rows(
     assert _schema_drift() == ""
     kept = JobRun.get(JobRun.message_id == "kept")
     assert (kept.pages_loaded, kept.api_requests, kept.eta_at) == (3, 0, None)
+    assert (kept.failures_since_progress, kept.failing_since) == (0, None)
     assert migrations.upgrade().applied == ()
 
 

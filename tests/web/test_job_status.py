@@ -4,7 +4,9 @@ offers the statuses there are."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -142,3 +144,78 @@ def test_a_job_page_offers_cancel_while_active_and_retry_once_failed_or_cancelle
     assert (f'action="/admin/jobs/{job.id}/retry"' in page.text) is (
         status in (JobStatus.FAILED, JobStatus.CANCELLED)
     )
+
+
+def test_a_sync_that_gave_up_on_a_failing_spotify_says_when_overlap_tries_again_by_itself(
+    web, signed_in_web
+):
+    # Given Cléo's sync, failed at page 3 of 10 with overlap to try again at 14:05 UTC.
+    again = utcnow().replace(hour=14, minute=5, second=0, microsecond=0)
+    cleo_with_sync(
+        signed_in_web, JobStatus.FAILED, pages_loaded=3, pages_total=10, resume_at=again,
+        failures_since_progress=5,
+    )  # fmt: skip
+
+    fragment = web.get("/sync-status")
+
+    # Then her page says why and when, polls slowly for the new run, and she may ask now.
+    assert (
+        "Spotify is failing, so loading your library stopped at 3 of 10 pages. "
+        "overlap will try again by itself at 14:05 UTC, from where it stopped."
+    ) in fragment.text
+    assert 'hx-trigger="every 10s"' in fragment.text and POLLS not in fragment.text
+    assert re.search(r'<button type="submit"\s*>', fragment.text)
+    assert dt.datetime.fromisoformat(web.get("/api/me").json["sync"]["resume_at"]) == again
+
+
+@pytest.mark.parametrize(
+    ("failures", "words"),
+    [
+        (2, "Spotify is failing; overlap tries again at 14:05:07 UTC."),
+        (0, "Spotify asked us to slow down; loading goes on at 14:05 UTC."),
+    ],
+)
+def test_a_retrying_sync_says_whether_spotify_is_failing_or_asked_us_to_wait(
+    web, signed_in_web, failures, words
+):
+    again = utcnow().replace(hour=14, minute=5, second=7, microsecond=0)
+    cleo_with_sync(
+        signed_in_web, JobStatus.RETRYING, pages_loaded=3, pages_total=10, resume_at=again,
+        failures_since_progress=failures,
+    )  # fmt: skip
+
+    assert words in web.get("/sync-status").text
+
+
+def test_a_first_sync_that_gave_up_before_any_page_says_so_without_a_page_count(web, signed_in_web):
+    again = utcnow().replace(hour=9, minute=41, second=0, microsecond=0)
+    cleo_with_sync(signed_in_web, JobStatus.FAILED, resume_at=again, failures_since_progress=5)
+
+    fragment = web.get("/sync-status").text
+
+    assert (
+        "Spotify is failing, so your library could not be loaded yet. "
+        "overlap will try again by itself at 09:41 UTC."
+    ) in fragment
+    assert "pages" not in fragment
+
+
+def test_a_comparison_says_whose_library_spotify_is_failing_and_when_it_goes_on(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    User.update(last_synced_at=utcnow()).where(User.id == ben.id).execute()
+    again = utcnow().replace(hour=16, minute=20, second=0, microsecond=0)
+    cleo_with_sync(
+        signed_in_web, JobStatus.RETRYING, pages_loaded=3, pages_total=10, resume_at=again,
+        failures_since_progress=2,
+    )  # fmt: skip
+
+    # Typing Ben's code, as a person opens a comparison.
+    token = re.search(r'name="csrf-token" content="([^"]+)"', web.get("/").text).group(1)
+    opened = web.post("/compare", {"friend_code": ben.friend_code, "csrf_token": token})
+    path = urlsplit(opened.headers["Location"]).path
+    fragment = web.get(path, headers={"HX-Request": "true"})
+
+    assert "Spotify is failing; loading your library goes on by itself at 16:20 UTC." in (
+        fragment.text
+    )
+    assert "asked us to slow down" not in fragment.text

@@ -57,16 +57,31 @@ def _sync_state(job: JobRun | None) -> dict[str, Any]:
 
 def sync_view(user: User) -> dict[str, Any]:
     """The user's latest sync as the pages show it: ``sync_state`` and ``active``, which
-    decides whether the page polls (the API keeps its keys, so it is not added there)."""
+    decides whether the page polls (the API keeps its keys, so it is not added there).
+
+    ``failing``: Spotify is failing the sync; its ``resume_at`` is then its next try, or,
+    once it gave up, when overlap tries again by itself (``tries_again``: the page then
+    polls slowly, so that it shows the new run when it starts).
+    """
     job = JobRun.latest_for(queueing.UPDATE_USER, user_subject(user.id))
     state = _sync_state(job)
     active = state["status"] in JobStatus.active()
+    tries_again = job is not None and job.status == JobStatus.FAILED and job.resume_at is not None
+    failing = tries_again or (
+        job is not None and job.status == JobStatus.RETRYING and job.failures_since_progress > 0
+    )
     # Seconds to the end at the rate the job has seen so far (jobs/progress.py), for the
     # words "about 20 s"; None when the job has no estimate yet.
     eta_s = None
     if active and job is not None and job.eta_at is not None:
         eta_s = max(0, round((job.eta_at - utcnow()).total_seconds()))
-    return {**state, "active": active, "eta_s": eta_s}
+    return {
+        **state,
+        "active": active,
+        "eta_s": eta_s,
+        "failing": failing,
+        "tries_again": tries_again,
+    }
 
 
 def queue_position(ref: RedisRef | None, job: JobRun) -> int | None:
