@@ -68,9 +68,12 @@ test: $(STAMP) lint
 test-all: test
 	$(BIN)/pytest -m slow
 
-# uv.lock must match pyproject.toml.
+# uv.lock must match pyproject.toml; deptry: every package the code imports is declared, and
+# every declared one used (pyproject.toml's [tool.deptry] says how the two runs differ).
 lint: $(STAMP)
 	$(UV) lock --check
+	$(BIN)/deptry .
+	$(BIN)/deptry tests bench --exclude var --ignore DEP002,DEP004
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
