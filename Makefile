@@ -38,8 +38,11 @@ $(BIN)/uv:
 
 # The project (editable), its dependencies, and the [local] and [dev] extras, at the versions
 # uv.lock names. --locked stops here when pyproject.toml asks for something the lock lacks.
+# --compile-bytecode does what pip did: without the .pyc files every process compiles what
+# it imports (where PYTHONDONTWRITEBYTECODE is set, every time), and the web process took
+# 3.5 s instead of 1.3 s to import the app, past the 2 s the tests give a first request.
 $(STAMP): pyproject.toml uv.lock $(BIN)/uv
-	$(UV) sync --locked --extra local --extra dev
+	$(UV) sync --locked --compile-bytecode --extra local --extra dev
 	@touch $(STAMP)
 
 install: $(STAMP)
