@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 from dramatiq import Retry
 
@@ -13,7 +15,7 @@ from spotify.errors import RateLimited
 from sync.artists import sync_artist
 
 # The same options for both; they differ in their queue and their priority.
-_OPTIONS = {
+_OPTIONS: dict[str, Any] = {
     "retry_when": retry_when,
     "min_backoff": 1_000,
     "max_backoff": 300_000,

@@ -4,6 +4,8 @@ so that all of them see the same middleware in the same order.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dramatiq
 import redis
 from dramatiq import Middleware
@@ -40,46 +42,108 @@ HEARTBEAT_TIMEOUT_MS = 15_000
 MAINTENANCE_CHANCE = 250_000  # out of a million broker calls
 
 
-def app_middleware() -> list[Middleware]:
-    """The app's middleware, in order (a fresh list of fresh instances).
-
-    Dramatiq runs the ``before_*`` hooks in list order and the ``after_*`` hooks in
-    reverse, so a paused queue's message is put back before anything else sees it, the
-    database connection opens before the job row is claimed and closes after it is
-    closed, and the job-run hooks and the counters see what Retries decided (they come
-    before it in the list).
-    """
+# Dramatiq calls the ``before_*`` hooks in list order and the ``after_*`` hooks in reverse,
+# and a ``SkipMessage`` raised by a ``before_process_message`` stops the ones after it. So a
+# middleware that puts a message back comes before those it spares, and one whose after
+# hook reads what Retries decided comes before Retries. Each line of ``app_middleware``
+# says which order it relies on; ``ORDER`` below states every pair that depends on it, and
+# tests/actors/test_broker.py checks the list against it.
+def app_middleware(settings: Settings) -> list[Middleware]:
+    """The worker's middleware, in order: a fresh list of fresh instances."""
     return [
-        # A paused queue's message goes back to Redis before anything else runs: no
-        # connection, no job-row claim, no retry counted.
+        # before_process_message first: a paused queue's message goes back to Redis before
+        # any other hook sees it (not counted, not listed, no connection, no job row).
         QueuePause(),
-        # Counts and times every message that is not put back, by actor, in memory; a
-        # thread adds the counts to Redis every second (no write per message).
+        # Right after the pause, before every hook that counts, lists or connects: a bulk
+        # message past the day's bulk share goes back until tomorrow unseen. Installed
+        # only with a budget (SPOTIFY_DAILY_BUDGET): without one it would cost a check for
+        # nothing.
+        *([DailyBudget(settings)] if settings.spotify_daily_budget else []),
+        # Starts its clock before the database wait and the claim, so their skips count as
+        # skipped and their time as the job's; its after hook runs after Retries' (it comes
+        # before it), so it tells a failure from a retry.
         JobCounters(),
-        # This process's entry in the worker list, with the message each thread runs.
+        # Lists the message as running from before the database wait, so a thread waiting
+        # for the database shows what it holds; after the put-backs, so they are not listed.
         WorkerRegistry(),
-        # One database connection per message, opened before and closed after it.
+        # Opens the connection before JobRuns claims the row; its after hook, run after
+        # JobRuns', closes it once the outcome is written.
         DatabaseConnection(),
-        # The job_runs row of tracked actors: claimed before, closed after.
+        # Claims the row before the skips of AgeLimit and periodiq (its after_skip_message
+        # ends the claimed row) and before TimeLimit's clock starts; its after hook runs
+        # after Retries' and reads its decision (failed, traceback, unsent retry).
         JobRuns(),
-        # Waiting jobs whose message Redis or a worker lost are sent again once Redis is back.
+        # No message hooks (a thread of its own): its place changes nothing.
         ResendAfterOutage(),
-        # Running syncs checkpoint and hand back their message when the worker stops.
+        # Only before_worker_shutdown, which orders nothing here: its place changes nothing.
         GracefulStop(),
-        # The error of a message's last try, kept beside its dead letter (before Retries,
-        # so that it sees what Retries decided).
+        # Its after hook runs after Retries' (it comes before it), so it knows whether the
+        # try was the last one.
         DeadLetterErrors(),
-        # Dramatiq's own, in its default order.
+        # Dramatiq's own, in Dramatiq's default order. After JobRuns: TimeLimit's clock
+        # covers the actor alone, and the skips of AgeLimit land on a claimed row.
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        # Dramatiq's, noting a retry that Redis refused (the job row is then sent later).
+        # Dramatiq's Retries, noting a retry that Redis refused (the job row is then sent
+        # later). Last of the message middleware, so its after hook runs first.
         Retries(),
-        # periodiq: skips periodic messages that waited too long (see actors/periodic.py).
+        # periodiq: skips a periodic message that waited too long (see actors/periodic.py);
+        # after JobRuns, so the skipped tick's row is ended.
         PeriodiqMiddleware(skip_delay=60),
     ]
+
+
+@dataclass(frozen=True)
+class Before:
+    """``first`` must come before ``then`` in the middleware list, for the reason ``why``."""
+
+    first: type[Middleware]
+    then: type[Middleware]
+    why: str
+
+
+# Every pair of the worker's middleware whose order matters, and why. A pair not here may
+# be swapped without changing what happens (see FREE); Dramatiq's own keep their default
+# order among themselves, which tests/actors/test_broker.py checks as well.
+ORDER = (
+    Before(QueuePause, DailyBudget, "resuming a paused queue brings its messages back at once, "
+           "not at the next UTC day, and the pause costs no read of the budget"),
+    Before(QueuePause, JobCounters, "a message put back because its queue is paused is not "
+           "counted"),
+    Before(QueuePause, WorkerRegistry, "a message put back is neither listed nor processed"),
+    Before(QueuePause, DatabaseConnection, "a message put back opens no connection"),
+    Before(QueuePause, JobRuns, "a message put back never claims its job row"),
+    Before(DailyBudget, JobCounters, "a bulk message handed back until tomorrow is not counted"),
+    Before(DailyBudget, WorkerRegistry, "a bulk message handed back is neither listed nor "
+           "processed"),
+    Before(DailyBudget, DatabaseConnection, "a bulk message handed back opens no connection"),
+    Before(JobCounters, DatabaseConnection, "a message handed back while the database is away "
+           "counts as skipped, and a job's time includes its connection"),
+    Before(JobCounters, JobRuns, "a duplicate delivery JobRuns skips counts as skipped, and a "
+           "job's time includes its claim"),
+    Before(JobCounters, Retries, "its after hook reads message.failed, which Retries sets"),
+    Before(WorkerRegistry, DatabaseConnection, "a thread waiting for the database shows the "
+           "message it holds"),
+    Before(DatabaseConnection, JobRuns, "the row is claimed on an open connection, and its "
+           "outcome written before the connection closes"),
+    Before(DatabaseConnection, TimeLimit, "the wait for the database is not part of the "
+           "actor's time limit"),
+    Before(JobRuns, TimeLimit, "TimeLimitExceeded never lands in the claim or the outcome: the "
+           "clock starts after the one and stops before the other"),
+    Before(JobRuns, AgeLimit, "a message too old is skipped on a claimed row, which "
+           "after_skip_message ends (failed) instead of leaving it queued"),
+    Before(JobRuns, PeriodiqMiddleware, "a tick too old is skipped on a claimed row, which "
+           "after_skip_message ends (cancelled), so the dashboard shows it"),
+    Before(JobRuns, Retries, "its after hook reads message.failed, the traceback and "
+           "RETRY_UNSENT, which Retries sets"),
+    Before(DeadLetterErrors, Retries, "its after hook reads message.failed, which Retries sets"),
+)  # fmt: skip
+# The middleware whose place changes nothing: no hook around messages, and none that the
+# others' hooks depend on.
+FREE = (ResendAfterOutage, GracefulStop)
 
 
 def build_broker(
@@ -95,14 +159,10 @@ def build_broker(
         url=None if client is not None else settings.redis_url,
         client=client,
         namespace=settings.redis_namespace,
-        middleware=app_middleware() if middleware is None else middleware,
+        middleware=app_middleware(settings) if middleware is None else middleware,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
         maintenance_chance=MAINTENANCE_CHANCE,
     )
-    if settings.spotify_daily_budget:
-        # Right after QueuePause: a bulk message past the day's bulk share goes back before
-        # anything else runs (see actors/middleware/daily_budget.py). No budget, no cost.
-        broker.add_middleware(DailyBudget(settings), after=QueuePause)
     for queue in QUEUES:
         broker.declare_queue(queue)
     return broker

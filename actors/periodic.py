@@ -19,9 +19,9 @@ from periodiq import cron
 
 from actors import runtime
 from actors.middleware.job_runs import current_job
+from actors.redis_broker import redis_ref
 from actors.scheduled_actor import ScheduledActor
 from actors.scheduler_lease import last_tick_key
-from config.redis_ref import RedisRef
 from jobs import queueing
 from jobs.progress import for_job
 from jobs.recovery import recover_jobs
@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 
 @dramatiq.actor(
     actor_class=ScheduledActor,
+    actor_name=queueing.REFRESH_LISTENERS,
     queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron(SCHEDULES["refresh_listeners"]),
+    periodic=cron(SCHEDULES[queueing.REFRESH_LISTENERS]),
     tracked=True,
     max_retries=0,
     time_limit=30 * 60 * 1000,
@@ -51,22 +52,24 @@ def refresh_listeners() -> None:
 
 @dramatiq.actor(
     actor_class=ScheduledActor,
+    actor_name=queueing.RECOVER,
     queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron(SCHEDULES["recover"]),
+    periodic=cron(SCHEDULES[queueing.RECOVER]),
     max_retries=0,
 )
 def recover() -> None:
     """Send again the jobs whose worker died or whose message never reached Redis."""
     recover_jobs()
     # When recovery last ran, for health and the dashboard (see scheduler_status).
-    ref = RedisRef.of(dramatiq.get_broker())
+    ref = redis_ref(dramatiq.get_broker())
     ref.client.set(last_tick_key(ref), str(time.time()))
 
 
 @dramatiq.actor(
     actor_class=ScheduledActor,
+    actor_name=queueing.CLEAN_JOB_RUNS,
     queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron(SCHEDULES["clean_job_runs"]),
+    periodic=cron(SCHEDULES[queueing.CLEAN_JOB_RUNS]),
     tracked=True,
     max_retries=0,
     time_limit=30 * 60 * 1000,

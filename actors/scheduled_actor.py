@@ -174,10 +174,13 @@ class ScheduledActor(dramatiq.Actor):
         if scheduled_at is None or not isinstance(self.broker, RedisBroker):
             return send()
         at = dt.datetime.fromisoformat(str(scheduled_at))
+        # Dramatiq's Actor promises a Message; a tick not sent here gives None, which
+        # periodiq, the only sender with a scheduled_at, never reads (hence the ignores).
         try:
-            return tick_sender(self.broker).send(self.actor_name, at, send)  # type: ignore[return-value]
+            sent = tick_sender(self.broker).send(self.actor_name, at, send)
         except redis.RedisError as error:
             # periodiq's loop ends the scheduler on any error: a tick lost to a Redis
             # outage must not. The next minute's tick goes when Redis is back.
             logger.warning("%s at %s not sent (Redis: %s)", self.actor_name, at, error)
-            return None  # type: ignore[return-value]
+            return None  # type: ignore[return-value]  # lost to Redis: periodiq ignores it
+        return sent  # type: ignore[return-value]  # None when refused: periodiq ignores it

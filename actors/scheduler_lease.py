@@ -132,7 +132,13 @@ class SchedulerLease:
             tick_key(self.ref, actor_name, scheduled_at),
         ]
         tick_ttl_ms = int(TICK_MEMORY.total_seconds() * 1000)
-        args = [self.token, self.ttl_ms, _now_ms(), tick_ttl_ms, utc(scheduled_at).isoformat()]
+        args: list[str | int] = [
+            self.token,
+            self.ttl_ms,
+            _now_ms(),
+            tick_ttl_ms,
+            utc(scheduled_at).isoformat(),
+        ]
         return Claim(int(self._claim(keys=keys, args=args)))
 
     def release(self) -> bool:

@@ -77,7 +77,9 @@ def ask_for_sync_from_threads(env: dict[str, str], user_id: int, threads: int) -
         with database.connection_context():
             user = User.get_by_id(user_id)
             barrier.wait()
-            job_ids.add(sync_if_needed(ctx, user).id)
+            job = sync_if_needed(ctx, user)
+            assert job is not None, "the user needs a sync, so every thread is given a job"
+            job_ids.add(job.id)
 
     pool = [threading.Thread(target=ask) for _ in range(threads)]
     for thread in pool:

@@ -157,7 +157,7 @@ def measure_cuts(
     settings: Settings, bare_broker: Callable[[str], RedisBroker], n: int, rounds: int
 ) -> None:
     """The no-op on the middleware list cut after each entry, one setup at a time."""
-    names = [type(m).__name__ for m in app_middleware()]
+    names = [type(m).__name__ for m in app_middleware(settings)]
     print(f"\nno-op through the first k of the app's {len(names)} middleware:")
     previous = None
     for k in range(len(names) + 1):
@@ -165,7 +165,7 @@ def measure_cuts(
         broker = with_noop(
             build_broker(
                 settings.but(redis_namespace=f"{settings.redis_namespace}-{tag}"),
-                middleware=app_middleware()[:k],
+                middleware=app_middleware(settings)[:k],
             )
         )
         setup = Setup(broker)

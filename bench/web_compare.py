@@ -63,7 +63,7 @@ from compare_queries import load  # bench/ is the script's directory, so on sys.
 
 from cli.embedded_redis import EmbeddedRedis, free_port
 from jobs import queueing
-from models import JobRun, User, current_month, database, init_database, migrations
+from models import ComparedWith, JobRun, User, current_month, database, init_database, migrations
 from models.comparison import SORTS, compare
 from models.db import utcnow
 from models.job_run import user_subject
@@ -395,7 +395,9 @@ def run(args: argparse.Namespace, work: Path, stack: ExitStack) -> None:
     base = stack.enter_context(web_server(env, log))
     workers = os.environ.get("WEB_CONCURRENCY", "2")
     print(f"web: {procfile_command().split(' web.wsgi')[0]} (WEB_CONCURRENCY={workers}) on {base}")
-    fragment_url = f"{base}/compare/{ben.friend_code}"
+    # The comparison lives at /with/<id> once the code is typed (POST /compare, timed below).
+    ComparedWith.let_in(ana, ben)
+    fragment_url = f"{base}/with/{ben.id}"
 
     http = requests.Session()
     http.headers["Cookie"] = f"{COOKIE}={cookie}"

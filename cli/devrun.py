@@ -98,8 +98,7 @@ class Supervisor:
         try:
             while not self.stopping.wait(0.5):
                 for child in self.children:
-                    code = child.process.poll() if child.process else None
-                    if code is None:
+                    if child.process is None or (code := child.process.poll()) is None:
                         continue
                     # Its own children (a dramatiq master's worker processes) would live on
                     # as orphans and keep taking messages: end the whole group first.
@@ -129,18 +128,18 @@ class Supervisor:
         SIGTERM goes to the child alone: masters such as gunicorn's and dramatiq's stop
         their own workers, and a second signal straight to a worker makes it die at once.
         """
-        live = [c for c in self.children if c.process and c.process.poll() is None]
-        for child in live:
+        live = [(c, c.process) for c in self.children if c.process and c.process.poll() is None]
+        for child, process in live:
             self.say(child.name, "stopping")
-            child.process.send_signal(signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
-        for child in live:
+        for child, process in live:
             try:
-                child.process.wait(max(0.1, deadline - time.monotonic()))
+                process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.say(child.name, "did not stop in time; killing it")
-                _signal_group(child.process, signal.SIGKILL)
-                child.process.wait()
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

@@ -131,6 +131,7 @@ class EmbeddedRedis:
             text=True,
             umask=UMASK,
         )
+        assert self.process.stdin is not None  # stdin=PIPE
         self.process.stdin.write(self._config())
         self.process.stdin.close()
         deadline = time.monotonic() + timeout

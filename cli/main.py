@@ -9,14 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from peewee import PeeweeException
 from redis import RedisError
 
 from config.settings import Settings, SettingsError
 
+if TYPE_CHECKING:
+    from config.redis_ref import RedisRef
+    from sync.context import SyncContext
+
 Handler = Callable[[argparse.Namespace, Settings], int]
+# What add_subparsers returns: argparse names the class but keeps it private.
+Subparsers = argparse._SubParsersAction
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -68,7 +74,7 @@ def cmd_demo_spotify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _sync_context(settings: Settings):
+def _sync_context(settings: Settings) -> tuple[SyncContext, bool]:
     """Database, broker and sync context for the commands that run jobs in the foreground."""
     import redis
 
@@ -163,20 +169,31 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     return cli_ops.retry(args.job_id)
 
 
-def cmd_queues(args: argparse.Namespace, settings: Settings) -> int:
-    """Show the queues, or pause or resume one."""
+def _operator_redis(settings: Settings, nothing_there: str) -> RedisRef | None:
+    """The Redis reference of an operator's command, with the database open.
+
+    None, after saying on stderr that there is ``nothing_there``, when REDIS_URL is unset.
+    """
     import redis
 
-    from cli import ops_commands as cli_ops
     from config.redis_ref import RedisRef
     from models import init_database
 
     if not settings.redis_url:
-        print("overlap: REDIS_URL is not set: there are no queues to show", file=sys.stderr)
-        return 2
+        print(f"overlap: REDIS_URL is not set: {nothing_there}", file=sys.stderr)
+        return None
     init_database(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    ref = RedisRef.from_settings(settings, client)
+    return RedisRef.from_settings(settings, client)
+
+
+def cmd_queues(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the queues, or pause or resume one."""
+    from cli import ops_commands as cli_ops
+
+    ref = _operator_redis(settings, "there are no queues to show")
+    if ref is None:
+        return 2
     if args.action == "dead":
         return cli_ops.dead_letters(ref, args.queue, args.more)
     return cli_ops.queues(ref, args.action, args.queue)
@@ -186,19 +203,13 @@ def cmd_spotify(args: argparse.Namespace, settings: Settings) -> int:
     """Show today's Spotify requests and pauses, or end the pauses (audited)."""
     import datetime as dt
 
-    import redis
-
     from cli import ops_commands as cli_ops
-    from config.redis_ref import RedisRef
-    from models import init_database
     from spotify.gate import HOST_KINDS, SpotifyGate
 
-    if not settings.redis_url:
-        print("overlap: REDIS_URL is not set: there is no Spotify pause", file=sys.stderr)
+    ref = _operator_redis(settings, "there is no Spotify pause")
+    if ref is None:
         return 2
-    init_database(settings.database_url)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    gate = SpotifyGate(RedisRef.from_settings(settings, client), settings)
+    gate = SpotifyGate(ref, settings)
     if args.action == "resume":
         for kind in HOST_KINDS:
             ended = gate.resume(kind)
@@ -257,39 +268,66 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(prog="overlap", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_db_commands(sub)
+    _command(sub, "run", cmd_run, "run the whole app in this terminal")
+    _command(sub, "demo-spotify", cmd_demo_spotify, "serve the demo Spotify")
+    _add_foreground_commands(sub)
+    _add_jobs_commands(sub)
+    _add_operator_commands(sub)
+    _command(sub, "settings", cmd_settings, "print the settings in force")
+    return parser
 
-    db = sub.add_parser("db", help="create or upgrade the database schema")
-    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="create or upgrade the schema").set_defaults(
-        handler=cmd_db_upgrade
+
+def _command(sub: Subparsers[_Parser], name: str, handler: Handler, help_text: str) -> _Parser:
+    """Add the subcommand ``name``, run by ``handler``; the caller adds its arguments."""
+    command = sub.add_parser(name, help=help_text)
+    command.set_defaults(handler=handler)
+    return command
+
+
+def _group(sub: Subparsers[_Parser], name: str, help_text: str) -> Subparsers[_Parser]:
+    """Add the subcommand ``name`` whose ACTION names one of its own subcommands."""
+    group = sub.add_parser(name, help=help_text)
+    return group.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+
+
+def _add_db_commands(sub: Subparsers[_Parser]) -> None:
+    """``db upgrade``, ``db status`` and ``db reset``."""
+    db_sub = _group(sub, "db", "create or upgrade the database schema")
+    _command(db_sub, "upgrade", cmd_db_upgrade, "create or upgrade the schema")
+    _command(
+        db_sub,
+        "status",
+        cmd_db_status,
+        "list the migration scripts, applied or pending (exit 1: pending)",
     )
-    db_sub.add_parser(
-        "status", help="list the migration scripts, applied or pending (exit 1: pending)"
-    ).set_defaults(handler=cmd_db_status)
-    reset = db_sub.add_parser("reset", help="drop every table and start empty")
+    reset = _command(db_sub, "reset", cmd_db_reset, "drop every table and start empty")
     reset.add_argument("--yes", action="store_true", help="really delete everything")
-    reset.set_defaults(handler=cmd_db_reset)
 
-    sub.add_parser("run", help="run the whole app in this terminal").set_defaults(handler=cmd_run)
-    sub.add_parser("demo-spotify", help="serve the demo Spotify").set_defaults(
-        handler=cmd_demo_spotify
-    )
-    sync_user = sub.add_parser("sync-user", help="sync one user now, in the foreground")
+
+def _add_foreground_commands(sub: Subparsers[_Parser]) -> None:
+    """The jobs run in this terminal: ``sync-user``, ``sync-artist``, ``refresh-listeners``."""
+    sync_user = _command(sub, "sync-user", cmd_sync_user, "sync one user now, in the foreground")
     sync_user.add_argument("spotify_id", help="the user's Spotify id")
-    sync_user.set_defaults(handler=cmd_sync_user)
-    sync_artist = sub.add_parser("sync-artist", help="bring one artist up to date now")
+    sync_artist = _command(sub, "sync-artist", cmd_sync_artist, "bring one artist up to date now")
     sync_artist.add_argument("spotify_id", help="the artist's Spotify id")
-    sync_artist.set_defaults(handler=cmd_sync_artist)
-    refresh = sub.add_parser(
-        "refresh-listeners", help="send every artist without this month's count to the workers"
+    refresh = _command(
+        sub,
+        "refresh-listeners",
+        cmd_refresh_listeners,
+        "send every artist without this month's count to the workers",
     )
     refresh.add_argument("--dry-run", action="store_true", help="only count them")
-    refresh.set_defaults(handler=cmd_refresh_listeners)
 
-    jobs = sub.add_parser("jobs", help="look after the job runs")
-    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
-    clean = jobs_sub.add_parser(
-        "clean", help="remove finished job runs past their retention (never active ones)"
+
+def _add_jobs_commands(sub: Subparsers[_Parser]) -> None:
+    """``jobs clean``, ``list``, ``show``, ``cancel`` and ``retry``."""
+    jobs_sub = _group(sub, "jobs", "look after the job runs")
+    clean = _command(
+        jobs_sub,
+        "clean",
+        cmd_jobs_clean,
+        "remove finished job runs past their retention (never active ones)",
     )
     clean.add_argument(
         "--days",
@@ -297,46 +335,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove every finished run older than N days instead of the settings' retention",
     )
     clean.add_argument("--dry-run", action="store_true", help="only count them")
-    clean.set_defaults(handler=cmd_jobs_clean)
-    listing = jobs_sub.add_parser("list", help="the newest job runs")
+    listing = _command(jobs_sub, "list", cmd_jobs, "the newest job runs")
     listing.add_argument("--status", help="only runs with this status")
     listing.add_argument("--actor", help="only runs of this actor")
     listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
-    listing.set_defaults(handler=cmd_jobs)
-    show = jobs_sub.add_parser("show", help="everything about one job run")
-    show.add_argument("job_id")
-    show.set_defaults(handler=cmd_jobs)
-    cancel = jobs_sub.add_parser("cancel", help="cancel a job run (all: every active one)")
-    cancel.add_argument("job_id", metavar="JOB_ID|all")
-    cancel.set_defaults(handler=cmd_jobs)
-    retry = jobs_sub.add_parser("retry", help="run a failed job again (failed: all of them)")
-    retry.add_argument("job_id", metavar="JOB_ID|failed")
-    retry.set_defaults(handler=cmd_jobs)
+    _command(jobs_sub, "show", cmd_jobs, "everything about one job run").add_argument("job_id")
+    _command(jobs_sub, "cancel", cmd_jobs, "cancel a job run (all: every active one)").add_argument(
+        "job_id", metavar="JOB_ID|all"
+    )
+    _command(
+        jobs_sub, "retry", cmd_jobs, "run a failed job again (failed: all of them)"
+    ).add_argument("job_id", metavar="JOB_ID|failed")
 
-    queues = sub.add_parser("queues", help="show the queues, or pause or resume one")
+
+def _add_operator_commands(sub: Subparsers[_Parser]) -> None:
+    """``queues``, ``spotify`` and ``tokens``: what an operator reads and switches."""
+    queues = _command(sub, "queues", cmd_queues, "show the queues, or pause or resume one")
     queues.add_argument("action", choices=("stats", "pause", "resume", "dead"))
     queues.add_argument(
         "queue", nargs="?", help="the queue to pause or resume; for dead: list, requeue or delete"
     )
     queues.add_argument("more", nargs="*", help="for dead: [QUEUE] or QUEUE ID|all")
-    queues.set_defaults(handler=cmd_queues)
-
-    spotify_cmd = sub.add_parser(
-        "spotify", help="today's Spotify requests and pauses; resume: end a pause now"
+    spotify_cmd = _command(
+        sub, "spotify", cmd_spotify, "today's Spotify requests and pauses; resume: end a pause now"
     )
     spotify_cmd.add_argument("action", choices=("status", "resume"))
-    spotify_cmd.set_defaults(handler=cmd_spotify)
-
-    token_cmd = sub.add_parser("tokens", help="look after the Spotify tokens sealed at rest")
-    tokens_sub = token_cmd.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
-    tokens_sub.add_parser(
-        "rotate-key", help="re-encrypt every stored token with the newest TOKEN_KEY"
-    ).set_defaults(handler=cmd_tokens_rotate_key)
-
-    sub.add_parser("settings", help="print the settings in force").set_defaults(
-        handler=cmd_settings
+    tokens_sub = _group(sub, "tokens", "look after the Spotify tokens sealed at rest")
+    _command(
+        tokens_sub,
+        "rotate-key",
+        cmd_tokens_rotate_key,
+        "re-encrypt every stored token with the newest TOKEN_KEY",
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

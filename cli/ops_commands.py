@@ -39,7 +39,7 @@ def _job(raw: str) -> JobRun | None:
     # isascii too: str.isdigit accepts digits such as "²" that int() refuses.
     if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
         return None
-    return JobRun.get_or_none(JobRun.id == int(raw))
+    return JobRun.by_id(int(raw))
 
 
 def _line(job: JobRun) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 
+from cli.ops_commands import audit
 from models import User
 
 
 def rotate_key() -> int:
     """Seal every stored token with the newest TOKEN_KEY and say how many; exit status."""
     resealed, unreadable = User.reseal_tokens()
+    # On the audit trail as every other CLI action, with how many rows it sealed anew.
+    audit("rotate-key", "tokens", resealed)
     plural = "s" if resealed != 1 else ""
     print(f"re-encrypted {resealed:,} token{plural} with the newest TOKEN_KEY")
     if unreadable:

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from config.private_files import tighten, write_private
@@ -26,6 +27,13 @@ DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
 DEFAULT_OPEN_URL = "https://open.spotify.com"
 
 # The demo Spotify serves all three Spotify hosts from one server, each under its own prefix.
+SPOTIFY_HOSTS = {
+    # variable: (Spotify's own address, the demo's prefix)
+    "SPOTIFY_API_URL": (DEFAULT_API_URL, "/v1"),
+    "SPOTIFY_ACCOUNTS_URL": (DEFAULT_ACCOUNTS_URL, "/accounts"),
+    "SPOTIFY_OPEN_URL": (DEFAULT_OPEN_URL, "/open"),
+}
+# The demo Spotify's own app credentials.
 DEMO_CLIENT_ID = "overlap-demo-client"
 DEMO_CLIENT_SECRET = "overlap-demo-secret"
 # In demo mode, when ADMIN_SPOTIFY_IDS is not set, this demo user may open /admin.
@@ -193,6 +201,50 @@ def _forwarded_allow_ips(env: Mapping[str, str]) -> tuple[str, ...]:
     return entries
 
 
+def _process_env(read_dotenv: bool) -> dict[str, str]:
+    """The process environment, over the ``.env`` file of the working directory if asked
+    and present (its empty values are left out)."""
+    env = dict(os.environ)
+    if read_dotenv:
+        from dotenv import dotenv_values
+
+        dotenv_file = Path.cwd() / ".env"
+        if dotenv_file.exists():
+            from_file = {k: v for k, v in dotenv_values(dotenv_file).items() if v}
+            env = {**from_file, **env}
+    return env
+
+
+def _database_url(env: Mapping[str, str], var_dir: Path) -> str:
+    """DATABASE_URL, by default the SQLite file under ``var_dir``; one of DATABASE_SCHEMES."""
+    database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{var_dir / 'overlap.db'}"
+    scheme, has_scheme, _ = database_url.partition("://")
+    if not has_scheme or scheme not in DATABASE_SCHEMES:
+        # Only the scheme in the message: the rest of the URL may hold a password.
+        raise SettingsError(
+            "DATABASE_URL must start with sqlite:///, postgresql:// or postgresql+pool://,"
+            f" not '{database_url.partition(':')[0]}:...'"
+        )
+    return database_url
+
+
+def _spotify_url(env: Mapping[str, str], name: str, demo_base: str | None) -> str:
+    """The address of one of Spotify's hosts, without a trailing slash: the variable
+    ``name``, else the demo Spotify's (at ``demo_base``, in demo mode) or Spotify's own."""
+    default, demo_prefix = SPOTIFY_HOSTS[name]
+    return (
+        env.get(name, "").strip() or (demo_base + demo_prefix if demo_base else default)
+    ).rstrip("/")
+
+
+def _admin_spotify_ids(env: Mapping[str, str], demo: bool) -> frozenset[str]:
+    """ADMIN_SPOTIFY_IDS; in demo mode, when it is empty, the demo's admin."""
+    admins = {s.strip() for s in env.get("ADMIN_SPOTIFY_IDS", "").split(",") if s.strip()}
+    if demo and not admins:
+        admins = {DEMO_ADMIN_ID}
+    return frozenset(admins)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The app's configuration; see the settings table in the README."""
@@ -232,34 +284,16 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, read_dotenv: bool = True) -> Settings:
         """Build the settings from ``env`` (default: the process environment and ``.env``)."""
         if env is None:
-            env = dict(os.environ)
-            if read_dotenv:
-                from dotenv import dotenv_values
-
-                dotenv_file = Path.cwd() / ".env"
-                if dotenv_file.exists():
-                    from_file = {k: v for k, v in dotenv_values(dotenv_file).items() if v}
-                    env = {**from_file, **env}
+            env = _process_env(read_dotenv)
         var_dir = Path(env.get("OVERLAP_VAR_DIR") or ROOT / "var").resolve()
         client_id = env.get("SPOTIFY_CLIENT_ID", "").strip()
         demo = not client_id
         port = _int(env, "PORT", 8000, minimum=1)
         demo_port = _int(env, "DEMO_SPOTIFY_PORT", 8001, minimum=1)
-        demo_base = f"http://127.0.0.1:{demo_port}"
-        database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{var_dir / 'overlap.db'}"
-        scheme, has_scheme, _ = database_url.partition("://")
-        if not has_scheme or scheme not in DATABASE_SCHEMES:
-            # Only the scheme in the message: the rest of the URL may hold a password.
-            raise SettingsError(
-                "DATABASE_URL must start with sqlite:///, postgresql:// or postgresql+pool://,"
-                f" not '{database_url.partition(':')[0]}:...'"
-            )
-        admins = {s.strip() for s in env.get("ADMIN_SPOTIFY_IDS", "").split(",") if s.strip()}
-        if demo and not admins:
-            admins = {DEMO_ADMIN_ID}
+        demo_base = f"http://127.0.0.1:{demo_port}" if demo else None
         return cls(
             var_dir=var_dir,
-            database_url=database_url,
+            database_url=_database_url(env, var_dir),
             redis_url=env.get("REDIS_URL", "").strip() or None,
             redis_namespace=_namespace(env),
             spotify_client_id=client_id or DEMO_CLIENT_ID,
@@ -267,21 +301,12 @@ class Settings:
             or (DEMO_CLIENT_SECRET if demo else ""),
             spotify_redirect_uri=env.get("SPOTIFY_REDIRECT_URI", "").strip()
             or f"http://127.0.0.1:{port}/callback",
-            spotify_api_url=(
-                env.get("SPOTIFY_API_URL", "").strip()
-                or (f"{demo_base}/v1" if demo else DEFAULT_API_URL)
-            ).rstrip("/"),
-            spotify_accounts_url=(
-                env.get("SPOTIFY_ACCOUNTS_URL", "").strip()
-                or (f"{demo_base}/accounts" if demo else DEFAULT_ACCOUNTS_URL)
-            ).rstrip("/"),
-            spotify_open_url=(
-                env.get("SPOTIFY_OPEN_URL", "").strip()
-                or (f"{demo_base}/open" if demo else DEFAULT_OPEN_URL)
-            ).rstrip("/"),
+            spotify_api_url=_spotify_url(env, "SPOTIFY_API_URL", demo_base),
+            spotify_accounts_url=_spotify_url(env, "SPOTIFY_ACCOUNTS_URL", demo_base),
+            spotify_open_url=_spotify_url(env, "SPOTIFY_OPEN_URL", demo_base),
             secret_key=_secret_key(env, var_dir, demo),
             token_keys=_token_keys(env, var_dir, demo),
-            admin_spotify_ids=frozenset(admins),
+            admin_spotify_ids=_admin_spotify_ids(env, demo),
             metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
             port=port,
             demo=demo,
@@ -301,7 +326,9 @@ class Settings:
             extra={k: v for k, v in env.items() if k.startswith("DEMO_SPOTIFY_")},
         )
 
-    def but(self, **changes: object) -> Settings:
+    # Any: each keyword has its own field's type, which a signature over all of them
+    # cannot say; ``replace`` refuses an unknown name at run time.
+    def but(self, **changes: Any) -> Settings:
         """A copy with some settings changed (for tests and the dev runner)."""
         return replace(self, **changes)
 

@@ -21,7 +21,7 @@ RETRYABLE = (FAILED, CANCELLED)
 # started from the CLI says "cli", which no worker reads).
 QUEUE_OF = {
     queueing.UPDATE_USER: queueing.INTERACTIVE_QUEUE,
-    "refresh_listeners": queueing.PERIODIC_QUEUE,
+    queueing.REFRESH_LISTENERS: queueing.PERIODIC_QUEUE,
 }
 
 

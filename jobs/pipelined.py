@@ -11,6 +11,7 @@ arguments and compares what this stores with what ``RedisBroker.enqueue`` stores
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import uuid4
 
 import dramatiq
@@ -18,7 +19,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
 
-def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message]) -> None:
+def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message[Any]]) -> None:
     """Enqueue ``messages`` (no delay) in one Redis pipeline."""
     prepared = []
     for message in messages:
@@ -38,7 +39,7 @@ def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message]) -> 
                 broker.heartbeat_timeout,
                 broker.dead_message_ttl,
                 0,  # no maintenance inside a pipeline
-                broker._max_unpack_size(),
+                broker._max_unpack_size(),  # type: ignore[no-untyped-call]  # private, untyped
                 # The enqueue command's own arguments: the id in Redis, then the data.
                 message.options["redis_message_id"],
                 message.encode(),

@@ -35,21 +35,36 @@ CLI_QUEUE = "cli"
 # Every queue, in the order the worker list and the dashboard show them.
 QUEUES = (SHARED_QUEUE, INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_QUEUE)
 
+# The actors' names, spelled here once: the actors are declared with them (actors/) and
+# every sender names them through these.
 UPDATE_USER = "update_user"
 UPDATE_ARTIST = "update_artist"
 UPDATE_SHARED_ARTIST = "update_shared_artist"
+# The periodic actors (actors/periodic.py; their crons are in ops/schedules.py).
+REFRESH_LISTENERS = "refresh_listeners"
+RECOVER = "recover"
+CLEAN_JOB_RUNS = "clean_job_runs"
+# Every actor, as ``dramatiq actors.app`` declares them (tests/actors/test_actor_names.py).
+ACTORS = (
+    UPDATE_USER,
+    UPDATE_ARTIST,
+    UPDATE_SHARED_ARTIST,
+    REFRESH_LISTENERS,
+    RECOVER,
+    CLEAN_JOB_RUNS,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def build_message(actor_name: str, queue: str, args: Sequence[Any]) -> dramatiq.Message:
+def build_message(actor_name: str, queue: str, args: Sequence[Any]) -> dramatiq.Message[Any]:
     """A message for ``actor_name`` with a fresh id (sent later with ``send``)."""
     return dramatiq.Message(
         queue_name=queue, actor_name=actor_name, args=tuple(args), kwargs={}, options={}
     )
 
 
-def send(message: dramatiq.Message, delay_ms: int | None = None) -> dramatiq.Message:
+def send(message: dramatiq.Message[Any], delay_ms: int | None = None) -> dramatiq.Message[Any]:
     """Enqueue one message on the process's broker."""
     return dramatiq.get_broker().enqueue(message, delay=delay_ms)
 

@@ -20,7 +20,7 @@ from peewee import Expression
 
 from config.settings import Settings
 from models import JobRun
-from models.db import utcnow
+from models.db import tuple_rows, utcnow
 from models.job_run import CANCELLED, FAILED, FINISHED, SUCCEEDED
 
 # Ids per DELETE: small enough for a short lock, large enough for few round trips.
@@ -66,7 +66,7 @@ def clean_finished_runs(
         if reached is not None:
             # Rows kept behind the last batch (younger failures) are not scanned again.
             query = query.where(JobRun.finished_at >= reached)
-        rows = list(query.order_by(JobRun.finished_at).limit(batch).tuples())
+        rows = list(tuple_rows(query.order_by(JobRun.finished_at).limit(batch)))
         if not rows:
             break
         ids = [row_id for row_id, _ in rows]

@@ -23,6 +23,7 @@ from peewee import JOIN
 from config.redis_ref import RedisRef
 from jobs import queueing
 from models import Artist, ArtistListeners, UserArtist
+from models.db import tuple_rows
 
 # How long a sent artist is not sent again: well over the time the shared queue takes to
 # reach it at a few page requests a second, short enough that a lost message is sent again
@@ -51,7 +52,7 @@ def pending_shared_ids(me_id: int, friend_id: int, month: str) -> list[str]:
         )
         .order_by(Artist.id)
     )
-    return [spotify_id for (spotify_id,) in query.tuples()]
+    return [spotify_id for (spotify_id,) in tuple_rows(query)]
 
 
 # SET NX EX for each key, in Redis: the positions (from 1) of the keys it set. A pipeline of

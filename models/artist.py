@@ -17,7 +17,7 @@ from peewee import (
     fn,
 )
 
-from models.db import BaseModel, database, utcnow
+from models.db import BaseModel, database, tuple_rows, utcnow
 
 # A SQLite statement takes at most 32,766 variables; stay far below with a few columns each.
 UPSERT_CHUNK = 500
@@ -219,4 +219,4 @@ class ArtistListeners(BaseModel):
             .where((cls.artist == artist_id) & cls.monthly_listeners.is_null(False))
             .order_by(cls.month)
         )
-        return [(month, count) for month, count in query.tuples()]
+        return [(month, count) for month, count in tuple_rows(query)]

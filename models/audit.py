@@ -43,4 +43,5 @@ class AuditEntry(BaseModel):
     @classmethod
     def remove_older_than(cls, cutoff: dt.datetime) -> int:
         """Delete the entries written before ``cutoff``; how many went."""
-        return cls.delete().where(cls.at < cutoff).execute()
+        deleted: int = cls.delete().where(cls.at < cutoff).execute()
+        return deleted

@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from models.db import database
 from models.user import SOURCES, User
@@ -242,8 +243,11 @@ def _sql(template: str, **extra: str) -> str:
     return template.format(p=database.param, **extra)
 
 
-def _rows(template: str, params: Sequence[object], **extra: str) -> list[tuple]:
-    return database.execute_sql(_sql(template, **extra), tuple(params)).fetchall()
+def _rows(template: str, params: Sequence[object], **extra: str) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = database.execute_sql(
+        _sql(template, **extra), tuple(params)
+    ).fetchall()
+    return rows
 
 
 def _median(known: list[int]) -> int | None:
@@ -288,7 +292,9 @@ def person_summary(user: User, month: str) -> PersonSummary:
     return _summaries([user], month)[0][0]
 
 
-def _sources_of(user_ids: tuple[int, int], artist_ids: list[int]) -> dict[tuple[int, int], list]:
+def _sources_of(
+    user_ids: tuple[int, int], artist_ids: list[int]
+) -> dict[tuple[int, int], list[str]]:
     """Each (user, artist)'s sources in the fixed order, for a page's artists only."""
     found: dict[tuple[int, int], set[str]] = {}
     if artist_ids:
@@ -328,38 +334,19 @@ def compare(
         (me.id, friend.id), [row[0] for rows in (page, only_me, only_friend) for row in rows]
     )
 
-    def only(rows: list[tuple], user_id: int) -> list[ArtistRow]:
-        return [
-            ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []))
-            for aid, sid, name, url, _image, ml in rows
-        ]
-
     return Comparison(
         me=mine,
         friend=theirs,
         shared_count=shared_count,
         union_count=union_count,
         similarity=shared_count / union_count if union_count else 0.0,
-        shared=[
-            SharedArtist(
-                sid,
-                name,
-                url,
-                image,
-                ml,
-                sources.get((me.id, aid), []),
-                sources.get((friend.id, aid), []),
-                bool(row_pending),
-                earliest,
-            )  # fmt: skip
-            for aid, sid, name, url, image, ml, _count, _pending, row_pending, earliest in page
-        ],
+        shared=_shared_artists(page, sources, me.id, friend.id),
         limit=limit,
         offset=offset,
         sort=sort,
         pending_shared=int(pending or 0),
-        only_me=only(only_me, me.id),
-        only_friend=only(only_friend, friend.id),
+        only_me=_only_rows(only_me, sources, me.id),
+        only_friend=_only_rows(only_friend, sources, friend.id),
         histogram=[
             Bucket(label, low, high, my_hist[i], their_hist[i])
             for i, (label, low, high) in enumerate(BUCKETS)
@@ -367,7 +354,40 @@ def compare(
     )
 
 
-def comparison_from_dict(data: dict) -> Comparison:
+def _shared_artists(
+    page: list[tuple[Any, ...]],
+    sources: dict[tuple[int, int], list[str]],
+    my_id: int,
+    friend_id: int,
+) -> list[SharedArtist]:
+    """The shared page's rows as ``SharedArtist``s, each with both people's sources."""
+    return [
+        SharedArtist(
+            sid,
+            name,
+            url,
+            image,
+            ml,
+            sources.get((my_id, aid), []),
+            sources.get((friend_id, aid), []),
+            bool(row_pending),
+            earliest,
+        )  # fmt: skip
+        for aid, sid, name, url, image, ml, _count, _pending, row_pending, earliest in page
+    ]
+
+
+def _only_rows(
+    rows: list[tuple[Any, ...]], sources: dict[tuple[int, int], list[str]], user_id: int
+) -> list[ArtistRow]:
+    """One side's top rows as ``ArtistRow``s, with that person's sources."""
+    return [
+        ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []))
+        for aid, sid, name, url, _image, ml in rows
+    ]
+
+
+def comparison_from_dict(data: dict[str, Any]) -> Comparison:
     """A ``Comparison`` back from ``dataclasses.asdict`` (as cached in JSON)."""
     return Comparison(
         **{

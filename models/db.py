@@ -8,12 +8,20 @@ several processes sharing one database need.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from peewee import (
+    AutoField,
+    BaseQuery,
+    Database,
+    DatabaseProxy,
+    Model,
+    PostgresqlDatabase,
+    SqliteDatabase,
+)
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
@@ -28,9 +36,23 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 class BaseModel(Model):
     """The base of every table: binds it to the process's database."""
 
+    # The primary key peewee would add by itself, declared so that type checkers know
+    # ``Model.id`` (a column in a query, an int on a row). Every table inherits a copy.
+    id = AutoField()
+
     class Meta:
         database = database
         legacy_table_names = False
+
+
+def tuple_rows(query: BaseQuery) -> Iterator[tuple[Any, ...]]:
+    """Run ``query`` and give its rows as plain tuples (``query.tuples()``).
+
+    peewee's stubs say that ``.tuples()`` returns the query itself, whose rows are models;
+    this says what the rows are.
+    """
+    rows: Iterator[tuple[Any, ...]] = iter(query.tuples())
+    return rows
 
 
 def utcnow() -> dt.datetime:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, cast
 
 from peewee import (
     SQL,
@@ -23,7 +24,7 @@ from peewee import (
     fn,
 )
 
-from models.db import BaseModel, database, utcnow
+from models.db import BaseModel, database, tuple_rows, utcnow
 from models.fields import JSONField
 
 
@@ -140,12 +141,13 @@ class JobRun(BaseModel):
     @classmethod
     def latest_for(cls, actor: str, subject: str) -> JobRun | None:
         """The most recent run of ``actor`` for ``subject``, whatever its status."""
-        return (
+        latest: JobRun | None = (
             cls.select()
             .where((cls.actor == actor) & (cls.subject == subject))
             .order_by(cls.enqueued_at.desc(), cls.id.desc())
             .first()
         )
+        return latest
 
     @classmethod
     def open(
@@ -188,12 +190,44 @@ class JobRun(BaseModel):
         if not message_ids:
             return {}
         query = cls.select(cls.message_id, cls.id).where(cls.message_id.in_(message_ids))
-        return dict(query.tuples())
+        return dict(tuple_rows(query))
 
     @classmethod
     def by_message_id(cls, message_id: str) -> JobRun | None:
         """The run a Dramatiq message belongs to."""
         return cls.get_or_none(cls.message_id == message_id)
+
+    @classmethod
+    def by_id(cls, job_id: int) -> JobRun | None:
+        """The run with this id, if there is one."""
+        return cls.get_or_none(cls.id == job_id)
+
+    @classmethod
+    def active_count(cls) -> int:
+        """How many runs are queued, running or retrying."""
+        return cls.select().where(cls.status.in_(ACTIVE)).count()
+
+    @classmethod
+    def count_by_status(cls, statuses: Sequence[str]) -> dict[str, int]:
+        """How many runs have each of ``statuses`` (0 where none has it), in one query."""
+        query = (
+            cls.select(cls.status, fn.COUNT(cls.id))
+            .where(cls.status.in_(list(statuses)))
+            .group_by(cls.status)
+        )
+        # peewee's stubs type .tuples() as the model query; its rows are (status, count).
+        counted = dict(cast("Iterable[tuple[str, int]]", query.tuples()))
+        return {status: counted.get(status, 0) for status in statuses}
+
+    @classmethod
+    def newest_failed_count(cls, actors: Collection[str], limit: int) -> int:
+        """How many of the ``limit`` newest failed runs are runs of ``actors``.
+
+        Bounded, so that it reads at most ``limit`` entries of the (status, id) index instead
+        of counting every failure the table holds.
+        """
+        newest = cls.select(cls.id).where(cls.status == FAILED).order_by(cls.id.desc()).limit(limit)
+        return cls.select().where(cls.id.in_(newest) & cls.actor.in_(list(actors))).count()
 
     def claim(self, stale_before: dt.datetime) -> bool:
         """Mark the run running for this worker; False when it is not for taking.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -52,19 +53,22 @@ def is_legacy(stored: str) -> bool:
     return stored.lstrip().startswith("{")
 
 
-def seal(token: dict) -> str:
+def seal(token: dict[str, Any]) -> str:
     """The token dict sealed with the newest key, as text for the column."""
     return _ring().encrypt(json.dumps(token).encode()).decode()
 
 
-def open_sealed(stored: str) -> dict:
+def open_sealed(stored: str) -> dict[str, Any]:
     """The token dict from the column's text; plain JSON from before sealing is read too."""
+    token: dict[str, Any]
     if is_legacy(stored):
-        return json.loads(stored)
+        token = json.loads(stored)
+        return token
     try:
-        return json.loads(_ring().decrypt(stored.encode()))
+        token = json.loads(_ring().decrypt(stored.encode()))
     except InvalidToken:
         raise UnreadableToken("no TOKEN_KEY opens this stored token") from None
+    return token
 
 
 def reseal(stored: str) -> str:

@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 from collections.abc import Iterable
+from typing import Any, cast
 
 from peewee import (
     EXCLUDED,
@@ -22,7 +23,7 @@ from peewee import (
 
 from models import tokens
 from models.artist import Artist
-from models.db import BaseModel, database, utcnow
+from models.db import BaseModel, database, tuple_rows, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class User(BaseModel):
         """What to call the person on a page."""
         return self.display_name or self.spotify_id
 
-    def load_token(self) -> dict | None:
+    def load_token(self) -> dict[str, Any] | None:
         """The stored Spotify token dict; None when there is none or no key opens it."""
         if not self.token_json:
             return None
@@ -97,7 +98,7 @@ class User(BaseModel):
             )
             return None
 
-    def save_token(self, token: dict) -> None:
+    def save_token(self, token: dict[str, Any]) -> None:
         """Store a new Spotify token dict (after sign-in or a refresh), sealed."""
         self.token_json = tokens.seal(token)
         self.needs_reauth = False
@@ -130,6 +131,11 @@ class User(BaseModel):
         raise RuntimeError("could not find a free friend code")
 
     @classmethod
+    def count_all(cls) -> int:
+        """How many people have signed in, ever (and not deleted their account)."""
+        return cls.select().count()
+
+    @classmethod
     def by_friend_code(cls, raw: str) -> User | None:
         """The user whose friend code this is, or None (also for malformed codes)."""
         code = normalize_friend_code(raw)
@@ -142,7 +148,7 @@ class User(BaseModel):
         cls,
         spotify_id: str,
         display_name: str | None,
-        token: dict,
+        token: dict[str, Any],
         account_id: str | None = None,
         image_url: str | None = None,
     ) -> User:
@@ -195,7 +201,8 @@ class User(BaseModel):
             with database.atomic():
                 for row in rows:
                     try:
-                        sealed = tokens.reseal(row.token_json)
+                        # The query asks only for rows with a token.
+                        sealed = tokens.reseal(cast(str, row.token_json))
                     except tokens.UnreadableToken:
                         unreadable += 1
                         continue
@@ -208,11 +215,12 @@ class User(BaseModel):
 
     def artist_total(self) -> int:
         """How many different artists the user has, from any source."""
-        return (
+        total: int = (
             UserArtist.select(fn.COUNT(fn.DISTINCT(UserArtist.artist)))
             .where(UserArtist.user == self.id)
             .scalar()
         )
+        return total
 
     def artist_counts(self) -> dict[str, int]:
         """How many artists the user has from each source."""
@@ -222,8 +230,8 @@ class User(BaseModel):
             .where(UserArtist.user == self.id)
             .group_by(UserArtist.source)
         )
-        for row in query:
-            counts[row.source] = row.n
+        for source, n in tuple_rows(query):
+            counts[source] = n
         return counts
 
 
@@ -271,9 +279,9 @@ class UserArtist(BaseModel):
         """Where each of these people has the artist from, in the fixed order of SOURCES
         (a person without it is left out)."""
         found: dict[int, set[str]] = {}
-        query = cls.select(cls.user_id, cls.source).where(
+        query = cls.select(cls.user, cls.source).where(
             (cls.artist == artist_id) & cls.user.in_(list(user_ids))
         )
-        for user_id, source in query.tuples():
+        for user_id, source in tuple_rows(query):
             found.setdefault(user_id, set()).add(source)
         return {uid: [s for s in SOURCES if s in got] for uid, got in found.items()}

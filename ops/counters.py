@@ -22,7 +22,7 @@ import datetime as dt
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import redis
@@ -196,8 +196,8 @@ class CounterBuffer:
                     entry = self._pending.setdefault(key, [0, 0])
                     entry[0] += count
                     entry[1] += ms
-                for key, count in buckets.items():
-                    self._buckets[key] = self._buckets.get(key, 0) + count
+                for bucket, count in buckets.items():
+                    self._buckets[bucket] = self._buckets.get(bucket, 0) + count
             raise
         return len(fields) + len(buckets)
 
@@ -284,7 +284,7 @@ def job_totals(ref: RedisRef) -> dict[str, JobCounts]:
     return _by_actor(ref.client.hgetall(totals_key(ref)))
 
 
-def _by_actor(raw: dict[bytes, bytes]) -> dict[str, JobCounts]:
+def _by_actor(raw: Mapping[bytes | str, bytes | str]) -> dict[str, JobCounts]:
     """Counts by actor from a hash of ``<actor>|<status>`` fields."""
     out: dict[str, JobCounts] = {}
     for name, value in raw.items():

@@ -21,7 +21,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from config.redis_ref import RedisRef, text
 
@@ -110,7 +110,11 @@ def list_dead(ref: RedisRef, queue: str, *, limit: int = PAGE, skip: int = 0) ->
     some. O(log n + skip) in Redis, which stays small for the 7 days the broker keeps.
     """
     ids_key, msgs_key = dead_keys(ref, queue)
-    pairs = ref.client.zrevrange(ids_key, skip, skip + limit - 1, withscores=True)
+    # redis-py types the answer of every ZRANGE form as one union; with scores it is pairs.
+    pairs = cast(
+        "list[tuple[bytes | str, float]]",
+        ref.client.zrevrange(ids_key, skip, skip + limit - 1, withscores=True),
+    )
     if not pairs:
         return []
     ids = [text(i) for i, _ in pairs]
@@ -164,7 +168,8 @@ def requeue_all_dead(ref: RedisRef, queue: str) -> int:
     moved = 0
     ids_key = dead_keys(ref, queue)[0]
     while True:
-        ids = [text(i) for i in ref.client.zrange(ids_key, 0, BATCH - 1)]
+        oldest = cast("list[bytes | str]", ref.client.zrange(ids_key, 0, BATCH - 1))
+        ids = [text(i) for i in oldest]
         if not ids:
             return moved
         went = requeue_dead(ref, queue, ids)
@@ -202,7 +207,7 @@ def _forget_errors(ref: RedisRef, ids: list[str]) -> None:
         ref.client.delete(*(error_key(ref, i) for i in ids))
 
 
-def _fresh(queue: str, raw: bytes) -> tuple[str, str]:
+def _fresh(queue: str, raw: bytes | str) -> tuple[str, str]:
     """A new broker id and the message as a first try on ``queue``."""
     message = json.loads(raw)
     options = {k: v for k, v in (message.get("options") or {}).items() if k not in DROPPED_OPTIONS}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
+
 from peewee import fn
 
 from models import JobRun
@@ -10,12 +13,12 @@ from models.job_run import RUNNING
 
 def job_runs_by_actor_and_status() -> dict[tuple[str, str], int]:
     """How many job rows each actor has in each status (one GROUP BY on its index)."""
-    query = (
-        JobRun.select(JobRun.actor, JobRun.status, fn.COUNT(JobRun.id))
-        .group_by(JobRun.actor, JobRun.status)
-        .tuples()
+    query = JobRun.select(JobRun.actor, JobRun.status, fn.COUNT(JobRun.id)).group_by(
+        JobRun.actor, JobRun.status
     )
-    return {(actor, status): count for actor, status, count in query}
+    # peewee's stubs type .tuples() as the model query; its rows are (actor, status, count).
+    rows = cast("Iterable[tuple[str, str, int]]", query.tuples())
+    return {(actor, status): count for actor, status, count in rows}
 
 
 def running_jobs_by_queue() -> dict[str, int]:
@@ -24,6 +27,6 @@ def running_jobs_by_queue() -> dict[str, int]:
         JobRun.select(JobRun.queue, fn.COUNT(JobRun.id))
         .where(JobRun.status == RUNNING)
         .group_by(JobRun.queue)
-        .tuples()
     )
-    return dict(query)
+    # As above: the rows are (queue, count).
+    return dict(cast("Iterable[tuple[str, int]]", query.tuples()))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from typing import NamedTuple
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -130,45 +131,62 @@ class OpsCollector:
         )
 
     def _spotify(self, stats: Mapping[str, HostStats]) -> Iterator[Metric]:
-        requests = GaugeMetricFamily(
-            "overlap_spotify_requests_last_minute",
-            "Requests sent to Spotify in the last minute, by host kind (api, open).",
-            labels=["host"],
-        )
-        limited_recent = GaugeMetricFamily(
-            "overlap_spotify_rate_limited_last_minute",
-            "429 answers from Spotify in the last minute, by host kind.",
-            labels=["host"],
-        )
-        limited = CounterMetricFamily(
-            "overlap_spotify_rate_limited",
-            "429 answers from Spotify since the counters began, by host kind.",
-            labels=["host"],
-        )
-        pause = GaugeMetricFamily(
-            "overlap_spotify_pause_seconds",
-            "Seconds left in the pause Spotify asked for (0: not paused), by host kind.",
-            labels=["host"],
-        )
-        today = GaugeMetricFamily(
-            "overlap_spotify_requests_today",
-            "Requests sent to Spotify since 00:00 UTC, by host kind (SPOTIFY_DAILY_BUDGET "
-            "counts the api ones).",
-            labels=["host"],
-        )
         now = time.time()
-        for host, figures in sorted(stats.items()):
-            today.add_metric([host], figures.requests_today)
-            requests.add_metric([host], figures.requests_last_minute)
-            limited_recent.add_metric([host], figures.rate_limited_last_minute)
-            limited.add_metric([host], figures.rate_limited_total)
-            left = max(0.0, figures.paused_until - now) if figures.paused_until else 0.0
-            pause.add_metric([host], round(left, 3))
-        yield requests
-        yield limited_recent
-        yield limited
-        yield pause
-        yield today
+        for spec in SPOTIFY_FAMILIES:
+            family = spec.kind(spec.name, spec.documentation, labels=["host"])
+            for host, figures in sorted(stats.items()):
+                family.add_metric([host], spec.value(figures, now))
+            yield family
+
+
+def _pause_left(figures: HostStats, now: float) -> float:
+    """Seconds left in the host's pause, 0 when it is not paused."""
+    left = max(0.0, figures.paused_until - now) if figures.paused_until else 0.0
+    return round(left, 3)
+
+
+class SpotifyFamily(NamedTuple):
+    """A family of Spotify's gate, one series per host kind."""
+
+    kind: type[GaugeMetricFamily | CounterMetricFamily]
+    name: str
+    documentation: str
+    value: Callable[[HostStats, float], float]  # from the host's figures and the time now
+
+
+SPOTIFY_FAMILIES = (
+    SpotifyFamily(
+        GaugeMetricFamily,
+        "overlap_spotify_requests_last_minute",
+        "Requests sent to Spotify in the last minute, by host kind (api, open).",
+        lambda figures, now: figures.requests_last_minute,
+    ),
+    SpotifyFamily(
+        GaugeMetricFamily,
+        "overlap_spotify_rate_limited_last_minute",
+        "429 answers from Spotify in the last minute, by host kind.",
+        lambda figures, now: figures.rate_limited_last_minute,
+    ),
+    SpotifyFamily(
+        CounterMetricFamily,
+        "overlap_spotify_rate_limited",
+        "429 answers from Spotify since the counters began, by host kind.",
+        lambda figures, now: figures.rate_limited_total,
+    ),
+    SpotifyFamily(
+        GaugeMetricFamily,
+        "overlap_spotify_pause_seconds",
+        "Seconds left in the pause Spotify asked for (0: not paused), by host kind.",
+        _pause_left,
+    ),
+    SpotifyFamily(
+        GaugeMetricFamily,
+        "overlap_spotify_requests_today",
+        "Requests sent to Spotify since 00:00 UTC, by host kind (SPOTIFY_DAILY_BUDGET "
+        "counts the api ones).",
+        lambda figures, now: figures.requests_today,
+    ),
+)
 
 
 def render_metrics(

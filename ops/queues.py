@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 from config.redis_ref import RedisRef, text
 from jobs.queueing import QUEUES
@@ -65,7 +65,9 @@ def queue_stats(
     ``workers`` are the live workers if the caller has them already.
     """
     client = ref.client
-    broker_ids = [text(b) for b in client.zrange(ref.key("__heartbeats__"), 0, -1)]
+    # Members only (no scores): redis-py types the answer of every ZRANGE form as one union.
+    heartbeats = cast("list[bytes | str]", client.zrange(ref.key("__heartbeats__"), 0, -1))
+    broker_ids = [text(b) for b in heartbeats]
     with client.pipeline(transaction=False) as pipe:
         for queue in queues:
             pipe.llen(ref.key(queue))

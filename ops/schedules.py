@@ -14,17 +14,17 @@ from dataclasses import dataclass
 import pendulum
 from periodiq import cron
 
-from jobs.queueing import PERIODIC_QUEUE
+from jobs.queueing import CLEAN_JOB_RUNS, PERIODIC_QUEUE, RECOVER, REFRESH_LISTENERS
 from models import JobRun
 
 SCHEDULES = {
-    "refresh_listeners": "17 3 * * *",
-    "recover": "* * * * *",
-    "clean_job_runs": "41 * * * *",
+    REFRESH_LISTENERS: "17 3 * * *",
+    RECOVER: "* * * * *",
+    CLEAN_JOB_RUNS: "41 * * * *",
 }
 # The actors whose runs have a job_runs row (``tracked=True``); ``recover`` reports its
 # last run in Redis instead (see actors.scheduler_lease.scheduler_status).
-TRACKED = ("refresh_listeners", "clean_job_runs")
+TRACKED = (REFRESH_LISTENERS, CLEAN_JOB_RUNS)
 QUEUE = PERIODIC_QUEUE
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from config.redis_ref import RedisRef, text
 
@@ -113,7 +113,8 @@ def remove_worker(ref: RedisRef, worker_id: str) -> None:
 def live_workers(ref: RedisRef) -> list[WorkerInfo]:
     """The worker processes whose entry has not expired, by host and pid."""
     since = time.time() - WORKER_TTL
-    ids = ref.client.zrangebyscore(index_key(ref), since, "+inf")
+    # Members only (no scores): redis-py types the answer of every ZRANGE form as one union.
+    ids = cast("list[bytes | str]", ref.client.zrangebyscore(index_key(ref), since, "+inf"))
     if not ids:
         return []
     raw = ref.client.mget([entry_key(ref, text(worker_id)) for worker_id in ids])

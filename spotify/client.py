@@ -87,8 +87,8 @@ class SpotifyClient:
     def for_user(
         cls,
         settings: Settings,
-        load_token: Callable[[], dict | None],
-        save_token: Callable[[dict], None],
+        load_token: Callable[[], dict[str, Any] | None],
+        save_token: Callable[[dict[str, Any]], None],
         on_needs_reauth: Callable[[], None] | None = None,
         gate: SpotifyGate | None = None,
     ) -> SpotifyClient:
@@ -214,10 +214,10 @@ class SpotifyClient:
                 self.gate.pause("api", error.retry_after)
             raise error from exc
         except requests.RequestException as exc:
-            error = error_for_requests(exc, what)
-            if error is None:
+            failure = error_for_requests(exc, what)
+            if failure is None:
                 raise
-            raise error from exc
+            raise failure from exc
         # spotipy turns an unreadable JSON body into None instead of raising.
         if not isinstance(data, dict):
             raise BadResponse(f"Spotify's answer for {what} was not a JSON object")
@@ -286,4 +286,5 @@ def _largest_image(images: Any) -> str | None:
             return width * height
         return 0
 
-    return max(usable, key=area)["url"]
+    largest: str = max(usable, key=area)["url"]
+    return largest

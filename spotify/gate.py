@@ -169,28 +169,11 @@ class SpotifyGate:
         (``BudgetSpent`` when the day's Web API budget is spent)."""
         self._check(host_kind)
         while True:
-            now = self._clock.time()
-            keys = [
-                self._key(host_kind, "tat"),
-                self._key(host_kind, "paused"),
-                self._counter(host_kind, "requests"),
-                self.day_key(host_kind, now),
-            ]
-            limit = self.daily_budget if host_kind == "api" else 0
-            args = [
-                self._interval_us[host_kind],
-                round(self.max_wait * 1e6),
-                COUNTER_TTL,
-                limit,
-                round((next_utc_day(now) - now) * 1e6),
-                DAY_COUNTER_TTL,
-            ]
-            status, micros = self._reserve(keys=keys, args=args)
-            seconds = int(micros) / 1e6
+            status, seconds = self._reserve_slot(host_kind)
             if status == _SPENT:
                 raise BudgetSpent(
-                    f"The day's {limit:,} Spotify Web API requests are spent; "
-                    f"going on in {seconds:.0f}s, at the next UTC day",
+                    f"The day's {self._daily_limit(host_kind):,} Spotify Web API requests are"
+                    f" spent; going on in {seconds:.0f}s, at the next UTC day",
                     retry_after=seconds,
                     host_kind=host_kind,
                 )
@@ -216,6 +199,31 @@ class SpotifyGate:
             # given up (a little less throughput, never a request into a pause).
             if self._pause_left(host_kind) is None:
                 return
+
+    def _reserve_slot(self, host_kind: str) -> tuple[int, float]:
+        """One try for this host's next slot, in one round trip: the script's status, and
+        its seconds (the wait until the slot, the pause left, or the time to the next day)."""
+        now = self._clock.time()
+        keys = [
+            self._key(host_kind, "tat"),
+            self._key(host_kind, "paused"),
+            self._counter(host_kind, "requests"),
+            self.day_key(host_kind, now),
+        ]
+        args = [
+            self._interval_us[host_kind],
+            round(self.max_wait * 1e6),
+            COUNTER_TTL,
+            self._daily_limit(host_kind),
+            round((next_utc_day(now) - now) * 1e6),
+            DAY_COUNTER_TTL,
+        ]
+        status, micros = self._reserve(keys=keys, args=args)
+        return int(status), int(micros) / 1e6
+
+    def _daily_limit(self, host_kind: str) -> int:
+        """The requests this host may have per UTC day: the Web API's budget, else none (0)."""
+        return self.daily_budget if host_kind == "api" else 0
 
     def pause(self, host_kind: str, retry_after: float) -> None:
         """Stop every process calling this host for ``retry_after`` seconds (never shorter)."""

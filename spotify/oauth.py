@@ -193,15 +193,17 @@ def _oauth_error(response: requests.Response, what: str) -> Exception:
 class CallbackCacheHandler(CacheHandler):
     """A spotipy cache handler that loads and saves the token dict through two callables."""
 
-    def __init__(self, load: Callable[[], dict | None], save: Callable[[dict], None]) -> None:
+    def __init__(
+        self, load: Callable[[], dict[str, Any] | None], save: Callable[[dict[str, Any]], None]
+    ) -> None:
         self._load = load
         self._save = save
 
-    def get_cached_token(self) -> dict | None:
+    def get_cached_token(self) -> dict[str, Any] | None:
         """The stored token dict, if any."""
         return self._load()
 
-    def save_token_to_cache(self, token_info: dict) -> None:
+    def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
         """Store a new token dict."""
         self._save(token_info)
 

@@ -12,6 +12,7 @@ import hmac
 import html
 import threading
 import time
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from bottle import Bottle, FormsDict, HTTPResponse, request
@@ -96,16 +97,14 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
     return f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}"
 
 
+@dataclass(eq=False)
 class Accounts:
     """Route handlers of the accounts service."""
 
-    def __init__(
-        self, catalog: Catalog, limits: Limits, signer: TokenSigner, grants: Grants
-    ) -> None:
-        self.catalog = catalog
-        self.limits = limits
-        self.signer = signer
-        self.grants = grants
+    catalog: Catalog
+    limits: Limits
+    signer: TokenSigner
+    grants: Grants
 
     @property
     def config(self) -> DemoConfig:
@@ -207,29 +206,11 @@ class Accounts:
             return oauth_error(400, "invalid_grant", "Invalid redirect URI")
         if not self.grants.use_code(code.nonce):
             return oauth_error(400, "invalid_grant", "Invalid authorization code")
-        ttl = self.config.token_ttl_s
-        return json_response(
-            {
-                "access_token": self.signer.issue(ACCESS, code.user_id, code.scope, ttl),
-                "token_type": "Bearer",
-                "expires_in": ttl,
-                "refresh_token": self.signer.issue(
-                    REFRESH, code.user_id, code.scope, REFRESH_TTL_S
-                ),
-                "scope": code.scope,
-            }
-        )
+        return self._tokens(code.user_id, code.scope, with_refresh=True)
 
     def _client_credentials(self) -> HTTPResponse:
         """An app token: catalog reads only, no user, no refresh token (as Spotify does)."""
-        ttl = self.config.token_ttl_s
-        return json_response(
-            {
-                "access_token": self.signer.issue(ACCESS, APP_USER, "", ttl),
-                "token_type": "Bearer",
-                "expires_in": ttl,
-            }
-        )
+        return self._tokens(APP_USER, "", with_scope=False)
 
     def _refresh(self, forms: FormsDict) -> HTTPResponse:
         """A new access token for a refresh token that was not revoked."""
@@ -239,16 +220,24 @@ class Accounts:
             return oauth_error(400, "invalid_grant", "Invalid refresh token")
         if self.grants.is_revoked(refresh.user_id, refresh.issued_us):
             return oauth_error(400, "invalid_grant", "Refresh token revoked")
-        ttl = self.config.token_ttl_s
         # Like Spotify, the answer usually carries no new refresh token: keep the old one.
-        return json_response(
-            {
-                "access_token": self.signer.issue(ACCESS, refresh.user_id, refresh.scope, ttl),
-                "token_type": "Bearer",
-                "expires_in": ttl,
-                "scope": refresh.scope,
-            }
-        )
+        return self._tokens(refresh.user_id, refresh.scope)
+
+    def _tokens(
+        self, user_id: str, scope: str, *, with_refresh: bool = False, with_scope: bool = True
+    ) -> HTTPResponse:
+        """The token endpoint's answer: a new access token for ``user_id`` and ``scope``."""
+        ttl = self.config.token_ttl_s
+        answer: dict[str, str | int] = {
+            "access_token": self.signer.issue(ACCESS, user_id, scope, ttl),
+            "token_type": "Bearer",
+            "expires_in": ttl,
+        }
+        if with_refresh:
+            answer["refresh_token"] = self.signer.issue(REFRESH, user_id, scope, REFRESH_TTL_S)
+        if with_scope:
+            answer["scope"] = scope
+        return json_response(answer)
 
 
 def install(

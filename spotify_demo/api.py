@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bottle import Bottle, HTTPResponse, request
 
 from spotify_demo import objects
 from spotify_demo.accounts import Grants
-from spotify_demo.catalog import Catalog, User, is_spotify_id
+from spotify_demo.catalog import Catalog, Saved, User, is_spotify_id
 from spotify_demo.limits import Limits
 from spotify_demo.responses import api_error, base_url, json_response
 from spotify_demo.tokens import ACCESS, APP_USER, Token, TokenError, TokenExpired, TokenSigner
@@ -54,16 +55,14 @@ def _int_param(name: str, default: int, low: int, high: int | None = None) -> in
     return value
 
 
+@dataclass(eq=False)
 class Api:
     """Route handlers over one catalog and one token signer."""
 
-    def __init__(
-        self, catalog: Catalog, signer: TokenSigner, grants: Grants, limits: Limits
-    ) -> None:
-        self.catalog = catalog
-        self.signer = signer
-        self.grants = grants
-        self.limits = limits
+    catalog: Catalog
+    signer: TokenSigner
+    grants: Grants
+    limits: Limits
 
     def current_user(self, scope: str | None = None) -> User:
         """The user the request's bearer token belongs to, checking ``scope`` if given."""
@@ -135,38 +134,33 @@ class Api:
     def saved_tracks(self) -> dict[str, Any]:
         """GET /v1/me/tracks: offset paging, newest first."""
         user = self.current_user(LIBRARY_SCOPE)
-        limit, offset = _int_param("limit", 20, 1, 50), _int_param("offset", 0, 0)
-        base = base_url()
-        items = [
-            {
-                "added_at": saved.added_at,
-                "track": objects.track_object(
-                    base, self.catalog, self.catalog.tracks[saved.item_id]
-                ),
-            }
-            for saved in user.saved_tracks[offset : offset + limit]
-        ]
-        return objects.offset_page(
-            f"{base}/v1/me/tracks", items, offset, limit, len(user.saved_tracks)
-        )
+        return self._saved_page("track", user.saved_tracks, self._track)
 
     def saved_albums(self) -> dict[str, Any]:
         """GET /v1/me/albums: offset paging, newest first."""
         user = self.current_user(LIBRARY_SCOPE)
+        return self._saved_page("album", user.saved_albums, self._album)
+
+    def _track(self, base: str, track_id: str) -> dict[str, Any]:
+        return objects.track_object(base, self.catalog, self.catalog.tracks[track_id])
+
+    def _album(self, base: str, album_id: str) -> dict[str, Any]:
+        return objects.album_object(base, self.catalog, self.catalog.albums[album_id])
+
+    def _saved_page(
+        self,
+        kind: str,
+        saved: Sequence[Saved],
+        item_object: Callable[[str, str], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """One page of saved ``kind`` items ("track" or "album"), each with when it was saved."""
         limit, offset = _int_param("limit", 20, 1, 50), _int_param("offset", 0, 0)
         base = base_url()
         items = [
-            {
-                "added_at": saved.added_at,
-                "album": objects.album_object(
-                    base, self.catalog, self.catalog.albums[saved.item_id]
-                ),
-            }
-            for saved in user.saved_albums[offset : offset + limit]
+            {"added_at": item.added_at, kind: item_object(base, item.item_id)}
+            for item in saved[offset : offset + limit]
         ]
-        return objects.offset_page(
-            f"{base}/v1/me/albums", items, offset, limit, len(user.saved_albums)
-        )
+        return objects.offset_page(f"{base}/v1/me/{kind}s", items, offset, limit, len(saved))
 
     def artist(self, artist_id: str) -> dict[str, Any]:
         """GET /v1/artists/{id}: catalog data, for a user's token or the app's."""

@@ -87,7 +87,7 @@ class _Builder:
         """A new album whose first album artist is ``primary``."""
         rng = self.rng
         kind = rng.choices(("album", "single", "compilation"), weights=(60, 28, 12))[0]
-        artist_ids = (primary,)
+        artist_ids: tuple[str, ...] = (primary,)
         if kind == "compilation" or rng.random() < 0.08:
             artist_ids += (rng.choice(self.artists).id,)
         total = {"album": rng.randint(8, 16), "single": rng.randint(1, 3)}.get(kind, 18)

@@ -121,7 +121,7 @@ class DemoConfig:
         unknown = set(changes) - RUNTIME_FIELDS
         if unknown:
             raise SettingsError(f"cannot change {', '.join(sorted(unknown))} at runtime")
-        typed = {}
+        typed: dict[str, Any] = {}
         for name, value in changes.items():
             kind = next(f.type for f in fields(self) if f.name == name)
             if kind == "str":

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import waitress
 from waitress import wasyncore
+from waitress.server import BaseWSGIServer
 
 from config.settings import Settings
 from spotify_demo.app import create_demo_app, limits_of
@@ -59,7 +60,7 @@ def start_in_thread(
     return f"http://127.0.0.1:{server.effective_port}", stop
 
 
-def _close_all(server: object) -> None:
+def _close_all(server: BaseWSGIServer) -> None:
     """Close every channel of a waitress server, which empties its loop's map so ``run``
     returns.
 

@@ -56,7 +56,7 @@ def _store_details(
 ) -> int:
     """Complete the artist's row from its page, or from the Web API when the page has no
     artist head; returns the row's id."""
-    if page.has_head:
+    if page.name is not None:  # the page has its artist head (ArtistPage.has_head)
         url = known.url if known is not None and known.url else page_url(ctx, spotify_id)
         fields = ArtistFields(spotify_id, page.name, url, page.image_url, True)
     else:
@@ -102,7 +102,7 @@ def refresh_outdated_artists(
     costs no count; a cancelled refresh stops between chunks.
     """
     progress = progress or NoProgress()
-    highest = Artist.select(fn.MAX(Artist.id)).scalar() or 0
+    highest: int = Artist.select(fn.MAX(Artist.id)).scalar() or 0
     progress.start(highest, "looking for artists without this month's count")
     found = sent = position = 0
     for page in Artist.iter_outdated(month or current_month(), chunk=chunk):

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from config.redis_ref import RedisRef, text
 from models import UserArtist
+from models.db import tuple_rows
 
 # Long enough that an idle person keeps their cached comparisons; a missing stamp is
 # only a cache miss.
@@ -42,7 +43,7 @@ class LibraryStamps:
     def touch_artist(self, artist_id: int) -> None:
         """New stamps for everyone who has this artist in their library."""
         users = UserArtist.select(UserArtist.user).where(UserArtist.artist == artist_id)
-        self.touch(user_id for (user_id,) in users.distinct().tuples())
+        self.touch(user_id for (user_id,) in tuple_rows(users.distinct()))
 
     def current(self, user_ids: Sequence[int]) -> list[str]:
         """The stamps of these people, creating the missing ones."""

@@ -28,6 +28,7 @@ from models.db import utcnow
 from models.job_run import user_subject
 from spotify.client import (
     PAGE_LIMIT,
+    ArtistRef,
     SpotifyClient,
     artist_ref,
     artists_of_saved_album,
@@ -42,6 +43,10 @@ FOLLOWED, SAVED_TRACK, SAVED_ALBUM = "followed", "saved_track", "saved_album"
 OFFSET_SOURCES = (SAVED_TRACK, SAVED_ALBUM)
 
 ShouldStop = Callable[[], bool]
+# Where a sync stands, as the job row keeps it (JSON): see _new_checkpoint.
+Checkpoint = dict[str, Any]
+# A change to the checkpoint, made under the lock once a page is stored.
+Mark = Callable[[Checkpoint], None]
 
 
 class SyncInterrupted(Exception):
@@ -99,7 +104,7 @@ def sync_if_needed(
     return job
 
 
-def _new_checkpoint() -> dict[str, Any]:
+def _new_checkpoint() -> Checkpoint:
     return {
         "started_at": utcnow().isoformat(),
         "totals": None,
@@ -123,7 +128,9 @@ class _Run:
     ) -> None:  # fmt: skip
         self.ctx, self.user, self.job = ctx, user, job
         self.should_stop, self.progress = should_stop, progress
-        self.checkpoint = (job.checkpoint if job and job.checkpoint else None) or _new_checkpoint()
+        self.checkpoint: Checkpoint = (
+            job.checkpoint if job and job.checkpoint else None
+        ) or _new_checkpoint()
         self.lock = threading.Lock()
         self.month = current_month()
         self.sent: set[str] = set()
@@ -140,7 +147,7 @@ class _Run:
         """Tell the progress how many pages there are (called when the totals are known)."""
         self.progress.start(self._pages_total(), "loading your library")
 
-    def store(self, source: str, refs: list, complete: bool, mark: Callable[[dict], None]) -> None:
+    def store(self, source: str, refs: list[ArtistRef], complete: bool, mark: Mark) -> None:
         """Save one page: artists, links, artist updates, then the checkpoint."""
         fields = [ArtistFields(r.spotify_id, r.name, r.url, r.image_url, complete) for r in refs]
         ids = Artist.upsert_many(fields)
@@ -229,15 +236,7 @@ def sync_user(
         run.flush()
         if own_client:
             client.close()
-    started = dt.datetime.fromisoformat(run.checkpoint["started_at"])
-    with database.atomic():
-        removed = (
-            UserArtist.delete()
-            .where((UserArtist.user == user.id) & (UserArtist.seen_at < started))
-            .execute()
-        )
-        User.update(last_synced_at=utcnow()).where(User.id == user.id).execute()
-    ctx.library_changed([user.id])
+    removed = _complete(run)
     return SyncResult(
         artists_by_source=user.artist_counts(),
         links_removed=removed,
@@ -245,6 +244,40 @@ def sync_user(
         artists_sent=run.sent_count,
         api_requests=run.api_requests(),
     )
+
+
+def _complete(run: _Run) -> int:
+    """End a sync that loaded every page: remove the links it did not see, and record the
+    user as synced; how many links went."""
+    user = run.user
+    started = dt.datetime.fromisoformat(run.checkpoint["started_at"])
+    with database.atomic():
+        removed: int = (
+            UserArtist.delete()
+            .where((UserArtist.user == user.id) & (UserArtist.seen_at < started))
+            .execute()
+        )
+        User.update(last_synced_at=utcnow()).where(User.id == user.id).execute()
+    run.ctx.library_changed([user.id])
+    return removed
+
+
+def _followed_read(after: str | None, done: bool) -> Mark:
+    """The checkpoint change of a page of followed artists: the cursor's next place."""
+
+    def mark(cp: Checkpoint) -> None:
+        cp[FOLLOWED].update(after=after, done=done)
+
+    return mark
+
+
+def _offset_read(source: str, offset: int) -> Mark:
+    """The checkpoint change of a page of saved tracks or albums: its offset is done."""
+
+    def mark(cp: Checkpoint) -> None:
+        cp[source]["done_offsets"].append(offset)
+
+    return mark
 
 
 def _learn_totals(run: _Run, client: SpotifyClient) -> None:
@@ -263,23 +296,17 @@ def _learn_totals(run: _Run, client: SpotifyClient) -> None:
         FOLLOWED,
         [artist_ref(a) for a in followed.items],
         True,
-        lambda cp: cp[FOLLOWED].update(after=followed.next_after, done=followed.next_after is None),
+        _followed_read(followed.next_after, followed.next_after is None),
     )
-    run.store(
-        SAVED_TRACK,
-        _refs(tracks.items, artists_of_saved_track),
-        False,
-        lambda cp: cp[SAVED_TRACK]["done_offsets"].append(0),
-    )
-    run.store(
-        SAVED_ALBUM,
-        _refs(albums.items, artists_of_saved_album),
-        False,
-        lambda cp: cp[SAVED_ALBUM]["done_offsets"].append(0),
-    )
+    tracks_refs = _refs(tracks.items, artists_of_saved_track)
+    run.store(SAVED_TRACK, tracks_refs, False, _offset_read(SAVED_TRACK, 0))
+    albums_refs = _refs(albums.items, artists_of_saved_album)
+    run.store(SAVED_ALBUM, albums_refs, False, _offset_read(SAVED_ALBUM, 0))
 
 
-def _refs(items: list[dict], extract: Callable[[Any], list]) -> list:
+def _refs(
+    items: list[dict[str, Any]], extract: Callable[[Any], list[ArtistRef]]
+) -> list[ArtistRef]:
     return [ref for item in items for ref in extract(item)]
 
 
@@ -294,7 +321,7 @@ def _load_followed(run: _Run, client: SpotifyClient) -> None:
             FOLLOWED,
             [artist_ref(a) for a in page.items],
             True,
-            lambda cp, p=page, d=done: cp[FOLLOWED].update(after=p.next_after, done=d),
+            _followed_read(page.next_after, done),
         )
 
 
@@ -317,7 +344,7 @@ def _load_pages(run: _Run, client: SpotifyClient) -> None:
             else:
                 page = client.saved_albums_page(offset)
                 refs = _refs(page.items, artists_of_saved_album)
-            run.store(source, refs, False, lambda cp: cp[source]["done_offsets"].append(offset))
+            run.store(source, refs, False, _offset_read(source, offset))
 
     pool = ThreadPoolExecutor(max_workers=run.ctx.page_threads, thread_name_prefix="sync-page")
     try:

@@ -19,11 +19,12 @@ import threading
 import time
 
 import redis
-from dramatiq import Broker, Message
+from dramatiq import Broker
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 
 from actors.middleware.hand_back import hand_back
-from config.redis_ref import RedisRef
+from actors.redis_broker import redis_ref
 from config.settings import Settings
 from jobs.queueing import BULK_QUEUE
 from spotify.gate import SpotifyGate, next_utc_day
@@ -44,7 +45,7 @@ class DailyBudget(Middleware):
         self._read_at = -math.inf
         self._allowed = True
 
-    def before_process_message(self, broker: Broker, message: Message) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         if message.queue_name != BULK_QUEUE or self._bulk_allowed(broker):
             return
         now = time.time()
@@ -57,7 +58,7 @@ class DailyBudget(Middleware):
             if time.monotonic() - self._read_at < READ_INTERVAL:
                 return self._allowed
             if self._gate is None:
-                self._gate = SpotifyGate(RedisRef.of(broker), self.settings)
+                self._gate = SpotifyGate(redis_ref(broker), self.settings)
             try:
                 self._allowed = self._gate.bulk_allowed()
             except redis.RedisError as error:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import time
 
-from dramatiq import Broker, Message, Middleware
+from dramatiq import Broker, Middleware
+from dramatiq.broker import MessageProxy
 from peewee import InterfaceError, OperationalError
 
 from actors.middleware.hand_back import hand_back
@@ -42,7 +43,7 @@ class DatabaseConnection(Middleware):
     def __init__(self) -> None:
         self._warned_at = 0.0
 
-    def before_process_message(self, broker: Broker, message: Message) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         give_up_at = time.monotonic() + WAIT_FOR_DATABASE_S
         while True:
             try:
@@ -59,7 +60,7 @@ class DatabaseConnection(Middleware):
     def after_process_message(
         self,
         broker: Broker,
-        message: Message,
+        message: MessageProxy,
         *,
         result: object = None,
         exception: BaseException | None = None,

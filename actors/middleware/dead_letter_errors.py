@@ -16,9 +16,10 @@ import logging
 import traceback
 
 import redis
-from dramatiq import Broker, Message, Middleware
+from dramatiq import Broker, Middleware
+from dramatiq.broker import MessageProxy
 
-from config.redis_ref import RedisRef
+from actors.redis_broker import redis_ref
 from ops.dead_letters import save_error
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class DeadLetterErrors(Middleware):
     def after_process_message(
         self,
         broker: Broker,
-        message: Message,
+        message: MessageProxy,
         *,
         result: object = None,
         exception: BaseException | None = None,
@@ -42,7 +43,7 @@ class DeadLetterErrors(Middleware):
             return
         trace = "".join(traceback.format_exception(exception, limit=30))
         try:
-            save_error(RedisRef.of(broker), broker_id, trace)
+            save_error(redis_ref(broker), broker_id, trace)
         except redis.RedisError as error:
             # The dead letter is listed all the same, without its error.
             log.warning("the error of dead letter %s was not kept: %s", broker_id, error)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from dramatiq import Broker, Message
+from dramatiq import Broker
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import SkipMessage
 
 
-def hand_back(broker: Broker, message: Message, delay_ms: int, reason: str) -> NoReturn:
+def hand_back(broker: Broker, message: MessageProxy, delay_ms: int, reason: str) -> NoReturn:
     """Send ``message`` again ``delay_ms`` from now, then skip this delivery of it.
 
     The copy is the same message (id, retries, options), so it counts as no retry, and it
@@ -16,5 +17,5 @@ def hand_back(broker: Broker, message: Message, delay_ms: int, reason: str) -> N
     ``before_process_message`` hook calls this; the middleware after it never see the
     message.
     """
-    broker.enqueue(getattr(message, "_message", message).copy(), delay=delay_ms)
+    broker.enqueue(message._message.copy(), delay=delay_ms)
     raise SkipMessage(reason)

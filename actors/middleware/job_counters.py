@@ -17,10 +17,11 @@ import threading
 import time
 
 import redis
-from dramatiq import Broker, Message, Worker
+from dramatiq import Broker, Worker
+from dramatiq.broker import MessageProxy
 
 from actors.middleware.background import BackgroundMiddleware
-from config.redis_ref import RedisRef
+from actors.redis_broker import redis_ref
 from ops.counters import FAILED, RETRIED, SKIPPED, SUCCEEDED, CounterBuffer
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,13 @@ class JobCounters(BackgroundMiddleware):
         """Flush the counts gathered since the last tick."""
         self.flush(broker)
 
-    def before_process_message(self, broker: Broker, message: Message) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         self._local.started = (message.message_id, time.monotonic())
 
     def after_process_message(
         self,
         broker: Broker,
-        message: Message,
+        message: MessageProxy,
         *,
         result: object = None,
         exception: BaseException | None = None,
@@ -69,17 +70,17 @@ class JobCounters(BackgroundMiddleware):
         else:
             self._count(message, SUCCEEDED)
 
-    def after_skip_message(self, broker: Broker, message: Message) -> None:
+    def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         self._count(message, SKIPPED)
 
     def flush(self, broker: Broker) -> None:
         """Add the counts gathered so far to Redis (kept for the next try if it is away)."""
         try:
-            self.buffer.flush(RedisRef.of(broker))
+            self.buffer.flush(redis_ref(broker))
         except redis.RedisError as error:
             log.warning("could not flush the job counters: %s", error)
 
-    def _count(self, message: Message, status: str) -> None:
+    def _count(self, message: MessageProxy, status: str) -> None:
         started = getattr(self._local, "started", None)
         self._local.started = None
         # Nothing started here (a message put back by QueuePause, which runs first).

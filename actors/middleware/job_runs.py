@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from dramatiq import Broker, Message, Middleware, Retry
+from dramatiq import Broker, Middleware, Retry
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import SkipMessage
 from peewee import PeeweeException
 
@@ -44,7 +45,7 @@ class JobRuns(Middleware):
     def actor_options(self) -> set[str]:
         return {"tracked"}
 
-    def before_process_message(self, broker: Broker, message: Message) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         _local.job = None
         actor = broker.get_actor(message.actor_name)
         if not actor.options.get("tracked"):
@@ -58,7 +59,7 @@ class JobRuns(Middleware):
         _local.heartbeat = Heartbeat(job)
         _local.heartbeat.start()
 
-    def _claim(self, broker: Broker, message: Message) -> JobRun:
+    def _claim(self, broker: Broker, message: MessageProxy) -> JobRun:
         """The message's row, claimed for this worker; skips the message when it is not
         for taking."""
         job = JobRun.by_message_id(message.message_id)
@@ -83,7 +84,7 @@ class JobRuns(Middleware):
     def after_process_message(
         self,
         broker: Broker,
-        message: Message,
+        message: MessageProxy,
         *,
         result: object = None,
         exception: BaseException | None = None,
@@ -104,7 +105,7 @@ class JobRuns(Middleware):
             unsent = bool(message.options.pop(RETRY_UNSENT, False))
             job.set_waiting(RETRYING, error=describe(exception), resume_at=resume, unsent=unsent)
 
-    def after_skip_message(self, broker: Broker, message: Message) -> None:
+    def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         """A middleware after this one skipped the claimed message (too old for AgeLimit
         or periodiq): end the row, so it never says running with nothing behind it."""
         job, _local.job = current_job(), None
@@ -116,7 +117,7 @@ class JobRuns(Middleware):
 
 
 def _wait_while_it_beats(
-    broker: Broker, message: Message, job: JobRun, stale_before: dt.datetime
+    broker: Broker, message: MessageProxy, job: JobRun, stale_before: dt.datetime
 ) -> None:
     """Hand the message back while its row says running with a fresh heartbeat.
 
@@ -134,6 +135,6 @@ def _wait_while_it_beats(
     hand_back(broker, message, wait_ms, f"{job!r} still says running; back in {wait_ms} ms")
 
 
-def _subject(message: Message) -> str | None:
+def _subject(message: MessageProxy) -> str | None:
     """Periodic jobs have one subject each, their actor: one may run at a time."""
     return f"actor:{message.actor_name}" if not message.args else None

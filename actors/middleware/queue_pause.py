@@ -22,11 +22,12 @@ from __future__ import annotations
 import logging
 
 import redis
-from dramatiq import Broker, Message, Worker
+from dramatiq import Broker, Worker
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import SkipMessage
 
 from actors.middleware.background import BackgroundMiddleware
-from config.redis_ref import RedisRef
+from actors.redis_broker import redis_ref
 from ops.pause import paused_queues
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class QueuePause(BackgroundMiddleware):
         except redis.RedisError as error:
             log.warning("could not read the paused queues: %s", error)
 
-    def before_process_message(self, broker: Broker, message: Message) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         if message.queue_name not in self.paused:
             return
         # The copy first: if Redis refuses it, this raises, Dramatiq logs it and the message
@@ -72,7 +73,7 @@ class QueuePause(BackgroundMiddleware):
 
     def refresh(self, broker: Broker) -> None:
         """Read the paused set and pause or resume this worker's consumers to match."""
-        paused = paused_queues(RedisRef.of(broker))
+        paused = paused_queues(redis_ref(broker))
         self.paused = paused
         consumers = self._worker.consumers if self._worker is not None else {}
         for queue in paused - self._paused_consumers:

@@ -29,7 +29,7 @@ from dramatiq import Broker, Worker
 from peewee import PeeweeException
 
 from actors.middleware.background import BackgroundMiddleware
-from config.redis_ref import RedisRef
+from actors.redis_broker import redis_broker, redis_ref
 from jobs.recovery import UNSENT_GRACE, send_unsent, send_waiting
 from models import database
 from models.db import utcnow
@@ -61,7 +61,7 @@ class ResendAfterOutage(BackgroundMiddleware):
         """Send the jobs that may have lost their message in the outage that began at
         ``down_since`` (None: at boot); how many went, or None when another worker is
         making its pass."""
-        ref = RedisRef.of(broker)
+        ref = redis_ref(broker)
         lock = ref.key("resend-after-outage")
         if not ref.client.set(lock, "1", nx=True, px=PASS_LOCK_MS):
             return None
@@ -81,7 +81,7 @@ class ResendAfterOutage(BackgroundMiddleware):
     def tick(self, broker: Broker) -> None:
         """Ask Redis whether it is there; make the pass due once it answers."""
         try:
-            broker.client.ping()
+            redis_broker(broker).client.ping()
         except redis.RedisError:
             if self._down_since is None:
                 self._down_since = utcnow()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 
 import redis
-from dramatiq import Broker, Message
+from dramatiq import Broker
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Retries as DramatiqRetries
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class Retries(DramatiqRetries):
     def after_process_message(
         self,
         broker: Broker,
-        message: Message,
+        message: MessageProxy,
         *,
         result: object = None,
         exception: BaseException | None = None,

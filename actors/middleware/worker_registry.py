@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable
 
 import redis
-from dramatiq import Broker, Message, Worker
+from dramatiq import Broker, Worker
+from dramatiq.broker import MessageProxy
 
 from actors.middleware.background import BackgroundMiddleware
-from config.redis_ref import RedisRef
+from actors.redis_broker import redis_broker, redis_ref
 from ops.workers import (
     HEARTBEAT_INTERVAL,
     CurrentJob,
@@ -58,7 +59,7 @@ class WorkerRegistry(BackgroundMiddleware):
         return f"{socket.gethostname()}:{os.getpid()}:{self._broker_id[:8]}"
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
-        self._worker, self._broker_id = worker, broker.broker_id
+        self._worker, self._broker_id = worker, redis_broker(broker).broker_id
         self._started_at, self._stopping = time.time(), False
         self.tick(broker)  # listed at once, not one interval later
         super().after_worker_boot(broker, worker)
@@ -70,16 +71,16 @@ class WorkerRegistry(BackgroundMiddleware):
         self.tick(broker)
 
     def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
-        self._safely(lambda b: remove_worker(RedisRef.of(b), self.worker_id), broker)
+        self._safely(lambda b: remove_worker(redis_ref(b), self.worker_id), broker)
 
-    def before_process_message(self, broker: Broker, message: Message) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         job = (message.message_id, message.actor_name, message.queue_name, time.time())
         self._current[threading.get_ident()] = job
 
     def after_process_message(
         self,
         broker: Broker,
-        message: Message,
+        message: MessageProxy,
         *,
         result: object = None,
         exception: BaseException | None = None,
@@ -116,7 +117,7 @@ class WorkerRegistry(BackgroundMiddleware):
         self._safely(self._beat, broker)
 
     def _beat(self, broker: Broker) -> None:
-        write_worker(RedisRef.of(broker), self.info())
+        write_worker(redis_ref(broker), self.info())
 
     def _safely(self, action: Callable[[Broker], None], broker: Broker) -> None:
         """Run ``action(broker)``; Redis being away for a moment only costs a beat."""

@@ -9,18 +9,20 @@ from peewee import (
     BigIntegerField,
     BooleanField,
     CharField,
+    Database,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
     Model,
     TextField,
 )
+from playhouse.migrate import SchemaMigrator
 
 # The statuses of a run not yet ended, as the status column spelled them then.
 ACTIVE = ("queued", "running", "retrying")
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     """Create the five tables with their indexes."""
 
     class Frozen(Model):

@@ -3,10 +3,11 @@
 This was version 2 of the old ``schema_version`` bookkeeping, unchanged.
 """
 
-from peewee import DateTimeField
+from peewee import Database, DateTimeField
+from playhouse.migrate import SchemaMigrator
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     """Add ``job_runs.eta_at`` and the (status, id) and (actor, id) indexes."""
     migrator.migrate(
         migrator.add_column("job_runs", "eta_at", DateTimeField(null=True)),

@@ -1,9 +1,10 @@
 """Job runs count the Spotify Web API requests they made."""
 
-from peewee import SQL, IntegerField
+from peewee import SQL, Database, IntegerField
+from playhouse.migrate import SchemaMigrator
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     """Add ``job_runs.api_requests``, not null, 0 for the runs already there."""
     # A default in the database as well as in the model: during a deploy the processes of
     # the previous release keep inserting job runs without this column, and NOT NULL

@@ -1,9 +1,10 @@
 """The operators' audit trail: one row per dashboard or CLI action."""
 
-from peewee import CharField, DateTimeField, IntegerField, Model
+from peewee import CharField, Database, DateTimeField, IntegerField, Model
+from playhouse.migrate import SchemaMigrator
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     """Create ``audit_log`` with its index on ``at`` (the cleanup's and the list's)."""
 
     # A frozen copy, as 0001 does: the app's model may move on.

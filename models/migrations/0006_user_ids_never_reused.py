@@ -11,10 +11,11 @@ as it was, and its references name the table by name.) PostgreSQL's ids come fro
 sequence that never goes back: nothing to do there.
 """
 
-from peewee import SqliteDatabase
+from peewee import Database, SqliteDatabase
+from playhouse.migrate import SchemaMigrator
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     """Rebuild ``user`` with ``id ... PRIMARY KEY AUTOINCREMENT`` on SQLite."""
     if not isinstance(db, SqliteDatabase):
         return

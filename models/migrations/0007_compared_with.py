@@ -1,9 +1,10 @@
 """The people a person has compared with (models/compared.py): the home page's list."""
 
-from peewee import BooleanField, DateTimeField, FloatField, ForeignKeyField, Model
+from peewee import BooleanField, Database, DateTimeField, FloatField, ForeignKeyField, Model
+from playhouse.migrate import SchemaMigrator
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     """Create ``compared_with`` with its unique (owner, other) index and the list's index."""
 
     # Frozen copies, as 0001 does: the app's models may move on.

@@ -61,8 +61,9 @@ def legacy_version() -> int | None:
     """The old ``schema_version`` stamp that the next upgrade carries over, if any."""
     if not database.table_exists(LEGACY_TABLE):
         return None
-    stamp = Table(LEGACY_TABLE, ("version",)).bind(database)
-    return stamp.select(fn.MAX(stamp.version)).scalar()
+    stamp = Table(LEGACY_TABLE).bind(database)
+    version: int | None = stamp.select(fn.MAX(stamp.c.version)).scalar()
+    return version
 
 
 def _version(runner: Runner) -> int | None:

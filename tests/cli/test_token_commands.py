@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from cli.main import main
-from models import User, tokens
+from models import AuditEntry, User, tokens
 
 
 @pytest.fixture
@@ -37,6 +37,9 @@ def test_rotate_key_reseals_every_row_even_plaintext_ones_and_says_how_many(db, 
     token_env([new, old])
     assert main(["tokens", "rotate-key"]) == 0
     assert "re-encrypted 2 tokens with the newest TOKEN_KEY" in capsys.readouterr().out
+    [entry] = AuditEntry.select()
+    assert (entry.action, entry.target, entry.count) == ("rotate-key", "tokens", 2)
+    assert entry.who.startswith("cli")
 
     stored = [row.token_json for row in User.select().where(User.token_json.is_null(False))]
     assert len(stored) == 2 and not any(tokens.is_legacy(text) for text in stored)

@@ -57,7 +57,8 @@ def test_the_app_s_key_names_stay_what_the_previous_version_uses(settings):
         tick_key(ref, "recover", at),
         SpotifyGate(ref, settings)._key("api", "requests", "17"),
         LibraryStamps(ref)._key(5),
-        *GuessGuard._keys(ref, 42, "10.0.0.1"),
+        GuessGuard._key_and_limit(ref, 42, "10.0.0.1")[0],
+        GuessGuard._key_and_limit(ref, None, "10.0.0.1")[0],
     ] == [
         "ns:ops:paused",
         "ns:ops:worker:h:1:abc",

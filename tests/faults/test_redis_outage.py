@@ -172,6 +172,7 @@ def test_while_redis_is_down_pages_answer_and_sync_requests_wait_in_the_database
     for name in ("cleo", "dmitri", "emma"):
         wait_for(lambda n=name: finished(latest_sync(n).id), 60, f"{name}'s first sync")
     friend = user("dmitri").friend_code
+    friend_page = f"/with/{user('dmitri').id}"  # once the code is typed (POST /compare)
     processes = {name: app_processes.members(name) for name in ("web", "worker")}
 
     # When Redis stops...
@@ -190,7 +191,7 @@ def test_while_redis_is_down_pages_answer_and_sync_requests_wait_in_the_database
     ask("POST /refresh", lambda: cleo.post("/refresh"))
     ask("POST /compare", lambda: cleo.post("/compare", {"friend_code": friend}))
     ask("POST /compare (wrong code)", lambda: cleo.post("/compare", {"friend_code": "Z" * 10}))
-    ask("GET /compare/<code>", lambda: cleo.get(f"/compare/{friend}"))
+    ask("GET /with/<id>", lambda: cleo.get(friend_page))
     ask("GET /api/compare/<code>", lambda: cleo.get(f"/api/compare/{friend}"))
     ask("sign-in of ben (never synced)", lambda: ben.sign_in(demo_spotify, "ben"))
     ask("GET /loading (ben)", lambda: ben.get("/loading"))
@@ -210,8 +211,8 @@ def test_while_redis_is_down_pages_answer_and_sync_requests_wait_in_the_database
     ask("GET / (3 s on)", lambda: cleo.get("/"))
     ask("GET /loading (ben, 3 s on)", lambda: ben.get("/loading", headers={"HX-Request": "true"}))
     ask(
-        "GET /compare/<code> (htmx, 3 s on)",
-        lambda: cleo.get(f"/compare/{friend}", headers={"HX-Request": "true"}),
+        "GET /with/<id> (htmx, 3 s on)",
+        lambda: cleo.get(friend_page, headers={"HX-Request": "true"}),
     )
     ask("GET /api/compare/<code> (3 s on)", lambda: cleo.get(f"/api/compare/{friend}"))
     made_in_outage = len(ask.seen)
@@ -238,10 +239,10 @@ def test_while_redis_is_down_pages_answer_and_sync_requests_wait_in_the_database
     assert seen["GET /loading (ben)"].status_code == 200
     assert seen["GET /api/jobs/<id>"].json()["position"] is None
     # A page whose own request was just refused says so at once; the others a moment later.
-    for label in ("POST /refresh (htmx)", "GET /compare/<code>"):
+    for label in ("POST /refresh (htmx)", "GET /with/<id>"):
         assert DELAYED in seen[label].text, (label, seen[label].text[:2000])
     for label in ("GET /sync-status (3 s on)", "GET / (3 s on)", "GET /loading (ben, 3 s on)",
-                  "GET /compare/<code> (htmx, 3 s on)"):  # fmt: skip
+                  "GET /with/<id> (htmx, 3 s on)"):  # fmt: skip
         assert DELAYED in seen[label].text, (label, seen[label].text[:2000])
     assert seen["GET /api/me (3 s on)"].json()["sync"]["delayed"] is True
     compared = seen["GET /api/compare/<code> (3 s on)"].json()
@@ -308,6 +309,7 @@ def test_a_frozen_redis_costs_each_web_process_one_short_timeout_not_one_per_cal
     for name in ("cleo", "dmitri"):
         wait_for(lambda n=name: finished(latest_sync(n).id), 60, f"{name}'s first sync")
     friend = user("dmitri").friend_code
+    friend_page = f"/with/{user('dmitri').id}"  # once the code is typed (POST /compare)
 
     # When Redis freezes (SIGSTOP: connections are accepted, nothing answers)...
     os.kill(own_redis.process.pid, signal.SIGSTOP)
@@ -315,9 +317,9 @@ def test_a_frozen_redis_costs_each_web_process_one_short_timeout_not_one_per_cal
     try:
         ask = Answers()
         for round_ in (1, 2):  # the web runs two processes: each may pay one timeout
-            ask(f"GET /compare/<code> #{round_}", lambda: cleo.get(f"/compare/{friend}"))
-            ask(f"GET /api/compare/<code> #{round_}", lambda: cleo.get(f"/api/compare/{friend}"))
             ask(f"POST /compare #{round_}", lambda: cleo.post("/compare", {"friend_code": friend}))
+            ask(f"GET /with/<id> #{round_}", lambda: cleo.get(friend_page))
+            ask(f"GET /api/compare/<code> #{round_}", lambda: cleo.get(f"/api/compare/{friend}"))
             ask(f"GET / #{round_}", lambda: cleo.get("/"))
         ask("POST /refresh (htmx)", lambda: cleo.post("/refresh", headers={"HX-Request": "true"}))
         ask("GET /healthz", lambda: cleo.get("/healthz"))

@@ -31,6 +31,7 @@ from models.db import utcnow
 from models.job_run import user_subject
 from ops.workers import live_workers
 from sync.users import sync_if_needed
+from tests.web.comparing import opened
 from web.http.session import COOKIE, Session, SessionStore
 
 SOURCES = ("followed", "saved_track", "saved_album")
@@ -301,7 +302,7 @@ def test_artist_pages_without_the_figure_are_unknown_not_pending_and_the_polling
     started = time.monotonic()
 
     # The comparison asks for Cléo's first sync and polls until everything is in.
-    url = f"/compare/{friend.friend_code}"
+    url = opened(web, friend)
     first = web.get(url)
     assert 'data-complete="false"' in first.text and "hx-trigger" in first.text
     polls = []
@@ -391,8 +392,8 @@ def test_a_429_of_hours_defers_the_work_and_the_pages_say_when_it_goes_on(
     # Every page the person reads says when the work goes on.
     when = deferred.resume_at.strftime("%H:%M UTC")
     assert f"goes on at {when}" in sync_section(web.get("/"))
-    assert f"goes on at {when}" in web.get(f"/compare/{friend.friend_code}").text
-    fragment = web.get(f"/compare/{friend.friend_code}", headers={"HX-Request": "true"})
+    assert f"goes on at {when}" in web.get(opened(web, friend)).text
+    fragment = web.get(opened(web, friend), headers={"HX-Request": "true"})
     assert fragment.status_int == 200 and f"goes on at {when}" in fragment.text
     me = web.get("/api/me").json
     assert me["sync"]["status"] == "retrying"
@@ -443,7 +444,7 @@ def test_a_429_of_hours_on_the_artist_pages_defers_the_counts_and_the_pages_say_
     when = dt.datetime.fromtimestamp(pause_ends, dt.UTC).strftime("%H:%M UTC")
     sentence = f"listener counts go on at {when}"
     assert "pending" in web.get("/").text and sentence in web.get("/").text
-    fragment = web.get(f"/compare/{friend.friend_code}", headers={"HX-Request": "true"})
+    fragment = web.get(opened(web, friend), headers={"HX-Request": "true"})
     assert "pending" in fragment.text and sentence in fragment.text
     compared = web.get(f"/api/compare/{friend.friend_code}").json
     assert compared["pending_shared"] and compared["counts_resume_at"]

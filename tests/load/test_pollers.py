@@ -23,7 +23,7 @@ import web_compare  # bench/web_compare.py, on the path by this folder's conftes
 from actors import runtime
 from actors.testing import job_finished, wait_for
 from config.redis_ref import RedisRef
-from models import Artist, ArtistListeners, JobRun, current_month
+from models import Artist, ArtistListeners, ComparedWith, JobRun, current_month
 from models.artist import ArtistFields
 from models.job_run import FINISHED
 from ops.counters import job_totals
@@ -131,7 +131,8 @@ def test_200_pollers_get_every_answer_and_neither_sync_stalls_while_the_refresh_
 
     # ... and 200 pollers poll Ana's comparison with Ben for a minute
     cookie, _ = web_compare.session_cookie(ana, app_env["SECRET_KEY"])
-    url = f"{base}/compare/{ben.friend_code}"
+    ComparedWith.let_in(ana, ben)  # as Ana typing Ben's code does
+    url = f"{base}/with/{ben.id}"
     headers = {"Cookie": f"{COOKIE}={cookie}", "HX-Request": "true"}
     progress = ProgressLog([job.id for job in jobs])
     done = threading.Event()

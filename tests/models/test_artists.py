@@ -107,3 +107,25 @@ def test_an_unknown_source_is_refused(db):
     user = User.sign_in("ana", "Ana", {})
     with pytest.raises(ValueError):
         UserArtist.link_many(user.id, [1], "playlists")
+
+
+def test_sources_of_lists_each_persons_sources_in_order_and_leaves_out_who_lacks_it(db):
+    ana, ben, cleo = (User.sign_in(s, s.title(), {}) for s in ("ana", "ben", "cleo"))
+    ids = Artist.upsert_many([ArtistFields("a1", "One", "u"), ArtistFields("a2", "Two", "u")])
+    UserArtist.link_many(ana.id, [ids["a1"]], "saved_album")
+    UserArtist.link_many(ana.id, [ids["a1"]], "followed")
+    UserArtist.link_many(ben.id, [ids["a1"]], "saved_track")
+    UserArtist.link_many(cleo.id, [ids["a2"]], "followed")
+
+    found = UserArtist.sources_of([ana.id, ben.id, cleo.id], ids["a1"])
+
+    assert found == {ana.id: ["followed", "saved_album"], ben.id: ["saved_track"]}
+
+
+def test_history_gives_the_known_counts_oldest_first(db):
+    artist_id = Artist.upsert_many([ArtistFields("a1", "One", "u")])["a1"]
+    ArtistListeners.record(artist_id, 30, month="2026-03")
+    ArtistListeners.record(artist_id, None, month="2026-02")
+    ArtistListeners.record(artist_id, 10, month="2026-01")
+
+    assert ArtistListeners.history(artist_id) == [("2026-01", 10), ("2026-03", 30)]

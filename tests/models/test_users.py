@@ -88,3 +88,11 @@ def test_a_refused_refresh_marks_the_user_and_a_new_sign_in_clears_it(db):
 
     User.sign_in("ana", "Ana", {"access_token": "fresh"})
     assert not User.get_by_id(user.id).needs_reauth
+
+
+def test_count_all_counts_every_person(db):
+    assert User.count_all() == 0
+    User.create(spotify_id="ana")
+    User.create(spotify_id="ben")
+
+    assert User.count_all() == 2

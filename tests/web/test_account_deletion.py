@@ -10,6 +10,7 @@ from config.redis_ref import RedisRef
 from models import JobRun, User, current_month
 from models.job_run import CANCELLED, QUEUED, RUNNING, SUCCEEDED
 from sync.library_stamps import LibraryStamps
+from tests.web.comparing import opened
 from web.state.comparison_cache import ComparisonCache
 
 
@@ -31,6 +32,7 @@ def test_deleting_an_account_removes_every_redis_key_about_the_person(
     cleo = User.get(User.spotify_id == "cleo")
     token = csrf(web.get("/"))
     LibraryStamps(ref).touch([cleo.id, ben.id])
+    opened(web, ben)
     web.get(f"/api/compare/{ben.friend_code}")  # cleo's side, through the app
     ComparisonCache(ref).compare(ben, cleo, current_month(), limit=50, offset=0, sort="name")
     web.post("/compare", {"friend_code": "ZZZZZZZZZZ", "csrf_token": token}, status=404)

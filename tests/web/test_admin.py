@@ -176,8 +176,11 @@ def test_pausing_and_resuming_a_queue(admin, broker):
     admin.post("/admin/queues/bulk/pause", {"csrf_token": token})
     assert "bulk" in paused_queues(RedisRef.of(broker))
     assert "paused" in admin.get("/admin").text
-    admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
+    resumed = admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
     assert "bulk" not in paused_queues(RedisRef.of(broker))
+    assert "The queue is running again." in resumed.follow().text
+    again = admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
+    assert "Nothing was paused, so nothing changed." in again.follow().text
     assert admin.post("/admin/queues/nope/pause", {"csrf_token": token},
                       expect_errors=True).status_int == 404  # fmt: skip
 

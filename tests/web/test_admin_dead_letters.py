@@ -133,3 +133,17 @@ def test_dead_letter_actions_refuse_non_admins_missing_csrf_and_bad_names(
         assert web.post(path, {"csrf_token": token}, expect_errors=True).status_int == 403
     assert web.get("/admin/dead", expect_errors=True).status_int == 403
     assert dead.count_dead(ref, "bulk") == 1 and not AuditEntry.select().exists()
+
+
+def test_the_page_after_deleting_one_names_what_was_done_on_that_queue(admin, broker):
+    ref = RedisRef.of(broker)
+    [dead_id] = [bury(ref, "bulk", "update_artist", ["x0"])]
+    token = csrf(admin.get("/admin/dead", params={"queue": "bulk"}))
+
+    answer = admin.post(f"/admin/dead/bulk/{dead_id}/delete", {"csrf_token": token})
+
+    location = answer.headers["Location"]
+    assert location.count("?") == 1
+    after = answer.follow()
+    assert "1 dead messages were deleted." in after.text
+    assert 'value="bulk" selected' in after.text or "queue=bulk" in after.request.url

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -52,6 +53,17 @@ def test_an_operator_ends_a_quota_pause_from_the_dashboard_and_it_is_audited(adm
     entry = AuditEntry.latest(limit=1)[0]
     assert (entry.who, entry.action, entry.target) == ("admin:emma", "resume", "spotify:api")
     assert "End the pause" not in admin.get("/admin").text
+    assert "The pause of Spotify's requests is over" in html.unescape(answer.follow().text)
+
+
+def test_ending_a_pause_that_is_not_there_says_nothing_changed(admin, gate):
+    page = admin.get("/admin")
+
+    answer = admin.post("/admin/spotify/api/resume", {"csrf_token": csrf(page)})
+
+    assert "Nothing was paused, so nothing changed." in answer.follow().text
+    entry = AuditEntry.latest(limit=1)[0]
+    assert (entry.action, entry.target, entry.count) == ("resume", "spotify:api", 0)
 
 
 def test_only_an_admin_may_end_a_pause(web, signed_in_web, gate):

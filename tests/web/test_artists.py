@@ -1,12 +1,14 @@
 """An artist's page: its listener history as an SVG chart, who of the two has it and from
-where, the friend taken from ``?with=`` and checked; and the comparison's links to it and
-its mark on artists whose listeners moved by more than half."""
+where, the friend taken from ``?with=<id>`` and shown only when they let the viewer in;
+and the comparison's links to it and its mark on artists whose listeners moved by more
+than half."""
 
 from __future__ import annotations
 
 import html
 
 from models import Artist, ArtistListeners, User, current_month
+from tests.web.comparing import opened
 from tests.web.test_compare import both_synced, library
 
 
@@ -23,8 +25,9 @@ def test_the_artist_page_charts_the_months_held_and_says_who_has_them(web, signe
     nova = artist("Nova")
     ArtistListeners.record(nova.id, 1_000, month="2025-01")
     ArtistListeners.record(nova.id, 2_000, month="2025-06")
+    opened(web, ben)
 
-    page = web.get(f"/artists/{nova.spotify_id}?with={ben.friend_code}")
+    page = web.get(f"/artists/{nova.spotify_id}?with={ben.id}")
 
     text = html.unescape(page.text)
     assert page.status_int == 200 and "<h1>Nova</h1>" in text
@@ -36,7 +39,7 @@ def test_the_artist_page_charts_the_months_held_and_says_who_has_them(web, signe
     who = text.split('<ul class="who">')[1].split("</ul>")[0]
     assert 'You</strong>: <span class="chip">followed</span>' in who
     assert 'Ben</strong>: <span class="chip">saved album</span>' in who
-    assert f'href="/compare/{ben.friend_code}"' in text
+    assert f'href="/with/{ben.id}"' in text
 
 
 def test_an_artist_with_no_count_says_so_without_a_chart(web, signed_in_web):
@@ -49,18 +52,20 @@ def test_an_artist_with_no_count_says_so_without_a_chart(web, signed_in_web):
     assert "<svg" not in page.text.split("<main")[1] and "No listener count is held" in page.text
 
 
-def test_a_wrong_friend_code_or_artist_is_refused(web, signed_in_web):
+def test_a_friend_who_did_not_let_you_in_or_a_wrong_artist_is_refused(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    library(ben, {"Nova": 10}, source="saved_album")
     signed_in_web("cleo")
     cleo = User.get(User.spotify_id == "cleo")
     library(cleo, {"Nova": 10})
     sid = artist("Nova").spotify_id
 
-    assert web.get(f"/artists/{sid}?with=nope", expect_errors=True).status_int == 400
-    assert web.get(f"/artists/{sid}?with=ZZZZZ-ZZZZZ", expect_errors=True).status_int == 404
+    # Ben has not let Cleo in: his id shows nothing of his, as no such person does.
+    not_shared = web.get(f"/artists/{sid}?with={ben.id}", expect_errors=True)
+    assert not_shared.status_int == 404 and "saved album" not in not_shared.text
+    for wrong in ("nope", "99999999999999999999999", str(cleo.id), ben.friend_code):
+        assert web.get(f"/artists/{sid}?with={wrong}", expect_errors=True).status_int == 404
     assert web.get("/artists/nobody", expect_errors=True).status_int == 404
-    # Your own code names only you: the page shows one person.
-    own = web.get(f"/artists/{sid}?with={cleo.friend_code}")
-    assert own.text.count("<li><strong>") == 1
 
 
 def test_every_list_links_to_the_artist_page(web, signed_in_web):
@@ -70,15 +75,15 @@ def test_every_list_links_to_the_artist_page(web, signed_in_web):
     library(cleo, {"Shared": 10, "Mine": 20})
     library(ben, {"Shared": 10, "Theirs": 30})
     both_synced(cleo, ben)
-    link = "/artists/{}?with=" + ben.friend_code
+    link = "/artists/{}?with=" + str(ben.id)
 
-    comparison = web.get(f"/compare/{ben.friend_code}").text
+    comparison = web.get(opened(web, ben)).text
     shared_link = link.format(artist("Shared").spotify_id)
     # The grid and the table both link the shared artist.
     assert comparison.count(f'href="{shared_link}"') == 2
     assert f'href="{link.format(artist("Mine").spotify_id)}"' in comparison
     assert f'href="{link.format(artist("Theirs").spotify_id)}"' in comparison
-    only = web.get(f"/compare/{ben.friend_code}/only-them").text
+    only = web.get(f"{opened(web, ben)}/only-them").text
     assert f'href="{link.format(artist("Theirs").spotify_id)}"' in only
     home = web.get("/").text
     assert f'href="/artists/{artist("Mine").spotify_id}"' in home
@@ -97,9 +102,29 @@ def test_shared_artists_that_grew_or_fell_by_more_than_half_are_marked(web, sign
 
     rows = {
         row.split("</a>")[0].rsplit(">", 1)[1]: row
-        for row in web.get(f"/compare/{ben.friend_code}").text.split("<tr>")[2:]
+        for row in web.get(opened(web, ben)).text.split("<tr>")[2:]
     }
 
     assert "grew by over half" in rows["Rising"] and "fell" not in rows["Rising"]
     assert "fell by over half" in rows["Falling"]
     assert "over half" not in rows["Steady"]
+
+
+def test_an_artist_exists_only_to_who_has_it_or_sees_someone_who_has_it(web, signed_in_web):
+    ben = User.sign_in("ben", "Ben", {})
+    dina = User.sign_in("dina", "Dina", {})
+    library(ben, {"Bens Band": 10})
+    library(dina, {"Dinas Band": 10})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Cleos Band": 10})
+    opened(web, ben)  # Cleo and Ben see each other's library; nobody shares with Dina
+
+    def status(name: str) -> int:
+        return web.get(f"/artists/{artist(name).spotify_id}", status="*").status_int
+
+    assert status("Cleos Band") == 200
+    assert status("Bens Band") == 200
+    unknown = web.get(f"/artists/{artist('Dinas Band').spotify_id}", status="*")
+    assert unknown.status_int == 404 and "overlap knows no artist by that id" in unknown.text
+    assert web.get("/artists/nobody", status="*").text == unknown.text

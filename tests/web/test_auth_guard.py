@@ -20,12 +20,14 @@ SIGNED_OUT = {
     ("POST", "/refresh"): (303, "/login", ""),
     ("POST", "/friend-code"): (303, "/login", ""),
     ("POST", "/people/1/remove"): (303, "/login", ""),
+    ("POST", "/people/1/keep"): (303, "/login", ""),
+    ("GET", "/with/1"): (303, "/login?next=/with/1", ""),
+    ("GET", "/with/1/only-you"): (303, "/login?next=/with/1", ""),
     ("POST", "/logout-everywhere"): (303, "/login", ""),
     ("POST", "/account/delete"): (401, None, "You are not signed in."),
     ("POST", "/compare"): (303, "/login", ""),
     # A share link welcomes the signed-out friend before the sign-in (no library shown).
     ("GET", "/compare/{code}"): (200, None, "Ben wants to compare music with you"),
-    ("GET", "/compare/{code}/only-you"): (200, None, "Ben wants to compare music with you"),
     ("GET", "/artists/artist1"): (303, "/login", ""),
     ("GET", "/api/me"): (401, None, '{"error": "not signed in"}'),
     ("GET", "/api/compare/{code}"): (401, None, '{"error": "not signed in"}'),
@@ -66,10 +68,12 @@ PUBLIC = {
 }
 # How each route of SIGNED_OUT is written in the app's route table.
 RULES = {
-    "/people/1/remove": "/people/<other_id:int>/remove",
+    "/people/1/remove": "/people/<other_id>/<action:re:remove|keep|invite>",
+    "/people/1/keep": "/people/<other_id>/<action:re:remove|keep|invite>",
+    "/with/1": "/with/<person>",
+    "/with/1/only-you": "/with/<person>/only-<side:re:you|them>",
     "/artists/artist1": "/artists/<spotify_id>",
     "/compare/{code}": "/compare/<code>",
-    "/compare/{code}/only-you": "/compare/<code>/only-<side:re:you|them>",
     "/api/compare/{code}": "/api/compare/<code>",
     "/api/jobs/1": "/api/jobs/<job_id>",
     "/api/jobs/1/cancel": "/api/jobs/<job_id>/cancel",

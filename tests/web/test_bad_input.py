@@ -12,6 +12,7 @@ import pytest
 
 from models import JobRun, User
 from models.db import utcnow
+from tests.web.comparing import opened
 from web.http import services as app_services
 
 # Friend codes, ids, pages and names of every wrong shape: empty, very long, unicode
@@ -144,15 +145,14 @@ def test_wrong_pages_and_sorts_of_a_comparison_are_refused_before_any_sync_is_as
     web, signed_in_web, ben, state, forget_guesses
 ):
     signed_in_web("cleo")
+    comparison = opened(web, ben)
     before = state()  # Ben was never synced: a comparison that renders asks for his sync
 
     # An empty page or sort is the default one.
     for bad in (*(in_path(w) for w in WRONG[1:] if not a_whole_number(w)), *RAW):
         for headers in ({}, {"HX-Request": "true"}):
             for name in ("page", "sort"):
-                answer = web.get(
-                    f"/compare/{ben.friend_code}?{name}={bad}", headers=headers, expect_errors=True
-                )
+                answer = web.get(f"{comparison}?{name}={bad}", headers=headers, expect_errors=True)
                 refused_plainly(answer, (400,))
         for name in ("page", "sort"):
             refused_plainly(web.get(f"/?{name}={bad}", expect_errors=True), (400,))
@@ -164,6 +164,7 @@ def test_wrong_limits_offsets_and_sorts_on_the_json_api_are_json_errors(
     web, signed_in_web, ben, state
 ):
     signed_in_web("cleo")
+    opened(web, ben)
     before = state()
 
     # An empty limit, offset or sort is the default one.

@@ -134,7 +134,7 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
         demo_spotify.set_faults(latency_ms=150)
         page.fill("input[name=friend_code]", ben.friend_code)
         page.click("button:has-text('Compare')")
-        page.wait_for_url(f"{live_app}/compare/{ben.friend_code}*")
+        page.wait_for_url(f"{live_app}/with/{ben.id}*")
         assert page.get_attribute("#comparison", "data-complete") == "false"
         # While it fills in: the ring and both directions, but no verdict, no "Up to date".
         assert page.is_visible("svg.ring") and "of your artists are in Ben" in page.content()
@@ -150,7 +150,7 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
             assert "underground" not in text and "Up to date" not in text
             live.append(page.inner_text("[aria-live=polite]"))
             if polls_seen < 3:
-                with page.expect_response(lambda r: "/compare/" in r.url, timeout=120_000):
+                with page.expect_response(lambda r: "/with/" in r.url, timeout=120_000):
                     pass
                 polls_seen += 1
                 page.wait_for_timeout(100)  # the swap settles after the answer
@@ -172,7 +172,7 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
 
         # An artist's page, from the shared table: its listener history drawn as SVG.
         artist_path = page.get_attribute("table.shared tbody a", "href")
-        assert artist_path.endswith(f"?with={ben.friend_code}")
+        assert artist_path.endswith(f"?with={ben.id}")
         page.click("table.shared tbody a")
         page.wait_for_selector("figure.history svg")
         assert page.locator("figure.history svg circle.point").count() >= 1
@@ -180,17 +180,17 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
         # Your people: the home page now lists Ben, linked to the comparison.
         page.goto(live_app)
         assert page.inner_text(".people-list a.person") == "Ben"
-        assert page.get_attribute(".people-list a.person", "href") == f"/compare/{ben.friend_code}"
-        page.goto(f"{live_app}/compare/{ben.friend_code}")
+        assert page.get_attribute(".people-list a.person", "href") == f"/with/{ben.id}"
+        page.goto(f"{live_app}/with/{ben.id}")
 
         # Phones: nothing wider than the screen, on the comparison, its lists, an artist.
         page.set_viewport_size({"width": 390, "height": 844})
-        phone_pages = (f"{live_app}/compare/{ben.friend_code}/only-you", f"{live_app}{artist_path}")
+        phone_pages = (f"{live_app}/with/{ben.id}/only-you", f"{live_app}{artist_path}")
         for url in (page.url, *phone_pages, live_app):
             page.goto(url)
             assert page.evaluate(NO_OVERFLOW), url
         page.set_viewport_size({"width": 1280, "height": 800})
-        page.goto(f"{live_app}/compare/{ben.friend_code}")
+        page.goto(f"{live_app}/with/{ben.id}")
 
         # A signed-out friend following the link is welcomed first, with a preview.
         stranger = browser.new_context(viewport={"width": 390, "height": 844})
@@ -208,7 +208,7 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
         for scheme in ("light", "dark"):
             for state, paths in (
                 (None, ["/", f"/compare/{code}"]),
-                (signed_in, ["/", f"/compare/{code}", f"/compare/{code}/only-you",
+                (signed_in, ["/", f"/with/{ben.id}", f"/with/{ben.id}/only-you",
                              "/compare/ZZZZZZZZZZ", artist_path]),
             ):  # fmt: skip
                 # The CSP (rightly) refuses the injected script, so this context skips it.
@@ -222,7 +222,7 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
                 context.close()
 
         polls: list[str] = []
-        page.on("request", lambda r: polls.append(r.url) if "/compare/" in r.url else None)
+        page.on("request", lambda r: polls.append(r.url) if "/with/" in r.url else None)
         time.sleep(5)
         assert polls == []  # the finished state carries no trigger: polling has stopped
 

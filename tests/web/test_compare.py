@@ -12,6 +12,7 @@ from models import Artist, ArtistListeners, JobRun, User, UserArtist
 from models.artist import ArtistFields
 from models.db import utcnow
 from sync.library_stamps import LibraryStamps
+from tests.web.comparing import opened
 from web.http import services as app_services
 
 
@@ -50,7 +51,7 @@ def test_posting_a_friend_code_answers_303_to_the_comparison(web, signed_in_web)
     )
 
     assert response.status_int == 303
-    assert response.headers["Location"].endswith(f"/compare/{ben.friend_code}")
+    assert response.headers["Location"].endswith(f"/with/{ben.id}")
 
 
 def test_a_malformed_or_unknown_code_is_a_clear_message(web, signed_in_web):
@@ -115,7 +116,7 @@ def test_a_good_code_sent_by_htmx_redirects_the_whole_page(web, signed_in_web):
         {"friend_code": ben.friend_code, "csrf_token": csrf(web.get("/"))},
         headers={"HX-Request": "true"},
     )
-    assert response.headers["HX-Redirect"] == f"/compare/{ben.friend_code}"
+    assert response.headers["HX-Redirect"] == f"/with/{ben.id}"
 
 
 def test_guessing_codes_is_rate_limited(web, signed_in_web):
@@ -148,7 +149,11 @@ def test_following_a_shared_link_signed_out_is_welcomed_before_sign_in(web):
     # A poll whose session ended, and the see-all pages, go to sign-in as before.
     poll = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
     assert poll.headers["Location"].endswith(f"/login?next=/compare/{ben.friend_code}")
-    assert web.get(f"/compare/{ben.friend_code}/only-you").status_int == 200
+    assert (
+        web.get(f"/with/{ben.id}/only-you")
+        .headers["Location"]
+        .endswith(f"/login?next=/with/{ben.id}")
+    )
     assert web.get("/compare/ZZZZZZZZZZ", expect_errors=True).status_int == 404
 
 
@@ -157,7 +162,7 @@ def test_the_page_renders_at_once_and_asks_for_stale_syncs(web, signed_in_web, b
     signed_in_web("cleo")
     broker.flush_all()
 
-    page = web.get(f"/compare/{ben.friend_code}")
+    page = web.get(opened(web, ben))
 
     assert page.status_int == 200
     assert 'hx-trigger="every 2s"' in page.text
@@ -173,7 +178,7 @@ def test_shared_artists_sort_rarest_first_and_names_are_escaped(web, signed_in_w
     library(ben, {"Big": 5_000_000, "<i>Tiny</i> & Co": 120, "Ben only": 99})
     both_synced(cleo, ben)
 
-    page = web.get(f"/compare/{ben.friend_code}")
+    page = web.get(opened(web, ben))
 
     assert "2 shared artists" in page.text
     assert "50.0% similar" in page.text
@@ -193,7 +198,7 @@ def test_polling_stops_when_both_syncs_are_done_and_every_count_is_in(web, signe
     library(ben, {"Shared": None})
     both_synced(cleo, ben)
 
-    waiting = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
+    waiting = web.get(opened(web, ben), headers={"HX-Request": "true"})
     assert waiting.status_int == 200
     assert 'hx-trigger="every 2s"' in waiting.text
     assert "Looking up listener counts… 1 left, about 5 s" in waiting.text
@@ -201,7 +206,7 @@ def test_polling_stops_when_both_syncs_are_done_and_every_count_is_in(web, signe
     shared = Artist.get(Artist.name == "Shared").id
     ArtistListeners.record(shared, None)  # tried: no figure
     landed(web, shared)
-    done = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"}, status=286)
+    done = web.get(opened(web, ben), headers={"HX-Request": "true"}, status=286)
 
     assert "hx-trigger" not in done.text
     assert 'data-complete="true"' in done.text
@@ -214,6 +219,7 @@ def test_the_json_api_gives_the_contracted_keys(web, signed_in_web):
     library(cleo, {"A": 10, "B": 20, "C": None})
     library(ben, {"A": 10, "B": 20}, source="saved_track")
     both_synced(cleo, ben)
+    opened(web, ben)
 
     data = web.get(f"/api/compare/{ben.friend_code}", params={"limit": 1, "offset": 1}).json
 
@@ -254,6 +260,7 @@ def test_the_json_api_refuses_bad_input_clearly(web, signed_in_web):
     ben = User.sign_in("ben", "Ben", {})
     assert web.get("/api/me", expect_errors=True).status_int == 401
     signed_in_web("cleo")
+    opened(web, ben)
     for params in ({"sort": "bogus"}, {"limit": "-1"}, {"offset": "x"}):
         response = web.get(f"/api/compare/{ben.friend_code}", params=params, expect_errors=True)
         assert response.status_int == 400
@@ -288,13 +295,13 @@ def test_no_verdict_and_no_up_to_date_before_the_comparison_is_complete(web, sig
     library(ben, {"Large": 9_000_000, "Waiting": None})
     both_synced(cleo, ben)
 
-    waiting = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
+    waiting = web.get(opened(web, ben), headers={"HX-Request": "true"})
 
     assert "underground" not in waiting.text and "Up to date" not in waiting.text
     waiting_id = Artist.get(Artist.name == "Waiting").id
     ArtistListeners.record(waiting_id, 5_000)
     landed(web, waiting_id)
-    done = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"}, status=286)
+    done = web.get(opened(web, ben), headers={"HX-Request": "true"}, status=286)
     assert "You listen more underground." in done.text and "Up to date" in done.text
 
 
@@ -302,7 +309,7 @@ def test_progress_is_told_in_words_for_people(web, signed_in_web):
     # Given Ben's sync running at page 35 of 43 with an estimate, and mine waiting.
     ben = User.sign_in("ben", "Ben", {})
     signed_in_web("cleo")
-    web.get(f"/compare/{ben.friend_code}")  # asks for both syncs
+    web.get(opened(web, ben))  # asks for both syncs
     JobRun.update(
         status="running",
         pages_loaded=35,
@@ -310,7 +317,7 @@ def test_progress_is_told_in_words_for_people(web, signed_in_web):
         eta_at=utcnow() + dt.timedelta(seconds=18),
     ).where(JobRun.subject == f"user:{ben.id}").execute()
 
-    page = web.get(f"/compare/{ben.friend_code}", headers={"HX-Request": "true"})
+    page = web.get(opened(web, ben), headers={"HX-Request": "true"})
     text = html.unescape(page.text)
 
     assert "Loading Ben's library… 35 of 43 pages, about 20 s" in text
@@ -330,21 +337,19 @@ def test_only_one_side_lists_show_their_counts_and_see_all_pages(web, signed_in_
     library(ben, {"Shared": 5})
     both_synced(cleo, ben)
 
-    page = web.get(f"/compare/{ben.friend_code}")
+    page = web.get(opened(web, ben))
 
     assert 'Only you <span class="count">(12)</span>' in page.text
-    assert f'href="/compare/{ben.friend_code}/only-you">See all 12' in page.text
+    assert f'href="/with/{ben.id}/only-you">See all 12' in page.text
     # Ben has nothing of his own: a sentence, not an empty list.
     assert "Nothing: every artist in Ben&#39;s library is shared." in page.text
-    mine = web.get(f"/compare/{ben.friend_code}/only-you")
+    mine = web.get(f"{opened(web, ben)}/only-you")
     assert "Mine 11" in mine.text and "Mine 00" in mine.text and ">Shared<" not in mine.text
     assert "(12)" in mine.text and "page 1 of 1" in mine.text
-    theirs = web.get(f"/compare/{ben.friend_code}/only-them")
+    theirs = web.get(f"{opened(web, ben)}/only-them")
     assert "Every artist of Ben" in html.unescape(theirs.text)
-    assert (
-        web.get(f"/compare/{ben.friend_code}/only-you?page=x", expect_errors=True).status_int == 400
-    )
-    assert web.get(f"/compare/{ben.friend_code}/only-us", expect_errors=True).status_int == 404
+    assert web.get(f"{opened(web, ben)}/only-you?page=x", expect_errors=True).status_int == 400
+    assert web.get(f"{opened(web, ben)}/only-us", expect_errors=True).status_int == 404
 
 
 def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(web, signed_in_web):
@@ -361,7 +366,7 @@ def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(web,
     spotify_image = f"{security_headers.SPOTIFY_IMAGES}/image/ab67616d0000b273middle"
     Artist.update(image_url=spotify_image).where(Artist.name == "Middle").execute()
 
-    page = web.get(f"/compare/{ben.friend_code}")
+    page = web.get(opened(web, ben))
     grid = page.text.split('<ul class="grid"')[1].split("</ul>")[0]
     assert [n for n in re.findall(r'tile-name"[^>]*>([^<]+)<', grid)] == [
         "Rare",
@@ -379,7 +384,7 @@ def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(web,
     assert '<span class="chip">followed</span>' in page.text
 
     # Another sort or page shows the table alone.
-    assert '<ul class="grid"' not in web.get(f"/compare/{ben.friend_code}?sort=name").text
+    assert '<ul class="grid"' not in web.get(f"{opened(web, ben)}?sort=name").text
 
 
 def test_the_share_link_is_plain_text_with_copy_and_share_buttons_script_reveals(
@@ -407,7 +412,7 @@ def test_polls_morph_the_comparison_and_the_reload_link_goes_once_complete(web, 
     library(ben, {"Shared": None})
     both_synced(cleo, ben)
 
-    waiting = web.get(f"/compare/{ben.friend_code}")
+    waiting = web.get(opened(web, ben))
 
     assert '<script src="/static/idiomorph-ext.min.js" defer></script>' in waiting.text
     assert 'hx-ext="morph"' in waiting.text and 'hx-swap="morph:outerHTML"' in waiting.text
@@ -417,5 +422,5 @@ def test_polls_morph_the_comparison_and_the_reload_link_goes_once_complete(web, 
     shared = Artist.get(Artist.name == "Shared").id
     ArtistListeners.record(shared, 7)
     landed(web, shared)
-    done = web.get(f"/compare/{ben.friend_code}")
+    done = web.get(opened(web, ben))
     assert "Reload to see the latest" not in done.text and "hx-trigger" not in done.text

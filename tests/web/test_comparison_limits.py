@@ -9,6 +9,7 @@ import pytest
 from config.redis_ref import RedisRef
 from models import Artist, User, UserArtist, current_month
 from models.artist import ArtistFields
+from tests.web.comparing import opened
 from web.state.comparison_cache import ComparisonCache, PastTheEnd, TooManyComputes
 
 
@@ -77,8 +78,28 @@ def test_the_api_answers_a_page_past_the_end_with_a_400(web, signed_in_web, sign
     ben = sign_in("ben")
     signed_in_web("cleo")
 
+    opened(web, ben)
     answer = web.get(f"/api/compare/{ben.friend_code}?offset=100000", status=400)
-    page_answer = web.get(f"/compare/{ben.friend_code}?page=999", status=400)
+    page_answer = web.get(f"{opened(web, ben)}?page=999", status=400)
 
     assert "does not exist" in answer.json["error"]
     assert "does not exist" in page_answer.text
+
+
+def test_the_only_you_and_only_them_pages_count_against_the_same_budget(
+    web, signed_in_web, sign_in
+):
+    from web.http import services as app_services
+
+    ben = sign_in("ben")
+    signed_in_web("cleo")
+    comparison = opened(web, ben)
+    app_services.of(web.app).comparisons.computes_per_minute = 5
+
+    answers = [
+        web.get(f"{comparison}/only-{side}", status="*").status_int
+        for side in ("you", "them", "you", "them", "you", "them", "you")
+    ]
+
+    assert answers == [200] * 5 + [429] * 2
+    assert "Wait a minute" in web.get(f"{comparison}/only-you", status=429).text

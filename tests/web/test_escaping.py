@@ -17,6 +17,7 @@ from models.artist import ArtistFields
 from models.db import utcnow
 from models.job_run import user_subject
 from spotify_demo.names import SPECIAL_ARTIST_NAMES
+from tests.web.comparing import opened
 
 PAYLOADS = (
     "<script>alert(1)</script>",
@@ -143,7 +144,7 @@ def test_hostile_names_are_escaped_on_every_page_fragment_chart_and_answer(
     for sort in ("name", "listeners", "-listeners"):
         assert_safe(web.get(f"/?sort={sort}"), shown=(*PAYLOADS, PAYLOADS[5]))
     for sort in SORTS:
-        url = f"/compare/{ben.friend_code}?sort={sort}"
+        url = f"{opened(web, ben)}?sort={sort}"
         for headers in ({}, {"HX-Request": "true"}):
             answer = web.get(url, headers=headers, status=(200, 286))
             assert_safe(answer, shown=(*PAYLOADS, PAYLOADS[4], PAYLOADS[0] + " solo"))
@@ -208,7 +209,7 @@ def test_the_demo_catalogs_hostile_names_survive_a_real_sync_escaped(
 
     seen = "".join(web.get(f"/?sort=name&page={n}").text for n in range(1, 6))
     # One page holds them all (fewer than 50); page 2 would be past the end, a 400.
-    found = web.get(f"/compare/{ben.friend_code}?sort=name", status=(200, 286)).text
+    found = web.get(f"{opened(web, ben)}?sort=name", status=(200, 286)).text
     for name in hostile:
         escaped = str(markupsafe.escape(name))
         assert escaped in seen and escaped in found, name

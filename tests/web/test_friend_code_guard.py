@@ -5,13 +5,14 @@ get a new code, which ends the old one at once."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import webtest
 
 from web.http.client_address import ClientAddress
 from web.http.session import COOKIE
-from web.state.guess_limit import MAX_FAILURES
+from web.state.guess_limit import MAX_ADDRESS_FAILURES, MAX_FAILURES
 
 ATTACKER, CLEO_ADDRESS = "203.0.113.9", "198.51.100.7"
 
@@ -110,3 +111,47 @@ def test_signed_out_guesses_count_by_address_and_never_block_other_visitors(web,
         attacker.get("/compare/ZZZZZZZZZZ", status="*")
 
     assert visitor.get(f"/compare/{ben.friend_code}", status="*").status_int == 200
+
+
+def test_a_burst_of_simultaneous_wrong_guesses_gets_no_more_than_the_limit(web, demo_spotify):
+    # 64 wrong codes sent at once by one signed-in person, from 8 threads of 8 each.
+    ben = browser(web, ATTACKER)
+    token = sign_in_as(ben, demo_spotify, "ben")
+    cookie = ben.cookies[COOKIE]
+
+    def burst(_: int) -> list[int]:
+        client = browser(web, ATTACKER)
+        client.set_cookie(COOKIE, cookie)
+        return [guess(client, token) for _ in range(8)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = [status for statuses in pool.map(burst, range(8)) for status in statuses]
+
+    assert answers.count(404) == MAX_FAILURES
+    assert answers.count(429) == 64 - MAX_FAILURES
+
+
+def test_a_right_code_takes_nothing_from_the_limit(web, demo_spotify, sign_in):
+    dmitri = sign_in("dmitri")
+    ben = browser(web, ATTACKER)
+    token = sign_in_as(ben, demo_spotify, "ben")
+
+    for _ in range(3 * MAX_FAILURES):
+        assert guess(ben, token, dmitri.friend_code) == 303
+    answers = [guess(ben, token) for _ in range(MAX_FAILURES + 1)]
+
+    assert answers == [404] * MAX_FAILURES + [429]
+
+
+def test_an_anonymous_flood_from_a_shared_address_does_not_lock_out_a_signed_in_person(
+    web, demo_spotify, sign_in
+):
+    dmitri = sign_in("dmitri")
+    anonymous, cleo = browser(web, CLEO_ADDRESS), browser(web, CLEO_ADDRESS)
+    cleos_token = sign_in_as(cleo, demo_spotify, "cleo")
+
+    for _ in range(MAX_ADDRESS_FAILURES + 5):
+        anonymous.get("/compare/ZZZZZZZZZZ", status="*")
+
+    assert anonymous.get(f"/compare/{dmitri.friend_code}", status="*").status_int == 429
+    assert guess(cleo, cleos_token, dmitri.friend_code) == 303

@@ -12,6 +12,7 @@ from models import JobRun, User
 from models import job_run as job_run_module
 from models.db import utcnow
 from models.job_run import JobStatus, user_subject
+from tests.web.comparing import opened
 
 POLLS = 'hx-trigger="every 2s"'
 
@@ -106,9 +107,7 @@ def test_the_comparison_is_complete_exactly_when_no_sync_is_active(web, signed_i
     User.update(last_synced_at=utcnow()).where(User.id == ben.id).execute()
     cleo_with_sync(signed_in_web, status, pages_loaded=3, pages_total=10)
 
-    fragment = web.get(
-        f"/compare/{ben.friend_code}", headers={"HX-Request": "true"}, status=[200, 286]
-    )
+    fragment = web.get(opened(web, ben), headers={"HX-Request": "true"}, status=[200, 286])
 
     active = status in JobStatus.active()
     assert fragment.status_int == (200 if active else 286)

@@ -41,7 +41,8 @@ GETS = {
     "/api/me": (), "/api/compare/{code}": ("limit", "offset", "sort"), "/api/jobs/{id}": (),
     "/admin": ("notice", "n"), "/admin/jobs": ("status", "actor", "subject", "since", "before"),
     "/admin/jobs/{id}": ("notice",), "/healthz": (), "/metrics": (), "/api/queue/stats": (),
-    "/static/{path}": (),
+    "/static/{path}": (), "/with/{id}": ("page", "sort"), "/with/{id}/only-you": ("page",),
+    "/artists/{code}": ("with",),
 }  # fmt: skip
 POSTS = {
     "/logout": (), "/logout-everywhere": (), "/friend-code": (), "/refresh": (),
@@ -49,12 +50,13 @@ POSTS = {
     "/api/jobs/{id}/cancel": (), "/admin/jobs/{id}/retry": (), "/admin/jobs/{id}/cancel": (),
     "/admin/jobs/cancel-active": (), "/admin/jobs/retry-failed": (),
     "/admin/jobs/clean": ("days",), "/admin/queues/{queue}/pause": (),
-    "/admin/queues/{queue}/resume": (),
+    "/admin/queues/{queue}/resume": (), "/people/{id}/remove": (),
+    "/people/{id}/keep": (), "/people/{id}/invite": (),
 }  # fmt: skip
 # With a valid token these two end the session the next examples need; their refusals
 # without one are generated like every other POST's.
 ENDS_THE_SESSION = ("/logout", "/logout-everywhere", "/account/delete")
-PARAMS = ("page", "sort", "limit", "offset", "next", "code", "state", "error", "status",
+PARAMS = ("page", "sort", "limit", "offset", "next", "code", "state", "error", "status", "with",
           "actor", "subject", "since", "before", "notice", "n", "friend_code", "days",
           "csrf_token", "hx-request", "")  # fmt: skip
 FRAGMENTS = (

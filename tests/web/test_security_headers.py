@@ -61,3 +61,12 @@ def test_no_template_holds_inline_script_style_or_event_handlers():
     for template in TEMPLATES.rglob("*.html"):
         found = inline.findall(template.read_text())
         assert found == [], f"{template.relative_to(ROOT)}: {found}"
+
+
+def test_the_welcome_page_that_names_a_person_is_never_cached(web, sign_in):
+    ben = sign_in("ben")
+
+    welcome = web.get(f"/compare/{ben.friend_code}")
+
+    assert "Ben" in welcome.text
+    assert welcome.headers["Cache-Control"] == "private, no-store"

@@ -17,19 +17,17 @@ from web.routes import (
     home,
     ops_api,
     pages,
+    people,
 )
+
+# In the order Bottle matches them; no two modules share a route.
+MODULES = (
+    pages, auth, home, people, compare, artists, api, health, ops_api,
+    admin, admin_dead, admin_schedules,
+)  # fmt: skip
 
 
 def mount_all(app: bottle.Bottle, services: Services) -> None:
     """Add every route to ``app``."""
-    pages.mount(app, services)
-    auth.mount(app, services)
-    home.mount(app, services)
-    compare.mount(app, services)
-    artists.mount(app, services)
-    api.mount(app, services)
-    health.mount(app, services)
-    ops_api.mount(app, services)
-    admin.mount(app, services)
-    admin_dead.mount(app, services)
-    admin_schedules.mount(app, services)
+    for module in MODULES:
+        module.mount(app, services)

@@ -44,11 +44,12 @@ from web.http.auth_guard import admin_only
 from web.http.request_context import page_error, render
 from web.http.services import Services
 from web.state import refused_sign_ins
+from web.views.admin import admin_page as _admin_page
 from web.views.admin import audit as _audit
 from web.views.admin import back as _back
 from web.views.admin import confirm as _confirm
-from web.views.admin import notice as _notice
 from web.views.admin import who as _who
+from web.views.admin import with_job as _with_job
 
 PAGE_SIZE = 50
 SINCE = {"15m": 15, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60, "30d": 30 * 24 * 60}
@@ -74,10 +75,10 @@ def overview_values() -> dict[str, Any]:
         },
         "daily_budget": settings.spotify_daily_budget,
         # Spotify's Development Mode cap: the operator sees how many places are left.
-        "people": User.select().count() if settings.spotify_app_mode == "development" else None,
+        "people": User.count_all() if settings.spotify_app_mode == "development" else None,
         "people_cap": DEVELOPMENT_MODE_PEOPLE,
         "refused_sign_ins": None,
-        "active": {s: JobRun.select().where(JobRun.status == s).count() for s in ACTIVE},
+        "active": JobRun.count_by_status(ACTIVE),
         "failures": JobRun.search(status=FAILED, limit=5),
         "audit": AuditEntry.latest(limit=8),
         "now": utcnow(),
@@ -134,11 +135,6 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]] | str:
     return given, args
 
 
-def _job_or_none(job_id: str) -> JobRun | None:
-    number = request_context.whole_number(job_id, 11)
-    return None if number is None else JobRun.get_or_none(JobRun.id == number)
-
-
 def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the dashboard's pages and actions to ``app``."""
 
@@ -146,7 +142,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @admin_only
     def overview() -> str:
         template = "admin/_overview.html" if request_context.is_htmx() else "admin/overview.html"
-        return render(template, notice=_notice(), tab="overview", **overview_values())
+        return _admin_page(template, "overview", **overview_values())
 
     @app.get("/admin/jobs")
     @admin_only
@@ -159,24 +155,21 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         more = len(runs) > PAGE_SIZE
         runs = runs[:PAGE_SIZE]
         older = urlencode({**given, "before": runs[-1].id}) if more else None
-        return render(
+        return _admin_page(
             "admin/jobs.html",
+            "failed" if given == {"status": FAILED} else "jobs",
             runs=runs,
             filters=given,
             older=older,
             statuses=STATUSES,
             since_choices=list(SINCE),
-            notice=_notice(),
-            tab="failed" if given == {"status": FAILED} else "jobs",
-            active_count=JobRun.select().where(JobRun.status.in_(ACTIVE)).count(),
+            active_count=JobRun.active_count(),
         )
 
     @app.get("/admin/jobs/<job_id>")
     @admin_only
-    def job_page(job_id: str) -> str:
-        job = _job_or_none(job_id)
-        if job is None:
-            return page_error(404, "There is no job with that id.", "No such job")
+    @_with_job
+    def job_page(job: JobRun) -> str:
         position = None
         ref = services.redis_ref
         if ref is not None:
@@ -185,14 +178,13 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             except (redis.RedisError, OSError):
                 position = None
         template = "admin/_job.html" if request_context.is_htmx() else "admin/job.html"
-        html = render(
+        html = _admin_page(
             template,
+            "jobs",
             job=job,
             position=position,
             retryable=job.status in RETRYABLE,
-            notice=_notice(),
             now=utcnow(),
-            tab="jobs",
         )
         if request_context.is_htmx() and not job.is_active:
             bottle.response.status = 286  # htmx: stop polling
@@ -200,10 +192,8 @@ def mount(app: bottle.Bottle, services: Services) -> None:
 
     @app.post("/admin/jobs/<job_id>/retry")
     @admin_only
-    def retry(job_id: str) -> str | bottle.HTTPResponse:
-        job = _job_or_none(job_id)
-        if job is None:
-            return page_error(404, "There is no job with that id.", "No such job")
+    @_with_job
+    def retry(job: JobRun) -> str | bottle.HTTPResponse:
         try:
             result = retry_job(job, requested_by=_who())
         except JobActionError as problem:
@@ -214,10 +204,8 @@ def mount(app: bottle.Bottle, services: Services) -> None:
 
     @app.post("/admin/jobs/<job_id>/cancel")
     @admin_only
-    def cancel(job_id: str) -> str | bottle.HTTPResponse:
-        job = _job_or_none(job_id)
-        if job is None:
-            return page_error(404, "There is no job with that id.", "No such job")
+    @_with_job
+    def cancel(job: JobRun) -> str | bottle.HTTPResponse:
         outcome = job.request_cancel()
         if outcome == "finished":
             return page_error(409, f"The job already ended {job.status}.", "Cannot cancel")
@@ -227,12 +215,11 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.get("/admin/jobs/cancel-active")
     @admin_only
     def confirm_cancel_all() -> str:
-        n = JobRun.select().where(JobRun.status.in_(ACTIVE)).count()
+        n = JobRun.active_count()
         return _confirm(
             "Cancel everything",
             f"{n:,} jobs are queued, running or retrying. Each will be asked to stop: a "
             "waiting one at once, a running one at its next page.",
-            "/admin/jobs/cancel-active",
             f"Cancel {n:,} jobs",
             "/admin/jobs",
             "jobs",
@@ -249,13 +236,13 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.get("/admin/jobs/retry-failed")
     @admin_only
     def confirm_retry_failed() -> str:
-        n = _retryable_failed()
+        # What retry_all_failed looks at: the newest failures, of the actors it can send.
+        n = JobRun.newest_failed_count(QUEUE_OF.keys(), limit=RETRY_ALL_LIMIT)
         return _confirm(
             "Retry all failed",
             f"{n:,} failed runs will be looked at (the newest, {RETRY_ALL_LIMIT:,} at most). "
             "The newest failure of each person or job that nothing ran again since is sent "
             "as a new run.",
-            "/admin/jobs/retry-failed",
             "Retry the failed jobs",
             "/admin/jobs",
             "jobs",
@@ -289,10 +276,12 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if ref is None:
             return page_error(503, "Redis is not configured, so queues cannot be paused.")
         try:
-            (pause_queue if action == "pause" else resume_queue)(ref, queue)
+            changed = (pause_queue if action == "pause" else resume_queue)(ref, queue)
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; the queue was not changed.")
-        _audit(action, f"queue:{queue}")
+        _audit(action, f"queue:{queue}", int(changed))
+        if action == "resume" and not changed:
+            return _back("/admin", "not-paused")
         return _back("/admin", "paused" if action == "pause" else "resumed")
 
     @app.post("/admin/spotify/<kind:re:api|open>/resume")
@@ -307,7 +296,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; the pause was not ended.")
         _audit("resume", f"spotify:{kind}", int(ended))
-        return _back("/admin", "resumed")
+        return _back("/admin", "spotify-resumed" if ended else "not-paused")
 
     @app.get("/admin/audit")
     @admin_only
@@ -318,18 +307,3 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         return render(
             "admin/audit.html", entries=entries[:AUDIT_PAGE], older=older, tab="audit", notice=None
         )
-
-
-def _retryable_failed() -> int:
-    """How many failed runs "Retry all failed" looks at: the newest, RETRY_ALL_LIMIT at most.
-
-    Bounded, so that it reads at most that many entries of the (status, id) index instead
-    of counting every failure the table holds.
-    """
-    newest = (
-        JobRun.select(JobRun.id)
-        .where(JobRun.status == FAILED)
-        .order_by(JobRun.id.desc())
-        .limit(RETRY_ALL_LIMIT)
-    )
-    return JobRun.select().where(JobRun.id.in_(newest) & JobRun.actor.in_(list(QUEUE_OF))).count()

@@ -13,9 +13,9 @@ from models import JobRun
 from ops import dead_letters as dead
 from web.http import request_context
 from web.http.auth_guard import admin_only
-from web.http.request_context import page_error, render
+from web.http.request_context import page_error
 from web.http.services import Services
-from web.views.admin import audit, back, confirm, notice, redis_or_error
+from web.views.admin import admin_page, audit, back, confirm, redis_or_error
 
 
 def mount(app: bottle.Bottle, services: Services) -> None:
@@ -40,15 +40,14 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         letters = letters[: dead.PAGE]
         tracked = JobRun.ids_by_message_id([x.message_id for x in letters])
         older = skip + dead.PAGE if more else None
-        return render(
+        return admin_page(
             "admin/dead.html",
+            "dead",
             queue=queue,
             counts=counts,
             letters=letters,
             tracked=tracked,
             older=older,
-            tab="dead",
-            notice=notice(),
         )
 
     @app.get("/admin/dead/<queue>/all/<action:re:requeue|delete>")
@@ -64,7 +63,6 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         return confirm(
             f"{action.title()} every dead letter of {queue}",
             f"{n:,} dead messages of the {queue} queue will be {verb}.",
-            f"/admin/dead/{queue}/all/{action}",
             f"{action.title()} {n:,} messages",
             f"/admin/dead?queue={queue}",
             "dead",
@@ -82,16 +80,15 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return page_error(404, "There is no dead message with that id.", "No such message")
         try:
             if which == "all":
-                fn = dead.requeue_all_dead if action == "requeue" else dead.delete_all_dead
-                n = fn(ref, queue)
+                every = dead.requeue_all_dead if action == "requeue" else dead.delete_all_dead
+                n = every(ref, queue)
             else:
-                fn = dead.requeue_dead if action == "requeue" else dead.delete_dead
-                n = fn(ref, queue, [which])
+                some = dead.requeue_dead if action == "requeue" else dead.delete_dead
+                n = some(ref, queue, [which])
                 if n == 0:
                     return page_error(404, "That message is no longer dead-lettered.", "Gone")
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; nothing was changed.")
         audit(action, f"dead:{queue}:{which}", n)
-        return back(
-            f"/admin/dead?queue={queue}", "requeued" if action == "requeue" else "deleted", n
-        )
+        notice = "requeued" if action == "requeue" else "deleted"
+        return back("/admin/dead", notice, n, queue=queue)

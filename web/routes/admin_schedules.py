@@ -13,9 +13,9 @@ from jobs import queueing
 from models.db import utcnow
 from ops.schedules import SCHEDULES, TRACKED, schedules
 from web.http.auth_guard import admin_only
-from web.http.request_context import page_error, render
+from web.http.request_context import page_error
 from web.http.services import Services
-from web.views.admin import audit, back, notice, redis_or_error, who
+from web.views.admin import admin_page, audit, back, redis_or_error, who
 
 
 def mount(app: bottle.Bottle, services: Services) -> None:
@@ -31,15 +31,14 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             status = scheduler_status(ref) if ref is not None else None
         except (redis.RedisError, OSError) as error:
             redis_error = f"Redis is not answering ({type(error).__name__})"
-        return render(
+        return admin_page(
             "admin/schedules.html",
+            "schedules",
             schedules=schedules(now),
             tracked=TRACKED,
             scheduler=status,
             redis_error=redis_error,
             now=now,
-            tab="schedules",
-            notice=notice(),
         )
 
     @app.post("/admin/schedules/<actor>/run")

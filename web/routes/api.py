@@ -6,10 +6,12 @@ The key names are a contract: scripts rely on them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from functools import wraps
 
 import bottle
 
-from models import JobRun, User
+from models import ComparedWith, JobRun, User
 from models.comparison import PersonSummary
 from models.job_run import JobStatus, user_subject
 from web.http import request_context
@@ -18,7 +20,7 @@ from web.http.request_context import as_json
 from web.http.services import Services
 from web.state.comparison_cache import ComparisonRefused
 from web.views.comparison import ask_for_missing_counts, read_comparison
-from web.views.friend_codes import find_friend
+from web.views.friends import find_friend
 from web.views.sync_status import queue_position, sync_state
 
 
@@ -85,6 +87,11 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return as_json({"error": problem}, status=status)
         if friend.id == me.id:
             return as_json({"error": "that is your own friend code"}, status=400)
+        if not ComparedWith.can_see(me, friend):
+            # A GET grants nothing: typing the code (POST /compare) is what lets you in.
+            return as_json(
+                {"error": "not shared with you: compare first with POST /compare"}, status=403
+            )
         query = bottle.request.query
         limit = request_context.whole_number(query.get("limit") or "50", 4)
         offset = request_context.whole_number(query.get("offset") or "0", 8)
@@ -127,18 +134,14 @@ def mount(app: bottle.Bottle, services: Services) -> None:
 
     @app.get("/api/jobs/<job_id>")
     @login_required(otherwise=api_not_signed_in)
-    def api_job(me: User, job_id: str) -> str:
-        job = visible_job(me, job_id)
-        if job is None:
-            return as_json({"error": "no such job"}, status=404)
+    @with_visible_job
+    def api_job(me: User, job: JobRun) -> str:
         return as_json(_job(job))
 
     @app.post("/api/jobs/<job_id>/cancel")
     @login_required(otherwise=api_not_signed_in)
-    def api_cancel_job(me: User, job_id: str) -> str:
-        job = visible_job(me, job_id)
-        if job is None:
-            return as_json({"error": "no such job"}, status=404)
+    @with_visible_job
+    def api_cancel_job(me: User, job: JobRun) -> str:
         outcome = job.request_cancel()
         if outcome == "finished":
             return as_json({**_job(job), "error": f"the job already ended {job.status}"}, 409)
@@ -152,3 +155,17 @@ def visible_job(me: User, job_id: str) -> JobRun | None:
     if job is None or (job.subject != user_subject(me.id) and not request_context.is_admin(me)):
         return None
     return job
+
+
+def with_visible_job(handler: Callable[[User, JobRun], str]) -> Callable[[User, str], str]:
+    """Call a ``/api/jobs/<job_id>`` route with that job when ``me`` may see it, else
+    answer 404 (the same for someone else's job as for none)."""
+
+    @wraps(handler)
+    def find_job(me: User, job_id: str) -> str:
+        job = visible_job(me, job_id)
+        if job is None:
+            return as_json({"error": "no such job"}, status=404)
+        return handler(me, job)
+
+    return find_job

@@ -1,19 +1,19 @@
 """An artist's own page: its monthly listeners over the months held, and who has it.
 
-It is reached from a comparison, so the friend comes in the query (``?with=<code>``) and
-is found the same way as a typed code, under the same guess limit.
+It is reached from a comparison, so the friend comes in the query (``?with=<id>``), and
+is shown only when they have let the signed-in person see their library.
 """
 
 from __future__ import annotations
 
 import bottle
 
-from models import Artist, ArtistListeners, User, UserArtist
+from models import Artist, ArtistListeners, ComparedWith, User, UserArtist
 from web.http.auth_guard import login_required, sign_in_first
 from web.http.request_context import page_error, render
 from web.http.services import Services
 from web.views.comparison import shown_image
-from web.views.friend_codes import find_friend
+from web.views.friends import shared_friend
 from web.views.listener_chart import listener_chart, short_count
 
 
@@ -24,16 +24,15 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @login_required(otherwise=sign_in_first)
     def artist_page(me: User, spotify_id: str) -> str:
         artist = Artist.get_or_none(Artist.spotify_id == spotify_id[:64])
-        if artist is None:
+        # Only someone who has the artist, or sees the library of someone who has it, learns
+        # that overlap holds it: everyone else gets the answer for no artist at all.
+        if artist is None or not ComparedWith.artist_visible(me, artist.id):
             return page_error(404, "overlap knows no artist by that id.", title="No such artist")
         friend = None
-        code = bottle.request.query.get("with")
-        if code:
-            friend, problem, status = find_friend(code, malformed_status=400)
+        if "with" in bottle.request.query:
+            friend = shared_friend(me, bottle.request.query.get("with") or "")
             if friend is None:
-                return page_error(status, problem or "", title="Cannot compare")
-            if friend.id == me.id:
-                friend = None  # Your own code names only you.
+                return page_error(404, "There is no comparison here.", title="Cannot compare")
         people = [me.id] if friend is None else [me.id, friend.id]
         sources = UserArtist.sources_of(people, artist.id)
         history = ArtistListeners.history(artist.id)

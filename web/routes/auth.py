@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 from urllib.parse import quote
 
 import bottle
 import redis
 
+from config.settings import Settings
 from models import User
 from models.db import utcnow
 from spotify.client import SpotifyClient, profile_image
 from spotify.errors import NeedsReauth, NotRegistered, SpotifyError
-from spotify.oauth import authorize_url, exchange_code
+from spotify.oauth import TokenInfo, authorize_url, exchange_code
 from web.http import request_context
 from web.http.auth_guard import login_required, sign_in_first
 from web.http.log_safe import safe_logger
 from web.http.request_context import page_error, render, safe_next, see_other
 from web.http.services import Services
+from web.http.session import Session
 from web.state import refused_sign_ins
 
 logger = safe_logger(__name__)
@@ -49,49 +52,13 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     def callback() -> str | bottle.HTTPResponse:
         session = request_context.session()
         query = bottle.request.query
-        expected = session.pop("oauth_state", None)
-        if query.get("error"):
-            return page_error(
-                400,
-                "You did not allow overlap to read your Spotify library, so you are not "
-                "signed in. You can try again whenever you like.",
-                title="Not signed in",
-            )
-        # As bytes: compare_digest refuses a str with non-ASCII characters (a 500).
-        given = query.get("state", "").encode("utf-8", "surrogateescape")
-        if not expected or not secrets.compare_digest(given, str(expected).encode()):
-            return page_error(
-                400,
-                "This sign-in link is out of date or was not started here. Please sign in again.",
-                title="Sign-in expired",
-            )
-        code = query.get("code", "")
-        if not code or len(code) > 2048:
-            return page_error(400, "Spotify sent no sign-in code. Please sign in again.")
-        settings = request_context.settings()
-        try:
-            token = exchange_code(settings, code)
-            with SpotifyClient(settings, token.access_token) as client:
-                profile = client.me()
-        except NotRegistered:
-            # Through Spotify's consent page, then refused: a Development Mode app and
-            # someone not on its user list. No account is made; the operator sees it on
-            # /admin and can add them.
-            _note_refused_sign_in()
-            return render("not_registered.html", status=403)
-        except NeedsReauth:
-            return page_error(
-                400,
-                "This sign-in code was already used or has expired. Please sign in again.",
-                title="Sign-in expired",
-            )
-        except SpotifyError as exc:
-            logger.warning("sign-in failed: %s", exc)
-            return page_error(
-                502,
-                "Spotify did not answer the sign-in. Please try again in a moment.",
-                title="Spotify is not answering",
-            )
+        refused = _callback_refused(query, session.pop("oauth_state", None))
+        if refused is not None:
+            return refused
+        signed_in = _spotify_profile(request_context.settings(), query.get("code", ""))
+        if not isinstance(signed_in, tuple):
+            return signed_in
+        token, profile = signed_in
         known = User.get_or_none(User.spotify_id == profile["id"])
         # Someone whose refresh token Spotify refused gets a sync now, however recent the last.
         signing_in_again = known is not None and known.needs_reauth
@@ -102,11 +69,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             image_url=profile_image(profile),
         )
         target = safe_next(session.get("next"))
-        session.clear()
-        session["uid"] = user.id
-        session["spotify_id"] = user.spotify_id
-        session["sv"] = user.session_version
-        session["signed_in_at"] = utcnow().isoformat()
+        _start_session(session, user)
         # Signing in asks for a sync of a stale library (the design: pages fill in as jobs land).
         job = services.request_sync(user, force=signing_in_again)
         if user.last_synced_at is None and job is not None:
@@ -129,3 +92,62 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         user.end_sessions()
         request_context.session().clear()
         return see_other("/")
+
+
+def _callback_refused(query: bottle.FormsDict, expected: object) -> str | None:
+    """The page refusing a callback that did not come from a sign-in begun here, else None."""
+    if query.get("error"):
+        return page_error(
+            400,
+            "You did not allow overlap to read your Spotify library, so you are not "
+            "signed in. You can try again whenever you like.",
+            title="Not signed in",
+        )
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a 500).
+    given = query.get("state", "").encode("utf-8", "surrogateescape")
+    if not expected or not secrets.compare_digest(given, str(expected).encode()):
+        return page_error(
+            400,
+            "This sign-in link is out of date or was not started here. Please sign in again.",
+            title="Sign-in expired",
+        )
+    code = query.get("code", "")
+    if not code or len(code) > 2048:
+        return page_error(400, "Spotify sent no sign-in code. Please sign in again.")
+    return None
+
+
+def _spotify_profile(settings: Settings, code: str) -> tuple[TokenInfo, dict[str, Any]] | str:
+    """The token and profile Spotify gives for ``code``, or the page saying why not."""
+    try:
+        token = exchange_code(settings, code)
+        with SpotifyClient(settings, token.access_token) as client:
+            return token, client.me()
+    except NotRegistered:
+        # Through Spotify's consent page, then refused: a Development Mode app and someone
+        # not on its user list. No account is made; the operator sees it on /admin and can
+        # add them.
+        _note_refused_sign_in()
+        return render("not_registered.html", status=403)
+    except NeedsReauth:
+        return page_error(
+            400,
+            "This sign-in code was already used or has expired. Please sign in again.",
+            title="Sign-in expired",
+        )
+    except SpotifyError as exc:
+        logger.warning("sign-in failed: %s", exc)
+        return page_error(
+            502,
+            "Spotify did not answer the sign-in. Please try again in a moment.",
+            title="Spotify is not answering",
+        )
+
+
+def _start_session(session: Session, user: User) -> None:
+    """A new session for ``user``: nothing of the signed-out one is kept."""
+    session.clear()
+    session["uid"] = user.id
+    session["spotify_id"] = user.spotify_id
+    session["sv"] = user.session_version
+    session["signed_in_at"] = utcnow().isoformat()

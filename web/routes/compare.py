@@ -1,5 +1,11 @@
 """Comparing with a friend: the code form, and the page that fills in as the jobs land.
 
+A friend code only opens the door: typing it (``POST /compare``, with the CSRF token) or
+pressing "Compare with Ana" on the page a code's link shows lets the two of you see each
+other's library (``models/compared.py``). Opening anything by GET grants nothing. The
+comparison itself lives at ``/with/<id>``, which answers only someone let in, so no page
+ever hands out a friend code.
+
 The page never calls Spotify. It asks for a sync of either person whose data is missing
 or stale, renders what the database has, and an htmx fragment polls every two seconds
 until both syncs are done and every shared artist has this month's listener count (or was
@@ -23,7 +29,7 @@ from web.views.comparison import (
     ask_for_missing_counts,
     read_comparison,
 )
-from web.views.friend_codes import find_friend
+from web.views.friends import find_friend, shared_friend
 
 
 def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
@@ -40,6 +46,8 @@ def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
     friend, problem, status = find_friend(normalized)
     if friend is None:
         return page_error(status, problem or "", title="This link does not work")
+    # It names a person: no shared cache or browser history keeps it.
+    bottle.response.set_header("Cache-Control", "private, no-store")
     return render(
         "welcome.html",
         friend=friend,
@@ -48,17 +56,27 @@ def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
     )
 
 
+def _sign_in_and_return(person: str, **_: object) -> bottle.HTTPResponse:
+    # Signed out at a comparison's address: sign in, then back to it (the id as digits only,
+    # never as typed, which could break the Location header).
+    number = request_context.whole_number(person, 18)
+    return see_other(f"/login?next=/with/{number}" if number is not None else "/login")
+
+
 OWN_CODE = "That's your own code — send it to a friend, and ask them for theirs."
+
+
+REMOVED = "{name} has taken back your access to their library. Ask them to invite you again."
+NO_COMPARISON = "There is no comparison here."
 
 
 def _form_refused(status: int, problem: str, typed: str) -> str:
     # The error goes under the field with what was typed kept, never on a page of its own:
     # htmx swaps the form in place (a 200, or htmx would not swap it); without JavaScript
     # the same form comes back on a small page with the real status.
-    values = {"compare_error": problem, "typed_code": typed[:64]}
     if request_context.is_htmx():
-        return render("_compare_form.html", **values)
-    return render("compare_form.html", status=status, **values)
+        return render("_compare_form.html", compare_error=problem, typed_code=typed[:64])
+    return render("compare_form.html", status=status, compare_error=problem, typed_code=typed[:64])
 
 
 def mount(app: bottle.Bottle, services: Services) -> None:
@@ -73,19 +91,40 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return _form_refused(status, problem or "", typed)
         if friend.id == me.id:
             return _form_refused(400, OWN_CODE, typed)
+        # The one act that lets the two of you see each other's library.
+        if not ComparedWith.let_in(me, friend):
+            return _form_refused(403, REMOVED.format(name=friend.name), typed)
         if request_context.is_htmx():
             # htmx swaps what it gets; a redirect of the whole page is asked in a header.
-            bottle.response.set_header("HX-Redirect", f"/compare/{friend.friend_code}")
+            bottle.response.set_header("HX-Redirect", f"/with/{friend.id}")
             return ""
-        return see_other(f"/compare/{friend.friend_code}")
+        return see_other(f"/with/{friend.id}")
 
     @app.get("/compare/<code>")
     @login_required(otherwise=_sign_in_and_come_back)
-    def compare_page(me: User, code: str) -> str | bottle.HTTPResponse:
-        asked = _comparison_asked(me, code)
-        if not isinstance(asked, tuple):
+    def compare_code(me: User, code: str) -> str | bottle.HTTPResponse:
+        # A code's link: straight to the comparison for someone already let in, else the
+        # page that asks (its button is the POST above). Following the link grants nothing.
+        friend, problem, status = find_friend(code, malformed_status=404)
+        if friend is None or friend.id == me.id:
+            status, problem = (status, problem or "") if friend is None else (400, OWN_CODE)
+            if request_context.is_htmx():
+                return page_error(status, problem, title="Cannot compare")
+            return _form_refused(status, problem, code)
+        if ComparedWith.can_see(me, friend):
+            return see_other(f"/with/{friend.id}")
+        return render("compare_ask.html", friend=friend, code=friend.friend_code)
+
+    @app.get("/with/<person>")
+    @login_required(otherwise=_sign_in_and_return)
+    def compare_page(me: User, person: str) -> str | bottle.HTTPResponse:
+        friend = shared_friend(me, person)
+        if friend is None:
+            return page_error(404, NO_COMPARISON, title="Cannot compare")
+        asked = _page_and_sort()
+        if isinstance(asked, str):
             return asked
-        friend, page, sort = asked
+        page, sort = asked
         if request_context.is_htmx():
             return _poll(services, me, friend, page, sort)
         # Opening the page (not its polls) asks for a sync of either library that is missing
@@ -95,22 +134,25 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if isinstance(view, str):
             return view
         ask_for_missing_counts(services, view)
-        # Opening a comparison puts it on both people's lists, as Blend does.
-        ComparedWith.record(me, friend, view["c"].match)
+        # Both rows show when it was opened and its match (opening grants nothing).
+        ComparedWith.opened(me, friend, view["c"].match)
         return render("compare.html", **view)
 
-    @app.get("/compare/<code>/only-<side:re:you|them>")
-    @login_required(otherwise=_sign_in_and_come_back)
-    def only_one_side(me: User, code: str, side: str) -> str | bottle.HTTPResponse:
-        friend, problem, status = find_friend(code, malformed_status=404)
+    @app.get("/with/<person>/only-<side:re:you|them>")
+    @login_required(otherwise=_sign_in_and_return)
+    def only_one_side(me: User, person: str, side: str) -> str | bottle.HTTPResponse:
+        friend = shared_friend(me, person)
         if friend is None:
-            return page_error(status, problem or "", title="Cannot compare")
-        if friend.id == me.id:
-            return page_error(400, OWN_CODE)
+            return page_error(404, NO_COMPARISON, title="Cannot compare")
         page = request_context.whole_number(bottle.request.query.get("page") or "1", 5) or 0
         if page < 1:
             return page_error(400, "That page of the list does not exist.")
         owner, other = (me, friend) if side == "you" else (friend, me)
+        try:
+            # Computed from both libraries each time: it counts against the same budget.
+            services.comparisons.spend(me.id)
+        except ComparisonRefused as refused:
+            return page_error(refused.status, str(refused), title="Cannot compare")
         total, artists = only_page(
             owner, other, current_month(), limit=COMPARISON_PAGE_SIZE,
             offset=(page - 1) * COMPARISON_PAGE_SIZE,
@@ -119,7 +161,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             "compare_only.html",
             friend=friend,
             side=side,
-            code=friend.friend_code,
+            base=f"/with/{friend.id}",
             total=total,
             artists=artists,
             page=page,
@@ -134,24 +176,15 @@ def sync_stale_libraries(services: Services, me: User, friend: User) -> None:
     services.request_sync(friend, requested_by="comparison")
 
 
-def _comparison_asked(me: User, code: str) -> tuple[User, int, str] | str | bottle.HTTPResponse:
-    """The friend, page and sort a comparison's address asks for, or the answer refusing it.
-
-    A poll (htmx) is never answered with a form: the error page's 4xx stops it. A wrong page
-    or sort is refused before anything is asked of the workers.
-    """
-    friend, problem, status = find_friend(code, malformed_status=404)
-    if friend is None or friend.id == me.id:
-        status, problem = (status, problem or "") if friend is None else (400, OWN_CODE)
-        if request_context.is_htmx():
-            return page_error(status, problem, title="Cannot compare")
-        return _form_refused(status, problem, code)
+def _page_and_sort() -> tuple[int, str] | str:
+    """The page and sort the query asks for, or the page refusing them. A wrong page or
+    sort is refused before anything is asked of the workers."""
     query = bottle.request.query
     page = request_context.whole_number(query.get("page") or "1", 5) or 0
     sort = query.get("sort") or "listeners"
     if page < 1 or sort not in SORTS:
         return page_error(400, "That page of the comparison does not exist.")
-    return friend, page, sort
+    return page, sort
 
 
 def _read(services: Services, me: User, friend: User, page: int, sort: str) -> dict | str:

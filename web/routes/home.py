@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import quote
 
 import bottle
@@ -27,7 +28,7 @@ def _landing(*_: object, **__: object) -> str:
     return render("landing.html")
 
 
-def _next_refresh(user: User) -> object:
+def _next_refresh(user: User) -> dt.datetime | None:
     return next_refresh_at(user, request_context.settings().refresh_cooldown_seconds)
 
 
@@ -67,13 +68,6 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             # A profile picture is shown only from a host the page's CSP allows.
             picture_of=shown_image,
         )
-
-    @app.post("/people/<other_id:int>/remove")
-    @login_required(otherwise=sign_in_first)
-    def remove_person(user: User, other_id: int) -> bottle.HTTPResponse:
-        # Hides the comparison from this person's list only; the friend keeps theirs.
-        ComparedWith.remove(user, other_id)
-        return see_other("/")
 
     @app.get("/sync-status")
     @login_required(otherwise=not_signed_in_page("Sign in to see your sync."))
@@ -129,8 +123,11 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.post("/friend-code")
     @login_required(otherwise=sign_in_first)
     def new_friend_code(user: User) -> bottle.HTTPResponse:
-        # The old code stops working at once: nothing else keeps it.
+        # The old code stops working at once, and so does the sight of everyone let in
+        # through it whom the person did not keep.
+        old_code = user.friend_code
         user.regenerate_friend_code()
+        ComparedWith.end_code(user, old_code)
         return see_other("/")
 
     @app.post("/account/delete")

@@ -39,8 +39,10 @@ def _metrics_refusal() -> str | None:
     if authorization:
         scheme, _, given = authorization.partition(" ")
         # As bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 401).
-        matches = bool(token) and hmac.compare_digest(
-            given.strip().encode("latin-1"), token.encode()
+        matches = (
+            token is not None
+            and token != ""
+            and hmac.compare_digest(given.strip().encode("latin-1"), token.encode())
         )
         if scheme.lower() == "bearer" and matches:
             return None

@@ -125,6 +125,22 @@ class ComparisonCache:
             log.warning("could not cache a comparison: %s", error)
         return result
 
+    def spend(self, user_id: int) -> None:
+        """Count one computation from libraries that no cache answers (the "only you" and
+        "only them" pages): raises ``TooManyComputes`` when the minute's budget is spent.
+        Without Redis nothing is counted, as for the comparison itself."""
+        if self.ref is None:
+            return
+        try:
+            allowed = self._may_compute(self.ref.client, user_id)
+        except redis.RedisError as error:
+            log.warning("comparison budget unavailable, computing: %s", error)
+            return
+        if not allowed:
+            raise TooManyComputes(
+                "You asked for many comparisons at once. Wait a minute and try again."
+            )
+
     def budget_key(self, user_id: int) -> str:
         """The key counting the person's uncached computations this minute."""
         assert self.ref is not None
@@ -144,5 +160,5 @@ class ComparisonCache:
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP_S)
             if (found := client.get(key)) is not None:
-                return found
+                return found if isinstance(found, bytes) else str(found).encode()
         return None

@@ -11,6 +11,8 @@ unless a trusted proxy set it: ``web/http/client_address.py``).
 
 from __future__ import annotations
 
+import contextlib
+
 import redis
 
 from config.redis_ref import RedisRef
@@ -22,8 +24,31 @@ MAX_ADDRESS_FAILURES = 100
 WINDOW_S = 600
 
 
+# Takes one guess from the count at KEYS[1] (its window starting with the first): 1 while
+# the count is within ARGV[1], else 0. One script, so that simultaneous guesses cannot all
+# read a count below the limit before any of them adds to it.
+_TAKE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[1]) then return 0 end
+return 1
+"""
+# Gives a guess back, unless its window has ended meanwhile (a DECR would then make a
+# count of -1 that never expires).
+_GIVE_BACK = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECR', KEYS[1]) end
+"""
+
+
 class GuessGuard:
-    """Counts wrong friend codes and says when to stop accepting more."""
+    """Counts friend-code guesses and says when to stop accepting more.
+
+    A guess is taken from the count before the code is looked up, and given back when
+    the code was right: only wrong codes stay counted, and a burst cannot overrun the
+    limit. A signed-in person's own count decides for them; a signed-out visitor's,
+    their address's (so an anonymous flood from a shared address never locks out the
+    people signed in behind it).
+    """
 
     def __init__(self, ref: RedisRef | None) -> None:
         self.ref = ref
@@ -34,34 +59,26 @@ class GuessGuard:
         return ref.key("guesses", "user", str(user_id))
 
     @staticmethod
-    def _keys(ref: RedisRef, user_id: int | None, address: str) -> list[str]:
-        # Signed out (the welcome page of a share link), only the address counts.
-        mine = [GuessGuard.user_key(ref, user_id)] if user_id is not None else []
-        return [*mine, ref.key("guesses", "addr", address)]
+    def _key_and_limit(ref: RedisRef, user_id: int | None, address: str) -> tuple[str, int]:
+        if user_id is not None:
+            return GuessGuard.user_key(ref, user_id), MAX_FAILURES
+        return ref.key("guesses", "addr", address), MAX_ADDRESS_FAILURES
 
-    def blocked(self, user_id: int | None, address: str) -> bool:
-        """Whether this person or address has guessed wrong too often lately."""
+    def take(self, user_id: int | None, address: str) -> bool:
+        """Take one guess: False when this person (or signed-out address) has guessed
+        wrong too often lately. Give it back with ``give_back`` when the code was right."""
         if self.ref is None:
-            return False
+            return True
+        key, limit = self._key_and_limit(self.ref, user_id, address)
         try:
-            *mine, here = self.ref.client.mget(self._keys(self.ref, user_id, address))
+            return bool(self.ref.client.eval(_TAKE, 1, key, limit, WINDOW_S))
         except redis.RedisError:
-            return False
-        return any(int(c or 0) >= MAX_FAILURES for c in mine) or (
-            int(here or 0) >= MAX_ADDRESS_FAILURES
-        )
+            return True
 
-    def failed(self, user_id: int | None, address: str) -> None:
-        """Count one wrong code."""
+    def give_back(self, user_id: int | None, address: str) -> None:
+        """Return the guess a right code took."""
         if self.ref is None:
             return
-        try:
-            with self.ref.client.pipeline() as pipe:
-                for key in self._keys(self.ref, user_id, address):
-                    # The window starts with the first wrong code (SET NX, not EXPIRE NX,
-                    # which the embedded Redis 6 does not know).
-                    pipe.set(key, 0, ex=WINDOW_S, nx=True)
-                    pipe.incr(key)
-                pipe.execute()
-        except redis.RedisError:
-            pass
+        key, _ = self._key_and_limit(self.ref, user_id, address)
+        with contextlib.suppress(redis.RedisError):
+            self.ref.client.eval(_GIVE_BACK, 1, key)

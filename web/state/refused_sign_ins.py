@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 from config.redis_ref import RedisRef
 from models.db import utcnow
@@ -51,7 +52,8 @@ def record(ref: RedisRef, display_name: str | None = None) -> None:
 def latest(ref: RedisRef, limit: int = 20) -> list[RefusedSignIn]:
     """The newest refused sign-ins first."""
     out = []
-    for raw in ref.client.zrevrange(_key(ref), 0, limit - 1):
+    # Without scores, each member is its bytes (redis-py's types cover withscores too).
+    for raw in cast(list[bytes], ref.client.zrevrange(_key(ref), 0, limit - 1)):
         data = json.loads(raw)
         out.append(RefusedSignIn(dt.datetime.fromisoformat(data["at"]), data.get("name")))
     return out

@@ -29,7 +29,7 @@ def counts_resume_at(ref: RedisRef | None, settings: Settings) -> dt.datetime | 
         ends = [gate.paused_until(kind) for kind in COUNT_HOSTS]
     except redis.RedisError:
         return None  # Redis is away: the page answers all the same, without the time.
-    ends = [end for end in ends if end is not None]
-    if not ends:
+    known = [end for end in ends if end is not None]
+    if not known:
         return None
-    return dt.datetime.fromtimestamp(max(ends), dt.UTC).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(max(known), dt.UTC).replace(tzinfo=None)

@@ -1,17 +1,23 @@
 """What the dashboard's route modules share (``web.routes.admin``, ``admin_dead``,
-``admin_schedules``): the notices an action's redirect may carry, who is acting, the audit
-record of an action, and the page that asks before a bulk action."""
+``admin_schedules``): a page under its tab with the notice an action's redirect carries,
+who is acting, the audit record of an action, the page that asks before a bulk action,
+and the job a ``/admin/jobs/<job_id>`` route is about."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import bottle
 
 from config.redis_ref import RedisRef
-from models import AuditEntry
+from models import AuditEntry, JobRun
 from web.http import request_context
 from web.http.request_context import page_error, render, see_other
+
+Answer = TypeVar("Answer")
 
 # What an action's redirect may say: fixed sentences, filled with numbers only.
 NOTICES = {
@@ -24,6 +30,8 @@ NOTICES = {
     "cleaned": "{n} finished job runs were removed.",
     "paused": "The queue is paused: workers leave its messages waiting.",
     "resumed": "The queue is running again.",
+    "spotify-resumed": "The pause of Spotify's requests is over: the work goes on now.",
+    "not-paused": "Nothing was paused, so nothing changed.",
     "requeued": "{n} dead messages were put back on their queue.",
     "deleted": "{n} dead messages were deleted.",
     "ran": "The job was sent; this minute's scheduled tick will not be sent again.",
@@ -37,15 +45,17 @@ def notice() -> str | None:
     return text.format(n=n) if text else None
 
 
-def back(path: str, notice: str, n: int | None = None) -> bottle.HTTPResponse:
-    """The 303 after an action, naming what was done."""
-    query = {"notice": notice, **({"n": str(n)} if n is not None else {})}
+def back(path: str, notice: str, n: int | None = None, **params: str) -> bottle.HTTPResponse:
+    """The 303 after an action to ``path`` with ``params``, naming what was done."""
+    query = {**params, "notice": notice, **({"n": str(n)} if n is not None else {})}
     return see_other(f"{path}?{urlencode(query)}")
 
 
 def who() -> str:
     """Who is acting, as the audit trail and the job rows name them."""
-    return f"admin:{request_context.current_user().spotify_id}"
+    user = request_context.current_user()
+    assert user is not None, "admin_only lets only a signed-in admin act"
+    return f"admin:{user.spotify_id}"
 
 
 def audit(action: str, target: str, count: int = 1) -> None:
@@ -53,18 +63,41 @@ def audit(action: str, target: str, count: int = 1) -> None:
     AuditEntry.record(who(), action, target, count)
 
 
-def confirm(title: str, sentence: str, action: str, button: str, back: str, tab: str) -> str:
-    """A page that asks before a bulk action, saying how many things it will touch."""
+def admin_page(template: str, tab: str, **values: Any) -> str:
+    """A dashboard page under its ``tab``, with the notice its redirect named, if any."""
+    return render(template, tab=tab, notice=notice(), **values)
+
+
+def confirm(title: str, sentence: str, button: str, back: str, tab: str) -> str:
+    """A page that asks before a bulk action, saying how many things it will touch.
+
+    Its form posts to the address the page was asked at: each bulk action answers a GET
+    with this page and does its work on a POST to the same address.
+    """
     return render(
         "admin/confirm.html",
         title=title,
         sentence=sentence,
-        action=action,
+        action=bottle.request.path,
         button=button,
         back=back,
         tab=tab,
         notice=None,
     )
+
+
+def with_job(handler: Callable[[JobRun], Answer]) -> Callable[[str], Answer | str]:
+    """Call a ``/admin/jobs/<job_id>`` route with that job, or answer 404 when none has it."""
+
+    @wraps(handler)
+    def find_job(job_id: str) -> Answer | str:
+        number = request_context.whole_number(job_id, 11)
+        job = None if number is None else JobRun.by_id(number)
+        if job is None:
+            return page_error(404, "There is no job with that id.", "No such job")
+        return handler(job)
+
+    return find_job
 
 
 def redis_or_error() -> RedisRef | str:

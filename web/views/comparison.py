@@ -75,7 +75,8 @@ def read_comparison(
         "page": offset // result.limit + 1,
         "pages": max(1, -(-result.shared_count // result.limit)),
         "sort": sort,
-        "code": friend.friend_code,
+        # Where the comparison lives: by the friend's id, never their code.
+        "base": f"/with/{friend.id}",
     }
 
 

@@ -1,8 +1,9 @@
-"""The friend a typed code names, behind the guess limit (``web.state.guess_limit``)."""
+"""The friend a typed code names, behind the guess limit (``web.state.guess_limit``), and the
+friend an id names, for someone they let in (``models/compared.py``)."""
 
 from __future__ import annotations
 
-from models import User
+from models import ComparedWith, User
 from models.user import normalize_friend_code
 from web.http import request_context
 
@@ -17,11 +18,10 @@ def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str
     """The friend a typed code belongs to, or (None, why not, HTTP status)."""
     guard = request_context.services().guess_limit
     keys = _guess_keys()
-    if guard.blocked(*keys):
+    if not guard.take(*keys):
         return None, "Too many wrong codes. Wait ten minutes and try again.", 429
     code = normalize_friend_code(raw)
     if code is None:
-        guard.failed(*keys)
         return (
             None,
             "That is not a friend code: a code has ten letters and digits.",
@@ -29,6 +29,16 @@ def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str
         )
     friend = User.get_or_none(User.friend_code == code)
     if friend is None:
-        guard.failed(*keys)
         return None, "No one has that friend code. Check it with your friend.", 404
+    guard.give_back(*keys)
     return friend, None, 200
+
+
+def shared_friend(me: User, person: str) -> User | None:
+    """The person ``person`` (an id) names, when they let ``me`` see their library; None
+    alike for someone who does not exist and someone who has not let ``me`` in."""
+    number = request_context.whole_number(person, 18)
+    friend = User.get_or_none(User.id == number) if number is not None else None
+    if friend is None or friend.id == me.id or not ComparedWith.can_see(me, friend):
+        return None
+    return friend
