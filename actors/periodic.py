@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import dramatiq
 from periodiq import cron
@@ -36,28 +37,28 @@ from sync.artists import refresh_outdated_artists
 logger = logging.getLogger(__name__)
 
 
-@dramatiq.actor(
-    actor_class=ScheduledActor,
-    actor_name=queueing.REFRESH_LISTENERS,
-    queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron(SCHEDULES[queueing.REFRESH_LISTENERS]),
-    tracked=True,
-    max_retries=0,
-    time_limit=30 * 60 * 1000,
-)
+def periodic_actor(name: str, **options: Any) -> Any:
+    """The decorator of the periodic actor ``name``: sent on the periodic queue by the
+    scheduler lease's holder at its cron of ``ops.schedules``, never retried (the next tick
+    is its retry)."""
+    return dramatiq.actor(
+        actor_class=ScheduledActor,
+        actor_name=name,
+        queue_name=queueing.PERIODIC_QUEUE,
+        periodic=cron(SCHEDULES[name]),
+        max_retries=0,
+        **options,
+    )
+
+
+@periodic_actor(queueing.REFRESH_LISTENERS, tracked=True, time_limit=30 * 60 * 1000)
 def refresh_listeners() -> None:
     """Send ``update_artist`` on the bulk queue for every artist without this month's count."""
     result = refresh_outdated_artists(progress=for_job(current_job()))
     logger.info("monthly refresh: %d outdated artists sent", result.sent)
 
 
-@dramatiq.actor(
-    actor_class=ScheduledActor,
-    actor_name=queueing.RECOVER,
-    queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron(SCHEDULES[queueing.RECOVER]),
-    max_retries=0,
-)
+@periodic_actor(queueing.RECOVER)
 def recover() -> None:
     """Send again the jobs whose worker died or whose message never reached Redis, and
     start again the syncs that gave up on a failing Spotify once their time came."""
@@ -68,15 +69,7 @@ def recover() -> None:
     ref.client.set(last_tick_key(ref), str(time.time()))
 
 
-@dramatiq.actor(
-    actor_class=ScheduledActor,
-    actor_name=queueing.CLEAN_JOB_RUNS,
-    queue_name=queueing.PERIODIC_QUEUE,
-    periodic=cron(SCHEDULES[queueing.CLEAN_JOB_RUNS]),
-    tracked=True,
-    max_retries=0,
-    time_limit=30 * 60 * 1000,
-)
+@periodic_actor(queueing.CLEAN_JOB_RUNS, tracked=True, time_limit=30 * 60 * 1000)
 def clean_job_runs() -> None:
     """Remove the finished job runs older than their retention, in batches."""
     kept = retention(runtime.context().settings)

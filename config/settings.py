@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from config.private_files import tighten, write_private
@@ -45,31 +45,39 @@ DEMO_ADMIN_ID = "emma"
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
 
 
+# An int or a float setting, as read by ``_number``.
+_N = TypeVar("_N", int, float)
+
+
 class SettingsError(ValueError):
     """A setting has a value the app cannot use; the message names it."""
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, not {value}")
-    return value
+    return _number(env, name, default, minimum, int, "a whole number")
 
 
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    return _number(env, name, default, minimum, float, "a number")
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: _N,
+    minimum: _N,
+    parse: Callable[[str], _N],
+    what: str,
+) -> _N:
+    """The setting ``name`` read with ``parse``, at least ``minimum``; ``default`` when
+    unset or blank. A value that does not parse or is too small names the setting."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+        raise SettingsError(f"{name} must be {what}, not {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {value}")
     return value

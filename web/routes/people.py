@@ -14,15 +14,6 @@ from web.http.auth_guard import login_required, sign_in_first
 from web.http.request_context import page_error, see_other
 from web.http.services import Services
 
-ACTIONS: dict[str, Callable[[User, int], int]] = {
-    # At once, and the same code will not let them back in.
-    "remove": ComparedWith.remove,
-    # A new friend code leaves them in.
-    "keep": ComparedWith.keep,
-    # Only someone already on the list, by the owner's own act.
-    "invite": ComparedWith.invite,
-}
-
 
 def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the people routes to ``app``."""
@@ -36,3 +27,13 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return page_error(404, "There is no such person on your list.")
         ACTIONS[action](user, number)
         return see_other("/")
+
+
+ACTIONS: dict[str, Callable[[User, int], int]] = {
+    # At once, and the same code will not let them back in.
+    "remove": ComparedWith.remove,
+    # A new friend code leaves them in.
+    "keep": ComparedWith.keep,
+    # Only someone already on the list, by the owner's own act.
+    "invite": ComparedWith.invite,
+}
