@@ -122,6 +122,7 @@ class Catalog:
             other.users,
         )
 
+    # Compared by value (__eq__ above), so never hashed; typeshed types __hash__ as a method.
     __hash__ = None  # type: ignore[assignment]
 
     def artist(self, artist_id: str) -> Artist | None:

@@ -124,6 +124,7 @@ class Pages:
         named = artist or album or person
         if named is None or not 16 <= size <= 1024:
             return error_page(404, "Image not found")
+        # mypy cannot tie ``named is person`` to the person's type; only a person has it.
         label = named.display_name if named is person else named.name  # type: ignore[union-attr]
         return HTTPResponse(
             body=image_svg(item_id, label, size).encode(),
