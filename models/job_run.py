@@ -105,7 +105,7 @@ class JobRun(BaseModel):
     finished_at = DateTimeField(null=True)
     # Spotify's failures since the job last loaded a page (actors/retry_policy.py): how
     # many in a row, since when, and the pages it had at the last one (a failure after more
-    # pages starts the count afresh). A default in the table too: migration 0009.
+    # pages starts the count afresh). A default in the table too: migration 0010.
     failures_since_progress = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
     failing_since = DateTimeField(null=True)
     pages_at_failure = IntegerField(null=True)
