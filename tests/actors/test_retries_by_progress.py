@@ -101,9 +101,10 @@ def test_a_job_that_loads_a_page_between_failures_never_runs_out_of_tries(script
 def test_a_job_that_loads_nothing_gives_up_after_five_failures_and_says_when_it_tries_again(
     scripted, broker
 ):
-    # Given a job that loads two pages, then nothing, every try ending in a 5xx.
-    script, job_id = scripted([(2, "5xx")] + [(0, "5xx")] * 10)
+    # Given a job that loads two pages, then nothing, every try ending in a 5xx. (The time
+    # is taken before it is sent: its first try may fail before this thread runs again.)
     sent = utcnow()
+    script, job_id = scripted([(2, "5xx")] + [(0, "5xx")] * 10)
 
     done = wait_for(job_finished(job_id), timeout=60, what="the job to give up")
 
