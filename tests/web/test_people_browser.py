@@ -33,6 +33,32 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
+def check_everywhere(
+    browser, page, path: str, name: str, base: str, part: str | None = None
+) -> None:
+    """``path`` as ``page``'s person sees it at phone and desktop width, light and dark: no
+    overflow, no serious axe-core finding; a screenshot of ``part`` (or all) when asked."""
+    signed_in = page.context.storage_state()
+    for scheme in ("light", "dark"):
+        for width in (390, 1280):
+            context = browser.new_context(
+                bypass_csp=True,
+                color_scheme=scheme,
+                storage_state=signed_in,
+                viewport={"width": width, "height": 844},
+            )
+            checked = context.new_page()
+            checked.goto(f"{base}{path}")
+            assert checked.evaluate(NO_OVERFLOW), (path, scheme, width)
+            assert axe_problems(checked) == [], (path, scheme, width)
+            if SHOTS and part:
+                shot_path = str(Path(SHOTS) / f"{name}-{scheme}-{width}.png")
+                checked.locator(part).screenshot(path=shot_path)
+            elif SHOTS:
+                shot(checked, f"{name}-{scheme}-{width}")
+            context.close()
+
+
 def test_a_code_s_link_asks_first_and_your_people_says_who_sees_what(
     live_app,  # noqa: F811
     sign_in,
@@ -55,21 +81,7 @@ def test_a_code_s_link_asks_first_and_your_people_says_who_sees_what(
         assert page.inner_text("h1") == "Compare with Ben?"
         assert "lets Ben see yours" in page.inner_text("main")
         assert not ComparedWith.can_see(cleo, ben) and not ComparedWith.can_see(ben, cleo)
-        signed_in = page.context.storage_state()
-        for scheme in ("light", "dark"):
-            for width in (390, 1280):
-                context = browser.new_context(
-                    bypass_csp=True,
-                    color_scheme=scheme,
-                    storage_state=signed_in,
-                    viewport={"width": width, "height": 844},
-                )
-                checked = context.new_page()
-                checked.goto(f"{live_app}/compare/{ben.friend_code}")
-                assert checked.evaluate(NO_OVERFLOW), (scheme, width)
-                assert axe_problems(checked) == [], (scheme, width)
-                shot(checked, f"ask-{scheme}-{width}")
-                context.close()
+        check_everywhere(browser, page, f"/compare/{ben.friend_code}", "ask", live_app)
 
         # Its button lets both in, and lands on the comparison.
         page.click("button:has-text('Compare with Ben')")
@@ -81,23 +93,7 @@ def test_a_code_s_link_asks_first_and_your_people_says_who_sees_what(
         people = page.inner_text("section.people")
         assert "Ben can see your library." in people
         assert page.is_visible("button:has-text('Stop sharing')")
-        signed_in = page.context.storage_state()
-        for scheme in ("light", "dark"):
-            for width in (390, 1280):
-                context = browser.new_context(
-                    bypass_csp=True,
-                    color_scheme=scheme,
-                    storage_state=signed_in,
-                    viewport={"width": width, "height": 844},
-                )
-                checked = context.new_page()
-                checked.goto(live_app)
-                assert checked.evaluate(NO_OVERFLOW), (scheme, width)
-                assert axe_problems(checked) == [], (scheme, width)
-                checked.locator("section.people").screenshot(
-                    path=str(Path(SHOTS) / f"people-{scheme}-{width}.png")
-                ) if SHOTS else None
-                context.close()
+        check_everywhere(browser, page, "/", "people", live_app, part="section.people")
 
         page.click("button:has-text('Stop sharing')")
         page.wait_for_url(f"{live_app}/")
