@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, NoReturn
 from peewee import PeeweeException
 from redis import RedisError
 
+from cli.processes import run_worker
+from config import logs
 from config.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -249,6 +251,18 @@ def _days(raw: str | None) -> int | None:
         return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the dramatiq worker with overlap's logging (``main`` usually calls it first)."""
+    return run_worker(settings, args.dramatiq_args)
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """Check the settings, Redis, the database, the scheduler, the workers and Spotify."""
+    from cli.doctor import run_doctor
+
+    return run_doctor(lambda: settings)
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     """Print the settings in force, secrets hidden."""
     for name, value in settings.redacted().items():
@@ -275,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jobs_commands(sub)
     _add_operator_commands(sub)
     _command(sub, "settings", cmd_settings, "print the settings in force")
+    _command(sub, "doctor", cmd_doctor, "check that everything the app needs answers")
+    worker = _command(
+        sub, "worker", cmd_worker, "run the dramatiq worker (the Procfile's worker lines)"
+    )
+    worker.add_argument("dramatiq_args", nargs="*", metavar="ARG", help="dramatiq's options")
     return parser
 
 
@@ -371,9 +390,20 @@ def _add_operator_commands(sub: Subparsers[_Parser]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``overlap`` console script."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # ``worker`` hands every argument after it to dramatiq, which argparse cannot leave
+    # unread (an option such as --processes would be taken for one of ours).
+    is_worker = argv[:1] == ["worker"] and argv[1:2] not in (["-h"], ["--help"])
+    args = None if is_worker else build_parser().parse_args(argv)
+    if args is not None and args.command == "doctor":
+        from cli.doctor import run_doctor
+
+        return run_doctor()  # it reads the settings itself: a bad one is a finding
     try:
         settings = Settings.from_env()
+        if args is None:
+            return run_worker(settings, argv[1:])
+        logs.configure(settings, "cli")
         return args.handler(args, settings)
     except SettingsError as exc:
         print(f"overlap: bad setting: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ from peewee import PeeweeException
 
 from actors.middleware.database import UNAVAILABLE_DELAY_MS
 from actors.middleware.hand_back import hand_back
+from config import logs
 from jobs.tracking import Heartbeat, describe, finish_ok
 from models import JobRun
 from models.db import utcnow
@@ -27,6 +28,7 @@ from models.job_run import (
     HEARTBEAT_TIMEOUT,
     RETRYING,
     RUNNING,
+    user_of_subject,
 )
 
 _local = threading.local()
@@ -62,6 +64,7 @@ class JobRuns(Middleware):
             # The database went away after the connection opened: try again later.
             hand_back(broker, message, UNAVAILABLE_DELAY_MS, "the database is unavailable")
         _local.job = job
+        logs.bind(job_id=job.id, user_id=user_of_subject(job.subject))
         _local.heartbeat = Heartbeat(job)
         _local.heartbeat.start()
 

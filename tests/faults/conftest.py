@@ -79,6 +79,7 @@ class AppProcesses:
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = env
         self.log_dir = log_dir
+        # Every line, release included: a test starts a line by its name.
         self.commands = dict(parse_procfile((ROOT / "Procfile").read_text()).processes)
         self.running: dict[str, subprocess.Popen] = {}
         self.started: list[subprocess.Popen] = []
