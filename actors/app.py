@@ -16,9 +16,11 @@ from config.settings import Settings
 from models import init_database, tokens
 
 settings = Settings.from_env()
-# periodiq loads this module in the scheduler; dramatiq in each worker process (which
-# `overlap worker` starts: its stderr is now the pipe its master reads).
-logs.configure(settings, "scheduler" if Path(sys.argv[0]).name == "periodiq" else "worker")
+# `overlap worker` and `overlap scheduler` set up the logging before they load this
+# module (a worker process inherits it from its master); `dramatiq actors.app` or
+# `periodiq actors.app` run by hand get it here.
+_by_hand = "scheduler" if Path(sys.argv[0]).name == "periodiq" else "worker"
+logs.configure(settings, logs.configured_role() or _by_hand)
 broker = configure(settings)
 init_database(settings.database_url)
 tokens.configure(settings.token_keys)

@@ -1,11 +1,13 @@
-"""The long-running processes the ``overlap`` command starts itself, with overlap's logging.
+"""The long-running processes the ``overlap`` command starts itself, with overlap's logging:
+``overlap worker`` and ``overlap scheduler``.
 
 ``overlap worker`` is ``dramatiq actors.app`` with the arguments it is given, but the
 master process logs through config/logs.py as well: dramatiq would set up its own format
 in the master, before any of our code runs, so its lines (a worker process that died, a
 shutdown) would be the only ones without the time in UTC, the role or JSON. The worker
 processes it forks log through the same setup (actors/app.py configures it again there,
-as the ``worker`` role).
+as the ``worker`` role). ``overlap scheduler`` is ``periodiq actors.app`` likewise: periodiq
+writes its first line in a format of its own before it loads our code.
 """
 
 from __future__ import annotations
@@ -29,3 +31,12 @@ def run_worker(settings: Settings, dramatiq_args: Sequence[str]) -> int:
     # the worker processes, whose stderr it points at the pipe the master reads.
     args = make_argument_parser().parse_args(["--skip-logging", WORKER_MODULE, *dramatiq_args])
     return int(dramatiq_main(args) or 0)
+
+
+def run_scheduler(settings: Settings, periodiq_args: Sequence[str]) -> int:
+    """Run periodiq on the app's actors with ``periodiq_args`` (``--verbose``, ...)."""
+    import periodiq
+
+    logs.configure(settings, "scheduler")
+    args = periodiq.make_argument_parser().parse_args([WORKER_MODULE, *periodiq_args])
+    return int(periodiq.main(args) or 0)

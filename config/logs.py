@@ -42,6 +42,10 @@ _ACCESS_FIELDS = {"method": "m", "status": "s", "duration_ms": "M", "client": "h
 _context: ContextVar[Mapping[str, str] | None] = ContextVar("overlap_log_context", default=None)
 
 
+# Logging is set up once per process, so its role is the process's: kept here, not passed.
+_configured_role: list[str] = []
+
+
 def current() -> Mapping[str, str]:
     """The context fields bound in this thread (or task) now."""
     return _context.get() or {}
@@ -184,8 +188,14 @@ def known_secrets(settings: Settings) -> tuple[str, ...]:
     )
 
 
+def configured_role() -> str | None:
+    """The role ``configure`` was last given in this process (a forked one inherits it)."""
+    return _configured_role[0] if _configured_role else None
+
+
 def configure(settings: Settings, role: str) -> None:
     """Send every logger's lines to stderr through the one formatter, at LOG_LEVEL."""
+    _configured_role[:] = [role]
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -193,8 +203,21 @@ def configure(settings: Settings, role: str) -> None:
     handler.setFormatter(formatter(settings, role))
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    for name, level in quieted(settings).items():
+        logging.getLogger(name).setLevel(level)
     # Python's warnings (a deprecation, a resource left open) become log lines too.
     logging.captureWarnings(True)
+
+
+# Loggers kept at INFO or above whatever LOG_LEVEL says: at DEBUG peewee writes every
+# query with its parameters, which hold friend codes, in a shape no mask can read.
+NEVER_DEBUG = ("peewee",)
+
+
+def quieted(settings: Settings) -> dict[str, str]:
+    """The loggers of NEVER_DEBUG with the level they keep."""
+    level = settings.log_level if settings.log_level != "DEBUG" else "INFO"
+    return dict.fromkeys(NEVER_DEBUG, level)
 
 
 def dict_config(settings: Settings, role: str) -> dict[str, Any]:
@@ -208,7 +231,13 @@ def dict_config(settings: Settings, role: str) -> dict[str, Any]:
         "handlers": {"stderr": {"()": StderrHandler, "formatter": "overlap"}},
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
-            name: {"level": level, "handlers": [], "propagate": True}
-            for name in ("gunicorn.error", "gunicorn.access")
+            **{
+                name: {"level": level, "handlers": [], "propagate": True}
+                for name in ("gunicorn.error", "gunicorn.access")
+            },
+            **{
+                name: {"level": kept, "handlers": [], "propagate": True}
+                for name, kept in quieted(settings).items()
+            },
         },
     }
