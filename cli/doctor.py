@@ -64,8 +64,8 @@ def _findings(load: Callable[[], Settings]) -> Iterator[Finding]:
     redis_finding, ref = _redis(settings)
     yield redis_finding
     if ref is not None:
-        yield _scheduler(ref)
-        yield _workers(ref)
+        yield _while_redis_answers("scheduler", _scheduler, ref)
+        yield _while_redis_answers("workers", _workers, ref)
     yield _spotify(settings)
 
 
@@ -122,6 +122,19 @@ def _redis(settings: Settings) -> tuple[Finding, RedisRef | None]:
             problem=f"Redis did not answer ({_first_line(exc)}). Start Redis, or fix REDIS_URL.",
         ), None
     return Finding("redis", ok="answers"), RedisRef.from_settings(settings, client)
+
+
+def _while_redis_answers(check: str, run: Callable[[RedisRef], Finding], ref: RedisRef) -> Finding:
+    """``run(ref)``, or the problem of a Redis that stopped answering since the ping."""
+    import redis
+
+    try:
+        return run(ref)
+    except (redis.RedisError, OSError) as exc:
+        return Finding(
+            check,
+            problem=f"Redis stopped answering ({_first_line(exc)}). Start Redis, or fix REDIS_URL.",
+        )
 
 
 def _scheduler(ref: RedisRef) -> Finding:
