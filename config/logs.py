@@ -86,7 +86,8 @@ class _Fields:
             "logger": record.name,
             "message": self.clean(record.getMessage()),
         }
-        fields.update(current())
+        # Escaped too: a message's request_id option comes from whoever could write to Redis.
+        fields.update({name: self.clean(value) for name, value in current().items()})
         if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
             fields.update(self._access(record.args))
         if traceback:
