@@ -40,21 +40,37 @@ _SECRET_FIELDS = (
     "password",
 )
 _FIELD = "|".join(_SECRET_FIELDS)
-_PATTERNS = (
+# Each rule: the substrings (of the line in lower case) without one of which it cannot
+# match, so that a line is searched only by the rules it may need; the pattern; and what
+# a match becomes. An access line is formatted on every request: the checks keep the
+# masking's cost to a few substring searches on most lines.
+_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # name=value in a query, a form body or a cookie-like list (stops at &, ;, space, quote)
-    (re.compile(rf"(?<![\w-])((?:{_FIELD})=)[^&;\s\"'#]+", re.IGNORECASE), rf"\1{MASK}"),
+    (
+        tuple(f"{name}=" for name in _SECRET_FIELDS),
+        re.compile(rf"(?<![\w-])((?:{_FIELD})=)[^&;\s\"'#]+", re.IGNORECASE),
+        rf"\1{MASK}",
+    ),
     # 'name': 'value' and "name": "value" (a dict's repr, a JSON body)
     (
+        tuple(f"{name}{quote}" for name in _SECRET_FIELDS for quote in "'\""),
         re.compile(rf"((?:['\"])(?:{_FIELD})['\"]\s*:\s*['\"])[^'\"]*", re.IGNORECASE),
         rf"\1{MASK}",
     ),
     # a friend code in a path: /compare/<code> and /api/compare/<code>
-    (re.compile(r"(/compare/)[^/?#\s\"']+"), rf"\1{MASK}"),
+    (("/compare/",), re.compile(r"(/compare/)[^/?#\s\"']+"), rf"\1{MASK}"),
     # an Authorization header's credentials
-    (re.compile(r"\b(Bearer|Basic)\s+[^\s'\",}]+", re.IGNORECASE), rf"\1 {MASK}"),
+    (
+        ("bearer", "basic"),
+        re.compile(r"\b(Bearer|Basic)\s+[^\s'\",}]+", re.IGNORECASE),
+        rf"\1 {MASK}",
+    ),
     # the session cookie (web/http/session.py's COOKIE), as a header or a Set-Cookie
-    (re.compile(r"(overlap_session=)[^;\s\"']+"), rf"\1{MASK}"),
+    (("overlap_session=",), re.compile(r"(overlap_session=)[^;\s\"']+"), rf"\1{MASK}"),
 )
+# Any substring some rule needs: a line with none (most lines) is searched once, in C.
+_ANY_NEEDED = re.compile("|".join(re.escape(n) for needs, _, _ in _RULES for n in needs))
+_NEEDS = tuple(re.compile("|".join(map(re.escape, needs))) for needs, _, _ in _RULES)
 # Secrets known by value shorter than this are not masked by value: masking "abc"
 # everywhere would garble lines and tell a reader what the secret is.
 MIN_KNOWN_SECRET = 8
@@ -74,8 +90,12 @@ class Masker:
         """``text`` with every credential, code and known secret replaced by ``***``."""
         if self.known is not None:
             text = self.known.sub(MASK, text)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
+        lowered = text.lower()
+        if _ANY_NEEDED.search(lowered) is None:
+            return text
+        for needs, (_, pattern, replacement) in zip(_NEEDS, _RULES, strict=True):
+            if needs.search(lowered):
+                text = pattern.sub(replacement, text)
         return text
 
 
