@@ -278,6 +278,7 @@ class Settings:
     sync_give_up_after_seconds: int
     spotify_api_rate: float
     spotify_pages_rate: float
+    spotify_sign_in_rate: float
     spotify_daily_budget: int
     spotify_app_mode: str
     spotify_timeout: float
@@ -287,6 +288,7 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...]
     refresh_cooldown_seconds: int
     compare_computes_per_minute: int
+    sign_ins_per_minute: int
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -324,6 +326,7 @@ class Settings:
             sync_give_up_after_seconds=_int(env, "SYNC_GIVE_UP_AFTER_SECONDS", 300, minimum=1),
             spotify_api_rate=_float(env, "SPOTIFY_API_RATE", 20.0, minimum=0.1),
             spotify_pages_rate=_float(env, "SPOTIFY_PAGES_RATE", 10.0, minimum=0.1),
+            spotify_sign_in_rate=_float(env, "SPOTIFY_SIGN_IN_RATE", 5.0, minimum=0.1),
             spotify_daily_budget=_int(env, "SPOTIFY_DAILY_BUDGET", 0, minimum=0),
             spotify_app_mode=_app_mode(env),
             spotify_timeout=_float(env, "SPOTIFY_TIMEOUT", 10.0, minimum=0.1),
@@ -333,6 +336,7 @@ class Settings:
             forwarded_allow_ips=_forwarded_allow_ips(env),
             refresh_cooldown_seconds=_int(env, "REFRESH_COOLDOWN_SECONDS", 300, minimum=0),
             compare_computes_per_minute=_int(env, "COMPARE_COMPUTES_PER_MINUTE", 60, minimum=1),
+            sign_ins_per_minute=_int(env, "SIGN_INS_PER_MINUTE", 10, minimum=1),
             extra={k: v for k, v in env.items() if k.startswith("DEMO_SPOTIFY_")},
         )
 
