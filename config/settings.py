@@ -326,7 +326,7 @@ class Settings:
             sync_give_up_after_seconds=_int(env, "SYNC_GIVE_UP_AFTER_SECONDS", 300, minimum=1),
             spotify_api_rate=_float(env, "SPOTIFY_API_RATE", 20.0, minimum=0.1),
             spotify_pages_rate=_float(env, "SPOTIFY_PAGES_RATE", 10.0, minimum=0.1),
-            spotify_sign_in_rate=_float(env, "SPOTIFY_SIGN_IN_RATE", 5.0, minimum=0.1),
+            spotify_sign_in_rate=_float(env, "SPOTIFY_SIGN_IN_RATE", 5.0, minimum=1.0),
             spotify_daily_budget=_int(env, "SPOTIFY_DAILY_BUDGET", 0, minimum=0),
             spotify_app_mode=_app_mode(env),
             spotify_timeout=_float(env, "SPOTIFY_TIMEOUT", 10.0, minimum=0.1),

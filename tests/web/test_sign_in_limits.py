@@ -164,7 +164,9 @@ def test_at_most_four_sign_ins_talk_to_spotify_at_once_the_rest_hear_it_is_busy(
         params = {"code": "junk", "state": state}
         answers.append(browser.get("/callback", params=params, expect_errors=True))
 
-    threads = [threading.Thread(target=call_back, args=pair) for pair in zip(browsers, states)]
+    threads = [
+        threading.Thread(target=call_back, args=pair) for pair in zip(browsers, states, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
