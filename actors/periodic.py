@@ -26,7 +26,7 @@ from actors.scheduler_lease import last_tick_key
 from jobs import queueing
 from jobs.progress import for_job
 from jobs.recovery import recover_jobs
-from jobs.retention import clean_finished_runs, retention
+from jobs.retention import clean_finished_runs, remove_unheld_artists, retention
 from jobs.try_again import try_again_due
 from models import AuditEntry
 from models.db import utcnow
@@ -71,9 +71,11 @@ def recover() -> None:
 
 @periodic_actor(queueing.CLEAN_JOB_RUNS, tracked=True, time_limit=30 * 60 * 1000)
 def clean_job_runs() -> None:
-    """Remove the finished job runs older than their retention, in batches."""
+    """Remove the finished job runs older than their retention, in batches, and the
+    artists nobody holds any more."""
     kept = retention(runtime.context().settings)
     cleanup = clean_finished_runs(kept)
     logger.info("job runs: %d removed in %d batches", cleanup.removed, cleanup.batches)
+    logger.info("artists nobody holds: %d removed", remove_unheld_artists())
     # The audit trail is kept as long as the failed runs it may explain.
     AuditEntry.remove_older_than(utcnow() - kept[FAILED])

@@ -278,6 +278,7 @@ class Settings:
     sync_give_up_after_seconds: int
     spotify_api_rate: float
     spotify_pages_rate: float
+    spotify_sign_in_rate: float
     spotify_daily_budget: int
     spotify_app_mode: str
     spotify_timeout: float
@@ -289,6 +290,7 @@ class Settings:
     compare_computes_per_minute: int
     log_format: str = "text"
     log_level: str = "INFO"
+    sign_ins_per_minute: int
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -326,6 +328,7 @@ class Settings:
             sync_give_up_after_seconds=_int(env, "SYNC_GIVE_UP_AFTER_SECONDS", 300, minimum=1),
             spotify_api_rate=_float(env, "SPOTIFY_API_RATE", 20.0, minimum=0.1),
             spotify_pages_rate=_float(env, "SPOTIFY_PAGES_RATE", 10.0, minimum=0.1),
+            spotify_sign_in_rate=_float(env, "SPOTIFY_SIGN_IN_RATE", 5.0, minimum=1.0),
             spotify_daily_budget=_int(env, "SPOTIFY_DAILY_BUDGET", 0, minimum=0),
             spotify_app_mode=_app_mode(env),
             spotify_timeout=_float(env, "SPOTIFY_TIMEOUT", 10.0, minimum=0.1),
@@ -337,6 +340,7 @@ class Settings:
             compare_computes_per_minute=_int(env, "COMPARE_COMPUTES_PER_MINUTE", 60, minimum=1),
             log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
             log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, upper=True),
+            sign_ins_per_minute=_int(env, "SIGN_INS_PER_MINUTE", 10, minimum=1),
             extra={k: v for k, v in env.items() if k.startswith("DEMO_SPOTIFY_")},
         )
 

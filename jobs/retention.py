@@ -6,6 +6,10 @@ a short statement of its own, walking the ``finished_at`` index from the oldest 
 table of a million rows PostgreSQL never holds a long lock, and the web and the workers go
 on writing between batches. Active runs (queued, running, retrying) are never touched: only
 the finished statuses are named, in the select and again in the delete.
+
+The same hourly pass removes the artists nobody holds any more (``remove_unheld_artists``):
+after an account is deleted, the artists only that person had would otherwise stay, with
+their counts, for good.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from peewee import Expression
+from peewee import JOIN, Expression, Select
 
 from config.settings import Settings
-from models import JobRun
+from models import Artist, ArtistListeners, JobRun, UserArtist, database
 from models.db import tuple_rows, utcnow
 from models.job_run import CANCELLED, FAILED, FINISHED, SUCCEEDED
 
@@ -27,6 +31,11 @@ from models.job_run import CANCELLED, FAILED, FINISHED, SUCCEEDED
 BATCH = 1000
 
 Retention = Mapping[str, dt.timedelta]
+
+# A sync writes an artist's row, then (a moment later, in another transaction) the link
+# that says who has it. An artist written this recently is never removed, so that the
+# cleanup cannot take it from between the two.
+UNHELD_GRACE = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -76,6 +85,36 @@ def clean_finished_runs(
         if len(rows) < batch:
             break
     return Cleanup(removed=removed, batches=batches)
+
+
+def remove_unheld_artists(
+    *, batch: int = BATCH, now: dt.datetime | None = None, grace: dt.timedelta = UNHELD_GRACE
+) -> int:
+    """Delete the artists no one holds (no link to any person) and not written within
+    ``grace``, with their listener counts, ``batch`` at a time; how many were removed."""
+    cutoff = (now or utcnow()) - grace
+    removed, after = 0, 0
+    while True:
+        page = [row_id for (row_id,) in tuple_rows(_unheld(cutoff, after).limit(batch))]
+        if not page:
+            return removed
+        # Found again inside the deletes: someone may have got one of them meanwhile.
+        still_unheld = _unheld(cutoff, after).where(Artist.id.in_(page))
+        with database.atomic():
+            ArtistListeners.delete().where(ArtistListeners.artist.in_(still_unheld)).execute()
+            removed += Artist.delete().where(Artist.id.in_(still_unheld)).execute()
+        after = page[-1]
+
+
+def _unheld(cutoff: dt.datetime, after: int) -> Select:
+    """The ids, in order, of the artists past ``after`` that nobody holds and nothing wrote
+    since ``cutoff`` (the link's index on ``artist_id`` answers each)."""
+    return (
+        Artist.select(Artist.id)
+        .join(UserArtist, JOIN.LEFT_OUTER, on=UserArtist.artist == Artist.id)
+        .where(UserArtist.id.is_null() & (Artist.updated_at < cutoff) & (Artist.id > after))
+        .order_by(Artist.id)
+    )
 
 
 def count_expired_runs(older_than: Retention, now: dt.datetime | None = None) -> int:

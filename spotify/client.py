@@ -60,9 +60,12 @@ class SpotifyClient:
         auth: str | TokenSource,
         session: requests.Session | None = None,
         gate: SpotifyGate | None = None,
+        lane: str = "api",
     ) -> None:
         self.settings = settings
         self.gate = gate
+        # The gate's line this client's requests wait in: the Web API's, or sign-in's.
+        self.lane = lane
         self._session = session or requests.Session()
         # Web API requests sent by this client (tried, whatever the answer): what a job
         # spent of the app's request budget. A sync's page threads share the client.
@@ -202,7 +205,7 @@ class SpotifyClient:
     ) -> dict[str, Any]:
         """Make one spotipy call under the gate and give back the JSON object, errors typed."""
         if self.gate is not None:
-            self.gate.before_request("api")
+            self.gate.before_request(self.lane)
         with self._sent_lock:
             self._sent += 1
         try:

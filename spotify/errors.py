@@ -55,6 +55,11 @@ class BudgetSpent(RateLimited):
     day. Our own limit, not Spotify's answer, so it pauses no host."""
 
 
+class SignInBusy(SpotifyError):
+    """This web process already has as many sign-ins talking to Spotify as it allows: the
+    person is asked to try again in a moment instead of a thread being tied up waiting."""
+
+
 class ServerError(SpotifyError):
     """Spotify answered with a 5xx status; usually temporary."""
 

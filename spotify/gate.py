@@ -46,6 +46,14 @@ request past it raises ``BudgetSpent`` (a ``RateLimited`` until the next UTC day
 job layer defers the work as for a long 429); ``bulk_allowed()`` says whether bulk work
 may still run: it stops at ``BULK_SHARE`` of the budget, so that people's own syncs keep
 the rest.
+
+**The sign-in lane.** The two calls of a sign-in (the token for the code, then ``/me``) pass
+the lane ``sign-in``: a rate of its own (``SPOTIFY_SIGN_IN_RATE``), so that a flood of
+sign-ins waits in its own line and never takes a slot the syncs would have had. They obey
+the Web API's pause and count in its day, toward the budget; with a budget, they stop at
+``BULK_SHARE`` of it as bulk work does, so that sign-ins (junk ones included) can never
+spend what people's own syncs keep. The lane's rate adds to ``SPOTIFY_API_RATE``: the two
+together must stay under Spotify's limit.
 """
 
 from __future__ import annotations
@@ -64,6 +72,11 @@ from spotify.errors import BudgetSpent, RateLimited
 log = logging.getLogger(__name__)
 
 HOST_KINDS = ("api", "open")
+# The sign-in calls' lane (see above): its own rate, the Web API's pause and day.
+SIGN_IN = "sign-in"
+LANES = (*HOST_KINDS, SIGN_IN)
+# The host whose pause and day count each lane shares.
+_HOST_OF = {"api": "api", "open": "open", SIGN_IN: "api"}
 # The share of the configured rate we keep unused, as slack for arrival jitter (see above).
 HEADROOM = 0.02
 # A pause we sleep through is re-read this often, so that an extension by another process
@@ -157,7 +170,11 @@ class SpotifyGate:
         self._ref = ref
         self._redis = ref.client
         self._clock = clock
-        rates = {"api": settings.spotify_api_rate, "open": settings.spotify_pages_rate}
+        rates = {
+            "api": settings.spotify_api_rate,
+            "open": settings.spotify_pages_rate,
+            SIGN_IN: settings.spotify_sign_in_rate,
+        }
         self._interval_us = {
             kind: max(1, round(1e6 / (rate * (1 - HEADROOM)))) for kind, rate in rates.items()
         }
@@ -165,11 +182,11 @@ class SpotifyGate:
         self._pause = ref.client.register_script(_PAUSE)
 
     def before_request(self, host_kind: str) -> float:
-        """Wait for this host's next free request slot, or raise ``RateLimited`` if it is far
-        (``BudgetSpent`` when the day's Web API budget is spent); the slot taken, in epoch
-        seconds of Redis's clock (when the gate let the request go, however late the
-        caller's thread wakes)."""
-        self._check(host_kind)
+        """Wait for this host's (or the sign-in lane's) next free request slot, or raise
+        ``RateLimited`` if it is far (``BudgetSpent`` when the day's Web API budget is
+        spent); the slot taken, in epoch seconds of Redis's clock (when the gate let the
+        request go, however late the caller's thread wakes)."""
+        self._check(host_kind, LANES)
         while True:
             status, seconds, slot = self._reserve_slot(host_kind)
             if status == _SPENT:
@@ -198,7 +215,7 @@ class SpotifyGate:
                 self._clock.sleep(seconds)
                 # A 429 seen elsewhere while we waited for our slot pauses us too; the slot
                 # is given up (a little less throughput, never a request into a pause).
-                if self._pause_left(host_kind) is not None:
+                if self._pause_left(_HOST_OF[host_kind]) is not None:
                     continue
             return slot
 
@@ -207,11 +224,12 @@ class SpotifyGate:
         seconds (the wait until the slot, the pause left, or the time to the next day), and
         the slot reserved in epoch seconds of Redis's clock (0 when none was)."""
         now = self._clock.time()
+        host = _HOST_OF[host_kind]
         keys = [
             self._key(host_kind, "tat"),
-            self._key(host_kind, "paused"),
+            self._key(host, "paused"),
             self._counter(host_kind, "requests"),
-            self.day_key(host_kind, now),
+            self.day_key(host, now),
         ]
         args = [
             self._interval_us[host_kind],
@@ -226,7 +244,10 @@ class SpotifyGate:
         return int(status), int(micros) / 1e6, slot
 
     def _daily_limit(self, host_kind: str) -> int:
-        """The requests this host may have per UTC day: the Web API's budget, else none (0)."""
+        """The requests this host may have per UTC day: the Web API's budget (its bulk share
+        for the sign-in lane), else none (0)."""
+        if host_kind == SIGN_IN and self.daily_budget:
+            return bulk_limit(self.daily_budget)
         return self.daily_budget if host_kind == "api" else 0
 
     def pause(self, host_kind: str, retry_after: float) -> None:
@@ -307,9 +328,9 @@ class SpotifyGate:
         """The key counting ``name`` events of this host in the current second."""
         return self._key(host_kind, name, str(int(self._clock.time())))
 
-    def _check(self, host_kind: str) -> None:
-        if host_kind not in HOST_KINDS:
-            raise ValueError(f"host_kind must be one of {HOST_KINDS}, not {host_kind!r}")
+    def _check(self, host_kind: str, kinds: tuple[str, ...] = HOST_KINDS) -> None:
+        if host_kind not in kinds:
+            raise ValueError(f"host_kind must be one of {kinds}, not {host_kind!r}")
 
 
 def next_utc_day(now: float) -> float:

@@ -14,6 +14,8 @@ from config.redis_ref import RedisRef
 from config.settings import Settings
 from models import User, database, init_database, tokens
 from models.job_run import JobRun
+from spotify.gate import SpotifyGate
+from spotify.sign_in import SignInCalls, Turns
 from sync.context import SyncContext
 from sync.users import sync_if_needed
 from web import routes
@@ -28,9 +30,13 @@ from web.http.session import SessionStore
 from web.state.comparison_cache import ComparisonCache
 from web.state.guess_limit import GuessGuard
 from web.state.redis_client import web_redis
+from web.state.sign_in_limit import SignInLimit
 from web.views.render import Renderer
 
 logger = logging.getLogger(__name__)
+
+# The longest a web thread waits for a slot in the gate's sign-in lane.
+SIGN_IN_MAX_WAIT_S = 2.0
 
 
 def create_app(settings: Settings) -> bottle.Bottle:
@@ -51,6 +57,8 @@ def create_app(settings: Settings) -> bottle.Bottle:
         guess_limit=GuessGuard(redis_ref),
         client_address=ClientAddress(settings.forwarded_allow_ips),
         comparisons=ComparisonCache(redis_ref, settings.compare_computes_per_minute),
+        sign_in_limit=SignInLimit(redis_ref, settings.sign_ins_per_minute),
+        sign_in_calls=_sign_in_calls(settings, redis_ref),
     )
     services.install(app)
 
@@ -80,6 +88,13 @@ def create_app(settings: Settings) -> bottle.Bottle:
     routes.mount_all(app, services)
     _error_pages(app)
     return app
+
+
+def _sign_in_calls(settings: Settings, ref: RedisRef | None) -> SignInCalls:
+    """Sign-in's calls to Spotify: through the shared gate when there is Redis. A web
+    thread waits at most a couple of seconds for its slot; a longer line is a busy page."""
+    gate = SpotifyGate(ref, settings, max_wait=SIGN_IN_MAX_WAIT_S) if ref is not None else None
+    return SignInCalls(settings, gate, Turns())
 
 
 def _sync_requester(settings: Settings, client: redis.Redis | None) -> RequestSync:

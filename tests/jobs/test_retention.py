@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ from jobs.retention import (
     clean_finished_runs,
     count_expired_runs,
     describe,
+    remove_unheld_artists,
     retention,
     retention_of_days,
 )
@@ -143,3 +145,64 @@ def test_the_hourly_actor_removes_them_on_a_worker(worker, broker):
     assert done.status == SUCCEEDED, done.error
     assert not remaining() & set(old)
     assert remaining() >= set(young)
+
+
+def test_after_a_deletion_the_hourly_run_removes_the_artists_nobody_holds_any_more(
+    worker, broker, web, signed_in_web
+):
+    from actors.periodic import clean_job_runs
+    from models import Artist, ArtistListeners, User
+    from tests.web.comparing import opened
+    from tests.web.test_compare import library
+
+    # Given Cléo and Dmitri, synced, who see each other's library: "Nova" is Dmitri's
+    # alone, "Both" is theirs, "Hers" Cléo's alone; their syncs were two hours ago
+    cleo, dmitri = User.sign_in("cleo", "Cléo", {}), User.sign_in("dmitri", "Dmitri", {})
+    User.update(last_synced_at=utcnow()).execute()
+    library(dmitri, {"Nova": 1_000, "Both": 2_000})
+    library(cleo, {"Both": 2_000, "Hers": 3_000})
+    Artist.update(updated_at=utcnow() - dt.timedelta(hours=2)).execute()
+    # ... and an artist a sync has just written, before the link that will say whose it is
+    fresh = Artist.create(spotify_id="0" * 21 + "F", name="Fresh")
+    nova = Artist.get(Artist.name == "Nova")
+    signed_in_web("cleo")
+    opened(web, dmitri)
+    assert web.get(f"/artists/{nova.spotify_id}").status_int == 200
+
+    # When Dmitri deletes his account, and the hourly cleanup runs on a worker
+    signed_in_web("dmitri")
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', web.get("/").text).group(1)
+    web.post("/account/delete", {"csrf_token": csrf})
+    message = clean_job_runs.send()
+    job = wait_for(lambda: JobRun.by_message_id(message.message_id), 30, "the cleanup's row")
+    done = wait_for(job_finished(job.id), timeout=30, what="the cleanup to finish")
+
+    # Then the artist he alone had is gone, with its counts; the others stay
+    assert done.status == SUCCEEDED, done.error
+    names = {a.name for a in Artist.select()}
+    assert names == {"Both", "Hers", "Fresh"}
+    assert not ArtistListeners.select().where(ArtistListeners.artist == nova.id).exists()
+    assert fresh.id in {a.id for a in Artist.select()}
+    # ... and its page is the same 404 as an artist overlap never had
+    signed_in_web("cleo")
+    gone = web.get(f"/artists/{nova.spotify_id}", status=404)
+    unknown = web.get(f"/artists/{'0' * 21}Z", status=404)
+    assert gone.text == unknown.text.replace(f"{'0' * 21}Z", nova.spotify_id)
+    assert web.get(f"/artists/{Artist.get(Artist.name == 'Both').spotify_id}").status_int == 200
+
+
+def test_unheld_artists_go_in_batches_and_a_held_one_never_does(db):
+    from models import Artist, User, UserArtist
+    from tests.web.test_compare import library
+
+    ana = User.sign_in("ana", "Ana", {})
+    library(ana, {f"Kept {n}": 10 for n in range(3)})
+    for n in range(5):
+        Artist.create(spotify_id=f"{n:0>22}", name=f"Unheld {n}")
+    Artist.update(updated_at=NOW - dt.timedelta(hours=2)).execute()
+
+    removed = remove_unheld_artists(batch=2, now=NOW)
+
+    assert removed == 5
+    assert {a.name for a in Artist.select()} == {f"Kept {n}" for n in range(3)}
+    assert UserArtist.select().count() == 3

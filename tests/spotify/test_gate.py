@@ -21,7 +21,7 @@ from config.redis_ref import RedisRef
 from config.settings import Settings
 from spotify.client import SpotifyClient
 from spotify.errors import RateLimited
-from spotify.gate import SpotifyGate
+from spotify.gate import SIGN_IN, SpotifyGate
 from spotify.listeners import ListenerPageClient
 from spotify_demo.harness import DemoSpotify
 
@@ -288,3 +288,43 @@ def test_a_short_429_in_one_process_makes_another_wait_then_succeed(
     # The other process waited out the pause instead of earning a second 429.
     assert demo_spotify.stats()["rate_limited"] == 1
     assert served(demo_spotify, "api") == 3
+
+
+class NoSleep:
+    """A clock whose sleeps return at once: a caller takes its slot without waiting for it."""
+
+    time = staticmethod(time.time)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        pass
+
+
+def test_a_flood_of_sign_ins_waits_in_its_own_lane_and_never_delays_the_syncs(
+    redis_client: redis.Redis, settings: Settings, namespace: str
+) -> None:
+    ref = RedisRef(redis_client, namespace)
+    slow_sign_ins = settings.but(spotify_sign_in_rate=1.0)
+    flood = SpotifyGate(ref, slow_sign_ins, max_wait=5, clock=NoSleep())
+    # Given sign-ins that have taken every slot of their lane for the next 5 s
+    taken = 0
+    with pytest.raises(RateLimited):
+        while True:
+            flood.before_request(SIGN_IN)
+            taken += 1
+    assert 5 <= taken <= 7
+
+    # When a sync asks for Web API slots, it gets them at once, at the API's own rate
+    sync = SpotifyGate(ref, slow_sign_ins)
+    started = time.monotonic()
+    slots = [sync.before_request("api") for _ in range(3)]
+    assert time.monotonic() - started < 0.5
+    assert slots[-1] - slots[0] < 0.5
+    # ... and every sign-in call counted toward the day, beside the sync's
+    assert sync.requests_today("api") == taken + 3
+
+
+def test_sign_ins_obey_the_web_api_s_pause(gate: SpotifyGate) -> None:
+    gate.pause("api", 60)
+    with pytest.raises(RateLimited):
+        gate.before_request(SIGN_IN)

@@ -225,6 +225,16 @@ def _send(app, request, known: dict[str, str]):
 
 
 @pytest.fixture
+def web(app_settings, broker, db):
+    """The web app with sign-in's per-address limit out of reach: every generated
+    ``/callback`` from 127.0.0.1 must reach the state check, not the 429."""
+    from web.app import create_app
+
+    settings = app_settings.but(redis_namespace=broker.namespace, sign_ins_per_minute=10**6)
+    return webtest.TestApp(create_app(settings), extra_environ={"REMOTE_ADDR": "127.0.0.1"})
+
+
+@pytest.fixture
 def world(web, signed_in_web, csrf_of, state):
     """A friend, his queued sync, a failed job, and how to become each role."""
     ben = User.sign_in("ben", "Ben", {})

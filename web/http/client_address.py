@@ -52,3 +52,20 @@ class ClientAddress:
             if not self.trusted(hop):
                 return hop
         return address
+
+
+def address_group(address: str) -> str:
+    """The unit a per-address limit counts: an IPv4 address, or an IPv6 address's /64.
+
+    An IPv6 client is handed a whole /64 by its provider and may take any address in it,
+    so counting single IPv6 addresses would give one client 2**64 fresh counts.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

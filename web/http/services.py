@@ -16,9 +16,11 @@ import redis
 from config.redis_ref import RedisRef
 from config.settings import Settings
 from models import JobRun, User
+from spotify.sign_in import SignInCalls
 from web.http.client_address import ClientAddress
 from web.state.comparison_cache import ComparisonCache
 from web.state.guess_limit import GuessGuard
+from web.state.sign_in_limit import SignInLimit
 
 # The key of the one entry ``create_app`` puts in Bottle's ``app.config``.
 CONFIG_KEY = "overlap.services"
@@ -53,6 +55,9 @@ class Services:
     guess_limit: GuessGuard
     client_address: ClientAddress
     comparisons: ComparisonCache
+    # Sign-in: the per-address limit of its steps, and its calls to Spotify.
+    sign_in_limit: SignInLimit
+    sign_in_calls: SignInCalls
 
     def install(self, app: bottle.Bottle) -> None:
         """Make these the services of ``app``'s requests."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from typing import Any
 from urllib.parse import quote
@@ -10,14 +11,22 @@ from urllib.parse import quote
 import bottle
 import redis
 
-from config.settings import Settings
 from models import User
 from models.db import utcnow
-from spotify.client import SpotifyClient, profile_image
-from spotify.errors import NeedsReauth, NotRegistered, SpotifyError
-from spotify.oauth import TokenInfo, authorize_url, exchange_code
+from spotify.client import profile_image
+from spotify.errors import (
+    BudgetSpent,
+    NeedsReauth,
+    NotRegistered,
+    RateLimited,
+    SignInBusy,
+    SpotifyError,
+)
+from spotify.oauth import TokenInfo, authorize_url
+from spotify.sign_in import SignInCalls
 from web.http import request_context
 from web.http.auth_guard import login_required, sign_in_first
+from web.http.client_address import address_group
 from web.http.request_context import page_error, render, safe_next, see_other
 from web.http.services import Services
 from web.http.session import Session
@@ -26,22 +35,50 @@ from web.state import refused_sign_ins
 logger = logging.getLogger(__name__)
 
 
+def _address() -> str:
+    """What the per-address counts of sign-in key on: the client's address (or /64)."""
+    return address_group(request_context.client_address())
+
+
 def _note_refused_sign_in() -> None:
     """Keep the refused sign-in for /admin; Redis being away only loses the note."""
     ref = request_context.services().redis_ref
     if ref is None:
         return
     try:
-        refused_sign_ins.record(ref)
+        refused_sign_ins.record(ref, _address())
     except redis.RedisError as error:
         logger.warning("could not note a refused sign-in: %s", error)
+
+
+def _too_many(step: str) -> str | None:
+    """The 429 page when this address made too many sign-in ``step``s lately, else None."""
+    wait = request_context.services().sign_in_limit.wait_for(step, _address())
+    if not wait:
+        return None
+    return _try_again_page(
+        429,
+        wait,
+        "Too many sign-ins came from your address in the last minute. Please try again "
+        f"in {wait} seconds.",
+        "Too many sign-ins",
+    )
+
+
+def _try_again_page(status: int, seconds: float, message: str, title: str) -> str:
+    """A page saying to try again, with ``Retry-After`` in whole seconds."""
+    bottle.response.set_header("Retry-After", str(max(1, math.ceil(seconds))))
+    return page_error(status, message, title=title)
 
 
 def mount(app: bottle.Bottle, services: Services) -> None:
     """Add the sign-in routes to ``app``."""
 
     @app.get("/login")
-    def login() -> bottle.HTTPResponse:
+    def login() -> str | bottle.HTTPResponse:
+        refused = _too_many("login")
+        if refused is not None:
+            return refused
         session = request_context.session()
         state = secrets.token_urlsafe(24)
         session["oauth_state"] = state
@@ -50,12 +87,15 @@ def mount(app: bottle.Bottle, services: Services) -> None:
 
     @app.get("/callback")
     def callback() -> str | bottle.HTTPResponse:
+        refused = _too_many("callback")
+        if refused is not None:
+            return refused
         session = request_context.session()
         query = bottle.request.query
         refused = _callback_refused(query, session.pop("oauth_state", None))
         if refused is not None:
             return refused
-        signed_in = _spotify_profile(request_context.settings(), query.get("code", ""))
+        signed_in = _spotify_profile(services.sign_in_calls, query.get("code", ""))
         if not isinstance(signed_in, tuple):
             return signed_in
         token, profile = signed_in
@@ -117,12 +157,34 @@ def _callback_refused(query: bottle.FormsDict, expected: object) -> str | None:
     return None
 
 
-def _spotify_profile(settings: Settings, code: str) -> tuple[TokenInfo, dict[str, Any]] | str:
+def _spotify_profile(calls: SignInCalls, code: str) -> tuple[TokenInfo, dict[str, Any]] | str:
     """The token and profile Spotify gives for ``code``, or the page saying why not."""
     try:
-        token = exchange_code(settings, code)
-        with SpotifyClient(settings, token.access_token) as client:
-            return token, client.me()
+        return calls.profile_for(code)
+    except (SignInBusy, redis.RedisError):
+        # Already as many sign-ins talking to Spotify as this process allows (or Redis went
+        # away mid-way): no thread waits for a turn.
+        return _try_again_page(
+            503,
+            5,
+            "Many people are signing in right now. Please try again in a few seconds.",
+            "Sign-in is busy",
+        )
+    except BudgetSpent as exc:
+        return _try_again_page(
+            503,
+            exc.retry_after,
+            "overlap has used the Spotify requests it may make today. Sign-in opens again "
+            "at 00:00 UTC.",
+            "Sign-in is closed for today",
+        )
+    except RateLimited as exc:
+        return _try_again_page(
+            503,
+            exc.retry_after,
+            "Spotify asked overlap to slow down. Please try again in a little while.",
+            "Sign-in is busy",
+        )
     except NotRegistered:
         # Through Spotify's consent page, then refused: a Development Mode app and someone
         # not on its user list. No account is made; the operator sees it on /admin and can
