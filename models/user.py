@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from peewee import (
     EXCLUDED,
     SQL,
     BooleanField,
+    Case,
     CharField,
     DateTimeField,
     ForeignKeyField,
@@ -243,6 +245,9 @@ class UserArtist(BaseModel):
     source = CharField(max_length=16)
     # When a sync last saw this link; a complete sync removes links it did not see.
     seen_at = DateTimeField(default=utcnow)
+    # When the person saved it: the earliest Spotify ``added_at`` among their saved tracks
+    # (or albums) with this artist, as the last sync read them; None for followed artists.
+    added_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "user_artist"
@@ -252,27 +257,48 @@ class UserArtist(BaseModel):
         )
 
     @classmethod
-    def link_many(cls, user_id: int, artist_ids: Iterable[int], source: str) -> int:
-        """Record that the user has these artists from ``source``; returns how many rows."""
+    def link_many(
+        cls,
+        user_id: int,
+        artist_ids: Iterable[int],
+        source: str,
+        added: Mapping[int, dt.datetime] | None = None,
+        sync_started: dt.datetime | None = None,
+    ) -> int:
+        """Record that the user has these artists from ``source``; returns how many rows.
+
+        ``added`` gives the date each artist was saved (the earliest on this page). A link
+        keeps the earliest date the current sync (the one that began at ``sync_started``)
+        has read for it, so that a resync replaces a date whose track was removed since.
+        """
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
-        now = utcnow()
+        now, added = utcnow(), added or {}
         rows = [
-            {"user": user_id, "artist": a, "source": source, "seen_at": now}
+            {"user": user_id, "artist": a, "source": source, "seen_at": now,
+             "added_at": added.get(a)}
             # Sorted for the same lock order in every transaction (no deadlocks).
             for a in sorted(set(artist_ids))
-        ]
+        ]  # fmt: skip
+        update = {cls.seen_at: EXCLUDED.seen_at, cls.added_at: cls._kept_date(sync_started)}
         for start in range(0, len(rows), 500):
             with database.atomic():
                 (
                     cls.insert_many(rows[start : start + 500])
-                    .on_conflict(
-                        conflict_target=[cls.user, cls.artist, cls.source],
-                        update={cls.seen_at: EXCLUDED.seen_at},
-                    )
+                    .on_conflict(conflict_target=[cls.user, cls.artist, cls.source], update=update)
                     .execute()
                 )
         return len(rows)
+
+    @classmethod
+    def _kept_date(cls, sync_started: dt.datetime | None) -> Case:
+        """The date an existing link keeps when a page names it again: the new one when
+        this sync has not seen the link yet, else the earlier of the two."""
+        # The right-hand sides read the row as it was (seen_at before this update).
+        take_new = cls.added_at.is_null() | (EXCLUDED.added_at < cls.added_at)
+        if sync_started is not None:
+            take_new = take_new | (cls.seen_at < sync_started)
+        return Case(None, [(take_new, EXCLUDED.added_at)], cls.added_at)
 
     @classmethod
     def sources_of(cls, user_ids: Iterable[int], artist_id: int) -> dict[int, list[str]]:
