@@ -9,12 +9,14 @@ and listener counts come from the unique index on artist_listeners(artist_id, mo
 
 from __future__ import annotations
 
+import datetime as dt
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from models.db import database
+from models.first_saved import FirstSave, first_saves
 from models.user import SOURCES, User
 
 SORTS = ("listeners", "-listeners", "name", "-name")
@@ -38,6 +40,20 @@ class PersonSummary:
 
 
 @dataclass(frozen=True)
+class FirstSaved:
+    """Which of the two saved a shared artist first, and when (``models.first_saved``)."""
+
+    who: str  # "you" or "friend", seen from the person who asked
+    saved_at: str  # ISO 8601 in UTC, as Spotify writes it: "2021-03-04T09:30:00Z"
+    same_day: bool = False  # the other one saved it that same UTC day too
+
+    @property
+    def month(self) -> str:
+        """The month it was first saved, in words: "March 2021"."""
+        return dt.datetime.strptime(self.saved_at[:7], "%Y-%m").strftime("%B %Y")
+
+
+@dataclass(frozen=True)
 class SharedArtist:
     """An artist both people have, with where each of them has it from."""
 
@@ -52,6 +68,8 @@ class SharedArtist:
     pending: bool = False
     # The count of the earliest month held (None: no count was ever read).
     earliest_listeners: int | None = None
+    # Who saved it first (None: neither has a date, as when both only follow it).
+    first: FirstSaved | None = None
 
     @property
     def change(self) -> str | None:
@@ -360,7 +378,9 @@ def _shared_artists(
     my_id: int,
     friend_id: int,
 ) -> list[SharedArtist]:
-    """The shared page's rows as ``SharedArtist``s, each with both people's sources."""
+    """The shared page's rows as ``SharedArtist``s, each with both people's sources and
+    who of the two saved it first."""
+    firsts = first_saves((my_id, friend_id), [row[0] for row in page])
     return [
         SharedArtist(
             sid,
@@ -372,6 +392,7 @@ def _shared_artists(
             sources.get((friend_id, aid), []),
             bool(row_pending),
             earliest,
+            _first_saved(firsts[aid], my_id),
         )  # fmt: skip
         for aid, sid, name, url, image, ml, _count, _pending, row_pending, earliest in page
     ]
@@ -394,11 +415,27 @@ def comparison_from_dict(data: dict[str, Any]) -> Comparison:
             **data,
             "me": PersonSummary(**data["me"]),
             "friend": PersonSummary(**data["friend"]),
-            "shared": [SharedArtist(**row) for row in data["shared"]],
+            "shared": [_shared_from_dict(row) for row in data["shared"]],
             "only_me": [ArtistRow(**row) for row in data["only_me"]],
             "only_friend": [ArtistRow(**row) for row in data["only_friend"]],
             "histogram": [Bucket(**row) for row in data["histogram"]],
         }
+    )
+
+
+def _shared_from_dict(row: dict[str, Any]) -> SharedArtist:
+    first = row.get("first")
+    return SharedArtist(**{**row, "first": FirstSaved(**first) if first else None})
+
+
+def _first_saved(found: FirstSave | None, my_id: int) -> FirstSaved | None:
+    """What the two-person page says of an artist's first saver, seen from ``my_id``."""
+    if found is None:
+        return None
+    return FirstSaved(
+        "you" if found.user_id == my_id else "friend",
+        found.saved_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        len(found.same_day) > 1,
     )
 
 

@@ -19,14 +19,10 @@ def ctx(app_settings):
 
 def catalog_dates(catalog, spotify_id: str) -> dict[str, dt.datetime]:
     """The ground truth: each artist's earliest save among the person's tracks and albums."""
-    user, dates = catalog.users[spotify_id], {}
-    saved = [(s, catalog.tracks[s.item_id].artist_ids) for s in user.saved_tracks]
-    saved += [(s, catalog.albums[s.item_id].artist_ids) for s in user.saved_albums]
-    for item, artist_ids in saved:
-        when = dt.datetime.strptime(item.added_at, "%Y-%m-%dT%H:%M:%SZ")
-        for artist in artist_ids:
-            dates[artist] = min(when, dates.get(artist, when))
-    return dates
+    return {
+        artist: dt.datetime.strptime(added, "%Y-%m-%dT%H:%M:%SZ")
+        for artist, added in catalog.first_saved_at(spotify_id).items()
+    }
 
 
 def stored_dates(user: User) -> dict[str, dt.datetime]:
