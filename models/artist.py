@@ -192,23 +192,28 @@ class ArtistListeners(BaseModel):
         cls, artist_id: int, monthly_listeners: int | None, month: str | None = None
     ) -> None:
         """Store (or replace) the artist's count for the month."""
+        # Imported here: models.held_counts declares its table on this module's Artist.
+        from models import held_counts
+
         month = month or current_month()
-        (
-            cls.insert(
-                artist=artist_id,
-                month=month,
-                monthly_listeners=monthly_listeners,
-                read_at=utcnow(),
+        with database.atomic():
+            held_counts.spread(artist_id, month, monthly_listeners)
+            (
+                cls.insert(
+                    artist=artist_id,
+                    month=month,
+                    monthly_listeners=monthly_listeners,
+                    read_at=utcnow(),
+                )
+                .on_conflict(
+                    conflict_target=[cls.artist, cls.month],
+                    update={
+                        cls.monthly_listeners: EXCLUDED.monthly_listeners,
+                        cls.read_at: EXCLUDED.read_at,
+                    },
+                )
+                .execute()
             )
-            .on_conflict(
-                conflict_target=[cls.artist, cls.month],
-                update={
-                    cls.monthly_listeners: EXCLUDED.monthly_listeners,
-                    cls.read_at: EXCLUDED.read_at,
-                },
-            )
-            .execute()
-        )
 
     @classmethod
     def history(cls, artist_id: int) -> list[tuple[str, int]]:

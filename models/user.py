@@ -274,21 +274,28 @@ class UserArtist(BaseModel):
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
         now, added = utcnow(), added or {}
-        rows = [
-            {"user": user_id, "artist": a, "source": source, "seen_at": now,
-             "added_at": added.get(a)}
-            # Sorted for the same lock order in every transaction (no deadlocks).
-            for a in sorted(set(artist_ids))
-        ]  # fmt: skip
+        # Sorted for the same lock order in every transaction (no deadlocks).
+        ids = sorted(set(artist_ids))
         update = {cls.seen_at: EXCLUDED.seen_at, cls.added_at: cls._kept_date(sync_started)}
-        for start in range(0, len(rows), 500):
+        # Imported here: models.held_counts declares its table on this module's User.
+        from models import held_counts
+
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            rows = [
+                {"user": user_id, "artist": a, "source": source, "seen_at": now,
+                 "added_at": added.get(a)}
+                for a in batch
+            ]  # fmt: skip
             with database.atomic():
                 (
-                    cls.insert_many(rows[start : start + 500])
+                    cls.insert_many(rows)
                     .on_conflict(conflict_target=[cls.user, cls.artist, cls.source], update=update)
                     .execute()
                 )
-        return len(rows)
+                # The new links' listener rows, in the same transaction (held_counts.py).
+                held_counts.hold(user_id, batch)
+        return len(ids)
 
     @classmethod
     def _kept_date(cls, sync_started: dt.datetime | None) -> Case:

@@ -23,7 +23,7 @@ from typing import Any
 from jobs import queueing
 from jobs.progress import Progress, for_job
 from jobs.queueing import send_job
-from models import Artist, JobRun, User, UserArtist, current_month, database
+from models import Artist, JobRun, User, UserArtist, current_month, database, held_counts
 from models.artist import ArtistFields
 from models.db import utcnow
 from models.job_run import user_subject
@@ -266,6 +266,7 @@ def _complete(run: _Run) -> int:
             .where((UserArtist.user == user.id) & (UserArtist.seen_at < started))
             .execute()
         )
+        held_counts.release_unheld(user.id)
         User.update(last_synced_at=utcnow()).where(User.id == user.id).execute()
     run.ctx.library_changed([user.id])
     return removed

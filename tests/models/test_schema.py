@@ -78,7 +78,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         "0008_user_image_url",
         "0009_access_by_consent",
         "0010_job_run_failure_streak",
-        "0013_first_saved",
+        "0013_first_saved_and_held_counts",
     ]
     assert (done.before, done.after, done.applied, done.carried_over) == (
         None,
@@ -191,7 +191,10 @@ class _OldJobRun(Model):
 
 
 def _undo_0013(migrator: SchemaMigrator) -> None:
-    migrator.migrate(migrator.drop_column("user_artist", "added_at"))
+    migrator.migrate(
+        migrator.drop_table("held_count"),
+        migrator.drop_column("user_artist", "added_at"),
+    )
 
 
 def _undo_0010(migrator: SchemaMigrator) -> None:
