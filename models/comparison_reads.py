@@ -57,10 +57,16 @@ _MINE_WITH_COUNT = (
 # Still waiting for update_artist: no row for the month at all (a row without a count was
 # read and had none; a gone artist never gets one).
 _PENDING = 'CASE WHEN "h"."artist_id" IS NULL AND "a"."gone_at" IS NULL THEN 1 ELSE 0 END'
-# Shared artists, those still pending, and those with a count: one pass over one library.
+# Shared artists, those still pending, and those with a count: one pass over one library,
+# which looks an artist up only when it has no row of the month (is it gone?).
 _SHARED_TOTALS_SQL = (
-    f'SELECT COUNT(*), COALESCE(SUM({_PENDING}), 0), COUNT("h"."monthly_listeners") '
-    f'{_MINE_WITH_COUNT}WHERE EXISTS ({_THEIRS}"m"."artist_id")'
+    'SELECT COUNT(*), COALESCE(SUM(CASE WHEN "h"."artist_id" IS NOT NULL THEN 0 '
+    'WHEN (SELECT "g"."gone_at" FROM "artist" AS g WHERE "g"."id" = "m"."artist_id") IS NULL '
+    'THEN 1 ELSE 0 END), 0), COUNT("h"."monthly_listeners") '
+    'FROM (SELECT DISTINCT "artist_id" FROM "user_artist" WHERE "user_id" = {p}) AS m '
+    'LEFT JOIN "held_count" AS h ON "h"."user_id" = {p} AND "h"."artist_id" = "m"."artist_id" '
+    'AND "h"."month" = {p} '
+    f'WHERE EXISTS ({_THEIRS}"m"."artist_id")'
 )
 # The counted artists of the first user that the second has (EXISTS) or has not, from
 # one end of the index range: the order's first key is the index's, so the database stops
