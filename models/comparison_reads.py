@@ -28,17 +28,14 @@ _SLICES = [f'"monthly_listeners" < {EDGES[0]}'] + [
     for low, high in zip(EDGES, EDGES[1:], strict=False)
 ]
 _SLICES.append(f'"monthly_listeners" >= {EDGES[-1]}')
-# A person's distinct artists, their links per source and their counts per bucket: each
-# a count over one index range, in one statement.
+# A person's totals (kept on their row) and their counts per bucket, each a count over
+# one slice of the index range, in one statement.
 _PERSON_SQL = (
-    'SELECT (SELECT COUNT(*) FROM (SELECT DISTINCT "artist_id" FROM "user_artist" '
-    'WHERE "user_id" = {p}) AS d), '
-    + ", ".join(
-        f'(SELECT COUNT(*) FROM "user_artist" WHERE "user_id" = {{p}} AND "source" = \'{s}\')'
-        for s in SOURCES
-    )
+    'SELECT "artist_count", '
+    + ", ".join(f'"{s}_count"' for s in SOURCES)
     + ", "
     + ", ".join(f"(SELECT COUNT(*) FROM {_HELD} AND {where})" for where in _SLICES)
+    + ' FROM "user" WHERE "id" = {p}'
 )
 _MEDIAN_SQL = (
     f'SELECT "monthly_listeners" FROM {_HELD} AND "monthly_listeners" IS NOT NULL '
@@ -107,7 +104,7 @@ def rows(template: str, params: Sequence[object], **extra: str) -> list[tuple[An
 
 def person_counts(user_id: int, month: str) -> tuple[int, list[int], list[int]]:
     """A person's distinct artists, their links per source, and their counts per bucket."""
-    (row,) = rows(_PERSON_SQL, (user_id,) * 4 + (user_id, month) * len(_SLICES))
+    (row,) = rows(_PERSON_SQL, (user_id, month) * len(_SLICES) + (user_id,))
     return row[0], list(row[1 : 1 + len(SOURCES)]), list(row[1 + len(SOURCES) :])
 
 

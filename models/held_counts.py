@@ -19,7 +19,7 @@ from peewee import BigIntegerField, CharField, CompositeKey, ForeignKeyField
 
 from models.artist import Artist
 from models.db import BaseModel, database, is_postgres
-from models.user import User
+from models.user import SOURCES, User
 
 
 class HeldCount(BaseModel):
@@ -62,6 +62,66 @@ _FILL_SQL = (
 )
 
 
+_EXISTING_SQL = (
+    'SELECT "artist_id", "source" FROM "user_artist" WHERE "user_id" = {p} '
+    'AND "artist_id" IN ({ids})'
+)
+_RECOUNT_SQL = (
+    'UPDATE "user" SET "artist_count" = (SELECT COUNT(*) FROM (SELECT DISTINCT "artist_id" '
+    'FROM "user_artist" WHERE "user_id" = {p}) AS d), '
+    + ", ".join(
+        f'"{s}_count" = (SELECT COUNT(*) FROM "user_artist" WHERE "user_id" = {{p}} '
+        f"AND \"source\" = '{s}')"
+        for s in SOURCES
+    )
+    + ' WHERE "id" = {p}'
+)
+
+
+def lock_totals(user_id: int) -> None:
+    """Take the person's row for a write of their links (PostgreSQL; SQLite has one writer)."""
+    if is_postgres():
+        # Every write of a person's links takes their row first, so two never interleave
+        # (the totals below count what the other committed) and never wait on each other
+        # in a cycle; FOR NO KEY UPDATE leaves rows that merely point at the user alone.
+        database.execute_sql('SELECT 1 FROM "user" WHERE "id" = %s FOR NO KEY UPDATE', (user_id,))
+
+
+def new_links(user_id: int, artist_ids: Sequence[int], source: str) -> tuple[int, int]:
+    """Before linking these artists from ``source`` (in the same transaction): how many
+    artists the person will have anew, and how many links of that source are new."""
+    lock_totals(user_id)
+    if not artist_ids:
+        return 0, 0
+    marks = ", ".join([database.param] * len(artist_ids))
+    sql = _EXISTING_SQL.format(p=database.param, ids=marks)
+    held = database.execute_sql(sql, (user_id, *artist_ids)).fetchall()
+    had_artist = {artist for artist, _source in held}
+    had_link = {artist for artist, got in held if got == source}
+    return len(set(artist_ids) - had_artist), len(set(artist_ids) - had_link)
+
+
+def add_to_totals(user_id: int, source: str, artists: int, links: int) -> None:
+    """Count new artists and links of ``source`` into the person's totals."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    if artists or links:
+        User.update(
+            {
+                User.artist_count: User.artist_count + artists,
+                getattr(User, f"{source}_count"): getattr(User, f"{source}_count") + links,
+            }
+        ).where(User.id == user_id).execute()
+
+
+def recount(user_id: int) -> None:
+    """Count the person's totals afresh (after links were removed, or written around the
+    model methods)."""
+    with database.atomic():
+        lock_totals(user_id)
+        database.execute_sql(_RECOUNT_SQL.format(p=database.param), (user_id,) * 5)
+
+
 def hold(user_id: int, artist_ids: Sequence[int]) -> None:
     """The rows of artists the person has just been linked to (inside the link's
     transaction); rows they had already are left as they are."""
@@ -86,8 +146,10 @@ def spread(artist_id: int, month: str, monthly_listeners: int | None) -> None:
 
 
 def release_unheld(user_id: int) -> None:
-    """Drop the rows of artists the person no longer has (after links were removed)."""
+    """Drop the rows of artists the person no longer has, and count their totals afresh
+    (after links were removed)."""
     database.execute_sql(_RELEASE_SQL.format(p=database.param), (user_id,))
+    recount(user_id)
 
 
 def fill(user_id: int) -> None:
@@ -95,3 +157,4 @@ def fill(user_id: int) -> None:
     around the model methods, as a bulk load does)."""
     with database.atomic():
         database.execute_sql(_FILL_SQL.format(p=database.param), (user_id,))
+    recount(user_id)

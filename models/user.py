@@ -73,6 +73,12 @@ class User(BaseModel):
     session_version = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
     # Their Spotify profile picture (the largest /me gives), if they have one.
     image_url = TextField(null=True)
+    # How many different artists they have, and links per source: kept by every write of
+    # their links (models/held_counts.py), so a comparison reads them instead of counting.
+    artist_count = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    followed_count = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    saved_track_count = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    saved_album_count = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.spotify_id}>"
@@ -288,6 +294,7 @@ class UserArtist(BaseModel):
                 for a in batch
             ]  # fmt: skip
             with database.atomic():
+                new_links = held_counts.new_links(user_id, batch, source)
                 (
                     cls.insert_many(rows)
                     .on_conflict(conflict_target=[cls.user, cls.artist, cls.source], update=update)
@@ -295,6 +302,7 @@ class UserArtist(BaseModel):
                 )
                 # The new links' listener rows, in the same transaction (held_counts.py).
                 held_counts.hold(user_id, batch)
+                held_counts.add_to_totals(user_id, source, *new_links)
         return len(ids)
 
     @classmethod

@@ -261,6 +261,8 @@ def _complete(run: _Run) -> int:
     user = run.user
     started = dt.datetime.fromisoformat(run.checkpoint["started_at"])
     with database.atomic():
+        # The person's row first, as every write of their links takes it (held_counts.py).
+        held_counts.lock_totals(user.id)
         removed: int = (
             UserArtist.delete()
             .where((UserArtist.user == user.id) & (UserArtist.seen_at < started))

@@ -194,6 +194,10 @@ def _undo_0013(migrator: SchemaMigrator) -> None:
     migrator.migrate(
         migrator.drop_table("held_count"),
         migrator.drop_column("user_artist", "added_at"),
+        *(
+            migrator.drop_column("user", f"{name}_count")
+            for name in ("artist", "followed", "saved_track", "saved_album")
+        ),
     )
 
 
