@@ -8,9 +8,8 @@ from models.artist import Artist, ArtistListeners, current_month
 from models.audit import AuditEntry
 from models.compared import ComparedWith
 from models.db import BaseModel, database, init_database
-from models.held_counts import HeldCount
 from models.job_run import JobRun
-from models.user import User, UserArtist
+from models.user import HeldCount, User, UserArtist
 
 ALL_TABLES: list[type[BaseModel]] = [
     User,

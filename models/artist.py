@@ -17,6 +17,7 @@ from peewee import (
     fn,
 )
 
+from models import held_counts
 from models.db import BaseModel, database, tuple_rows, utcnow
 
 # A SQLite statement takes at most 32,766 variables; stay far below with a few columns each.
@@ -192,9 +193,6 @@ class ArtistListeners(BaseModel):
         cls, artist_id: int, monthly_listeners: int | None, month: str | None = None
     ) -> None:
         """Store (or replace) the artist's count for the month."""
-        # Imported here: models.held_counts declares its table on this module's Artist.
-        from models import held_counts
-
         month = month or current_month()
         with database.atomic():
             held_counts.spread(artist_id, month, monthly_listeners)

@@ -17,8 +17,9 @@ from typing import Any
 from models import comparison_reads as reads
 from models.comparison_reads import EDGES
 from models.db import database
+from models.fields import SOURCES
 from models.first_saved import FirstSave, first_saves
-from models.user import SOURCES, User
+from models.user import User
 
 SORTS = ("listeners", "-listeners", "name", "-name")
 MAX_LIMIT = 200

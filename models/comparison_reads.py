@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from models.db import database
-from models.user import SOURCES
+from models.fields import SOURCES
 
 # Bucket edges of the listener histogram, a power of ten apart: <100, 100-1k, ..., >=100M.
 EDGES = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)

@@ -1,6 +1,7 @@
 """Each person's artists' listener counts, kept beside them: what makes a comparison fast.
 
-``held_count`` has a row for every (person, artist they have, month the artist has a
+``held_count`` (the ``HeldCount`` table, declared in models/user.py beside the tables it
+mirrors) has a row for every (person, artist they have, month the artist has a
 listener row for), with that month's count (None when the page had none). It mirrors
 ``user_artist`` joined with ``artist_listeners``, kept up to date where those are written:
 ``UserArtist.link_many`` adds the rows of newly held artists, ``ArtistListeners.record``
@@ -15,26 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from peewee import BigIntegerField, CharField, CompositeKey, ForeignKeyField
-
-from models.artist import Artist
-from models.db import BaseModel, database, is_postgres
-from models.user import SOURCES, User
-
-
-class HeldCount(BaseModel):
-    """A listener count of one month of an artist that one person has."""
-
-    user = ForeignKeyField(User, on_delete="CASCADE", index=False)
-    artist = ForeignKeyField(Artist, on_delete="CASCADE")
-    month = CharField(max_length=7)
-    monthly_listeners = BigIntegerField(null=True)
-
-    class Meta:
-        table_name = "held_count"
-        primary_key = CompositeKey("user", "artist", "month")
-        indexes = ((("user", "month", "monthly_listeners", "artist"), False),)
-
+from models.db import database, is_postgres
+from models.fields import SOURCES
 
 _HOLD_SQL = (
     'INSERT INTO "held_count" ("user_id", "artist_id", "month", "monthly_listeners") '
@@ -106,12 +89,11 @@ def add_to_totals(user_id: int, source: str, artists: int, links: int) -> None:
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     if artists or links:
-        User.update(
-            {
-                User.artist_count: User.artist_count + artists,
-                getattr(User, f"{source}_count"): getattr(User, f"{source}_count") + links,
-            }
-        ).where(User.id == user_id).execute()
+        sql = (
+            f'UPDATE "user" SET "artist_count" = "artist_count" + {{p}}, '
+            f'"{source}_count" = "{source}_count" + {{p}} WHERE "id" = {{p}}'
+        )
+        database.execute_sql(sql.format(p=database.param), (artists, links, user_id))
 
 
 def recount(user_id: int) -> None:

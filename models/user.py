@@ -12,9 +12,11 @@ from typing import Any, cast
 from peewee import (
     EXCLUDED,
     SQL,
+    BigIntegerField,
     BooleanField,
     Case,
     CharField,
+    CompositeKey,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -23,9 +25,10 @@ from peewee import (
     fn,
 )
 
-from models import tokens
+from models import held_counts, tokens
 from models.artist import Artist
 from models.db import BaseModel, database, tuple_rows, utcnow
+from models.fields import SOURCES
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +36,6 @@ logger = logging.getLogger(__name__)
 FRIEND_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 FRIEND_CODE_LENGTH = 10  # 50 bits: unguessable with rate-limited attempts.
 _FRIEND_CODE_RE = re.compile(rf"^[{FRIEND_CODE_ALPHABET}]{{{FRIEND_CODE_LENGTH}}}$")
-
-SOURCES = ("followed", "saved_track", "saved_album")
 
 
 def new_friend_code() -> str:
@@ -283,9 +284,6 @@ class UserArtist(BaseModel):
         # Sorted for the same lock order in every transaction (no deadlocks).
         ids = sorted(set(artist_ids))
         update = {cls.seen_at: EXCLUDED.seen_at, cls.added_at: cls._kept_date(sync_started)}
-        # Imported here: models.held_counts declares its table on this module's User.
-        from models import held_counts
-
         for start in range(0, len(ids), 500):
             batch = ids[start : start + 500]
             rows = [
@@ -326,3 +324,17 @@ class UserArtist(BaseModel):
         for user_id, source in tuple_rows(query):
             found.setdefault(user_id, set()).add(source)
         return {uid: [s for s in SOURCES if s in got] for uid, got in found.items()}
+
+
+class HeldCount(BaseModel):
+    """A listener count of one month of an artist that one person has."""
+
+    user = ForeignKeyField(User, on_delete="CASCADE", index=False)
+    artist = ForeignKeyField(Artist, on_delete="CASCADE")
+    month = CharField(max_length=7)
+    monthly_listeners = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "held_count"
+        primary_key = CompositeKey("user", "artist", "month")
+        indexes = ((("user", "month", "monthly_listeners", "artist"), False),)

@@ -164,7 +164,7 @@ class Catalog:
     def first_saved_at(self, user_id: str) -> dict[str, str]:
         """Each artist the user saved a track or album of, with the earliest ``added_at``
         among them: the date the app should keep (a followed-only artist has none)."""
-        user, dates = self.users[user_id], {}
+        user, dates = self.users[user_id], dict[str, str]()
         saved = [(s, self.tracks[s.item_id].artist_ids) for s in user.saved_tracks]
         saved += [(s, self.albums[s.item_id].artist_ids) for s in user.saved_albums]
         for item, artist_ids in saved:

@@ -15,7 +15,7 @@ from models import Artist, ArtistListeners, User, UserArtist, held_counts
 from models.artist import ArtistFields
 from models.comparison import BUCKETS, SORTS, compare
 from models.db import utcnow
-from models.user import SOURCES
+from models.fields import SOURCES
 
 MONTH, OTHER_MONTH = "2026-03", "2026-02"
 N = 14
