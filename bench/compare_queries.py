@@ -1,15 +1,20 @@
-"""The comparison report's queries on two big libraries: p50 and p99 per call.
+"""The comparison report's queries on two big libraries: p50 and p99 per call, today's
+``compare`` beside the one before issue 20, in the same run.
 
-    .venv/bin/python bench/compare_queries.py [-n 200]
+    .venv/bin/python bench/compare_queries.py [-n 200] [--baseline 56d4da3]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/cmpbench .venv/bin/python bench/...
 
 Two users of 15,000 artists each, 5,000 of them shared, linked from one to three sources;
 90 % of the artists have this month's listener row (a few of those without a count) and
 every artist has last month's, so the month filter has something to skip. Times
 ``person_summary`` of each person and ``compare`` (first page, default sort) N times each,
-after a warm-up. This is the uncached computation, what a poll costs when a library just
-changed; polls of an unchanged comparison are served from the cache (bench/web_compare.py
-times both through the web server against the page targets).
+after a warm-up, and ``compare`` of the baseline commit's ``models/comparison.py`` (read
+with ``git show``; it computed everything from ``user_artist`` and ``artist_listeners``),
+the two calls taking turns so that a busy machine slows both alike; it prints the ratio of
+the p50s and checks that both answer the same. This is the uncached computation, what a
+poll costs when a library just changed; polls of an unchanged comparison are served from
+the cache (bench/web_compare.py times both through the web server against the page
+targets).
 Uses a temp SQLite file, or ``$DATABASE_URL``: a database without the app's tables (they
 are created and dropped again); create one with ``createdb cmpbench``.
 """
@@ -17,17 +22,34 @@ are created and dropped again); create one with ``createdb cmpbench``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
+from pathlib import Path
 
-from models import Artist, ArtistListeners, User, UserArtist, database, init_database, migrations
+from models import (
+    Artist,
+    ArtistListeners,
+    User,
+    UserArtist,
+    database,
+    held_counts,
+    init_database,
+    migrations,
+)
 from models.comparison import compare, person_summary
-from models.db import utcnow
+from models.db import is_postgres, utcnow
+
+# main before issue 20: compare() ran about seven queries over every artist of both people.
+BASELINE = "56d4da3"
 
 PER_USER, SHARED, WITH_ROW = 15_000, 5_000, 0.9
 CHUNK = 500
@@ -77,31 +99,68 @@ def load(
             counts.append({"artist": artist, "month": month, "read_at": now,
                            "monthly_listeners": n})  # fmt: skip
     insert(ArtistListeners, counts)
-    database.execute_sql("ANALYZE")  # both databases: plans as production would get them
+    for user in users:
+        # The rows were inserted around the model methods, which keep held_count.
+        held_counts.fill(user.id)
+    # Plans as production would get them, where autovacuum has run: on PostgreSQL, VACUUM
+    # also marks the pages all-visible, which index-only scans need.
+    database.execute_sql("VACUUM ANALYZE" if is_postgres() else "ANALYZE")
     return users[0], users[1]
 
 
 def timed(label: str, call: Callable[[], object], n: int) -> float:
     """Run ``call`` n times after a warm-up; print and return its p50 in ms."""
+    return timed_pair({label: call}, n)[label]
+
+
+def timed_pair(calls: dict[str, Callable[[], object]], n: int) -> dict[str, float]:
+    """Run the calls in turn n times after a warm-up; print each one's p50, p99 and max,
+    and return the p50s in ms."""
     for _ in range(5):
-        call()
-    times = []
+        for call in calls.values():
+            call()
+    times: dict[str, list[float]] = {label: [] for label in calls}
     for _ in range(n):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
-    p50 = statistics.median(times)
-    p99 = statistics.quantiles(times, n=100)[98]
-    print(f"{label:<28} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   max {max(times):6.1f} ms")
-    return p50
+        for label, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[label].append((time.perf_counter() - start) * 1000)
+    p50s = {}
+    for label, got in times.items():
+        p50s[label] = statistics.median(got)
+        p99 = statistics.quantiles(got, n=100)[98]
+        print(f"{label:<28} p50 {p50s[label]:6.1f} ms   p99 {p99:6.1f} ms   max {max(got):6.1f} ms")
+    return p50s
 
 
-def run(url: str, n: int) -> None:
+def baseline_module(commit: str) -> types.ModuleType:
+    """``models/comparison.py`` as it was at ``commit``, loaded as a module of its own."""
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(
+        ["git", "show", f"{commit}:models/comparison.py"],
+        cwd=root, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    module = types.ModuleType(f"comparison_at_{commit}")
+    sys.modules[module.__name__] = module  # its dataclasses look their module up there
+    exec(compile(source, f"{commit}:models/comparison.py", "exec"), module.__dict__)  # noqa: S102
+    return module
+
+
+def same_answer(before: object, now: object) -> bool:
+    """Whether two comparisons say the same (the first savers are new: left out)."""
+    old, new = dataclasses.asdict(before), dataclasses.asdict(now)  # type: ignore[call-overload]
+    for row in new["shared"]:
+        row.pop("first")
+    return bool(old == new)
+
+
+def run(url: str, n: int, baseline: str) -> None:
     """Create the schema, load, time, and drop everything again."""
     init_database(url)
     if migrations.current_version() is not None:
         raise SystemExit("this database has the app's tables already: give the bench its own")
     migrations.upgrade()
+    before = baseline_module(baseline)
     try:
         month, last_month = "2026-03", "2026-02"
         start = time.perf_counter()
@@ -111,9 +170,25 @@ def run(url: str, n: int) -> None:
         medians = [p.median_monthly_listeners for p in (report.me, report.friend)]
         print(f"shared {report.shared_count:,}, union {report.union_count:,}, "
               f"pending {report.pending_shared:,}, medians {medians}")  # fmt: skip
+        for sort in ("listeners", "-listeners", "name"):
+            for offset in (0, 4_950):
+                args = (ana, ben, month)
+                same = same_answer(before.compare(*args, sort=sort, offset=offset),
+                                   compare(*args, sort=sort, offset=offset))  # fmt: skip
+                if not same:
+                    raise SystemExit(f"the two compare() differ (sort {sort}, offset {offset})")
+        print(f"same answers as {baseline}'s compare() (3 sorts, first and last page)")
         timed("person_summary(ana)", lambda: person_summary(ana, month), n)
         timed("person_summary(ben)", lambda: person_summary(ben, month), n)
-        timed("compare(ana, ben) page 1", lambda: compare(ana, ben, month), n)
+        p50 = timed_pair(
+            {
+                f"compare() at {baseline}": lambda: before.compare(ana, ben, month),
+                "compare() now": lambda: compare(ana, ben, month),
+            },
+            n,
+        )
+        ratio = p50["compare() now"] / p50[f"compare() at {baseline}"]
+        print(f"ratio now / {baseline} (p50): {ratio:.2f}")
     finally:
         migrations.drop_all()
         database.close()
@@ -123,13 +198,14 @@ def main() -> None:
     """Bench on $DATABASE_URL, or on a temp SQLite file removed afterwards."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=200, help="timed calls of each function")
+    parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with")
     args = parser.parse_args()
     if url := os.environ.get("DATABASE_URL"):
-        run(url, args.n)
+        run(url, args.n, args.baseline)
         return
     tmp = tempfile.mkdtemp(prefix="bench-compare-")
     try:
-        run(f"sqlite:///{tmp}/bench.db", args.n)
+        run(f"sqlite:///{tmp}/bench.db", args.n, args.baseline)
     finally:
         shutil.rmtree(tmp)
 

@@ -9,7 +9,7 @@ from models.audit import AuditEntry
 from models.compared import ComparedWith
 from models.db import BaseModel, database, init_database
 from models.job_run import JobRun
-from models.user import User, UserArtist
+from models.user import HeldCount, User, UserArtist
 
 ALL_TABLES: list[type[BaseModel]] = [
     User,
@@ -19,6 +19,7 @@ ALL_TABLES: list[type[BaseModel]] = [
     JobRun,
     AuditEntry,
     ComparedWith,
+    HeldCount,
 ]
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "AuditEntry",
     "BaseModel",
     "ComparedWith",
+    "HeldCount",
     "JobRun",
     "User",
     "UserArtist",

@@ -17,6 +17,7 @@ from peewee import (
     fn,
 )
 
+from models import held_counts
 from models.db import BaseModel, database, tuple_rows, utcnow
 
 # A SQLite statement takes at most 32,766 variables; stay far below with a few columns each.
@@ -193,22 +194,24 @@ class ArtistListeners(BaseModel):
     ) -> None:
         """Store (or replace) the artist's count for the month."""
         month = month or current_month()
-        (
-            cls.insert(
-                artist=artist_id,
-                month=month,
-                monthly_listeners=monthly_listeners,
-                read_at=utcnow(),
+        with database.atomic():
+            held_counts.spread(artist_id, month, monthly_listeners)
+            (
+                cls.insert(
+                    artist=artist_id,
+                    month=month,
+                    monthly_listeners=monthly_listeners,
+                    read_at=utcnow(),
+                )
+                .on_conflict(
+                    conflict_target=[cls.artist, cls.month],
+                    update={
+                        cls.monthly_listeners: EXCLUDED.monthly_listeners,
+                        cls.read_at: EXCLUDED.read_at,
+                    },
+                )
+                .execute()
             )
-            .on_conflict(
-                conflict_target=[cls.artist, cls.month],
-                update={
-                    cls.monthly_listeners: EXCLUDED.monthly_listeners,
-                    cls.read_at: EXCLUDED.read_at,
-                },
-            )
-            .execute()
-        )
 
     @classmethod
     def history(cls, artist_id: int) -> list[tuple[str, int]]:

@@ -9,19 +9,20 @@ and listener counts come from the unique index on artist_listeners(artist_id, mo
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from models import comparison_reads as reads
+from models.comparison_reads import EDGES
 from models.db import database
-from models.user import SOURCES, User
+from models.fields import SOURCES
+from models.first_saved import FirstSave, first_saves
+from models.user import User
 
 SORTS = ("listeners", "-listeners", "name", "-name")
 MAX_LIMIT = 200
-
-# Bucket edges of the listener histogram, a power of ten apart: <100, 100-1k, ..., >=100M.
-EDGES = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,20 @@ class PersonSummary:
     by_source: dict[str, int]
     with_listeners: int
     median_monthly_listeners: int | None
+
+
+@dataclass(frozen=True)
+class FirstSaved:
+    """Which of the two saved a shared artist first, and when (``models.first_saved``)."""
+
+    who: str  # "you" or "friend", seen from the person who asked
+    saved_at: str  # ISO 8601 in UTC, as Spotify writes it: "2021-03-04T09:30:00Z"
+    same_day: bool = False  # the other one saved it that same UTC day too
+
+    @property
+    def month(self) -> str:
+        """The month it was first saved, in words: "March 2021"."""
+        return dt.datetime.strptime(self.saved_at[:7], "%Y-%m").strftime("%B %Y")
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,8 @@ class SharedArtist:
     pending: bool = False
     # The count of the earliest month held (None: no count was ever read).
     earliest_listeners: int | None = None
+    # Who saved it first (None: neither has a date, as when both only follow it).
+    first: FirstSaved | None = None
 
     @property
     def change(self) -> str | None:
@@ -149,23 +166,11 @@ BUCKETS = _bucket_labels()
 # distinct artists are "artist_id IN (SELECT artist_id FROM user_artist WHERE user_id = ?)":
 # both databases answer it from the (user_id, artist_id, source) index without a sort.
 _MINE = 'SELECT "artist_id" FROM "user_artist" WHERE "user_id" = {p}'
-_KNOWN = '"l"."monthly_listeners" IS NOT NULL'
 # Unknown counts and names sort last in either direction; NULLS LAST would be shorter, but
 # a CASE flag reads the same on both databases and on any SQLite version.
 _NULL_ML = 'CASE WHEN "l"."monthly_listeners" IS NULL THEN 1 ELSE 0 END'
 _NULL_NAME = 'CASE WHEN "a"."name" IS NULL THEN 1 ELSE 0 END'
 _NAME = 'LOWER("a"."name")'
-_COUNTS_SQL = (
-    'SELECT "user_id", COUNT(DISTINCT "artist_id"), '
-    + ", ".join(f"COUNT(CASE WHEN \"source\" = '{s}' THEN 1 END)" for s in SOURCES)
-    + ' FROM "user_artist" WHERE "user_id" IN ({p}, {p}) GROUP BY "user_id"'
-)
-# A person's known counts, sorted: the median, the histogram and how many are known all
-# come from this one pass over their artists, instead of one pass each.
-_KNOWN_SQL = (
-    'SELECT "l"."monthly_listeners" FROM "artist_listeners" AS l '
-    f'WHERE "l"."month" = {{p}} AND {_KNOWN} AND "l"."artist_id" IN ({_MINE}) ORDER BY 1'
-)
 _PAGE_COLUMNS = (
     '"a"."id", "a"."spotify_id", "a"."name", "a"."url", "a"."image_url", "l"."monthly_listeners"'
 )
@@ -223,10 +228,6 @@ _SHARED_PAGE_SQL = {
 }
 # Only for a page past the end, which has no rows to carry the totals.
 _SHARED_COUNT_SQL = f"SELECT COUNT(*), COALESCE(SUM({_PENDING}), 0) {_FROM}{_SHARED}"
-_ONLY_SQL = (
-    f'SELECT {_PAGE_COLUMNS} {_FROM}WHERE "a"."id" IN ({_MINE}) AND "a"."id" NOT IN ({_MINE}) '
-    f"ORDER BY {_SHARED_ORDER['-listeners']} LIMIT {{p}}"
-)
 # One page of the artists only one side has, with their number, for the "see all" pages.
 _ONLY_PAGE_SQL = (
     f'SELECT {_PAGE_COLUMNS}, COUNT(*) OVER () {_FROM}WHERE "a"."id" IN ({_MINE}) '
@@ -239,39 +240,15 @@ _SOURCES_SQL = (
 )
 
 
-def _sql(template: str, **extra: str) -> str:
-    return template.format(p=database.param, **extra)
-
-
-def _rows(template: str, params: Sequence[object], **extra: str) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = database.execute_sql(
-        _sql(template, **extra), tuple(params)
-    ).fetchall()
-    return rows
-
-
-def _median(known: list[int]) -> int | None:
-    """The exact median of sorted counts; the mean of the middle two rounds down to an int."""
-    if not known:
-        return None
-    middle = len(known) // 2
-    return known[middle] if len(known) % 2 else (known[middle - 1] + known[middle]) // 2
-
-
-def _histogram(known: list[int]) -> list[int]:
-    """How many sorted counts fall in each bucket: a bisection per edge, no pass."""
-    cuts = [0, *(bisect_left(known, edge) for edge in EDGES), len(known)]
-    return [high - low for low, high in zip(cuts, cuts[1:], strict=False)]
+_sql, _rows = reads.sql, reads.rows
 
 
 def _summaries(users: Sequence[User], month: str) -> tuple[list[PersonSummary], list[list[int]]]:
     """The summaries of these people (one or two) and their histogram counts."""
-    ids = [u.id for u in users]
-    counts = {row[0]: row[1:] for row in _rows(_COUNTS_SQL, (ids[0], ids[-1]))}
     summaries, histograms = [], []
     for user in users:
-        total, *per_source = counts.get(user.id, (0, 0, 0, 0))
-        known = [n for (n,) in _rows(_KNOWN_SQL, (month, user.id))]
+        total, per_source, buckets = reads.person_counts(user.id, month)
+        known = sum(buckets)
         summaries.append(
             PersonSummary(
                 user_id=user.id,
@@ -279,11 +256,11 @@ def _summaries(users: Sequence[User], month: str) -> tuple[list[PersonSummary], 
                 display_name=user.display_name,
                 artist_count=total,
                 by_source=dict(zip(SOURCES, per_source, strict=True)),
-                with_listeners=len(known),
-                median_monthly_listeners=_median(known),
+                with_listeners=known,
+                median_monthly_listeners=reads.median(user.id, month, known),
             )
         )
-        histograms.append(_histogram(known))
+        histograms.append(buckets)
     return summaries, histograms
 
 
@@ -322,14 +299,14 @@ def compare(
     limit = max(1, min(MAX_LIMIT, limit))
     top_only = max(0, min(MAX_LIMIT, top_only))
     (mine, theirs), (my_hist, their_hist) = _summaries([me, friend], month)
-    page = _rows(_SHARED_PAGE_SQL[sort], (month, me.id, friend.id, limit, offset))
-    if page:
-        shared_count, pending = page[0][6], page[0][7]
-    else:
-        shared_count, pending = _rows(_SHARED_COUNT_SQL, (month, me.id, friend.id))[0]
+    page, shared_count, pending = _shared_page(me.id, friend.id, month, sort, limit, offset)
     union_count = mine.artist_count + theirs.artist_count - shared_count
-    only_me = _rows(_ONLY_SQL, (month, me.id, friend.id, top_only)) if top_only else []
-    only_friend = _rows(_ONLY_SQL, (month, friend.id, me.id, top_only)) if top_only else []
+    only_me, only_friend = (
+        reads.ordered(a, b, month, shared=False, descending=True, counted=None, limit=top_only)
+        if top_only
+        else []
+        for a, b in ((me.id, friend.id), (friend.id, me.id))
+    )
     sources = _sources_of(
         (me.id, friend.id), [row[0] for rows in (page, only_me, only_friend) for row in rows]
     )
@@ -354,13 +331,37 @@ def compare(
     )
 
 
+def _shared_page(
+    me: int, friend: int, month: str, sort: str, limit: int, offset: int
+) -> tuple[list[tuple[Any, ...]], int, int]:
+    """One page of the shared artists as ``(id, spotify_id, name, url, image_url,
+    monthly_listeners, pending, earliest)`` rows, how many they are and how many pending."""
+    if sort in ("name", "-name"):
+        # By name there is no index to read in order: one pass sorts them all, and carries
+        # the totals on its rows.
+        page = _rows(_SHARED_PAGE_SQL[sort], (month, me, friend, limit, offset))
+        if page:
+            return [(*row[:6], *row[8:]) for row in page], page[0][6], int(page[0][7] or 0)
+        shared, pending = _rows(_SHARED_COUNT_SQL, (month, me, friend))[0]
+        return [], shared, int(pending or 0)
+    shared, pending, counted = reads.shared_totals(me, friend, month)
+    rows = reads.ordered(
+        me, friend, month, shared=True, descending=sort == "-listeners", counted=counted,
+        limit=limit, offset=offset,
+    )  # fmt: skip
+    earliest = reads.earliest_counts([row[0] for row in rows])
+    return [(*row, earliest[row[0]]) for row in rows], shared, pending
+
+
 def _shared_artists(
     page: list[tuple[Any, ...]],
     sources: dict[tuple[int, int], list[str]],
     my_id: int,
     friend_id: int,
 ) -> list[SharedArtist]:
-    """The shared page's rows as ``SharedArtist``s, each with both people's sources."""
+    """The shared page's rows as ``SharedArtist``s, each with both people's sources and
+    who of the two saved it first."""
+    firsts = first_saves((my_id, friend_id), [row[0] for row in page])
     return [
         SharedArtist(
             sid,
@@ -372,8 +373,9 @@ def _shared_artists(
             sources.get((friend_id, aid), []),
             bool(row_pending),
             earliest,
+            _first_saved(firsts[aid], my_id),
         )  # fmt: skip
-        for aid, sid, name, url, image, ml, _count, _pending, row_pending, earliest in page
+        for aid, sid, name, url, image, ml, row_pending, earliest in page
     ]
 
 
@@ -383,7 +385,7 @@ def _only_rows(
     """One side's top rows as ``ArtistRow``s, with that person's sources."""
     return [
         ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []))
-        for aid, sid, name, url, _image, ml in rows
+        for aid, sid, name, url, _image, ml, *_pending in rows
     ]
 
 
@@ -394,11 +396,27 @@ def comparison_from_dict(data: dict[str, Any]) -> Comparison:
             **data,
             "me": PersonSummary(**data["me"]),
             "friend": PersonSummary(**data["friend"]),
-            "shared": [SharedArtist(**row) for row in data["shared"]],
+            "shared": [_shared_from_dict(row) for row in data["shared"]],
             "only_me": [ArtistRow(**row) for row in data["only_me"]],
             "only_friend": [ArtistRow(**row) for row in data["only_friend"]],
             "histogram": [Bucket(**row) for row in data["histogram"]],
         }
+    )
+
+
+def _shared_from_dict(row: dict[str, Any]) -> SharedArtist:
+    first = row.get("first")
+    return SharedArtist(**{**row, "first": FirstSaved(**first) if first else None})
+
+
+def _first_saved(found: FirstSave | None, my_id: int) -> FirstSaved | None:
+    """What the two-person page says of an artist's first saver, seen from ``my_id``."""
+    if found is None:
+        return None
+    return FirstSaved(
+        "you" if found.user_id == my_id else "friend",
+        found.saved_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        len(found.same_day) > 1,
     )
 
 

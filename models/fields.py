@@ -7,6 +7,9 @@ from typing import Any
 
 from peewee import TextField
 
+# Where a person has an artist from, in the order pages list them.
+SOURCES = ("followed", "saved_track", "saved_album")
+
 
 class JSONField(TextField):
     """A JSON value stored as text, the same on SQLite and PostgreSQL."""

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from models.artist import Artist, ArtistListeners
 from models.db import database
-from models.user import SOURCES, UserArtist
+from models.fields import SOURCES
+from models.user import UserArtist
 
 SORTS = {
     "name": "LOWER(a.name) ASC, a.spotify_id ASC",

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from peewee import (
     EXCLUDED,
     SQL,
+    BigIntegerField,
     BooleanField,
+    Case,
     CharField,
+    CompositeKey,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -21,9 +25,10 @@ from peewee import (
     fn,
 )
 
-from models import tokens
+from models import held_counts, tokens
 from models.artist import Artist
 from models.db import BaseModel, database, tuple_rows, utcnow
+from models.fields import SOURCES
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +36,6 @@ logger = logging.getLogger(__name__)
 FRIEND_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 FRIEND_CODE_LENGTH = 10  # 50 bits: unguessable with rate-limited attempts.
 _FRIEND_CODE_RE = re.compile(rf"^[{FRIEND_CODE_ALPHABET}]{{{FRIEND_CODE_LENGTH}}}$")
-
-SOURCES = ("followed", "saved_track", "saved_album")
 
 
 def new_friend_code() -> str:
@@ -71,6 +74,12 @@ class User(BaseModel):
     session_version = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
     # Their Spotify profile picture (the largest /me gives), if they have one.
     image_url = TextField(null=True)
+    # How many different artists they have, and links per source: kept by every write of
+    # their links (models/held_counts.py), so a comparison reads them instead of counting.
+    artist_count = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    followed_count = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    saved_track_count = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    saved_album_count = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.spotify_id}>"
@@ -243,6 +252,9 @@ class UserArtist(BaseModel):
     source = CharField(max_length=16)
     # When a sync last saw this link; a complete sync removes links it did not see.
     seen_at = DateTimeField(default=utcnow)
+    # When the person saved it: the earliest Spotify ``added_at`` among their saved tracks
+    # (or albums) with this artist, as the last sync read them; None for followed artists.
+    added_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "user_artist"
@@ -252,27 +264,54 @@ class UserArtist(BaseModel):
         )
 
     @classmethod
-    def link_many(cls, user_id: int, artist_ids: Iterable[int], source: str) -> int:
-        """Record that the user has these artists from ``source``; returns how many rows."""
+    def link_many(
+        cls,
+        user_id: int,
+        artist_ids: Iterable[int],
+        source: str,
+        added: Mapping[int, dt.datetime] | None = None,
+        sync_started: dt.datetime | None = None,
+    ) -> int:
+        """Record that the user has these artists from ``source``; returns how many rows.
+
+        ``added`` gives the date each artist was saved (the earliest on this page). A link
+        keeps the earliest date the current sync (the one that began at ``sync_started``)
+        has read for it, so that a resync replaces a date whose track was removed since.
+        """
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
-        now = utcnow()
-        rows = [
-            {"user": user_id, "artist": a, "source": source, "seen_at": now}
-            # Sorted for the same lock order in every transaction (no deadlocks).
-            for a in sorted(set(artist_ids))
-        ]
-        for start in range(0, len(rows), 500):
+        now, added = utcnow(), added or {}
+        # Sorted for the same lock order in every transaction (no deadlocks).
+        ids = sorted(set(artist_ids))
+        update = {cls.seen_at: EXCLUDED.seen_at, cls.added_at: cls._kept_date(sync_started)}
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            rows = [
+                {"user": user_id, "artist": a, "source": source, "seen_at": now,
+                 "added_at": added.get(a)}
+                for a in batch
+            ]  # fmt: skip
             with database.atomic():
+                new_links = held_counts.new_links(user_id, batch, source)
                 (
-                    cls.insert_many(rows[start : start + 500])
-                    .on_conflict(
-                        conflict_target=[cls.user, cls.artist, cls.source],
-                        update={cls.seen_at: EXCLUDED.seen_at},
-                    )
+                    cls.insert_many(rows)
+                    .on_conflict(conflict_target=[cls.user, cls.artist, cls.source], update=update)
                     .execute()
                 )
-        return len(rows)
+                # The new links' listener rows, in the same transaction (held_counts.py).
+                held_counts.hold(user_id, batch)
+                held_counts.add_to_totals(user_id, source, *new_links)
+        return len(ids)
+
+    @classmethod
+    def _kept_date(cls, sync_started: dt.datetime | None) -> Case:
+        """The date an existing link keeps when a page names it again: the new one when
+        this sync has not seen the link yet, else the earlier of the two."""
+        # The right-hand sides read the row as it was (seen_at before this update).
+        take_new = cls.added_at.is_null() | (EXCLUDED.added_at < cls.added_at)
+        if sync_started is not None:
+            take_new = take_new | (cls.seen_at < sync_started)
+        return Case(None, [(take_new, EXCLUDED.added_at)], cls.added_at)
 
     @classmethod
     def sources_of(cls, user_ids: Iterable[int], artist_id: int) -> dict[int, list[str]]:
@@ -285,3 +324,17 @@ class UserArtist(BaseModel):
         for user_id, source in tuple_rows(query):
             found.setdefault(user_id, set()).add(source)
         return {uid: [s for s in SOURCES if s in got] for uid, got in found.items()}
+
+
+class HeldCount(BaseModel):
+    """A listener count of one month of an artist that one person has."""
+
+    user = ForeignKeyField(User, on_delete="CASCADE", index=False)
+    artist = ForeignKeyField(Artist, on_delete="CASCADE")
+    month = CharField(max_length=7)
+    monthly_listeners = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "held_count"
+        primary_key = CompositeKey("user", "artist", "month")
+        indexes = ((("user", "month", "monthly_listeners", "artist"), False),)

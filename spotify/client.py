@@ -12,6 +12,7 @@ for every process.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -249,6 +250,20 @@ def artists_of_saved_track(item: Any) -> list[ArtistRef]:
 def artists_of_saved_album(item: Any) -> list[ArtistRef]:
     """The artists of a saved album."""
     return _credited(item, "album")
+
+
+def saved_at(item: Any) -> dt.datetime | None:
+    """When a saved track or album was saved (its ``added_at``), as naive UTC; None when
+    the item carries no readable date (the sync then keeps none rather than fail)."""
+    added = item.get("added_at") if isinstance(item, dict) else None
+    if not isinstance(added, str):
+        return None
+    try:
+        # Spotify writes ISO 8601 in UTC with a "Z"; Python 3.11 reads it.
+        when = dt.datetime.fromisoformat(added)
+    except ValueError:
+        return None
+    return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
 def _credited(item: Any, kind: str) -> list[ArtistRef]:

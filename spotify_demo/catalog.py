@@ -161,6 +161,18 @@ class Catalog:
             )
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
 
+    def first_saved_at(self, user_id: str) -> dict[str, str]:
+        """Each artist the user saved a track or album of, with the earliest ``added_at``
+        among them: the date the app should keep (a followed-only artist has none)."""
+        user, dates = self.users[user_id], dict[str, str]()
+        saved = [(s, self.tracks[s.item_id].artist_ids) for s in user.saved_tracks]
+        saved += [(s, self.albums[s.item_id].artist_ids) for s in user.saved_albums]
+        for item, artist_ids in saved:
+            for artist in artist_ids:
+                # ISO 8601 in UTC with a "Z": the text sorts as the time does.
+                dates[artist] = min(item.added_at, dates.get(artist, item.added_at))
+        return dates
+
     def album_tracks(self, album_id: str) -> list[Track]:
         """Every track of an album: the library's own tracks plus made-up fillers."""
         album = self.albums[album_id]

@@ -23,7 +23,7 @@ from typing import Any
 from jobs import queueing
 from jobs.progress import Progress, for_job
 from jobs.queueing import send_job
-from models import Artist, JobRun, User, UserArtist, current_month, database
+from models import Artist, JobRun, User, UserArtist, current_month, database, held_counts
 from models.artist import ArtistFields
 from models.db import utcnow
 from models.job_run import user_subject
@@ -34,6 +34,7 @@ from spotify.client import (
     artist_ref,
     artists_of_saved_album,
     artists_of_saved_track,
+    saved_at,
 )
 from spotify.errors import NeedsReauth
 from sync.context import SyncContext
@@ -149,11 +150,17 @@ class _Run:
         """Tell the progress how many pages there are (called when the totals are known)."""
         self.progress.start(self._pages_total(), "loading your library")
 
-    def store(self, source: str, refs: list[ArtistRef], complete: bool, mark: Mark) -> None:
-        """Save one page: artists, links, artist updates, then the checkpoint."""
+    def store(
+        self, source: str, refs: list[ArtistRef], complete: bool, mark: Mark,
+        dates: dict[str, dt.datetime] | None = None,
+    ) -> None:  # fmt: skip
+        """Save one page: artists, links (with the date each was saved, from ``dates`` by
+        Spotify id), artist updates, then the checkpoint."""
         fields = [ArtistFields(r.spotify_id, r.name, r.url, r.image_url, complete) for r in refs]
         ids = Artist.upsert_many(fields)
-        UserArtist.link_many(self.user.id, ids.values(), source)
+        added = {ids[sid]: when for sid, when in (dates or {}).items() if sid in ids}
+        started = dt.datetime.fromisoformat(self.checkpoint["started_at"])
+        UserArtist.link_many(self.user.id, ids.values(), source, added, started)
         self.ctx.library_changed([self.user.id])
         self._ask_for_outdated(list(ids))
         with self.lock:
@@ -254,11 +261,14 @@ def _complete(run: _Run) -> int:
     user = run.user
     started = dt.datetime.fromisoformat(run.checkpoint["started_at"])
     with database.atomic():
+        # The person's row first, as every write of their links takes it (held_counts.py).
+        held_counts.lock_totals(user.id)
         removed: int = (
             UserArtist.delete()
             .where((UserArtist.user == user.id) & (UserArtist.seen_at < started))
             .execute()
         )
+        held_counts.release_unheld(user.id)
         User.update(last_synced_at=utcnow()).where(User.id == user.id).execute()
     run.ctx.library_changed([user.id])
     return removed
@@ -300,16 +310,26 @@ def _learn_totals(run: _Run, client: SpotifyClient) -> None:
         True,
         _followed_read(followed.next_after, followed.next_after is None),
     )
-    tracks_refs = _refs(tracks.items, artists_of_saved_track)
-    run.store(SAVED_TRACK, tracks_refs, False, _offset_read(SAVED_TRACK, 0))
-    albums_refs = _refs(albums.items, artists_of_saved_album)
-    run.store(SAVED_ALBUM, albums_refs, False, _offset_read(SAVED_ALBUM, 0))
+    for source, page in ((SAVED_TRACK, tracks), (SAVED_ALBUM, albums)):
+        refs, dates = _saved_refs(source, page.items)
+        run.store(source, refs, False, _offset_read(source, 0), dates)
 
 
-def _refs(
-    items: list[dict[str, Any]], extract: Callable[[Any], list[ArtistRef]]
-) -> list[ArtistRef]:
-    return [ref for item in items for ref in extract(item)]
+def _saved_refs(
+    source: str, items: list[dict[str, Any]]
+) -> tuple[list[ArtistRef], dict[str, dt.datetime]]:
+    """The artists of a page of saved tracks or albums, and each one's earliest save on
+    the page (from the ``added_at`` in the same answer: no extra request)."""
+    extract = artists_of_saved_track if source == SAVED_TRACK else artists_of_saved_album
+    refs: list[ArtistRef] = []
+    dates: dict[str, dt.datetime] = {}
+    for item in items:
+        when = saved_at(item)
+        for ref in extract(item):
+            refs.append(ref)
+            if when is not None and (ref.spotify_id not in dates or when < dates[ref.spotify_id]):
+                dates[ref.spotify_id] = when
+    return refs, dates
 
 
 def _load_followed(run: _Run, client: SpotifyClient) -> None:
@@ -340,13 +360,10 @@ def _load_pages(run: _Run, client: SpotifyClient) -> None:
         if run.stopping():
             raise SyncInterrupted("asked to stop; the checkpoint is saved")
         with database.connection_context():
-            if source == SAVED_TRACK:
-                page = ask(partial(client.saved_tracks_page, offset))
-                refs = _refs(page.items, artists_of_saved_track)
-            else:
-                page = ask(partial(client.saved_albums_page, offset))
-                refs = _refs(page.items, artists_of_saved_album)
-            run.store(source, refs, False, _offset_read(source, offset))
+            read = client.saved_tracks_page if source == SAVED_TRACK else client.saved_albums_page
+            page = ask(partial(read, offset))
+            refs, dates = _saved_refs(source, page.items)
+            run.store(source, refs, False, _offset_read(source, offset), dates)
 
     pool = ThreadPoolExecutor(max_workers=run.ctx.page_threads, thread_name_prefix="sync-page")
     try:

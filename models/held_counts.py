@@ -1,0 +1,142 @@
+"""Each person's artists' listener counts, kept beside them: what makes a comparison fast.
+
+``held_count`` (the ``HeldCount`` table, declared in models/user.py beside the tables it
+mirrors) has a row for every (person, artist they have, month the artist has a
+listener row for), with that month's count (None when the page had none). It mirrors
+``user_artist`` joined with ``artist_listeners``, kept up to date where those are written:
+``UserArtist.link_many`` adds the rows of newly held artists, ``ArtistListeners.record``
+writes the count into every holder's row, and a complete sync (``release_unheld``) drops
+the artists a person no longer has; deleting a person or an artist cascades. With its
+(user, month, monthly_listeners, artist) index, a person's counts of a month are one index
+range in order, so the comparison reads a median, a histogram or the most listened of
+its artists without visiting each of them (models/comparison.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from models.db import database, is_postgres
+from models.fields import SOURCES
+
+_HOLD_SQL = (
+    'INSERT INTO "held_count" ("user_id", "artist_id", "month", "monthly_listeners") '
+    'SELECT {p}, "l"."artist_id", "l"."month", "l"."monthly_listeners" '
+    'FROM "artist_listeners" AS l WHERE "l"."artist_id" IN ({ids}) '
+    'ON CONFLICT ("user_id", "artist_id", "month") DO NOTHING'
+)
+_SPREAD_SQL = (
+    'INSERT INTO "held_count" ("user_id", "artist_id", "month", "monthly_listeners") '
+    'SELECT DISTINCT "ua"."user_id", "ua"."artist_id", {p}, CAST({p} AS BIGINT) '
+    'FROM "user_artist" AS ua WHERE "ua"."artist_id" = {p} '
+    'ON CONFLICT ("user_id", "artist_id", "month") '
+    'DO UPDATE SET "monthly_listeners" = EXCLUDED."monthly_listeners"'
+)
+_RELEASE_SQL = (
+    'DELETE FROM "held_count" WHERE "user_id" = {p} AND NOT EXISTS ('
+    'SELECT 1 FROM "user_artist" AS ua WHERE "ua"."user_id" = "held_count"."user_id" '
+    'AND "ua"."artist_id" = "held_count"."artist_id")'
+)
+_FILL_SQL = (
+    'INSERT INTO "held_count" ("user_id", "artist_id", "month", "monthly_listeners") '
+    'SELECT DISTINCT "ua"."user_id", "l"."artist_id", "l"."month", "l"."monthly_listeners" '
+    'FROM "user_artist" AS ua JOIN "artist_listeners" AS l ON "l"."artist_id" = "ua"."artist_id" '
+    'WHERE "ua"."user_id" = {p} ON CONFLICT ("user_id", "artist_id", "month") DO NOTHING'
+)
+
+
+_EXISTING_SQL = (
+    'SELECT "artist_id", "source" FROM "user_artist" WHERE "user_id" = {p} '
+    'AND "artist_id" IN ({ids})'
+)
+_RECOUNT_SQL = (
+    'UPDATE "user" SET "artist_count" = (SELECT COUNT(*) FROM (SELECT DISTINCT "artist_id" '
+    'FROM "user_artist" WHERE "user_id" = {p}) AS d), '
+    + ", ".join(
+        f'"{s}_count" = (SELECT COUNT(*) FROM "user_artist" WHERE "user_id" = {{p}} '
+        f"AND \"source\" = '{s}')"
+        for s in SOURCES
+    )
+    + ' WHERE "id" = {p}'
+)
+
+
+def lock_totals(user_id: int) -> None:
+    """Take the person's row for a write of their links (PostgreSQL; SQLite has one writer)."""
+    if is_postgres():
+        # Every write of a person's links takes their row first, so two never interleave
+        # (the totals below count what the other committed) and never wait on each other
+        # in a cycle; FOR NO KEY UPDATE leaves rows that merely point at the user alone.
+        database.execute_sql('SELECT 1 FROM "user" WHERE "id" = %s FOR NO KEY UPDATE', (user_id,))
+
+
+def new_links(user_id: int, artist_ids: Sequence[int], source: str) -> tuple[int, int]:
+    """Before linking these artists from ``source`` (in the same transaction): how many
+    artists the person will have anew, and how many links of that source are new."""
+    lock_totals(user_id)
+    if not artist_ids:
+        return 0, 0
+    marks = ", ".join([database.param] * len(artist_ids))
+    sql = _EXISTING_SQL.format(p=database.param, ids=marks)
+    held = database.execute_sql(sql, (user_id, *artist_ids)).fetchall()
+    had_artist = {artist for artist, _source in held}
+    had_link = {artist for artist, got in held if got == source}
+    return len(set(artist_ids) - had_artist), len(set(artist_ids) - had_link)
+
+
+def add_to_totals(user_id: int, source: str, artists: int, links: int) -> None:
+    """Count new artists and links of ``source`` into the person's totals."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    if artists or links:
+        sql = (
+            f'UPDATE "user" SET "artist_count" = "artist_count" + {{p}}, '
+            f'"{source}_count" = "{source}_count" + {{p}} WHERE "id" = {{p}}'
+        )
+        database.execute_sql(sql.format(p=database.param), (artists, links, user_id))
+
+
+def recount(user_id: int) -> None:
+    """Count the person's totals afresh (after links were removed, or written around the
+    model methods)."""
+    with database.atomic():
+        lock_totals(user_id)
+        database.execute_sql(_RECOUNT_SQL.format(p=database.param), (user_id,) * 5)
+
+
+def hold(user_id: int, artist_ids: Sequence[int]) -> None:
+    """The rows of artists the person has just been linked to (inside the link's
+    transaction); rows they had already are left as they are."""
+    if artist_ids:
+        marks = ", ".join([database.param] * len(artist_ids))
+        sql = _HOLD_SQL.format(p=database.param, ids=marks)
+        database.execute_sql(sql, (user_id, *artist_ids))
+
+
+def spread(artist_id: int, month: str, monthly_listeners: int | None) -> None:
+    """Write an artist's count of the month into every holder's row (inside the
+    transaction that recorded it)."""
+    if is_postgres():
+        # A link being made to this artist holds its row FOR KEY SHARE (the foreign key's
+        # check) until it commits; waiting for it here means the holders read next include
+        # that person, and a link made after this lock reads this count in ``hold``. Without
+        # it, each of two concurrent transactions could miss the other's row. SQLite runs
+        # one writer at a time, so it cannot happen there.
+        database.execute_sql('SELECT 1 FROM "artist" WHERE "id" = %s FOR UPDATE', (artist_id,))
+    sql = _SPREAD_SQL.format(p=database.param)
+    database.execute_sql(sql, (month, monthly_listeners, artist_id))
+
+
+def release_unheld(user_id: int) -> None:
+    """Drop the rows of artists the person no longer has, and count their totals afresh
+    (after links were removed)."""
+    database.execute_sql(_RELEASE_SQL.format(p=database.param), (user_id,))
+    recount(user_id)
+
+
+def fill(user_id: int) -> None:
+    """Every row of the person from the links and counts already there (for rows written
+    around the model methods, as a bulk load does)."""
+    with database.atomic():
+        database.execute_sql(_FILL_SQL.format(p=database.param), (user_id,))
+    recount(user_id)
