@@ -11,16 +11,23 @@ arguments and compares what this stores with what ``RedisBroker.enqueue`` stores
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
 
-def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message[Any]]) -> None:
-    """Enqueue ``messages`` (no delay) in one Redis pipeline."""
+def enqueue_pipelined(
+    broker: RedisBroker,
+    messages: list[dramatiq.Message[Any]],
+    also: Callable[[redis.client.Pipeline], object] | None = None,
+) -> None:
+    """Enqueue ``messages`` (no delay) in one Redis pipeline; with ``also``, its commands
+    go in the same pipeline as one MULTI/EXEC transaction, so both happen or neither."""
     prepared = []
     for message in messages:
         broker.declare_queue(message.queue_name)
@@ -28,7 +35,7 @@ def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message[Any]]
         broker.emit_before("enqueue", message, None)
         prepared.append(message)
     dispatch = broker.scripts["dispatch"]
-    with broker.client.pipeline(transaction=False) as pipe:
+    with broker.client.pipeline(transaction=also is not None) as pipe:
         for message in prepared:
             # ARGV of dispatch.lua in its order, as RedisBroker._dispatch sends them.
             args = [
@@ -45,6 +52,8 @@ def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message[Any]]
                 message.encode(),
             ]
             dispatch(keys=[broker.namespace], args=args, client=pipe)
+        if also is not None:
+            also(pipe)
         pipe.execute()
     for message in prepared:
         broker.emit_after("enqueue", message, None)

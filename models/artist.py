@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from peewee import (
     EXCLUDED,
+    JOIN,
     BigIntegerField,
     BooleanField,
     CharField,
@@ -156,6 +157,41 @@ class Artist(BaseModel):
                 (cls.id > after_id)
                 & cls.gone_at.is_null()
                 & (~fn.EXISTS(has_month) | ~cls.details_complete)
+            )
+            .order_by(cls.id)
+            .limit(limit)
+        )
+        return [(row.id, row.spotify_id) for row in query]
+
+    @classmethod
+    def outdated_between(
+        cls, month: str, after_id: int, upto_id: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """Up to ``limit`` ``(id, spotify_id)`` of artists not up to date for ``month``
+        with ``after_id`` < id <= ``upto_id``, in id order.
+
+        The range bounded on both tables lets PostgreSQL join two id-ordered index ranges
+        (a merge or hash join) instead of probing the listener index once per artist as
+        the ``NOT EXISTS`` of ``outdated_ids`` does: 1,000,000 artists in 2.7 s on a quiet
+        machine, and 0.6 to 0.9 x the old keyset walk side by side under load
+        (bench/monthly_refresh.py). The same ``NOT EXISTS`` in windows this wide was
+        slower still: its estimate crossed PostgreSQL's JIT threshold, 0.47 s a query.
+        """
+        listeners = ArtistListeners
+        counted = (
+            (listeners.artist == cls.id)
+            & (listeners.month == month)
+            & (listeners.artist > after_id)
+            & (listeners.artist <= upto_id)
+        )
+        query = (
+            cls.select(cls.id, cls.spotify_id)
+            .join(listeners, JOIN.LEFT_OUTER, on=counted)
+            .where(
+                (cls.id > after_id)
+                & (cls.id <= upto_id)
+                & cls.gone_at.is_null()
+                & (listeners.id.is_null() | ~cls.details_complete)
             )
             .order_by(cls.id)
             .limit(limit)
