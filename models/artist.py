@@ -89,27 +89,25 @@ class Artist(BaseModel):
                 }
                 for a in chunk
             ]
-            with database.atomic():
-                (
-                    cls.insert_many(rows)
-                    .on_conflict(
-                        conflict_target=[cls.spotify_id],
-                        update={
-                            cls.name: EXCLUDED.name,
-                            cls.url: fn.COALESCE(EXCLUDED.url, cls.url),
-                            cls.image_url: fn.COALESCE(EXCLUDED.image_url, cls.image_url),
-                            cls.details_complete: (
-                                cls.details_complete | EXCLUDED.details_complete
-                            ),
-                            cls.updated_at: EXCLUDED.updated_at,
-                        },
-                    )
-                    .execute()
+            # One statement, so one round trip and atomic by itself: RETURNING gives back
+            # the id of every row, inserted or updated (DO UPDATE touches each one).
+            returned = (
+                cls.insert_many(rows)
+                .on_conflict(
+                    conflict_target=[cls.spotify_id],
+                    update={
+                        cls.name: EXCLUDED.name,
+                        cls.url: fn.COALESCE(EXCLUDED.url, cls.url),
+                        cls.image_url: fn.COALESCE(EXCLUDED.image_url, cls.image_url),
+                        cls.details_complete: (cls.details_complete | EXCLUDED.details_complete),
+                        cls.updated_at: EXCLUDED.updated_at,
+                    },
                 )
-            query = cls.select(cls.id, cls.spotify_id).where(
-                cls.spotify_id.in_([a.spotify_id for a in chunk])
+                .returning(cls.id, cls.spotify_id)
+                .tuples()
+                .execute()
             )
-            ids.update({row.spotify_id: row.id for row in query})
+            ids.update({spotify_id: artist_id for artist_id, spotify_id in returned})
         return ids
 
     @classmethod

@@ -262,16 +262,16 @@ class UserArtist(BaseModel):
             # Sorted for the same lock order in every transaction (no deadlocks).
             for a in sorted(set(artist_ids))
         ]
+        # One statement per 500, each atomic by itself: no BEGIN and COMMIT round trips.
         for start in range(0, len(rows), 500):
-            with database.atomic():
-                (
-                    cls.insert_many(rows[start : start + 500])
-                    .on_conflict(
-                        conflict_target=[cls.user, cls.artist, cls.source],
-                        update={cls.seen_at: EXCLUDED.seen_at},
-                    )
-                    .execute()
+            (
+                cls.insert_many(rows[start : start + 500])
+                .on_conflict(
+                    conflict_target=[cls.user, cls.artist, cls.source],
+                    update={cls.seen_at: EXCLUDED.seen_at},
                 )
+                .execute()
+            )
         return len(rows)
 
     @classmethod
