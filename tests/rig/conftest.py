@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pwd
 import shutil
 import subprocess
@@ -11,11 +12,24 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from hosts import Rig, rig, why_not  # noqa: E402  (the rig's folder is not a package)
+
+def _load_hosts() -> ModuleType:
+    """``hosts.py`` beside this file (the rig's folder is not a package; a scenario's
+    child process loads it by path too)."""
+    spec = importlib.util.spec_from_file_location("rig_hosts", Path(__file__).with_name("hosts.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rig_hosts"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+rig_hosts = _load_hosts()
+Rig, rig, why_not = rig_hosts.Rig, rig_hosts.rig, rig_hosts.why_not
 
 PG_BIN = Path("/usr/lib/postgresql")
 
@@ -40,6 +54,14 @@ class DataHost:
 def _pg_bindir() -> Path | None:
     found = sorted(PG_BIN.glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
     return next((b for b in found if (b / "initdb").exists()), None)
+
+
+@pytest.fixture
+def make_rig():
+    """The ``rig`` context manager, after skipping where it cannot run."""
+    if (reason := why_not()) is not None:
+        pytest.skip(reason)
+    return rig
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hosts import rig, why_not  # the rig's conftest puts its folder on the path
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(why_not() is not None, reason=str(why_not()))]
+pytestmark = pytest.mark.slow
 PROXY = Path(__file__).with_name("delay_proxy.py")
 # One round trip each to PostgreSQL and Redis, from the host it runs on; their seconds.
 TIMED = """
@@ -55,21 +54,21 @@ def test_a_worker_host_reaches_the_data_host_and_the_proxy_sets_the_distance(
     assert 0.040 <= far["pg"] < 0.080 and 0.040 <= far["redis"] < 0.080, far
 
 
-def test_the_rig_leaves_no_namespace_link_or_process_behind(tmp_path):
-    with rig(("data", "worker-1")) as made:
+def test_the_rig_leaves_no_namespace_link_or_process_behind(make_rig, tmp_path):
+    with make_rig(("data", "worker-1")) as made:
         sleeper = made.run("worker-1", ["sleep", "600"], tmp_path / "sleep.log")
         assert len(made.leftovers()) == 5  # 2 namespaces, 2 veths, the bridge
     assert made.leftovers() == []
     assert sleeper.poll() is not None
 
 
-def test_the_rig_is_removed_when_its_block_fails(tmp_path):
-    with pytest.raises(RuntimeError), rig(("data",)) as made:
+def test_the_rig_is_removed_when_its_block_fails(make_rig):
+    with pytest.raises(RuntimeError), make_rig(("data",)) as made:
         raise RuntimeError("a scenario failed")
     assert made.leftovers() == []
 
 
-def test_the_rig_is_removed_when_its_process_is_told_to_stop():
+def test_the_rig_is_removed_when_its_process_is_told_to_stop(make_rig):
     # Given a process that made a rig and waits in it:
     folder = str(Path(__file__).parent)
     script = (
