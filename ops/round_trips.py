@@ -59,7 +59,10 @@ class RoundTrips:
     (``type(thread).__name__``: Dramatiq's ``_WorkerThread`` and ``_ConsumerThread``, a
     middleware's own thread class, ``Thread`` for a pool's, ``_MainThread``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kinds: frozenset[str] | None = None) -> None:
+        # Only these kinds of thread are counted (all when None): a worker another test
+        # left running in the process is not the work measured.
+        self.kinds = kinds
         self.redis: Counter[str] = Counter()
         self.db: Counter[str] = Counter()
         # Where each came from: "redis|db <module>.<function>" of the nearest caller of
@@ -69,6 +72,8 @@ class RoundTrips:
 
     def _add(self, counter: Counter[str]) -> None:
         kind = type(threading.current_thread()).__name__
+        if self.kinds is not None and kind not in self.kinds:
+            return
         site = f"{'redis' if counter is self.redis else 'db'} {_our_caller()}"
         with self._lock:
             counter[kind] += 1
@@ -78,23 +83,37 @@ class RoundTrips:
     def counting(self) -> Iterator[RoundTrips]:
         """Count every round trip of every thread in this process while the block runs."""
         send = redis.connection.AbstractConnection.send_packed_command
+        on_connect = redis.connection.AbstractConnection.on_connect
         cursor = Database.cursor
         trips = self
+        # A new connection's handshake (HELLO, CLIENT SETINFO, SELECT) is the pool's, once
+        # per connection, not the work's: whether a thread needs a new one is timing.
+        handshake = threading.local()
 
         def counted_send(connection: Any, *args: Any, **kwargs: Any) -> Any:
-            trips._add(trips.redis)
+            if not getattr(handshake, "on", False):
+                trips._add(trips.redis)
             return send(connection, *args, **kwargs)
+
+        def uncounted_on_connect(connection: Any, *args: Any, **kwargs: Any) -> Any:
+            handshake.on = True
+            try:
+                return on_connect(connection, *args, **kwargs)
+            finally:
+                handshake.on = False
 
         def counted_cursor(db: Any, *args: Any, **kwargs: Any) -> Any:
             return _CountingCursor(cursor(db, *args, **kwargs), lambda: trips._add(trips.db))
 
         # The one place redis-py sends from, and the one peewee runs statements from.
         _swap(redis.connection.AbstractConnection, "send_packed_command", counted_send)
+        _swap(redis.connection.AbstractConnection, "on_connect", uncounted_on_connect)
         _swap(Database, "cursor", counted_cursor)
         try:
             yield self
         finally:
             _swap(redis.connection.AbstractConnection, "send_packed_command", send)
+            _swap(redis.connection.AbstractConnection, "on_connect", on_connect)
             _swap(Database, "cursor", cursor)
 
 
