@@ -5,8 +5,8 @@ lease holder sends a tick, once (see actors/scheduled_actor.py and actors/schedu
 
 They only find what is due and fan out; the work itself runs in other actors. periodiq
 reads the local clock, so the scheduler runs with TZ=UTC (see the Procfile), and it never
-catches up a missed run: the refresh runs daily so that a missed day or a new month is
-caught up the next day.
+catches up a missed run: the refresh's pass begins daily (a new month begins one by itself)
+and its slice tops the bulk queue up every minute, so a missed tick costs a minute.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ import dramatiq
 from periodiq import cron
 
 from actors import runtime
-from actors.middleware.job_runs import current_job
 from actors.redis_broker import redis_ref
 from actors.scheduled_actor import ScheduledActor
 from actors.scheduler_lease import last_tick_key
 from jobs import queueing
-from jobs.progress import for_job
 from jobs.recovery import recover_jobs
 from jobs.retention import clean_finished_runs, remove_unheld_artists, retention
 from jobs.try_again import try_again_due
@@ -32,7 +30,7 @@ from models import AuditEntry
 from models.db import utcnow
 from models.job_run import FAILED
 from ops.schedules import SCHEDULES
-from sync.artists import refresh_outdated_artists
+from sync.refresh_slices import RefreshPass
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +49,29 @@ def periodic_actor(name: str, **options: Any) -> Any:
     )
 
 
-@periodic_actor(queueing.REFRESH_LISTENERS, tracked=True, time_limit=30 * 60 * 1000)
+@periodic_actor(queueing.REFRESH_LISTENERS, tracked=True, time_limit=5 * 60 * 1000)
 def refresh_listeners() -> None:
-    """Send ``update_artist`` on the bulk queue for every artist without this month's count."""
-    result = refresh_outdated_artists(progress=for_job(current_job()))
-    logger.info("monthly refresh: %d outdated artists sent", result.sent)
+    """Begin a new pass of the refresh if the last one is done, and send its first slice
+    (``refresh_slice`` sends the others)."""
+    refresh = RefreshPass(redis_ref(dramatiq.get_broker()))
+    started = refresh.start()
+    first = refresh.send_slice(runtime.context().settings.spotify_pages_rate)
+    logger.info("monthly refresh: %s; %d sent", "new pass" if started else "pass going", first.sent)
+
+
+@periodic_actor(queueing.REFRESH_SLICE, time_limit=5 * 60 * 1000)
+def refresh_slice() -> None:
+    """Top the bulk queue up to two minutes of the page rate from the artists still
+    outdated (sync/refresh_slices.py), so Redis never holds the whole refresh."""
+    refresh = RefreshPass(redis_ref(dramatiq.get_broker()))
+    done = refresh.send_slice(runtime.context().settings.spotify_pages_rate)
+    if done.sent:
+        logger.info(
+            "refresh slice: %d sent after %d queued, cursor %d",
+            done.sent,
+            done.queued,
+            done.after_id,
+        )
 
 
 @periodic_actor(queueing.RECOVER)

@@ -1,41 +1,54 @@
-"""The monthly refresh over 1,000,000 artists on PostgreSQL: its time and its memory.
+"""The monthly refresh on PostgreSQL: Redis's peak memory in slices against all at once,
+and the time of the pass's scan.
 
     DATABASE_URL=postgresql://.../bench .venv/bin/python bench/monthly_refresh.py
+    ... bench/monthly_refresh.py --ten-million      # also 10,000,000 artists (not in CI)
 
-Bulk-loads artists (``INSERT ... SELECT generate_series``), 90 % of them complete with
-this month's listener row, 10 % without one (every tenth id), growing the table to
-250,000, 500,000 and 1,000,000 rows. At each size a fresh child process times
-``sync.artists.refresh_outdated_artists()``, which sends ``update_artist`` on the bulk
-queue (``jobs.queueing.send_many``) to a real Redis under a namespace of its own, deleted
-afterwards, and measures its ru_maxrss growth; a second child runs it again under
-tracemalloc (which slows it several times, so it is not timed) for the heap's peak. Target at
-1,000,000: under 60 s and under 300 MB, and memory flat as the table grows.
+1. Redis memory. Bulk-loads 10,000 artists without this month's count
+   (``INSERT ... SELECT generate_series``), then grows the table to 1,000,000, all
+   outdated. At each size it runs the first ``SLICES`` slices of the sliced refresh
+   (``sync.refresh_slices``, at the default page rate of 10/s: 1,200 messages a slice)
+   against a consumer thread that takes each message and finishes it at once, while a
+   sampler reads Redis's ``INFO memory`` ``used_memory`` every 2 ms; the figure is the peak
+   above what Redis used before. Side by side, the design before slices
+   (``refresh_outdated_artists``: every outdated artist sent at once, chunk by chunk)
+   runs against the same consumer at 10,000 and 100,000 artists. Target: the sliced peak
+   at 1,000,000 within 2x that at 10,000.
+2. The scan. With 90 % of the 1,000,000 given this month's count, it times a whole pass's
+   scan (``scan()`` with no budget, window after window, as the slices walk it together)
+   and the old keyset walk (``Artist.iter_outdated``) beside it. Target: under 10 s.
+   With ``--ten-million``, the same at 10,000,000 (target under 100 s, memory flat).
+
 Needs ``$DATABASE_URL`` (a database without the app's tables: they are created and
-dropped) and ``$REDIS_URL`` (else the embedded Redis).
+dropped) and ``$REDIS_URL`` (else the embedded Redis). Every figure is printed.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
+import threading
 import time
-import tracemalloc
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+import dramatiq
+import redis
+
 from cli.embedded_redis import EmbeddedRedis
-from models import current_month, database, init_database, migrations
+from config.redis_ref import RedisRef
+from jobs import queueing
+from models import Artist, current_month, database, init_database, migrations
 
-SIZES = (250_000, 500_000, 1_000_000)
-TARGET_S, TARGET_MB = 60.0, 300.0
+SLICES = 5
+PAGES_RATE = 10.0
+SCAN_TARGET_S = {1_000_000: 10.0, 10_000_000: 100.0}
 
 
-def load(start: int, stop: int, month: str) -> None:
-    """Add artists ``start`` < id <= ``stop``; every tenth has no listener row."""
+def load(start: int, stop: int) -> None:
+    """Add artists ``start`` < id <= ``stop``, complete, with no listener row."""
     database.execute_sql(
         "INSERT INTO artist (id, spotify_id, name, url, details_complete, created_at, updated_at)"
         " SELECT g, 'bench' || lpad(g::text, 17, '0'), 'Artist ' || g,"
@@ -43,101 +56,175 @@ def load(start: int, stop: int, month: str) -> None:
         " FROM generate_series(%s, %s) g",
         (start + 1, stop),
     )
+    database.execute_sql("ANALYZE artist")
+
+
+def count_this_month(stop: int, month: str) -> None:
+    """Give nine artists in ten this month's count (every tenth stays outdated)."""
+    database.execute_sql("DELETE FROM artist_listeners")
     database.execute_sql(
         "INSERT INTO artist_listeners (artist_id, month, monthly_listeners, read_at)"
-        " SELECT g, %s, g * 7, now() FROM generate_series(%s, %s) g WHERE g %% 10 <> 0",
-        (month, start + 1, stop),
+        " SELECT g, %s, g * 7, now() FROM generate_series(1, %s) g WHERE g %% 10 <> 0",
+        (month, stop),
     )
-    database.execute_sql("ANALYZE artist; ANALYZE artist_listeners")
+    database.execute_sql("ANALYZE artist_listeners")
 
 
-def child(redis_url: str, traced: bool) -> None:
-    """Run one refresh, timed or under tracemalloc; print the figures as JSON."""
-    from actors.broker import configure
-    from config.settings import Settings
+class Consumer(threading.Thread):
+    """Takes the bulk queue's messages and finishes each at once, until stopped."""
+
+    def __init__(self, broker: dramatiq.Broker) -> None:
+        super().__init__(daemon=True)
+        self.broker, self.done, self.stopping = broker, 0, threading.Event()
+
+    def run(self) -> None:
+        consumer = self.broker.consume(queueing.BULK_QUEUE, prefetch=500, timeout=20)
+        while not self.stopping.is_set():
+            message = next(consumer)
+            if message is not None:
+                consumer.ack(message)
+                self.done += 1
+        consumer.close()
+
+
+class Sampler(threading.Thread):
+    """Reads ``used_memory`` every 2 ms; ``peak`` is the highest above the first."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        super().__init__(daemon=True)
+        self.client, self.stopping = client, threading.Event()
+        self.base = self.peak = self.used()
+
+    def used(self) -> int:
+        return int(self.client.info("memory")["used_memory"])
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.peak = max(self.peak, self.used())
+            time.sleep(0.002)
+
+
+def peak_memory(broker: dramatiq.Broker, work: Callable[[], int]) -> tuple[int, int, float]:
+    """Run ``work`` (returns how many it sent) against the consumer until the queue is
+    empty; returns the messages sent, the peak of Redis above its start, and seconds."""
+    consumer, sampler = Consumer(broker), Sampler(broker.client)  # type: ignore[attr-defined]
+    sampler.start()
+    consumer.start()
+    start = time.perf_counter()
+    sent = work()
+    while consumer.done < sent:
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - start
+    for thread in (consumer, sampler):
+        thread.stopping.set()
+        thread.join()
+    return sent, sampler.peak - sampler.base, elapsed
+
+
+def sliced(ref: RedisRef) -> Callable[[], int]:
+    """The first ``SLICES`` slices, each after the consumer emptied the queue."""
+    from sync.refresh_slices import RefreshPass
+
+    def work() -> int:
+        refresh, sent = RefreshPass(ref), 0
+        for _ in range(SLICES):
+            while refresh.queued():
+                time.sleep(0.005)
+            sent += refresh.send_slice(PAGES_RATE).sent
+        return sent
+
+    return work
+
+
+def all_at_once() -> int:
+    """The refresh before slices: every outdated artist sent, 1,000 per pipeline."""
     from sync.artists import refresh_outdated_artists
 
-    namespace = f"bench-refresh-{uuid.uuid4().hex[:8]}"
+    return refresh_outdated_artists().sent
+
+
+def scan_times(month: str) -> tuple[float, float, int]:
+    """Seconds of a whole pass's scan, of the old keyset walk, and the outdated found."""
+    from sync.refresh_slices import scan
+
+    start = time.perf_counter()
+    found, _, _ = scan(month, 0, float("inf"), float("inf"))
+    sliced_s = time.perf_counter() - start
+    start = time.perf_counter()
+    old = sum(len(page) for page in Artist.iter_outdated(month))
+    assert old == len(found), (old, len(found))
+    return sliced_s, time.perf_counter() - start, len(found)
+
+
+def run(redis_url: str, sizes: tuple[int, ...]) -> None:
+    """Load size by size, measure memory then the scan, print, drop the tables."""
+    from actors.broker import configure
+    from config.settings import Settings
+
     env = {"DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": redis_url,
-           "REDIS_NAMESPACE": namespace, "SECRET_KEY": "bench-key-0123456789abcdef012345",
-           "DEMO_SPOTIFY_PORT": "9"}  # fmt: skip
+           "REDIS_NAMESPACE": f"bench-refresh-{uuid.uuid4().hex[:8]}",
+           "SECRET_KEY": "bench-key-0123456789abcdef012345", "DEMO_SPOTIFY_PORT": "9"}  # fmt: skip
     settings = Settings.from_env(env, read_dotenv=False)
     init_database(settings.database_url)
-    broker = configure(settings)
-    database.connect(reuse_if_open=True)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if traced:
-        tracemalloc.start()
-    start = time.perf_counter()
-    result = refresh_outdated_artists()
-    elapsed = time.perf_counter() - start
-    peak = tracemalloc.get_traced_memory()[1] if traced else 0
-    tracemalloc.stop()
-    rss_delta = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
-    queued = broker.client.llen(f"{namespace}:bulk")  # RedisBroker's queue key
-    for key in broker.client.scan_iter(f"{namespace}*"):
-        broker.client.delete(key)
-    figures = {"outdated": result.outdated, "sent": result.sent, "queued": queued,
-               "seconds": elapsed, "heap_mb": peak / 2**20, "rss_mb": rss_delta / 1024}  # fmt: skip
-    print(json.dumps(figures))
-
-
-def run(redis_url: str) -> None:
-    """Grow the table size by size, measure each in a fresh process, print, drop."""
-    init_database(os.environ["DATABASE_URL"])
     if not migrations.database_is_postgres():
         raise SystemExit("DATABASE_URL must be a PostgreSQL database")
     if migrations.current_version() is not None:
         raise SystemExit("this database has the app's tables already: give the bench its own")
     migrations.upgrade()
-    month, loaded, rows = current_month(), 0, []
+    broker = configure(settings)
+    ref = RedisRef.of(broker)
+    month, loaded, memory, scans = current_month(), 0, [], []
     try:
-        for size in SIZES:
-            start = time.perf_counter()
-            load(loaded, size, month)
-            loaded, load_s = size, time.perf_counter() - start
-            timed, traced = (
-                json.loads(subprocess.run(
-                    [sys.executable, __file__, mode, redis_url],
-                    capture_output=True, text=True, check=True,
-                ).stdout.strip().splitlines()[-1])
-                for mode in ("--timed", "--traced")
-            )  # fmt: skip
-            rows.append((size, load_s, {**timed, "heap_mb": traced["heap_mb"]}))
+        for size in sizes:
+            load(loaded, size)
+            loaded = size
+            database.execute_sql("DELETE FROM artist_listeners")
+            if not memory:  # Redis's first use (scripts, queues) is not the refresh's
+                peak_memory(broker, sliced(ref))
+            ref.client.delete(ref.key("refresh-pass", month))
+            memory.append((size, "slices", *peak_memory(broker, sliced(ref))))
+            if size <= 100_000:
+                memory.append((size, "all at once", *peak_memory(broker, all_at_once)))
+            if size >= 1_000_000:
+                count_this_month(size, month)
+                scans.append((size, *scan_times(month)))
     finally:
+        for key in ref.client.scan_iter(f"{ref.namespace}*"):
+            ref.client.delete(key)
         migrations.drop_all()
         database.close()
-    print(f"{'artists':>10} {'load s':>7} {'outdated':>9} {'sent':>8} {'refresh s':>10}"
-          f" {'heap peak MB':>13} {'maxrss +MB':>11}")  # fmt: skip
-    for size, load_s, f in rows:
-        print(f"{size:>10,} {load_s:>7.1f} {f['outdated']:>9,} {f['sent']:>8,}"
-              f" {f['seconds']:>10.1f} {f['heap_mb']:>13.1f} {f['rss_mb']:>11.1f}")  # fmt: skip
-    last = rows[-1][2]
-    fast = last["seconds"] < TARGET_S and last["sent"] == last["outdated"] == SIZES[-1] // 10
-    small = max(last["heap_mb"], last["rss_mb"]) < TARGET_MB
-    print(f"1,000,000: {last['seconds']:.1f} s (target < {TARGET_S:g} s) "
-          f"{'PASS' if fast else 'MISS'}; memory max(heap {last['heap_mb']:.1f}, "
-          f"maxrss +{last['rss_mb']:.1f}) MB (target < {TARGET_MB:g} MB) "
-          f"{'PASS' if small else 'MISS'}")  # fmt: skip
-    heaps = [f["heap_mb"] for _, _, f in rows]
-    print(f"heap peak at 250k / 1M: {heaps[0]:.1f} / {heaps[-1]:.1f} MB "
-          f"({'flat' if heaps[-1] < 1.5 * heaps[0] + 5 else 'GROWS'})")  # fmt: skip
+    report(memory, scans)
+
+
+def report(memory: list[tuple[int, str, int, int, float]], scans: list[tuple]) -> None:
+    """Print the tables and the targets' verdicts."""
+    print(f"{'artists':>11} {'design':>12} {'sent':>9} {'Redis peak MB':>14} {'s':>6}")
+    for size, design, sent, peak, seconds in memory:
+        print(f"{size:>11,} {design:>12} {sent:>9,} {peak / 2**20:>14.2f} {seconds:>6.1f}")
+    peaks = {size: peak for size, design, _, peak, _ in memory if design == "slices"}
+    small, large = peaks[min(peaks)], peaks[max(peaks)]
+    ratio = large / small
+    print(f"sliced peak at {max(peaks):,} / {min(peaks):,}: {ratio:.2f}x (target <= 2) "
+          f"{'PASS' if ratio <= 2 else 'MISS'}")  # fmt: skip
+    print(f"{'artists':>11} {'outdated':>9} {'pass scan s':>12} {'old walk s':>11}")
+    for size, sliced_s, old_s, found in scans:
+        verdict = "PASS" if sliced_s < SCAN_TARGET_S[size] else "MISS"
+        print(f"{size:>11,} {found:>9,} {sliced_s:>12.1f} {old_s:>11.1f}  "
+              f"(target < {SCAN_TARGET_S[size]:g} s) {verdict}")  # fmt: skip
 
 
 def main() -> None:
     """Refuse without PostgreSQL; start Redis when none is given."""
-    if len(sys.argv) == 3 and sys.argv[1] in ("--timed", "--traced"):
-        child(sys.argv[2], traced=sys.argv[1] == "--traced")
-        return
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        raise SystemExit(
-            "bench/monthly_refresh.py needs DATABASE_URL=postgresql://... (PostgreSQL)"
-        )
+        raise SystemExit("bench/monthly_refresh.py needs DATABASE_URL=postgresql://...")
+    sizes = (10_000, 100_000, 1_000_000)
+    if "--ten-million" in sys.argv[1:]:
+        sizes += (10_000_000,)
     if url := os.environ.get("REDIS_URL"):
-        run(url)
+        run(url, sizes)
     else:
         with EmbeddedRedis(Path(tempfile.mkdtemp(prefix="bench-refresh-")), persist=False) as s:
-            run(s.url)
+            run(s.url, sizes)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ import re
 import sys
 import uuid
 
+import dramatiq
+
+from actors.redis_broker import redis_ref
 from jobs import queueing
 from jobs.progress import JobProgress, TerminalProgress
 from jobs.tracking import describe, finish_ok, heartbeat
@@ -15,6 +18,7 @@ from models.job_run import CANCELLED, FAILED, RUNNING, user_subject
 from spotify.errors import SpotifyError
 from sync.artists import refresh_outdated_artists, sync_artist
 from sync.context import SyncContext
+from sync.refresh_slices import RefreshPass
 from sync.users import SyncInterrupted, sync_user
 
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
@@ -81,12 +85,20 @@ def run_sync_artist(ctx: SyncContext, spotify_id: str) -> int:
     return 0
 
 
-def run_refresh(dry_run: bool, has_redis: bool = True) -> int:
-    """Count the outdated artists and, unless a dry run, send them on the bulk queue."""
-    result = refresh_outdated_artists(dry_run=dry_run)
+def run_refresh(dry_run: bool, has_redis: bool = True, pages_rate: float = 10.0) -> int:
+    """Count the outdated artists; or begin a pass of the refresh and send its first slice
+    (the scheduler's minutely ``refresh_slice`` sends the rest at the page rate)."""
     if dry_run:
+        result = refresh_outdated_artists(dry_run=True)
         note = "" if has_redis else " (REDIS_URL is not set, so nothing was sent)"
         print(f"{result.outdated} artists are outdated{note}")
-    else:
-        print(f"{result.outdated} artists are outdated; {result.sent} sent to the bulk queue")
+        return 0
+    refresh = RefreshPass(redis_ref(dramatiq.get_broker()))
+    started = refresh.start()
+    first = refresh.send_slice(pages_rate)
+    state = "a new pass" if started else "the pass under way"
+    print(
+        f"{first.sent} artists sent to the bulk queue ({state}); the scheduler sends the"
+        " rest a minute at a time, as the page rate takes them"
+    )
     return 0

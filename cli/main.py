@@ -115,7 +115,8 @@ def cmd_refresh_listeners(args: argparse.Namespace, settings: Settings) -> int:
     from cli.job_commands import run_refresh
 
     _, has_redis = _sync_context(settings)
-    return run_refresh(dry_run=args.dry_run or not has_redis, has_redis=has_redis)
+    dry_run = args.dry_run or not has_redis
+    return run_refresh(dry_run, has_redis=has_redis, pages_rate=settings.spotify_pages_rate)
 
 
 def cmd_jobs_clean(args: argparse.Namespace, settings: Settings) -> int:
@@ -351,7 +352,7 @@ def _add_foreground_commands(sub: Subparsers[_Parser]) -> None:
         sub,
         "refresh-listeners",
         cmd_refresh_listeners,
-        "send every artist without this month's count to the workers",
+        "send the artists without this month's count to the workers, a slice at a time",
     )
     refresh.add_argument("--dry-run", action="store_true", help="only count them")
 

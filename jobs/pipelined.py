@@ -11,24 +11,47 @@ arguments and compares what this stores with what ``RedisBroker.enqueue`` stores
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
 
-def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message[Any]]) -> None:
-    """Enqueue ``messages`` (no delay) in one Redis pipeline."""
+def enqueue_pipelined(
+    broker: RedisBroker,
+    messages: list[dramatiq.Message[Any]],
+    also: Callable[[redis.client.Pipeline], object] | None = None,
+) -> None:
+    """Enqueue ``messages`` (no delay) in one Redis pipeline; with ``also``, its commands
+    go in the same pipeline as one MULTI/EXEC transaction, so both happen or neither."""
     prepared = []
     for message in messages:
         broker.declare_queue(message.queue_name)
         message = message.copy(options={"redis_message_id": str(uuid4())})
         broker.emit_before("enqueue", message, None)
         prepared.append(message)
+    try:
+        _dispatch_pipelined(broker, prepared, also)
+    except redis.exceptions.NoScriptError:
+        # Redis lost its scripts (a restart): none of the batch ran, as every command was
+        # the one script. Load it and send the batch again.
+        broker.client.script_load(broker.scripts["dispatch"].script)
+        _dispatch_pipelined(broker, prepared, also)
+    for message in prepared:
+        broker.emit_after("enqueue", message, None)
+
+
+def _dispatch_pipelined(
+    broker: RedisBroker,
+    prepared: list[dramatiq.Message[Any]],
+    also: Callable[[redis.client.Pipeline], object] | None,
+) -> None:
     dispatch = broker.scripts["dispatch"]
-    with broker.client.pipeline(transaction=False) as pipe:
+    with broker.client.pipeline(transaction=also is not None) as pipe:
         for message in prepared:
             # ARGV of dispatch.lua in its order, as RedisBroker._dispatch sends them.
             args = [
@@ -44,7 +67,14 @@ def enqueue_pipelined(broker: RedisBroker, messages: list[dramatiq.Message[Any]]
                 message.options["redis_message_id"],
                 message.encode(),
             ]
-            dispatch(keys=[broker.namespace], args=args, client=pipe)
+            if also is None:
+                # EVALSHA as is: calling the Script object would make the pipeline ask
+                # SCRIPT EXISTS first, a second round trip for every batch.
+                pipe.evalsha(dispatch.sha, 1, broker.namespace, *args)
+            else:
+                # In a transaction a missing script would fail alone after the other
+                # commands ran, so there the Script object loads it first.
+                dispatch(keys=[broker.namespace], args=args, client=pipe)
+        if also is not None:
+            also(pipe)
         pipe.execute()
-    for message in prepared:
-        broker.emit_after("enqueue", message, None)

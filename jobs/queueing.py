@@ -43,6 +43,7 @@ UPDATE_ARTIST = "update_artist"
 UPDATE_SHARED_ARTIST = "update_shared_artist"
 # The periodic actors (actors/periodic.py; their crons are in ops/schedules.py).
 REFRESH_LISTENERS = "refresh_listeners"
+REFRESH_SLICE = "refresh_slice"
 RECOVER = "recover"
 CLEAN_JOB_RUNS = "clean_job_runs"
 # Every actor, as ``dramatiq actors.app`` declares them (tests/actors/test_actor_names.py).
@@ -51,6 +52,7 @@ ACTORS = (
     UPDATE_ARTIST,
     UPDATE_SHARED_ARTIST,
     REFRESH_LISTENERS,
+    REFRESH_SLICE,
     RECOVER,
     CLEAN_JOB_RUNS,
 )

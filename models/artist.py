@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from peewee import (
     EXCLUDED,
+    JOIN,
     BigIntegerField,
     BooleanField,
     CharField,
@@ -89,27 +90,25 @@ class Artist(BaseModel):
                 }
                 for a in chunk
             ]
-            with database.atomic():
-                (
-                    cls.insert_many(rows)
-                    .on_conflict(
-                        conflict_target=[cls.spotify_id],
-                        update={
-                            cls.name: EXCLUDED.name,
-                            cls.url: fn.COALESCE(EXCLUDED.url, cls.url),
-                            cls.image_url: fn.COALESCE(EXCLUDED.image_url, cls.image_url),
-                            cls.details_complete: (
-                                cls.details_complete | EXCLUDED.details_complete
-                            ),
-                            cls.updated_at: EXCLUDED.updated_at,
-                        },
-                    )
-                    .execute()
+            # One statement, so one round trip and atomic by itself: RETURNING gives back
+            # the id of every row, inserted or updated (DO UPDATE touches each one).
+            returned = (
+                cls.insert_many(rows)
+                .on_conflict(
+                    conflict_target=[cls.spotify_id],
+                    update={
+                        cls.name: EXCLUDED.name,
+                        cls.url: fn.COALESCE(EXCLUDED.url, cls.url),
+                        cls.image_url: fn.COALESCE(EXCLUDED.image_url, cls.image_url),
+                        cls.details_complete: (cls.details_complete | EXCLUDED.details_complete),
+                        cls.updated_at: EXCLUDED.updated_at,
+                    },
                 )
-            query = cls.select(cls.id, cls.spotify_id).where(
-                cls.spotify_id.in_([a.spotify_id for a in chunk])
+                .returning(cls.id, cls.spotify_id)
+                .tuples()
+                .execute()
             )
-            ids.update({row.spotify_id: row.id for row in query})
+            ids.update({spotify_id: artist_id for artist_id, spotify_id in returned})
         return ids
 
     @classmethod
@@ -157,6 +156,41 @@ class Artist(BaseModel):
                 (cls.id > after_id)
                 & cls.gone_at.is_null()
                 & (~fn.EXISTS(has_month) | ~cls.details_complete)
+            )
+            .order_by(cls.id)
+            .limit(limit)
+        )
+        return [(row.id, row.spotify_id) for row in query]
+
+    @classmethod
+    def outdated_between(
+        cls, month: str, after_id: int, upto_id: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """Up to ``limit`` ``(id, spotify_id)`` of artists not up to date for ``month``
+        with ``after_id`` < id <= ``upto_id``, in id order.
+
+        The range bounded on both tables lets PostgreSQL join two id-ordered index ranges
+        (a merge or hash join) instead of probing the listener index once per artist as
+        the ``NOT EXISTS`` of ``outdated_ids`` does: 1,000,000 artists in 2.7 s on a quiet
+        machine, and 0.6 to 0.9 x the old keyset walk side by side under load
+        (bench/monthly_refresh.py). The same ``NOT EXISTS`` in windows this wide was
+        slower still: its estimate crossed PostgreSQL's JIT threshold, 0.47 s a query.
+        """
+        listeners = ArtistListeners
+        counted = (
+            (listeners.artist == cls.id)
+            & (listeners.month == month)
+            & (listeners.artist > after_id)
+            & (listeners.artist <= upto_id)
+        )
+        query = (
+            cls.select(cls.id, cls.spotify_id)
+            .join(listeners, JOIN.LEFT_OUTER, on=counted)
+            .where(
+                (cls.id > after_id)
+                & (cls.id <= upto_id)
+                & cls.gone_at.is_null()
+                & (listeners.id.is_null() | ~cls.details_complete)
             )
             .order_by(cls.id)
             .limit(limit)

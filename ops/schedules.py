@@ -14,11 +14,18 @@ from dataclasses import dataclass
 import pendulum
 from periodiq import cron
 
-from jobs.queueing import CLEAN_JOB_RUNS, PERIODIC_QUEUE, RECOVER, REFRESH_LISTENERS
+from jobs.queueing import (
+    CLEAN_JOB_RUNS,
+    PERIODIC_QUEUE,
+    RECOVER,
+    REFRESH_LISTENERS,
+    REFRESH_SLICE,
+)
 from models import JobRun
 
 SCHEDULES = {
     REFRESH_LISTENERS: "17 3 * * *",
+    REFRESH_SLICE: "* * * * *",
     RECOVER: "* * * * *",
     CLEAN_JOB_RUNS: "41 * * * *",
 }

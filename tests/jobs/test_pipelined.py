@@ -160,3 +160,20 @@ def test_a_consumer_gets_pipelined_messages_back_in_order(
 
     assert [(m.message_id, m.args) for m in received] == [(m.message_id, m.args) for m in messages]
     assert broker.client.hlen(f"{broker.namespace}:{QUEUE}.msgs") == 0  # acked and gone
+
+
+def test_a_batch_sent_after_redis_lost_its_scripts_is_stored_once(
+    new_broker: Callable[[str], RedisBroker],
+) -> None:
+    # Given a Redis that no longer has the dispatch script (as after a restart):
+    broker = new_broker("flushed")
+    broker.client.script_flush()
+    messages = [build_message("pipelined_test_actor", QUEUE, [n]) for n in range(5)]
+
+    # When a batch is sent, its EVALSHA fails, the script is loaded and the batch sent again:
+    enqueue_pipelined(broker, messages)
+
+    # Then each message is stored once.
+    queued = broker.client.lrange(f"{broker.namespace}:{QUEUE}", 0, -1)
+    assert len(queued) == len(set(queued)) == 5
+    assert broker.client.hlen(f"{broker.namespace}:{QUEUE}.msgs") == 5

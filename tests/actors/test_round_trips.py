@@ -1,0 +1,82 @@
+"""The round trips to Redis and to the database of an up-to-date ``update_artist`` and of
+one library page of a sync, counted: across hosts each costs the link's delay both ways, so
+a change that adds one fails here (the README gives the counts and why each is there)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from actors.testing import wait_for
+from jobs import queueing
+from models import Artist, ArtistListeners, current_month
+from models.artist import ArtistFields
+from ops.round_trips import RoundTrips
+from sync.context import SyncContext
+from sync.users import sync_user
+
+MESSAGES = 200
+
+
+def test_an_up_to_date_update_artist_costs_one_redis_and_one_database_round_trip(
+    db, broker, worker
+):
+    names = [f"{i:022d}" for i in range(MESSAGES)]
+    ids = Artist.upsert_many([ArtistFields(s, s, "u", None, True) for s in names])
+    for artist_id in ids.values():
+        ArtistListeners.record(artist_id, 5, current_month())
+    pending = f"{broker.namespace}:{queueing.ARTISTS_QUEUE}.msgs"
+
+    def run_all() -> None:
+        queueing.send_many(queueing.UPDATE_ARTIST, queueing.ARTISTS_QUEUE, [[s] for s in names])
+        wait_for(lambda: broker.client.hlen(pending) == 0, what="every message")
+
+    run_all()  # warms the worker up: its connections opened, the scripts in Redis
+    with RoundTrips().counting() as trips:
+        run_all()
+
+    # Then each message cost, on the thread that ran it, its ack to Redis and the one
+    # up-to-date query; the consumer's fetches bring several messages each (Dramatiq's).
+    assert trips.redis["WorkerThread"] == MESSAGES
+    assert trips.db["WorkerThread"] == MESSAGES
+    assert trips.redis["ConsumerThread"] <= MESSAGES
+
+
+def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_three_to_the_database(
+    db, broker, sign_in, app_settings, demo_spotify
+):
+    # Given ben's library (43 pages, every artist new, so every page sends its artists):
+    user = sign_in("ben")
+    ctx = SyncContext.build(app_settings.but(redis_namespace=broker.namespace), broker.client)
+
+    sync_user(ctx, user)  # warms up: the connections opened, the scripts in Redis
+
+    # When the library is synced again (the same pages, the same sends), counting this
+    # thread and the sync's page threads:
+    with RoundTrips(kinds=frozenset({"_MainThread", "Thread"})).counting() as trips:
+        sync_user(ctx, user)
+
+    # Then each of its 43 pages cost three round trips to Redis (the gate's slot, the
+    # library stamp, the pipelined update_artist sends) and three to the database (the
+    # artists' upsert, which RETURNs their ids; the links' upsert; the up-to-date check).
+    pages = 24 + 16 + 3
+    per_page = {
+        "redis spotify.gate._reserve_slot": 1,
+        "redis sync.library_stamps.touch": 1,
+        "redis jobs.pipelined._dispatch_pipelined": 1,
+        "db models.artist.upsert_many": 1,
+        "db models.user.link_many": 1,
+        "db models.artist.not_up_to_date_among": 1,
+    }
+    # The end of the sync: the links not seen removed, the sync stamped, the counts read.
+    once = {
+        "redis sync.library_stamps.touch": 1,
+        "db sync.users._complete": 4,
+        "db models.db.tuple_rows": 1,
+    }
+    expected = Counter({site: n * pages for site, n in per_page.items()}) + Counter(once)
+    # A thread the gate held for its slot looks for a 429's pause before it goes (and
+    # waited anyway): only after a wait.
+    after_waits = trips.sites.pop("redis spotify.gate._pause_left", 0)
+    assert dict(trips.sites) == dict(expected)
+    assert after_waits <= pages
+    assert demo_spotify.stats()["requests"]["api"] == 2 * pages
