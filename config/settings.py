@@ -288,9 +288,9 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...]
     refresh_cooldown_seconds: int
     compare_computes_per_minute: int
+    sign_ins_per_minute: int
     log_format: str = "text"
     log_level: str = "INFO"
-    sign_ins_per_minute: int
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -41,7 +41,7 @@ def test_an_up_to_date_update_artist_costs_one_redis_and_one_database_round_trip
     assert trips.redis["ConsumerThread"] <= MESSAGES
 
 
-def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_three_to_the_database(
+def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_seven_to_the_database(
     db, broker, sign_in, app_settings, demo_spotify
 ):
     # Given ben's library (43 pages, every artist new, so every page sends its artists):
@@ -49,6 +49,7 @@ def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_three_to_
     ctx = SyncContext.build(app_settings.but(redis_namespace=broker.namespace), broker.client)
 
     sync_user(ctx, user)  # warms up: the connections opened, the scripts in Redis
+    first_requests = demo_spotify.stats()["requests"]["api"]
 
     # When the library is synced again (the same pages, the same sends), counting this
     # thread and the sync's page threads:
@@ -56,27 +57,38 @@ def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_three_to_
         sync_user(ctx, user)
 
     # Then each of its 43 pages cost three round trips to Redis (the gate's slot, the
-    # library stamp, the pipelined update_artist sends) and three to the database (the
-    # artists' upsert, which RETURNs their ids; the links' upsert; the up-to-date check).
+    # library stamp, the pipelined update_artist sends) and seven to the database: the
+    # artists' upsert, which RETURNs their ids; the links' transaction (BEGIN, the links'
+    # new ones counted, their upsert with the person's totals, the held counts of the new
+    # links, COMMIT: what keeps a comparison fast, models/held_counts.py); the up-to-date
+    # check.
     pages = 24 + 16 + 3
     per_page = {
         "redis spotify.gate._reserve_slot": 1,
         "redis sync.library_stamps.touch": 1,
         "redis jobs.pipelined._dispatch_pipelined": 1,
         "db models.artist.upsert_many": 1,
-        "db models.user.link_many": 1,
+        "db models.user.link_many": 3,
+        "db models.held_counts.new_links": 1,
+        "db models.held_counts.hold": 1,
         "db models.artist.not_up_to_date_among": 1,
     }
-    # The end of the sync: the links not seen removed, the sync stamped, the counts read.
+    # The end of the sync: the links not seen removed with their held counts, the totals
+    # counted again, the sync stamped, the counts read.
     once = {
         "redis sync.library_stamps.touch": 1,
         "db sync.users._complete": 4,
+        "db models.held_counts.release_unheld": 1,
+        "db models.held_counts.recount": 3,
         "db models.db.tuple_rows": 1,
     }
     expected = Counter({site: n * pages for site, n in per_page.items()}) + Counter(once)
     # A thread the gate held for its slot looks for a 429's pause before it goes (and
-    # waited anyway): only after a wait.
+    # waited anyway): only after a wait. A page Spotify was slow to answer on a loaded
+    # machine is asked again (sync/page_asks.py): a slot for each request made.
     after_waits = trips.sites.pop("redis spotify.gate._pause_left", 0)
+    asked = demo_spotify.stats()["requests"]["api"] - first_requests
+    expected["redis spotify.gate._reserve_slot"] = asked
     assert dict(trips.sites) == dict(expected)
-    assert after_waits <= pages
-    assert demo_spotify.stats()["requests"]["api"] == 2 * pages
+    assert after_waits <= asked
+    assert asked >= pages
