@@ -17,6 +17,7 @@ from config.redis_ref import RedisRef
 from config.settings import Settings
 from models import JobRun, User
 from web.http.client_address import ClientAddress
+from web.http.static_files import StaticFiles
 from web.state.comparison_cache import ComparisonCache
 from web.state.guess_limit import GuessGuard
 
@@ -53,6 +54,8 @@ class Services:
     guess_limit: GuessGuard
     client_address: ClientAddress
     comparisons: ComparisonCache
+    # The files under static/, by their content-hashed names (web/http/static_files.py).
+    static: StaticFiles
 
     def install(self, app: bottle.Bottle) -> None:
         """Make these the services of ``app``'s requests."""
