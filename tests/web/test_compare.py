@@ -337,7 +337,7 @@ def test_progress_is_told_in_words_for_people(web, signed_in_web):
         ("You waiting to load", "Your library", "0", "1"),
         ("Ben loading, 35 of 43 pages, about 20 s", "Ben's library", "35", "43"),
         (
-            "Listener counts 0 of 0 shared artists",
+            "Listener counts no shared artist to look up yet",
             "Listener counts of the shared artists",
             "0",
             "1",

@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 
 from models import ComparedWith, User
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW
-from tests.web.test_browser import live_app  # noqa: F401  (a fixture)
+from tests.web.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NO_OVERFLOW,
+    live_app,  # noqa: F401  (a fixture)
+)
 from tests.web.test_people_browser import check_everywhere
 
 pytestmark = [
@@ -81,7 +85,9 @@ def view_shots(page, name: str) -> None:
 
 def measure_at_phone_width(browser, storage_state, base: str, path: str) -> None:
     """``path`` at 390 px: no tap target under 44 × 44, no text under 12 px."""
-    context = browser.new_context(storage_state=storage_state, viewport={"width": 390, "height": 844})
+    context = browser.new_context(
+        storage_state=storage_state, viewport={"width": 390, "height": 844}
+    )
     page = context.new_page()
     page.goto(f"{base}{path}")
     assert page.evaluate(NO_OVERFLOW), path
@@ -166,9 +172,14 @@ def test_an_invited_friend_signs_in_from_the_link_presses_one_button_and_sees_it
 
         # Every page a person meets, on a phone: big enough to press and to read.
         signed_in = context.storage_state()
-        artist = page.evaluate("fetch('/with/%d').then(r => r.text())" % ben.id)
-        artist_path = artist.split('class="tile-name" href="', 1)[1].split('"', 1)[0]
-        for path in ("/", f"/with/{ben.id}", f"/with/{ben.id}/only-you", artist_path.replace("&amp;", "&")):
+        comparison = page.evaluate("path => fetch(path).then(r => r.text())", f"/with/{ben.id}")
+        artist_path = comparison.split('class="tile-name" href="', 1)[1].split('"', 1)[0]
+        for path in (
+            "/",
+            f"/with/{ben.id}",
+            f"/with/{ben.id}/only-you",
+            artist_path.replace("&amp;", "&"),
+        ):
             measure_at_phone_width(browser, signed_in, live_app, path)
         for path in ("/", f"/compare/{cleo.friend_code}"):  # the landing and welcome pages
             measure_at_phone_width(browser, None, live_app, path)
