@@ -87,7 +87,8 @@ def test_the_landing_page_describes_itself_and_signed_in_pages_stay_out_of_searc
     web, signed_in_web
 ):
     landing = web.get("/").text
-    assert '<meta name="description" content="' in landing and "noindex" not in landing
+    assert landing.count('<meta name="description" content="Sign in with Spotify') == 1
+    assert landing.count('name="description"') == 1 and "noindex" not in landing
     assert "htmx" not in landing.split("</head>")[0].split('name="htmx-config"')[1]  # no use
     signed_in_web("cleo")
 
