@@ -60,7 +60,9 @@ def lighthouse_scores(url: str, form: str, cookie: str | None) -> dict[str, int]
     failing = [
         audit["id"]
         for audit in report["audits"].values()
-        if (audit.get("score") or 1) < 1 and audit["scoreDisplayMode"] not in UNSCORED
+        if audit.get("score") is not None
+        and audit["score"] < 1
+        and audit["scoreDisplayMode"] not in UNSCORED
     ]
     print(f"  {form:7} {url}: failing audits {failing}")
     return {name: round(report["categories"][name]["score"] * 100) for name in CATEGORIES}
