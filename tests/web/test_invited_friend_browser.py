@@ -97,11 +97,12 @@ def measure_at_phone_width(browser, storage_state, base: str, path: str) -> None
     context.close()
 
 
+@pytest.mark.timeout(900)
 def test_an_invited_friend_signs_in_from_the_link_presses_one_button_and_sees_it_fill_in(
     live_app,  # noqa: F811
     sign_in,
     demo_spotify,
-):
+):  # A whole path and 12 checked views: minutes on the loaded 2-core machine.
     from playwright.sync_api import sync_playwright
 
     ben = sign_in("ben")  # the inviter: signed in once, his library not loaded yet
@@ -186,7 +187,6 @@ def test_an_invited_friend_signs_in_from_the_link_presses_one_button_and_sees_it
         check_everywhere(browser, page, f"/with/{ben.id}", "comparison", live_app)
         check_everywhere(browser, page, "/", "home", live_app)
         signed_out = browser.new_page()
-        check_everywhere(browser, signed_out, "/", "landing", live_app)
         check_everywhere(browser, signed_out, f"/compare/{ben.friend_code}", "welcome", live_app)
         signed_out.goto(f"{live_app}/")
         view_shots(signed_out, "landing-top")
