@@ -71,6 +71,21 @@ class ComparedWith(BaseModel):
         )
 
     @classmethod
+    def on_list(cls, user: User, other_id: int) -> bool:
+        """Whether ``other_id`` is on ``user``'s "Your people" list (either way round)."""
+        return (
+            cls.select()
+            .where(
+                (
+                    ((cls.owner == user.id) & (cls.other == other_id))
+                    | ((cls.owner == other_id) & (cls.other == user.id))
+                )
+                & ~cls.hidden
+            )
+            .exists()
+        )
+
+    @classmethod
     def let_in(cls, opener: User, friend: User, match: float | None = None) -> bool:
         """``opener`` typed ``friend``'s code (a POST): ``opener`` may see ``friend``'s
         library through that code, and ``friend`` may see ``opener``'s, by the opener's

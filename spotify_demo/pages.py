@@ -84,6 +84,9 @@ def artist_page(base: str, artist: Artist, show_listeners: bool, head: bool = Tr
 """
 
 
+IMAGE_CACHE = "public, max-age=31536000, immutable"
+
+
 def image_svg(item_id: str, label: str, size: int) -> str:
     """A square placeholder picture: one colour per item, its initial in the middle."""
     hue = zlib.crc32(item_id.encode()) % 360
@@ -126,9 +129,11 @@ class Pages:
             return error_page(404, "Image not found")
         # mypy cannot tie ``named is person`` to the person's type; only a person has it.
         label = named.display_name if named is person else named.name  # type: ignore[union-attr]
+        # Spotify's image host names a picture by its content, so a picture never changes
+        # under its address and is cached for a year, as here.
         return HTTPResponse(
             body=image_svg(item_id, label, size).encode(),
-            headers={"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"},
+            headers={"Content-Type": "image/svg+xml", "Cache-Control": IMAGE_CACHE},
         )
 
 

@@ -11,7 +11,7 @@ import redis
 from peewee import InterfaceError, OperationalError
 
 from config.redis_ref import RedisRef
-from config.settings import Settings
+from config.settings import ROOT, Settings
 from models import User, database, init_database, tokens
 from models.job_run import JobRun
 from spotify.gate import SpotifyGate
@@ -22,11 +22,13 @@ from web import routes
 from web.http import request_context
 from web.http.body_limit import refuse_unwanted_bodies
 from web.http.client_address import ClientAddress
+from web.http.compression import CompressPlugin
 from web.http.plugins import RequestPlugin
 from web.http.request_id import begin_request, send_request_id
 from web.http.security_headers import add_security_headers
 from web.http.services import RequestSync, Services
 from web.http.session import SessionStore
+from web.http.static_files import StaticFiles
 from web.state.comparison_cache import ComparisonCache
 from web.state.guess_limit import GuessGuard
 from web.state.redis_client import web_redis
@@ -48,17 +50,19 @@ def create_app(settings: Settings) -> bottle.Bottle:
     # failure it stops waiting on Redis for a moment (see web/state/redis_client.py).
     redis_client = web_redis(settings.redis_url) if settings.redis_url else None
     redis_ref = RedisRef.from_settings(settings, redis_client) if redis_client else None
+    static = StaticFiles(ROOT / "static")
     services = Services(
         settings=settings,
         redis=redis_client,
         redis_ref=redis_ref,
-        render=Renderer(settings),
+        render=Renderer(settings, static),
         request_sync=_sync_requester(settings, redis_client),
         guess_limit=GuessGuard(redis_ref),
         client_address=ClientAddress(settings.forwarded_allow_ips),
         comparisons=ComparisonCache(redis_ref, settings.compare_computes_per_minute),
         sign_in_limit=SignInLimit(redis_ref, settings.sign_ins_per_minute),
         sign_in_calls=_sign_in_calls(settings, redis_ref),
+        static=static,
     )
     services.install(app)
 
@@ -85,6 +89,8 @@ def create_app(settings: Settings) -> bottle.Bottle:
     # Secure everywhere but the demo on plain http (its cookie would never come back).
     secure = not settings.demo or settings.base_url.startswith("https://")
     app.install(RequestPlugin(SessionStore(settings.secret_key, secure=secure)))
+    # Inside the request plugin: it compresses what the route answered.
+    app.install(CompressPlugin())
     routes.mount_all(app, services)
     _error_pages(app)
     return app

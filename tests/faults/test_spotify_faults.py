@@ -30,7 +30,7 @@ from models.job_run import user_subject
 from ops.workers import live_workers
 from sync.page_asks import ASKS_PER_PAGE
 from sync.users import sync_if_needed
-from tests.web.comparing import opened
+from tests.web.comparing import opened, words
 
 SOURCES = ("followed", "saved_track", "saved_album")
 # Each fault as the demo Spotify makes it, and the error the job row must name.
@@ -228,7 +228,8 @@ def test_faults_that_never_stop_fail_the_sync_after_bounded_tries_and_the_page_s
     # section polls slowly, for the run the schedule will start.
     section = sync_section(web.get("/"))
     again = done.resume_at.strftime("%H:%M UTC")
-    assert "Spotify is failing" in section and f"try again by itself at {again}" in section
+    # Its times are in UTC, the fallback that the page's script localises.
+    assert "Spotify is failing" in section and f"try again by itself at {again}" in words(section)
     assert 'hx-trigger="every 10s"' in section
     me = web.get("/api/me").json
     assert me["sync"]["status"] == "failed" and error_name in me["sync"]["error"]
@@ -364,10 +365,10 @@ def test_a_429_of_hours_defers_the_work_and_the_pages_say_when_it_goes_on(
 
     # Every page the person reads says when the work goes on.
     when = deferred.resume_at.strftime("%H:%M UTC")
-    assert f"goes on at {when}" in sync_section(web.get("/"))
-    assert f"goes on at {when}" in web.get(opened(web, friend)).text
+    assert f"goes on at {when}" in words(sync_section(web.get("/")))
+    assert f"goes on at {when}" in words(web.get(opened(web, friend)).text)
     fragment = web.get(opened(web, friend), headers={"HX-Request": "true"})
-    assert fragment.status_int == 200 and f"goes on at {when}" in fragment.text
+    assert fragment.status_int == 200 and f"goes on at {when}" in words(fragment.text)
     me = web.get("/api/me").json
     assert me["sync"]["status"] == "retrying"
     assert dt.datetime.fromisoformat(me["sync"]["resume_at"]) == deferred.resume_at
@@ -418,9 +419,9 @@ def test_a_429_of_hours_on_the_artist_pages_defers_the_counts_and_the_pages_say_
     # The pages that show "pending" say when the counts go on.
     when = dt.datetime.fromtimestamp(pause_ends, dt.UTC).strftime("%H:%M UTC")
     sentence = f"listener counts go on at {when}"
-    assert "pending" in web.get("/").text and sentence in web.get("/").text
+    assert "pending" in web.get("/").text and sentence in words(web.get("/").text)
     fragment = web.get(opened(web, friend), headers={"HX-Request": "true"})
-    assert "pending" in fragment.text and sentence in fragment.text
+    assert "pending" in fragment.text and sentence in words(fragment.text)
     compared = web.get(f"/api/compare/{friend.friend_code}").json
     assert compared["pending_shared"] and compared["counts_resume_at"]
     no_thread_died(worker)

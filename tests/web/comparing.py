@@ -30,3 +30,11 @@ def opened(client, friend: User) -> str:
     if not ComparedWith.can_see(me, friend):
         ComparedWith.let_in(me, friend)
     return f"/with/{friend.id}"
+
+
+def words(page_html: str) -> str:
+    """What a page says, as a person reads it: no tags, entities read, spaces collapsed."""
+    import html
+
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page_html)).split())
+    return re.sub(r" ([.,;:])", r"\1", text)

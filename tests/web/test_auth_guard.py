@@ -64,6 +64,8 @@ PUBLIC = {
     ("GET", "/callback"),
     ("POST", "/logout"),
     ("GET", "/static/<path:path>"),
+    ("GET", "/favicon.ico"),
+    ("GET", "/robots.txt"),
     ("GET", "/healthz"),
 }
 # How each route of SIGNED_OUT is written in the app's route table.

@@ -201,7 +201,8 @@ def test_polling_stops_when_both_syncs_are_done_and_every_count_is_in(web, signe
     waiting = web.get(opened(web, ben), headers={"HX-Request": "true"})
     assert waiting.status_int == 200
     assert 'hx-trigger="every 2s"' in waiting.text
-    assert "Looking up listener counts… 1 left, about 5 s" in waiting.text
+    counts = progress_rows(waiting.text)[-1]
+    assert counts == ("Listener counts 0 of 1 shared artists, about 5 s", *counts[1:2], "0", "1")
 
     shared = Artist.get(Artist.name == "Shared").id
     ArtistListeners.record(shared, None)  # tried: no figure
@@ -305,6 +306,17 @@ def test_no_verdict_and_no_up_to_date_before_the_comparison_is_complete(web, sig
     assert "You listen more underground." in done.text and "Up to date" in done.text
 
 
+def progress_rows(text: str) -> list[tuple[str, str, str, str]]:
+    """Each progress row's words, and its bar's label, value and maximum."""
+    box = text.split('class="progress-people"', 1)[1].split("</ul>", 1)[0]
+    rows = []
+    for item in re.findall(r"<li>(.*?)</li>", box, re.S):
+        bar = re.search(r'<progress aria-label="([^"]+)" max="(\d+)"\s+value="(\d+)"', item)
+        words = " ".join(re.sub(r"<[^>]+>", " ", item).split())
+        rows.append((words, bar.group(1), bar.group(3), bar.group(2)))
+    return rows
+
+
 def test_progress_is_told_in_words_for_people(web, signed_in_web):
     # Given Ben's sync running at page 35 of 43 with an estimate, and mine waiting.
     ben = User.sign_in("ben", "Ben", {})
@@ -320,8 +332,18 @@ def test_progress_is_told_in_words_for_people(web, signed_in_web):
     page = web.get(opened(web, ben), headers={"HX-Request": "true"})
     text = html.unescape(page.text)
 
-    assert "Loading Ben's library… 35 of 43 pages, about 20 s" in text
-    assert "Waiting to load your library…" in text
+    # A bar each, with words: Ben's loading, mine waiting, the counts not begun.
+    assert progress_rows(text) == [
+        ("You waiting to load", "Your library", "0", "1"),
+        ("Ben loading, 35 of 43 pages, about 20 s", "Ben's library", "35", "43"),
+        (
+            "Listener counts no shared artist to look up yet",
+            "Listener counts of the shared artists",
+            "0",
+            "1",
+        ),
+    ]
+    assert "Waiting to load your library…" in text  # the live line: the first step to come
     assert "running" not in text and "queued" not in text
     # One polite live line, inside a box whose height the stylesheet reserves.
     assert page.text.count('aria-live="polite"') == 1
@@ -400,7 +422,7 @@ def test_the_share_link_is_plain_text_with_copy_and_share_buttons_script_reveals
     # Without JavaScript the buttons stay hidden and the hint says what to do.
     assert '<button type="button" class="copy" hidden>Copy link</button>' in box
     assert 'class="share" hidden' in box and "(select it, then copy)" in box
-    assert '<script src="/static/share.js" defer></script>' in page.text
+    assert re.search(r'<script src="/static/share\.[0-9a-f]{10}\.js" defer></script>', page.text)
     assert web.get("/static/share.js").text.count("navigator.clipboard") >= 1
 
 
@@ -414,7 +436,9 @@ def test_polls_morph_the_comparison_and_the_reload_link_goes_once_complete(web, 
 
     waiting = web.get(opened(web, ben))
 
-    assert '<script src="/static/idiomorph-ext.min.js" defer></script>' in waiting.text
+    assert re.search(
+        r'<script src="/static/idiomorph-ext\.min\.[0-9a-f]{10}\.js" defer>', waiting.text
+    )
     assert 'hx-ext="morph"' in waiting.text and 'hx-swap="morph:outerHTML"' in waiting.text
     assert "Reload to see the latest" in waiting.text
     assert "defineExtension" in web.get("/static/idiomorph-ext.min.js").text

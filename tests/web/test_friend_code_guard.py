@@ -155,3 +155,29 @@ def test_an_anonymous_flood_from_a_shared_address_does_not_lock_out_a_signed_in_
 
     assert anonymous.get(f"/compare/{dmitri.friend_code}", status="*").status_int == 429
     assert guess(cleo, cleos_token, dmitri.friend_code) == 303
+
+
+def test_links_from_your_own_list_are_no_guesses_but_a_typed_code_still_counts(
+    web, demo_spotify, sign_in
+):
+    # Given Ana on Ben's list (he typed her code), and Dmitri, whom Ben has never met.
+    ana, dmitri = sign_in("ana"), sign_in("dmitri")
+    ben = browser(web, ATTACKER)
+    token = sign_in_as(ben, demo_spotify, "ben")
+    assert guess(ben, token, ana.friend_code) == 303
+
+    # When Ben types 25 wrong codes, past the limit of 20.
+    answers = [guess(ben, token) for _ in range(25)]
+    assert answers[:MAX_FAILURES] == [404] * MAX_FAILURES and set(answers[MAX_FAILURES:]) == {429}
+
+    # Then his own list's link to Ana still opens their comparison, and so does her share
+    # link (she is on his list: no guess); a code he types is still refused, Ana's too,
+    # and so is the link of someone not on his list.
+    home = ben.get("/").text
+    link = re.search(r'<a class="person" href="(/with/\d+)">Ana</a>', home).group(1)
+    assert ben.get(link).status_int == 200
+    assert ben.get(f"/compare/{ana.friend_code}").headers["Location"].endswith(link)
+    assert guess(ben, token, ana.friend_code) == 429
+    assert guess(ben, token, dmitri.friend_code) == 429
+    refused = ben.get(f"/compare/{dmitri.friend_code}", status="*")
+    assert refused.status_int == 429 and "Too many wrong codes" in refused.text

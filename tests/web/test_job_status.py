@@ -14,7 +14,7 @@ from models import JobRun, User
 from models import job_run as job_run_module
 from models.db import utcnow
 from models.job_run import JobStatus, user_subject
-from tests.web.comparing import opened
+from tests.web.comparing import opened, words
 
 POLLS = 'hx-trigger="every 2s"'
 
@@ -64,7 +64,11 @@ def test_the_sync_fragment_polls_exactly_while_the_sync_is_active(web, signed_in
 
     active = status in JobStatus.active()
     assert (POLLS in fragment.text) is active
-    assert bool(re.search(r'<button type="submit"\s+disabled', fragment.text)) is active
+    # The refresh button cannot act while a sync runs, nor during the cooldown after one
+    # (this one was just asked for): it says so, and when it can.
+    assert re.search(r'<button type="submit"\s+disabled', fragment.text)
+    available = "Available once this load is done." if active else "Available at "
+    assert available in words(fragment.text)
 
 
 @pytest.mark.parametrize(
@@ -162,21 +166,20 @@ def test_a_sync_that_gave_up_on_a_failing_spotify_says_when_overlap_tries_again_
     assert (
         "Spotify is failing, so loading your library stopped at 3 of 10 pages. "
         "overlap will try again by itself at 14:05 UTC, from where it stopped."
-    ) in fragment.text
+    ) in words(fragment.text)
     assert 'hx-trigger="every 10s"' in fragment.text and POLLS not in fragment.text
-    assert re.search(r'<button type="submit"\s*>', fragment.text)
     assert dt.datetime.fromisoformat(web.get("/api/me").json["sync"]["resume_at"]) == again
 
 
 @pytest.mark.parametrize(
-    ("failures", "words"),
+    ("failures", "said"),
     [
-        (2, "Spotify is failing; overlap tries again at 14:05:07 UTC."),
+        (2, "Spotify is failing; overlap tries again at 14:05 UTC."),
         (0, "Spotify asked us to slow down; loading goes on at 14:05 UTC."),
     ],
 )
 def test_a_retrying_sync_says_whether_spotify_is_failing_or_asked_us_to_wait(
-    web, signed_in_web, failures, words
+    web, signed_in_web, failures, said
 ):
     again = utcnow().replace(hour=14, minute=5, second=7, microsecond=0)
     cleo_with_sync(
@@ -184,7 +187,10 @@ def test_a_retrying_sync_says_whether_spotify_is_failing_or_asked_us_to_wait(
         failures_since_progress=failures,
     )  # fmt: skip
 
-    assert words in web.get("/sync-status").text
+    fragment = web.get("/sync-status").text
+    assert said in words(fragment)
+    # The time is the reader's own once the page's script has run; UTC is the fallback.
+    assert '<time datetime="' in fragment and 'data-local="time"' in fragment
 
 
 def test_a_first_sync_that_gave_up_before_any_page_says_so_without_a_page_count(web, signed_in_web):
@@ -196,7 +202,7 @@ def test_a_first_sync_that_gave_up_before_any_page_says_so_without_a_page_count(
     assert (
         "Spotify is failing, so your library could not be loaded yet. "
         "overlap will try again by itself at 09:41 UTC."
-    ) in fragment
+    ) in words(fragment)
     assert "pages" not in fragment
 
 
@@ -216,6 +222,6 @@ def test_a_comparison_says_whose_library_spotify_is_failing_and_when_it_goes_on(
     fragment = web.get(path, headers={"HX-Request": "true"})
 
     assert "Spotify is failing; loading your library goes on by itself at 16:20 UTC." in (
-        fragment.text
+        words(fragment.text)
     )
     assert "asked us to slow down" not in fragment.text

@@ -18,6 +18,7 @@ from config.settings import Settings
 from models import JobRun, User
 from spotify.sign_in import SignInCalls
 from web.http.client_address import ClientAddress
+from web.http.static_files import StaticFiles
 from web.state.comparison_cache import ComparisonCache
 from web.state.guess_limit import GuessGuard
 from web.state.sign_in_limit import SignInLimit
@@ -58,6 +59,8 @@ class Services:
     # Sign-in: the per-address limit of its steps, and its calls to Spotify.
     sign_in_limit: SignInLimit
     sign_in_calls: SignInCalls
+    # The files under static/, by their content-hashed names (web/http/static_files.py).
+    static: StaticFiles
 
     def install(self, app: bottle.Bottle) -> None:
         """Make these the services of ``app``'s requests."""

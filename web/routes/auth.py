@@ -112,7 +112,10 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         _start_session(session, user)
         # Signing in asks for a sync of a stale library (the design: pages fill in as jobs land).
         job = services.request_sync(user, force=signing_in_again)
-        if user.last_synced_at is None and job is not None:
+        # Only the home page waits on the first sync: a friend's link (its "Compare with
+        # Ana" page) and a comparison fill in while the library loads, and a generic
+        # loading page in front of them would only keep the friend from the button.
+        if user.last_synced_at is None and job is not None and target == "/":
             return see_other(f"/loading?next={quote(target)}")
         return see_other(target)
 

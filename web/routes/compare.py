@@ -28,6 +28,7 @@ from web.views.comparison import (
     COMPARISON_PAGE_SIZE,
     ask_for_missing_counts,
     read_comparison,
+    shown_image,
 )
 from web.views.friends import find_friend, shared_friend
 
@@ -105,7 +106,8 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     def compare_code(me: User, code: str) -> str | bottle.HTTPResponse:
         # A code's link: straight to the comparison for someone already let in, else the
         # page that asks (its button is the POST above). Following the link grants nothing.
-        friend, problem, status = find_friend(code, malformed_status=404)
+        # A link, not a typed code: one to someone on your own list is no guess.
+        friend, problem, status = find_friend(code, malformed_status=404, known_to=me)
         if friend is None or friend.id == me.id:
             status, problem = (status, problem or "") if friend is None else (400, OWN_CODE)
             if request_context.is_htmx():
@@ -113,7 +115,13 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return _form_refused(status, problem, code)
         if ComparedWith.can_see(me, friend):
             return see_other(f"/with/{friend.id}")
-        return render("compare_ask.html", friend=friend, code=friend.friend_code)
+        return render(
+            "compare_ask.html",
+            friend=friend,
+            me=me,
+            code=friend.friend_code,
+            picture=shown_image(friend.image_url),
+        )
 
     @app.get("/with/<person>")
     @login_required(otherwise=_sign_in_and_return)

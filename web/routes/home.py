@@ -107,7 +107,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return page_error(
                 429,
                 "Your library was loaded a moment ago. The next refresh is possible at "
-                f"{wait_until.strftime('%H:%M:%S UTC')}.",
+                f"{wait_until.strftime('%H:%M UTC')}.",
                 title="Not yet",
             )
         if request_context.is_htmx():

@@ -14,12 +14,22 @@ def _guess_keys() -> tuple[int | None, str]:
     return (user.id if user is not None else None), request_context.client_address()
 
 
-def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str | None, int]:
-    """The friend a typed code belongs to, or (None, why not, HTTP status)."""
+TOO_MANY = "Too many wrong codes. Wait ten minutes and try again."
+
+
+def find_friend(
+    raw: str, malformed_status: int = 400, known_to: User | None = None
+) -> tuple[User | None, str | None, int]:
+    """The friend a typed code belongs to, or (None, why not, HTTP status).
+
+    ``known_to``: a link followed by this signed-in person, whose own list's people are
+    not guesses: past the limit, a code of someone already on it still opens. A typed
+    code never passes this (the form does not give it)."""
     guard = request_context.services().guess_limit
     keys = _guess_keys()
     if not guard.take(*keys):
-        return None, "Too many wrong codes. Wait ten minutes and try again.", 429
+        friend = _on_list_of(known_to, raw) if known_to is not None else None
+        return (friend, None, 200) if friend is not None else (None, TOO_MANY, 429)
     code = normalize_friend_code(raw)
     if code is None:
         return (
@@ -32,6 +42,16 @@ def find_friend(raw: str, malformed_status: int = 400) -> tuple[User | None, str
         return None, "No one has that friend code. Check it with your friend.", 404
     guard.give_back(*keys)
     return friend, None, 200
+
+
+def _on_list_of(user: User, raw: str) -> User | None:
+    """The person ``raw`` is the code of, when they are on ``user``'s list; else None (one
+    lookup, made only for a person already past the guess limit)."""
+    code = normalize_friend_code(raw)
+    friend = User.get_or_none(User.friend_code == code) if code is not None else None
+    if friend is None or not ComparedWith.on_list(user, friend.id):
+        return None
+    return friend
 
 
 def shared_friend(me: User, person: str) -> User | None:

@@ -8,6 +8,8 @@ import jinja2
 
 from config.settings import ROOT, Settings
 from models.job_run import JobStatus
+from web.http.static_files import StaticFiles
+from web.views.formats import local_time, thousands
 from web.views.sync_status import NEVER_SYNCED
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -16,7 +18,7 @@ TEMPLATES_DIR = ROOT / "templates"
 class Renderer:
     """Renders a template with the values every page needs."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, static: StaticFiles) -> None:
         self.settings = settings
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -26,6 +28,9 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["web_link"] = web_link
+        self.env.filters.update(n=thousands, when=local_time)
+        # Pages name static files by their content-hashed names (cached for a year).
+        self.env.globals["static_url"] = static.url
         # Templates name statuses by these, never by hand, so they agree with the models.
         self.env.globals.update(JobStatus=JobStatus, NEVER_SYNCED=NEVER_SYNCED)
 
