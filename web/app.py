@@ -46,24 +46,7 @@ def create_app(settings: Settings) -> bottle.Bottle:
     app = bottle.Bottle()
     init_database(settings.database_url)
     tokens.configure(settings.token_keys)
-    # One client for the pages and the broker that sends syncs: short timeouts, and after a
-    # failure it stops waiting on Redis for a moment (see web/state/redis_client.py).
-    redis_client = web_redis(settings.redis_url) if settings.redis_url else None
-    redis_ref = RedisRef.from_settings(settings, redis_client) if redis_client else None
-    static = StaticFiles(ROOT / "static")
-    services = Services(
-        settings=settings,
-        redis=redis_client,
-        redis_ref=redis_ref,
-        render=Renderer(settings, static),
-        request_sync=_sync_requester(settings, redis_client),
-        guess_limit=GuessGuard(redis_ref),
-        client_address=ClientAddress(settings.forwarded_allow_ips),
-        comparisons=ComparisonCache(redis_ref, settings.compare_computes_per_minute),
-        sign_in_limit=SignInLimit(redis_ref, settings.sign_ins_per_minute),
-        sign_in_calls=_sign_in_calls(settings, redis_ref),
-        static=static,
-    )
+    services = _services(settings)
     services.install(app)
 
     # First: every line of the request, a refused body's included, carries its id.
@@ -94,6 +77,28 @@ def create_app(settings: Settings) -> bottle.Bottle:
     routes.mount_all(app, services)
     _error_pages(app)
     return app
+
+
+def _services(settings: Settings) -> Services:
+    """What every route gets: the settings, Redis, the renderer and the shared limits."""
+    # One client for the pages and the broker that sends syncs: short timeouts, and after a
+    # failure it stops waiting on Redis for a moment (see web/state/redis_client.py).
+    redis_client = web_redis(settings.redis_url) if settings.redis_url else None
+    redis_ref = RedisRef.from_settings(settings, redis_client) if redis_client else None
+    static = StaticFiles(ROOT / "static")
+    return Services(
+        settings=settings,
+        redis=redis_client,
+        redis_ref=redis_ref,
+        render=Renderer(settings, static),
+        request_sync=_sync_requester(settings, redis_client),
+        guess_limit=GuessGuard(redis_ref),
+        client_address=ClientAddress(settings.forwarded_allow_ips),
+        comparisons=ComparisonCache(redis_ref, settings.compare_computes_per_minute),
+        sign_in_limit=SignInLimit(redis_ref, settings.sign_ins_per_minute),
+        sign_in_calls=_sign_in_calls(settings, redis_ref),
+        static=static,
+    )
 
 
 def _sign_in_calls(settings: Settings, ref: RedisRef | None) -> SignInCalls:
