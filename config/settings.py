@@ -287,6 +287,7 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...]
     refresh_cooldown_seconds: int
     compare_computes_per_minute: int
+    group_max_members: int
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -333,6 +334,7 @@ class Settings:
             forwarded_allow_ips=_forwarded_allow_ips(env),
             refresh_cooldown_seconds=_int(env, "REFRESH_COOLDOWN_SECONDS", 300, minimum=0),
             compare_computes_per_minute=_int(env, "COMPARE_COMPUTES_PER_MINUTE", 60, minimum=1),
+            group_max_members=_int(env, "GROUP_MAX_MEMBERS", 5, minimum=2),
             extra={k: v for k, v in env.items() if k.startswith("DEMO_SPOTIFY_")},
         )
 

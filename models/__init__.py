@@ -8,6 +8,7 @@ from models.artist import Artist, ArtistListeners, current_month
 from models.audit import AuditEntry
 from models.compared import ComparedWith
 from models.db import BaseModel, database, init_database
+from models.group import Group, GroupMember
 from models.job_run import JobRun
 from models.user import User, UserArtist
 
@@ -19,6 +20,8 @@ ALL_TABLES: list[type[BaseModel]] = [
     JobRun,
     AuditEntry,
     ComparedWith,
+    Group,
+    GroupMember,
 ]
 
 __all__ = [
@@ -28,6 +31,8 @@ __all__ = [
     "AuditEntry",
     "BaseModel",
     "ComparedWith",
+    "Group",
+    "GroupMember",
     "JobRun",
     "User",
     "UserArtist",
