@@ -283,3 +283,18 @@ def test_the_page_polls_until_complete_and_says_no_verdict_before(web, demo_spot
     assert 'role="status" aria-live="polite"' in first and "Looking up listener counts" in first
     poll = ana.get(path, headers={"HX-Request": "true"})
     assert poll.status_int == 200 and "every 2s" in poll.text
+
+
+def test_deleting_an_account_forgets_the_group_entries_naming_them(web, demo_spotify):
+    from web.http import services as app_services
+    from web.state.personal_keys import keys_about
+
+    crowd, path, _, _ = group_of(web, demo_spotify, 3)
+    crowd[0][0].get(path)  # computes and caches the group under the three members
+    ref = app_services.of(web.app).redis_ref
+    cleo = crowd[2][1]
+    naming = [k for k in keys_about(ref, cleo.id) if ":group" in k]
+    assert naming, "the group's entries name Cléo"
+
+    crowd[2][0].post("/account/delete", {"csrf_token": csrf(crowd[2][0])})
+    assert not any(ref.client.exists(k) for k in naming)
