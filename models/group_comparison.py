@@ -1,27 +1,30 @@
-"""The overlap of a group's libraries (two to five people), as one SQL statement.
+"""The overlap of a group's libraries (two to five people): one statement and a pass.
 
-A group page polls this while the members' syncs land, so it is one fixed statement on
-the ``user_artist`` (user_id, artist_id, source) index, the same text on SQLite and
-PostgreSQL. It counts each artist's holders once: ``held`` gives every artist of the
-members one row with a bit mask of who has it (member ``i`` is bit ``1 << i``), and
-everything else comes from those rows:
+A group page polls this while the members' syncs land. One SQL statement, the same text
+on SQLite and PostgreSQL, counts each artist's holders once: it reads the members' links
+off the ``user_artist`` (user_id, artist_id, source) index, one row per (person, artist),
+groups them by artist into a bit mask of who has it (member ``i`` is bit ``1 << i``), and
+joins this month's listener count. One pass in Python over those rows gives everything:
 
-- how many artists each mask has (at most 31 masks), from which every figure follows in
-  Python: each member's count, each pair's shared count and match, everyone, all but one;
-- the few artist rows the page shows: the rarest of each member's own (mask of one bit),
-  the rarest everyone has, the rarest all but one have, and one page of the artists two
-  or more hold, most holders first, then rarest.
+- how many artists each mask has (at most 31), from which every figure follows: each
+  member's count, each pair's shared count and match, everyone, all but one;
+- the few artists the page shows, picked with ``heapq`` (no full sort but the glue's):
+  the rarest of each member's own, the rarest everyone has, the rarest all but one have,
+  and one page of the artists two or more hold, most holders first, then rarest;
 
-Why this shape (bench/group_compare.py measures it): grouping the members' links by
-artist is most of the cost, so it is done once (``held`` is materialized); ``+ 0`` on the
-grouped column keeps SQLite on the per-person index (grouping by the bare column made it
-walk the whole ``user_artist_artist_id`` index, every person's rows, five times slower);
-and the listener counts are joined before the ranking, the artist rows (names, pictures)
-only for the rows returned.
+and a second query reads the names and pictures of those few.
+
+Why this shape (bench/group_compare.py measures it): ranking in SQL took window
+functions over every artist of the five, three sorts, several times the cost of the
+grouping itself; ``+ 0`` on the grouped column keeps SQLite on the per-person index
+(grouping by the bare column made it walk the whole ``user_artist_artist_id`` index,
+every person's rows, five times slower); and ``SUM(DISTINCT ...)`` built a temporary
+tree per artist, which the ``SELECT DISTINCT`` underneath avoids.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -87,62 +90,29 @@ def match_of(shared: int, count_a: int, count_b: int) -> float:
     return shared / smaller if smaller else 0.0
 
 
-_NULL_ML = 'CASE WHEN "r"."ml" IS NULL THEN 1 ELSE 0 END'
-_RAREST = f'{_NULL_ML}, "r"."ml", "r"."aid"'
 # {p}: the driver's parameter mark; {case}: one "WHEN user THEN bit" per member; {ids}:
-# the members' marks. Parameters, in order: the members (for the case), the members (for
-# the IN), the month, then the cut-offs (see ``_cutoffs``).
-_SQL = (
-    "WITH held AS MATERIALIZED ("
-    'SELECT "artist_id" + 0 AS aid, SUM(DISTINCT CASE "user_id" {case} END) AS mask, '
-    'COUNT(DISTINCT "user_id") AS n '
-    'FROM "user_artist" WHERE "user_id" IN ({ids}) GROUP BY "artist_id" + 0'
-    "), counted AS ("
-    'SELECT "h"."aid" AS aid, "h"."mask" AS mask, "h"."n" AS n, '
-    '"l"."monthly_listeners" AS ml, '
-    # Only the artists two or more hold are waited for (the shared-first jobs bring them).
-    'CASE WHEN "h"."n" >= 2 AND "l"."artist_id" IS NULL AND NOT EXISTS ('
-    'SELECT 1 FROM "artist" AS g WHERE "g"."id" = "h"."aid" AND "g"."gone_at" IS NOT NULL'
-    ") THEN 1 ELSE 0 END AS pending "
-    'FROM held AS h LEFT JOIN "artist_listeners" AS l '
-    'ON "l"."artist_id" = "h"."aid" AND "l"."month" = {p}'
-    "), by_mask AS ("
-    'SELECT "r".*, ROW_NUMBER() OVER w AS in_mask, '
-    "COUNT(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS mask_count, "
-    'SUM("r"."pending") OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) '
-    "AS mask_pending "
-    f'FROM counted AS r WINDOW w AS (PARTITION BY "r"."mask" ORDER BY {_RAREST})'
-    "), shared AS ("
-    f'SELECT "r".*, ROW_NUMBER() OVER (PARTITION BY "r"."n" ORDER BY {_RAREST}) AS in_n, '
-    f'ROW_NUMBER() OVER (ORDER BY "r"."n" DESC, {_RAREST}) AS rank '
-    'FROM by_mask AS r WHERE "r"."n" >= 2'
-    "), picked AS ("
-    'SELECT "aid", "mask", "n", "ml", "pending", "mask_count", "mask_pending", "in_mask", '
-    '"in_n", "rank" FROM shared '
-    'WHERE "in_mask" = 1 OR ("n" >= {p} AND "in_n" <= {p}) OR ("rank" > {p} AND "rank" <= {p}) '
-    "UNION ALL "
-    'SELECT "aid", "mask", "n", "ml", "pending", "mask_count", "mask_pending", "in_mask", '
-    'NULL, NULL FROM by_mask WHERE "n" = 1 AND "in_mask" <= {p}'
-    ") "
-    'SELECT "k".*, "a"."spotify_id", "a"."name", "a"."url", "a"."image_url" '
-    'FROM picked AS k JOIN "artist" AS a ON "a"."id" = "k"."aid" '
-    'ORDER BY "k"."n" DESC, "k"."rank", "k"."mask", "k"."in_mask"'
+# the members' marks. Parameters: the members (for the case), the members (for the IN),
+# the month. One row per artist any member has: its id, who has it (the mask), its count
+# this month, and whether it still waits for that count (no row yet, and not gone).
+_HELD_SQL = (
+    'SELECT "h"."aid", "h"."mask", "l"."monthly_listeners", '
+    'CASE WHEN "l"."artist_id" IS NULL AND NOT EXISTS (SELECT 1 FROM "artist" AS g '
+    'WHERE "g"."id" = "h"."aid" AND "g"."gone_at" IS NOT NULL) THEN 1 ELSE 0 END '
+    'FROM (SELECT "artist_id" + 0 AS aid, SUM(CASE "user_id" {case} END) AS mask '
+    # One row per (person, artist) first, read in order off the (user, artist, source)
+    # index, so the sum needs no DISTINCT (which cost a temporary tree per artist).
+    'FROM (SELECT DISTINCT "user_id", "artist_id" FROM "user_artist" '
+    'WHERE "user_id" IN ({ids})) AS d GROUP BY "artist_id" + 0) AS h '
+    'LEFT JOIN "artist_listeners" AS l ON "l"."artist_id" = "h"."aid" AND "l"."month" = {p}'
+)
+_DETAILS_SQL = (
+    'SELECT "id", "spotify_id", "name", "url", "image_url" FROM "artist" WHERE "id" IN ({ids})'
 )
 
 
-def _statement(members: int) -> str:
-    p = database.param
-    return _SQL.format(
-        p=p,
-        case=" ".join(f"WHEN {p} THEN {1 << i}" for i in range(members)),
-        ids=", ".join([p] * members),
-    )
-
-
-def _cutoffs(members: int, limit: int, offset: int) -> tuple[int, ...]:
-    # Everyone and all-but-one share one cut: the rarest TOP of each holder count from
-    # members - 1 up (only everyone for a pair, whose "all but one" is one person alone).
-    return (max(2, members - 1), TOP, offset, offset + limit, DISTINCTIVE_TOP)
+def _rarest(row: tuple[int, int, int | None, int]) -> tuple[bool, int, int]:
+    # Fewest listeners first, unknown counts last, then by id (a stable order).
+    return (row[2] is None, row[2] or 0, row[0])
 
 
 def group_report(
@@ -154,61 +124,84 @@ def group_report(
         raise ValueError("offset must not be negative")
     limit = max(1, min(MAX_LIMIT, limit))
     numbers = [number for number, _ in members]
-    rows = _run(members, month, limit, offset) if members else []
-    return _report(numbers, rows, limit, offset)
+    rows = _held(members, month) if members else []
+    k, bits = len(numbers), [1 << i for i in range(len(numbers))]
+    sizes = [bin(mask).count("1") for mask in range(1 << k)]
+    mask_counts: dict[int, int] = {}
+    by_size: dict[int, list[tuple[int, int, int | None, int]]] = {}
+    pending = 0
+    for row in rows:
+        mask, size = row[1], sizes[row[1]]
+        mask_counts[mask] = mask_counts.get(mask, 0) + 1
+        by_size.setdefault(size, []).append(row)
+        if size >= 2:
+            pending += row[3]
+    singles = by_size.get(1, [])
+    own = {bit: heapq.nsmallest(DISTINCTIVE_TOP, (r for r in singles if r[1] == bit), key=_rarest)
+           for bit in bits}  # fmt: skip
+    tops = {size: heapq.nsmallest(TOP, by_size.get(size, []), key=_rarest)
+            for size in {k, k - 1} if size >= 2}  # fmt: skip
+    shared = sorted(
+        (r for size, group in by_size.items() if size >= 2 for r in group),
+        key=lambda r: (-sizes[r[1]], *_rarest(r)),
+    )[offset : offset + limit]
+    picked = [r for lists in (*own.values(), *tops.values(), shared) for r in lists]
+    made = _artists(picked, numbers)
+    distinctive = {n: [made[r[0]] for r in own[bit]] for n, bit in zip(numbers, bits, strict=True)}
+    return _figures(
+        numbers, mask_counts, pending,
+        everyone=[made[r[0]] for r in tops.get(k, [])] if k >= 2 else [],
+        all_but_one=[made[r[0]] for r in tops.get(k - 1, [])] if k >= 3 else [],
+        distinctive=distinctive,
+        artists=[made[r[0]] for r in shared], limit=limit, offset=offset,
+    )  # fmt: skip
 
 
-def _run(
-    members: Sequence[tuple[int, int]], month: str, limit: int, offset: int
-) -> list[tuple[Any, ...]]:
+def _held(members: Sequence[tuple[int, int]], month: str) -> list[tuple[int, int, int | None, int]]:
+    """Each artist of the members with its holders' mask, count and whether it waits."""
+    p = database.param
+    sql = _HELD_SQL.format(
+        p=p,
+        case=" ".join(f"WHEN {p} THEN {1 << i}" for i in range(len(members))),
+        ids=", ".join([p] * len(members)),
+    )
     user_ids = [user_id for _, user_id in members]
-    params = (*user_ids, *user_ids, month, *_cutoffs(len(members), limit, offset))
-    rows: list[tuple[Any, ...]] = database.execute_sql(_statement(len(members)), params).fetchall()
+    rows: list[tuple[int, int, int | None, int]] = database.execute_sql(
+        sql, (*user_ids, *user_ids, month)
+    ).fetchall()
     return rows
 
 
-def _report(
-    numbers: list[int], rows: list[tuple[Any, ...]], limit: int, offset: int
-) -> GroupReport:
-    """The figures and lists from the statement's rows."""
-    k = len(numbers)
-    full = (1 << k) - 1
+def _artists(
+    picked: list[tuple[int, int, int | None, int]], numbers: list[int]
+) -> dict[int, GroupArtist]:
+    """The picked artists by id, with their names and pictures (one query for them all)."""
+    if not picked:
+        return {}
+    ids = sorted({r[0] for r in picked})
+    sql = _DETAILS_SQL.format(ids=", ".join([database.param] * len(ids)))
+    details = {row[0]: row[1:] for row in database.execute_sql(sql, ids).fetchall()}
+    return {
+        aid: GroupArtist(
+            *_named(details[aid]),
+            ml,
+            [n for i, n in enumerate(numbers) if mask >> i & 1],
+            bool(waits) and bin(mask).count("1") >= 2,
+        )  # fmt: skip
+        for aid, mask, ml, waits in picked
+    }
 
-    def holders(mask: int) -> list[int]:
-        return [numbers[i] for i in range(k) if mask >> i & 1]
 
-    mask_counts: dict[int, int] = {}
-    pending = 0
-    everyone: list[GroupArtist] = []
-    all_but_one: list[GroupArtist] = []
-    artists: list[GroupArtist] = []
-    distinctive: dict[int, list[GroupArtist]] = {n: [] for n in numbers}
-    for row in rows:
-        _aid, mask, n, ml, row_pending, m_count, m_pending, in_mask, in_n, rank = row[:10]
-        sid, name, url, image = row[10:]
-        if in_mask == 1:
-            mask_counts[mask] = m_count
-            pending += m_pending if n >= 2 else 0
-        artist = GroupArtist(sid, name, url, image, ml, holders(mask), bool(row_pending))
-        if n == 1:
-            if in_mask <= DISTINCTIVE_TOP:
-                distinctive[holders(mask)[0]].append(artist)
-            continue
-        if in_n is not None and in_n <= TOP:
-            if mask == full:
-                everyone.append(artist)
-            elif n == k - 1:
-                all_but_one.append(artist)
-        if rank is not None and offset < rank <= offset + limit:
-            artists.append(artist)
-    return _figures(numbers, mask_counts, pending, everyone, all_but_one, distinctive, artists,
-                    limit, offset)  # fmt: skip
+def _named(row: tuple[Any, ...]) -> tuple[str, str | None, str | None, str | None]:
+    """An artist's (spotify_id, name, url, image_url)."""
+    return row[0], row[1], row[2], row[3]
 
 
 def _figures(
     numbers: list[int],
     mask_counts: dict[int, int],
     pending: int,
+    *,
     everyone: list[GroupArtist],
     all_but_one: list[GroupArtist],
     distinctive: dict[int, list[GroupArtist]],

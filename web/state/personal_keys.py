@@ -1,8 +1,8 @@
 """Forgetting what Redis holds about a person whose account is deleted.
 
-Redis keeps a person in the comparison and group caches (entries, the latest result, the compute lock
-and budget, which hold names and artists for up to ten minutes), their library stamp (30
-days) and their friend-code guess count. All of it goes with the account
+Redis keeps a person in the comparison and group caches (entries, the latest result, the
+compute lock and budget, which hold names and artists for up to ten minutes), their library
+stamp (30 days) and their friend-code guess count. All of it goes with the account
 (``models.account.delete_account`` takes the rows), so nothing about the person outlives
 the sentence the page shows ("your data is deleted").
 """
