@@ -14,8 +14,9 @@ without a count). Times, N times each after a warm-up:
    machine, so a busy machine's slowness shows in both;
 2. the group page's htmx poll (``GET /groups/<id>`` with ``HX-Request``) through the
    app's own WSGI stack (``create_app``, in this process), every answer from the cache
-   (target: p99 under 50 ms), beside the two-person page's poll (``/with/<id>``). The listener rows are then all in, so the group is complete
-   and the poll does what every poll of an unchanged group does.
+   (target: p99 under 50 ms), beside the two-person page's poll (``/with/<id>``). The
+   listener rows are then all in, so the group is complete and the poll does what every
+   poll of an unchanged group does.
 
 Uses a temp SQLite file, or ``$DATABASE_URL`` (a database without the app's tables; they
 are created and dropped again). Redis is ``$REDIS_URL`` (keys under a namespace of the
