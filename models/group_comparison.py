@@ -33,7 +33,7 @@ from typing import Any
 from models.db import database
 
 # The rarest artists shown per section of the page.
-DISTINCTIVE_TOP, TOP = 10, 30
+DISTINCTIVE_TOP, TOP = 10, 12
 MAX_LIMIT = 200
 
 

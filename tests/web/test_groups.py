@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import webtest
 
-from models import Group, GroupMember, User
+from models import Group, GroupMember, User, UserArtist
 from tests.web.test_compare import both_synced, library
 from tests.web.test_friend_code_guard import csrf, sign_in_as
 
@@ -298,3 +298,64 @@ def test_deleting_an_account_forgets_the_group_entries_naming_them(web, demo_spo
 
     crowd[2][0].post("/account/delete", {"csrf_token": csrf(crowd[2][0])})
     assert not any(ref.client.exists(k) for k in naming)
+
+
+def catalog_library(demo_spotify, spotify_id: str) -> set[str]:
+    """Every artist the demo Spotify lists for the person, from any source."""
+    catalog = demo_spotify.catalog
+    sources = ("followed", "saved_track", "saved_album")
+    return set().union(*(catalog.expected_artist_ids(spotify_id, s) for s in sources))
+
+
+def test_real_syncs_fill_a_group_and_a_member_whose_sync_fails_counts_what_was_stored(
+    web, demo_spotify, sign_in, worker
+):
+    from actors.testing import job_finished, wait_for
+    from jobs import queueing
+    from models import JobRun
+    from models.artist import Artist, ArtistFields
+    from models.job_run import user_subject
+
+    # Cléo and Dmitri sign in (their syncs start); Ben's sync will fail at its first call
+    # (Spotify refuses his refresh token), with part of his library already stored.
+    cleo = client_of(web, demo_spotify, "cleo", "198.51.100.70")
+    dmitri = client_of(web, demo_spotify, "dmitri", "198.51.100.71")
+    ben_user = sign_in("ben")
+    theirs = sorted(catalog_library(demo_spotify, "cleo"))[:9]
+    theirs += sorted(catalog_library(demo_spotify, "dmitri"))[:4]
+    stored = {*theirs, "0000000000000000benonly"}
+    ids = Artist.upsert_many([ArtistFields(sid, f"n{sid[-4:]}", None) for sid in stored])
+    UserArtist.link_many(ben_user.id, ids.values(), "saved_track")
+    token = ben_user.load_token()
+    token["expires_at"] = 0
+    ben_user.save_token(token)
+    demo_spotify.revoke("ben")
+
+    path = make_group(
+        cleo, [ben_user.friend_code, User.get(User.spotify_id == "dmitri").friend_code]
+    )
+    join(dmitri, path)
+    Group.get(Group.key == path.rsplit("/", 1)[1]).join(ben_user)
+    cleo.get(path)  # opening it asks for Ben's sync: he never had one
+
+    def finished(name: str) -> JobRun:
+        user = User.get(User.spotify_id == name)
+        job = wait_for(lambda: JobRun.latest_for(queueing.UPDATE_USER, user_subject(user.id)))
+        return wait_for(job_finished(job.id), 180, f"{name}'s sync")
+
+    assert finished("cleo").status == "succeeded" and finished("dmitri").status == "succeeded"
+    assert finished("ben").status == "failed"
+
+    sets = [catalog_library(demo_spotify, "cleo"), stored, catalog_library(demo_spotify, "dmitri")]
+    key = path.rsplit("/", 1)[1]
+    answer = cleo.get(f"/api/groups/{key}").json
+    assert [m["artist_count"] for m in answer["members"]] == [len(s) for s in sets]
+    assert answer["complete"] is False
+    for pair in answer["pairs"]:
+        a, b = sets[pair["a"] - 1], sets[pair["b"] - 1]
+        assert pair["shared"] == len(a & b)
+        assert abs(pair["match"] - len(a & b) / min(len(a), len(b))) < 1e-6
+    two_or_more = {x for x in set().union(*sets) if sum(x in s for s in sets) >= 2}
+    assert answer["artists_count"] == len(two_or_more)
+    assert {a["spotify_id"] for a in all_artists(cleo, path)} == two_or_more
+    assert "Loading Ben&#39;s library failed" in cleo.get(path).text
