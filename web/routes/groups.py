@@ -13,13 +13,18 @@ import bottle
 
 from models import User
 from models.comparison import SORTS
-from models.group import Group
+from models.group import Group, Member
 from web.http import request_context
 from web.http.auth_guard import login_required, sign_in_first
 from web.http.request_context import page_error, render, see_other
 from web.http.services import Services
 from web.state.comparison_cache import ComparisonRefused
-from web.views.comparison import COMPARISON_PAGE_SIZE, ask_for_missing_counts, read_comparison
+from web.views.comparison import (
+    COMPARISON_PAGE_SIZE,
+    ask_for_missing_counts,
+    only_side_page,
+    read_comparison,
+)
 from web.views.group import (
     GROUP_PAGE_SIZE,
     ask_for_group_counts,
@@ -51,6 +56,18 @@ def _redirect(location: str) -> str | bottle.HTTPResponse:
 def _page_number() -> int | None:
     page = request_context.whole_number(bottle.request.query.get("page") or "1", 5) or 0
     return page if page >= 1 else None
+
+
+def _pair(me: User, key: str, a: str, b: str) -> tuple[Group, Member, Member, Member] | None:
+    """The group, the viewer and the two joined members a pair's address names, seen from
+    the viewer's side when they are one of the two; None for anyone not a joined member."""
+    group = Group.visible_to(me, key)
+    members = group.members() if group is not None else []
+    mine = next((m for m in members if m.user.id == me.id and m.joined), None)
+    first, second = member_by_number(members, a), member_by_number(members, b)
+    if group is None or mine is None or first is None or second is None or first == second:
+        return None
+    return (group, mine, second, first) if second.user.id == me.id else (group, mine, first, second)
 
 
 def mount(app: bottle.Bottle, services: Services) -> None:
@@ -110,18 +127,23 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         group.leave(me)
         return _redirect("/")
 
+    @app.get("/groups/<key>/pairs/<a>/<b>/only-<side:re:you|them>")
+    @login_required(otherwise=sign_in_first)
+    def group_pair_only(me: User, key: str, a: str, b: str, side: str) -> str:
+        found = _pair(me, key, a, b)
+        if found is None:
+            return page_error(404, NO_GROUP, title="No such group")
+        group, _, first, second = found
+        base = f"/groups/{group.key}/pairs/{first.number}/{second.number}"
+        return only_side_page(services, first.user, second.user, side, base)
+
     @app.get("/groups/<key>/pairs/<a>/<b>")
     @login_required(otherwise=sign_in_first)
     def group_pair(me: User, key: str, a: str, b: str) -> str | bottle.HTTPResponse:
-        group = Group.visible_to(me, key)
-        members = group.members() if group is not None else []
-        mine = next((m for m in members if m.user.id == me.id and m.joined), None)
-        first, second = member_by_number(members, a), member_by_number(members, b)
-        if group is None or mine is None or first is None or second is None or first == second:
+        found = _pair(me, key, a, b)
+        if found is None:
             return page_error(404, NO_GROUP, title="No such group")
-        # Seen from the viewer's side when they are one of the two.
-        if second.user.id == me.id:
-            first, second = second, first
+        group, mine, first, second = found
         page, sort = _page_number(), bottle.request.query.get("sort") or "listeners"
         if page is None or sort not in SORTS:
             return page_error(400, "That page of the comparison does not exist.")
