@@ -373,3 +373,22 @@ def test_the_pair_view_s_see_all_pages_stay_inside_the_group(web, demo_spotify):
     crowd[2][0].get(f"{path}/pairs/1/2/only-you")  # any joined member may look
     outsider = client_of(web, demo_spotify, "emma", "198.51.100.61")
     outsider.get(f"{path}/pairs/1/2/only-you", status=404)
+
+
+def test_polls_of_an_incomplete_group_send_each_artist_two_hold_once(web, demo_spotify, broker):
+    from actors.testing import enqueued
+    from jobs import queueing
+
+    # Given a group of five whose "with-…3" artists have no count yet:
+    crowd, path, expected, libs = group_of(web, demo_spotify, 5)
+    waiting = {a for a in expected["artists"] if a.startswith("with-") and a.endswith("3")}
+    broker.flush_all()
+
+    # When the page opens and polls twice:
+    crowd[0][0].get(path)
+    for _ in range(2):
+        crowd[0][0].get(path, headers={"HX-Request": "true"})
+
+    # Then each of them went once on the shared queue, and nothing else did.
+    sent = enqueued(broker, queueing.SHARED_QUEUE)
+    assert sorted(m.args[0] for m in sent) == sorted(f"{a:0>22}"[-22:] for a in waiting)

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 # The comparison keys name the two people first: <kind>:<me>:<friend>:<month>:...
 COMPARISON_KINDS = ("comparison", "comparison-latest", "comparison-lock")
 # The group keys name the group, then its counted members as <number>-<user id>,...
-GROUP_KINDS = ("group", "group-latest", "group-lock")
+GROUP_KINDS = ("group", "group-latest", "group-lock", "group-asked")
 
 
 def forget_person(ref: RedisRef | None, user_id: int) -> None:

@@ -26,6 +26,9 @@ from web.views.sync_status import sync_view
 
 # Artists two or more hold, per page of the group.
 GROUP_PAGE_SIZE = 50
+# A group's missing counts are looked up again after this long even when their number
+# did not move (a sent message lost, or one artist's count landing as another's was read).
+ASK_AGAIN_S = 30
 # Colour steps of the match grid (classes heat-0 .. heat-5 in static/style.css).
 HEAT_STEPS = 5
 
@@ -144,10 +147,17 @@ def sync_stale_members(services: Services, view: dict[str, Any]) -> None:
 
 def ask_for_group_counts(services: Services, view: dict[str, Any]) -> None:
     """Ask for the listener counts of the artists two or more members hold ahead of the
-    rest, each once (jobs/shared_first.py); nothing when none is missing or Redis is away."""
-    report = view["r"]
-    if report is None or not report.pending or services.redis_ref is None:
+    rest, each once (jobs/shared_first.py); nothing when none is missing or Redis is away.
+
+    Finding which are missing groups the members' links again, as costly as the report,
+    so it runs once per figure of missing counts and ``ASK_AGAIN_S``, not on every poll
+    (a cached poll would cost as much as an uncached one)."""
+    report, ref = view["r"], services.redis_ref
+    if report is None or not report.pending or ref is None:
         return
     user_ids = [m.user.id for m in view["members"] if m.joined]
+    who = ",".join(map(str, user_ids))
     with contextlib.suppress(redis.RedisError):
-        send_group_first(services.redis_ref, user_ids, current_month())
+        asked = ref.key("group-asked", view["group"].key, who, report.pending)
+        if ref.client.set(asked, 1, nx=True, ex=ASK_AGAIN_S):
+            send_group_first(ref, user_ids, current_month())
