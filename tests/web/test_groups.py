@@ -179,7 +179,9 @@ def test_an_invitee_sees_names_only_and_nothing_of_theirs_counts_until_they_join
     # Ben sees the names and the invitation, on the page and his home page, no figures.
     his = ben.get(path).text
     assert "Join the group" in his and "Ana" in his and "a-1" not in his
-    assert f"/groups/{key}" in ben.get("/").text
+    assert "An invitation" in ben.get("/").text and f"/groups/{key}" in ben.get("/").text
+    # The group is on its maker's home page too, as theirs.
+    assert "1 of 2 joined" in ana.get("/").text
     assert ben.get(f"/api/groups/{key}").json["members"][0]["artist_count"] is None
     # Cléo, never invited, gets the answer of a group that does not exist.
     assert cleo.get(path, status=404).text == cleo.get("/groups/" + "x" * 22, status=404).text
