@@ -25,6 +25,7 @@ from actors.middleware.dead_letter_errors import DeadLetterErrors
 from actors.middleware.graceful_stop import GracefulStop
 from actors.middleware.job_counters import JobCounters
 from actors.middleware.job_runs import JobRuns
+from actors.middleware.log_context import LogContext
 from actors.middleware.queue_pause import QueuePause
 from actors.middleware.resend_after_outage import ResendAfterOutage
 from actors.middleware.retries import Retries
@@ -51,8 +52,12 @@ MAINTENANCE_CHANCE = 250_000  # out of a million broker calls
 def app_middleware(settings: Settings) -> list[Middleware]:
     """The worker's middleware, in order: a fresh list of fresh instances."""
     return [
-        # before_process_message first: a paused queue's message goes back to Redis before
-        # any other hook sees it (not counted, not listed, no connection, no job row).
+        # Names the message in every line the others write about it: its before hook runs
+        # first and its after hooks last.
+        LogContext(),
+        # before_process_message first of the rest: a paused queue's message goes back to
+        # Redis before any other hook sees it (not counted, not listed, no connection, no
+        # job row).
         QueuePause(),
         # Right after the pause, before every hook that counts, lists or connects: a bulk
         # message past the day's bulk share goes back until tomorrow unseen. Installed
@@ -109,6 +114,11 @@ class Before:
 # be swapped without changing what happens (see FREE); Dramatiq's own keep their default
 # order among themselves, which tests/actors/test_broker.py checks as well.
 ORDER = (
+    Before(LogContext, QueuePause, "the line about a message put back names it"),
+    Before(LogContext, JobRuns, "the job row's id joins the message's context rather than "
+           "being dropped when the message's context begins"),
+    Before(LogContext, Retries, "the line about a retry or a dead letter names the message: "
+           "the context is cleared after every other after hook"),
     Before(QueuePause, DailyBudget, "resuming a paused queue brings its messages back at once, "
            "not at the next UTC day, and the pause costs no read of the budget"),
     Before(QueuePause, JobCounters, "a message put back because its queue is paused is not "

@@ -258,7 +258,8 @@ def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
             try:
                 if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            # Not up yet; or bound but its workers still booting, on a busy machine.
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if time.monotonic() > deadline:
                 raise SystemExit(f"the web server did not answer /healthz in 60 s:\n{_tail(log)}")

@@ -156,10 +156,20 @@ def commands_for(settings: Settings, procfile: Path = ROOT / "Procfile") -> dict
     """The processes to run: the Procfile's, plus the demo Spotify in demo mode."""
     from honcho.environ import parse_procfile
 
-    commands = dict(parse_procfile(procfile.read_text()).processes)
+    commands = long_running(dict(parse_procfile(procfile.read_text()).processes))
     if settings.demo:
         commands = {"demo-spotify": "overlap demo-spotify", **commands}
     return commands
+
+
+# The Procfile lines that run once and exit, before a release (``overlap db upgrade``):
+# a supervisor that restarts what exits must not start them (``run`` upgrades first).
+RUN_ONCE = ("release",)
+
+
+def long_running(commands: dict[str, str]) -> dict[str, str]:
+    """The Procfile's processes that keep running: every line but ``release``."""
+    return {name: command for name, command in commands.items() if name not in RUN_ONCE}
 
 
 def missing_local_packages(settings: Settings) -> list[str]:

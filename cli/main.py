@@ -7,6 +7,7 @@ and bad settings get a one-line error and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, NoReturn
 from peewee import PeeweeException
 from redis import RedisError
 
+from cli.processes import run_scheduler, run_worker
+from config import logs
 from config.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -249,6 +252,30 @@ def _days(raw: str | None) -> int | None:
         return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the dramatiq worker with overlap's logging (``main`` usually calls it first)."""
+    return run_worker(settings, args.process_args)
+
+
+def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the periodiq scheduler with overlap's logging (``main`` usually calls it first)."""
+    return run_scheduler(settings, args.process_args)
+
+
+# The commands whose arguments are the process's own: ``main`` hands them over unread.
+PROCESS_RUNNERS: dict[str, Callable[[Settings, Sequence[str]], int]] = {
+    "worker": run_worker,
+    "scheduler": run_scheduler,
+}
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """Check the settings, Redis, the database, the scheduler, the workers and Spotify."""
+    from cli.doctor import run_doctor
+
+    return run_doctor(lambda: settings)
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     """Print the settings in force, secrets hidden."""
     for name, value in settings.redacted().items():
@@ -275,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jobs_commands(sub)
     _add_operator_commands(sub)
     _command(sub, "settings", cmd_settings, "print the settings in force")
+    _command(sub, "doctor", cmd_doctor, "check that everything the app needs answers")
+    worker = _command(
+        sub, "worker", cmd_worker, "run the dramatiq worker (the Procfile's worker lines)"
+    )
+    worker.add_argument("process_args", nargs="*", metavar="ARG", help="dramatiq's options")
+    scheduler = _command(
+        sub, "scheduler", cmd_scheduler, "run the periodiq scheduler (the Procfile's line)"
+    )
+    scheduler.add_argument("process_args", nargs="*", metavar="ARG", help="periodiq's options")
     return parser
 
 
@@ -371,9 +407,23 @@ def _add_operator_commands(sub: Subparsers[_Parser]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``overlap`` console script."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # ``worker`` and ``scheduler`` hand every argument after them to dramatiq or periodiq,
+    # which argparse cannot leave unread (--processes would be taken for one of ours).
+    asks_help = argv[1:2] in (["-h"], ["--help"])
+    runner = PROCESS_RUNNERS.get(argv[0]) if argv and not asks_help else None
+    args = build_parser().parse_args(argv) if runner is None else None
+    if args is not None and args.command == "doctor":
+        from cli.doctor import run_doctor
+
+        return run_doctor()  # it reads the settings itself: a bad one is a finding
     try:
         settings = Settings.from_env()
+        if args is None:
+            assert runner is not None
+            return runner(settings, argv[1:])
+        logs.configure(settings, "cli")
+        logging.getLogger("cli").debug("overlap %s", args.command)
         return args.handler(args, settings)
     except SettingsError as exc:
         print(f"overlap: bad setting: {exc}", file=sys.stderr)

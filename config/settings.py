@@ -288,6 +288,8 @@ class Settings:
     refresh_cooldown_seconds: int
     compare_computes_per_minute: int
     group_max_members: int
+    log_format: str = "text"
+    log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -335,6 +337,8 @@ class Settings:
             refresh_cooldown_seconds=_int(env, "REFRESH_COOLDOWN_SECONDS", 300, minimum=0),
             compare_computes_per_minute=_int(env, "COMPARE_COMPUTES_PER_MINUTE", 60, minimum=1),
             group_max_members=_int(env, "GROUP_MAX_MEMBERS", 5, minimum=2),
+            log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
+            log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, upper=True),
             extra={k: v for k, v in env.items() if k.startswith("DEMO_SPOTIFY_")},
         )
 
@@ -375,6 +379,22 @@ def _app_mode(env: Mapping[str, str]) -> str:
     if mode not in SPOTIFY_APP_MODES:
         raise SettingsError(f"SPOTIFY_APP_MODE must be development or extended, not {mode!r}")
     return mode
+
+
+# The first of each is the default.
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("INFO", "DEBUG", "WARNING", "ERROR", "CRITICAL")
+
+
+def _choice(
+    env: Mapping[str, str], name: str, choices: tuple[str, ...], upper: bool = False
+) -> str:
+    """The setting ``name``, one of ``choices`` (the first when unset or blank)."""
+    raw = env.get(name, "").strip()
+    value = (raw.upper() if upper else raw.lower()) or choices[0]
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
 
 
 def _without_password(url: str) -> str:

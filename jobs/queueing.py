@@ -16,6 +16,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
+from config import logs
 from models import JobRun
 from models.db import utcnow
 
@@ -56,11 +57,20 @@ ACTORS = (
 
 logger = logging.getLogger(__name__)
 
+# The message option that carries the sending request's id (config/logs.py).
+REQUEST_ID_OPTION = "request_id"
+
 
 def build_message(actor_name: str, queue: str, args: Sequence[Any]) -> dramatiq.Message[Any]:
-    """A message for ``actor_name`` with a fresh id (sent later with ``send``)."""
+    """A message for ``actor_name`` with a fresh id (sent later with ``send``), carrying
+    the id of the request (or of the message) that sends it, for the worker's log lines."""
+    request_id = logs.current().get("request_id")
     return dramatiq.Message(
-        queue_name=queue, actor_name=actor_name, args=tuple(args), kwargs={}, options={}
+        queue_name=queue,
+        actor_name=actor_name,
+        args=tuple(args),
+        kwargs={},
+        options={REQUEST_ID_OPTION: request_id} if request_id else {},
     )
 
 

@@ -33,6 +33,12 @@ def user_subject(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def user_of_subject(subject: str | None) -> int | None:
+    """The user id a job subject names (``user:42``), if it names one."""
+    kind, _, number = (subject or "").partition(":")
+    return int(number) if kind == "user" and number.isdigit() else None
+
+
 class JobStatus(enum.StrEnum):
     """Where a job run stands; each value is what the ``status`` column holds."""
 

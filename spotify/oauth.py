@@ -9,7 +9,6 @@ HTTP status and ``Retry-After`` we need. The token dict we store keeps spotipy's
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,28 +33,10 @@ DEFAULT_SCOPES = "user-follow-read user-library-read"
 EXPIRY_MARGIN = 60
 
 
-class _RedactTokens(logging.Filter):
-    """Hide bearer/basic credentials and token fields in spotipy's log records."""
-
-    _PATTERNS = (
-        (re.compile(r"\b(Bearer|Basic)\s+[^\s'\",}]+"), r"\1 ***"),
-        (re.compile(r"(['\"](?:access_token|refresh_token|code)['\"]:\s*['\"])[^'\"]*"), r"\1***"),
-    )
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message without secrets; never drops a record."""
-        message = record.getMessage()
-        for pattern, replacement in self._PATTERNS:
-            message = pattern.sub(replacement, message)
-        record.msg, record.args = message, None
-        return True
-
-
 # spotipy logs every request's headers, Authorization included, at DEBUG. Keep its loggers at
-# WARNING, and redact in case someone turns them up to debug something else.
+# WARNING; the log formatter masks credentials in any line that gets through
+# (config/log_mask.py).
 logging.getLogger("spotipy").setLevel(logging.WARNING)
-for _name in ("spotipy.client", "spotipy.oauth2"):
-    logging.getLogger(_name).addFilter(_RedactTokens())
 
 
 @dataclass(frozen=True)

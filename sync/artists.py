@@ -39,8 +39,10 @@ def sync_artist(ctx: SyncContext, spotify_id: str, month: str | None = None) -> 
         return UP_TO_DATE
     # Another message for this artist may be reading its page right now (a sync's and an
     # open comparison's): wait for it and use what it stored rather than read it twice.
-    with ctx.reads.claim(spotify_id) if ctx.reads else nullcontext(False) as waited:
-        if waited and Artist.is_up_to_date(spotify_id, month):
+    # Check again even when the claim was free at once: the other reader may have stored
+    # the count and let go between the check above and the claim.
+    with ctx.reads.claim(spotify_id) if ctx.reads else nullcontext(False):
+        if Artist.is_up_to_date(spotify_id, month):
             return UP_TO_DATE
         artist = Artist.get_or_none(Artist.spotify_id == spotify_id)
         try:

@@ -12,6 +12,7 @@ share the server: every test keeps to a key namespace of its own.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -170,6 +171,21 @@ def _reset_demo_spotify_after_each_test(request: pytest.FixtureRequest) -> Itera
     yield
     if "demo_spotify" in request.fixturenames:
         request.getfixturevalue("demo_spotify").reset()
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A test that runs ``overlap`` in-process sets up the CLI's logging (config/logs.py) on
+    the root logger: put pytest's own back afterwards, and an empty log context."""
+    from config import logs
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logs.begin()
+    logs._configured_role.clear()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 
 import bottle
@@ -19,8 +20,8 @@ from web import routes
 from web.http import request_context
 from web.http.body_limit import refuse_unwanted_bodies
 from web.http.client_address import ClientAddress
-from web.http.log_safe import safe_logger
 from web.http.plugins import RequestPlugin
+from web.http.request_id import begin_request, send_request_id
 from web.http.security_headers import add_security_headers
 from web.http.services import RequestSync, Services
 from web.http.session import SessionStore
@@ -29,7 +30,7 @@ from web.state.guess_limit import GuessGuard
 from web.state.redis_client import web_redis
 from web.views.render import Renderer
 
-logger = safe_logger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> bottle.Bottle:
@@ -53,6 +54,8 @@ def create_app(settings: Settings) -> bottle.Bottle:
     )
     services.install(app)
 
+    # First: every line of the request, a refused body's included, carries its id.
+    app.add_hook("before_request", begin_request(services.client_address))
     app.add_hook("before_request", refuse_unwanted_bodies)
 
     @app.hook("before_request")
@@ -64,6 +67,7 @@ def create_app(settings: Settings) -> bottle.Bottle:
             database.connect(reuse_if_open=True)
 
     app.add_hook("after_request", add_security_headers)
+    app.add_hook("after_request", send_request_id)
 
     @app.hook("after_request")
     def _close() -> None:
@@ -102,6 +106,7 @@ def _error_pages(app: bottle.Bottle) -> None:
     def page(status: int, message: str) -> Callable[[bottle.HTTPError], str]:
         def handler(error: bottle.HTTPError) -> str:
             add_security_headers()
+            send_request_id()
             if status == 500:
                 logger.error("unhandled error on %s: %s", bottle.request.path, error.exception)
             if bottle.request.path.startswith("/api/"):

@@ -9,6 +9,7 @@ Untracked actors (the many tiny ``update_artist``) pay nothing here.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 
 from dramatiq import Broker, Middleware, Retry
@@ -18,6 +19,7 @@ from peewee import PeeweeException
 
 from actors.middleware.database import UNAVAILABLE_DELAY_MS
 from actors.middleware.hand_back import hand_back
+from config import logs
 from jobs.tracking import Heartbeat, describe, finish_ok
 from models import JobRun
 from models.db import utcnow
@@ -27,8 +29,10 @@ from models.job_run import (
     HEARTBEAT_TIMEOUT,
     RETRYING,
     RUNNING,
+    user_of_subject,
 )
 
+log = logging.getLogger(__name__)
 _local = threading.local()
 
 # Message options the Retries middleware (after this one in the list, so its hook runs
@@ -62,6 +66,7 @@ class JobRuns(Middleware):
             # The database went away after the connection opened: try again later.
             hand_back(broker, message, UNAVAILABLE_DELAY_MS, "the database is unavailable")
         _local.job = job
+        logs.bind(job_id=job.id, user_id=user_of_subject(job.subject))
         _local.heartbeat = Heartbeat(job)
         _local.heartbeat.start()
 
@@ -103,7 +108,9 @@ class JobRuns(Middleware):
         next_at = dt.datetime.fromisoformat(next_try) if next_try else None
         if exception is None:
             finish_ok(job)
+            log.info("%s job %d succeeded", job.actor, job.id)
         elif message.failed:
+            log.warning("%s job %d failed: %s", job.actor, job.id, describe(exception))
             job.finish(
                 FAILED,
                 error=describe(exception),
@@ -116,6 +123,7 @@ class JobRuns(Middleware):
             # Redis refused the retry (see actors/middleware/retries.py): the row is unsent,
             # so that it is sent again when Redis is back.
             unsent = bool(message.options.pop(RETRY_UNSENT, False))
+            log.info("%s job %d will try again: %s", job.actor, job.id, describe(exception))
             job.set_waiting(
                 RETRYING,
                 error=describe(exception),

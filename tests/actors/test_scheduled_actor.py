@@ -163,10 +163,10 @@ def test_a_held_back_tick_too_old_for_the_workers_is_dropped(broker):
 
 
 def start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen:
-    """A real scheduler, as the Procfile runs it: ``env TZ=UTC periodiq actors.app``."""
+    """A real scheduler, as the Procfile runs it: ``env TZ=UTC overlap scheduler``."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            ["env", "TZ=UTC", str(BIN / "periodiq"), "actors.app"],
+            ["env", "TZ=UTC", str(BIN / "overlap"), "scheduler"],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -82,3 +82,39 @@ def test_demo_mode_adds_the_demo_spotify_and_real_spotify_does_not(tmp_path):
     assert set(commands_for(demo)) == procfile | {"demo-spotify"}
     assert set(commands_for(real)) == procfile
     assert real.spotify_api_url == "https://api.example/v1"
+
+
+def test_the_release_line_runs_the_migrations_once_and_the_runner_skips_it(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from honcho.environ import parse_procfile
+
+    from cli.devrun import commands_for
+    from config.settings import ROOT, Settings
+
+    lines = dict(parse_procfile((ROOT / "Procfile").read_text()).processes)
+    assert lines["release"] == "overlap db upgrade"
+    # The runner restarts what exits: it must not start the line that runs once.
+    settings = Settings.from_env({"OVERLAP_VAR_DIR": str(tmp_path)}, read_dotenv=False)
+    assert "release" not in commands_for(settings)
+
+    # As a platform runs it before a release: on an empty database, every script applied.
+    database = tmp_path / "release.db"
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "OVERLAP_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{database}",
+    }
+
+    def run(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["/bin/sh", "-c", f"exec {command}"], cwd=ROOT, env=env, timeout=120,
+            capture_output=True, text=True,
+        )  # fmt: skip
+
+    assert run("overlap db status").returncode == 1  # pending scripts
+    done = run(lines["release"])
+    assert done.returncode == 0, done.stderr
+    assert run("overlap db status").returncode == 0, "a script is still pending"

@@ -79,8 +79,11 @@ class AppProcesses:
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = env
         self.log_dir = log_dir
+        # Every line, release included: a test starts a line by its name.
         self.commands = dict(parse_procfile((ROOT / "Procfile").read_text()).processes)
         self.running: dict[str, subprocess.Popen] = {}
+        # Every OAuth code ``sign_in`` used (the log tests look for them).
+        self.oauth_codes: list[str] = []
         self.started: list[subprocess.Popen] = []
 
     @property
@@ -159,6 +162,7 @@ class AppProcesses:
         query = parse_qs(urlsplit(login.headers["Location"]).query)
         state = query["state"][0]
         code = demo_spotify.code_for(spotify_id, query["redirect_uri"][0], state=state)
+        self.oauth_codes.append(code)
         callback = browser.get(
             f"{self.web_url}/callback",
             params={"code": code, "state": state},
@@ -168,10 +172,11 @@ class AppProcesses:
         assert callback.status_code == 303, callback.text
         return browser
 
-    def log(self, name: str) -> str:
-        """The end of a process's output, for failure messages."""
+    def log(self, name: str, whole: bool = False) -> str:
+        """The end of a process's output, for failure messages (or all of it)."""
         path = self.log_dir / f"{name}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text if whole else text[-4000:]
 
     def stop_all(self) -> None:
         """End every process started, whatever state the test left it in."""

@@ -411,7 +411,9 @@ def test_a_429_of_hours_on_the_artist_pages_defers_the_counts_and_the_pages_say_
     assert all(m.options["eta"] / 1000 > pause_ends - 60 for m in deferred), "not to the end"
     time.sleep(5)
     assert answers(demo_spotify) == settled
-    assert settled["open"] == 6 and settled["429s"] <= 4
+    # The five the window allowed, then only what had already passed the gate when the first
+    # 429 came back (each answered 429 too): a busy machine can have more than one in flight.
+    assert settled["open"] == 5 + settled["429s"] and 1 <= settled["429s"] <= 4
 
     # The pages that show "pending" say when the counts go on.
     when = dt.datetime.fromtimestamp(pause_ends, dt.UTC).strftime("%H:%M UTC")

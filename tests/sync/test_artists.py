@@ -79,3 +79,27 @@ def test_an_artist_asked_for_twice_at_once_has_its_page_read_once(
     assert api_and_page_requests(demo_spotify) == (0, 1)
     row = ArtistListeners.get(ArtistListeners.artist == Artist.get(spotify_id=artist.id).id)
     assert row.monthly_listeners == artist.listeners
+
+
+def test_an_artist_counted_between_the_check_and_the_claim_is_not_read_again(
+    db, app_settings, demo_spotify, redis_client, namespace
+):
+    ctx = SyncContext.build(app_settings.but(redis_namespace=namespace), redis_client)
+    artist = next(a for a in demo_spotify.catalog.artists if a.listeners_shown)
+    reads = ctx.reads
+    assert reads is not None
+
+    class OtherReaderFinishesFirst:
+        """The claims, but another message reads and stores the artist, and lets its claim
+        go, just before this one asks: after its up-to-date check, before its claim."""
+
+        def claim(self, spotify_id):
+            assert sync_artist(SyncContext(settings=app_settings), spotify_id) == UPDATED
+            return reads.claim(spotify_id)
+
+    ctx.reads = OtherReaderFinishesFirst()
+
+    # The claim is free at once, yet the artist is up to date by then: no second read (a
+    # paused gate would otherwise defer a message for an artist already counted).
+    assert sync_artist(ctx, artist.id) == UP_TO_DATE
+    assert api_and_page_requests(demo_spotify) == (0, 1)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from web.http.log_safe import escape_controls, safe_logger
+from config.log_mask import escape_controls
+from config.logs import formatter
 
 
 def test_a_state_with_non_ascii_characters_is_a_400_that_says_to_sign_in_again(web):
@@ -28,7 +29,7 @@ def test_a_signed_out_visitor_with_a_line_break_in_a_friend_code_is_not_a_500(we
     assert answer.headers["Location"].endswith(f"/login?next=/compare/{code}")
 
 
-def test_control_characters_in_a_logged_path_are_escaped_onto_one_line(web, caplog):
+def test_control_characters_in_a_logged_path_are_escaped_onto_one_line(web, caplog, settings):
     def boom(rest: str) -> None:
         raise RuntimeError("boom")
 
@@ -37,16 +38,20 @@ def test_control_characters_in_a_logged_path_are_escaped_onto_one_line(web, capl
         answer = web.get("/boom/x%0D%0AFAKE%20entry%1B[31m", expect_errors=True)
 
     assert answer.status_int == 500 and "Traceback" not in answer.text
-    lines = [r.getMessage() for r in caplog.records if "unhandled error" in r.getMessage()]
-    assert len(lines) == 1
-    assert "\n" not in lines[0] and "\r" not in lines[0] and "\x1b" not in lines[0]
-    assert "x\\r\\nFAKE entry\\x1b[31m" in lines[0]
+    # As the one log formatter writes them, in either format.
+    records = [r for r in caplog.records if "unhandled error" in r.getMessage()]
+    assert len(records) == 1
+    for log_format in ("text", "json"):
+        line = formatter(settings.but(log_format=log_format), "web").format(records[0])
+        assert "\n" not in line and "\r" not in line and "\x1b" not in line
+        assert "x\\r\\nFAKE entry\\x1b[31m" in line.replace("\\\\", "\\")
 
 
-def test_every_web_logger_line_is_one_line(caplog):
-    logger = safe_logger("web.test_crafted_input")
+def test_every_log_line_is_one_line(caplog, settings):
+    logger = logging.getLogger("web.test_crafted_input")
     with caplog.at_level(logging.INFO, logger="web.test_crafted_input"):
         logger.info("sign-in failed: %s", "bad\nINFO forged line\u2028")
 
-    assert caplog.records[-1].getMessage() == "sign-in failed: bad\\nINFO forged line\\u2028"
+    line = formatter(settings, "web").format(caplog.records[-1])
+    assert "web.test_crafted_input: sign-in failed: bad\\nINFO forged line\\u2028" in line
     assert escape_controls("plain é") == "plain é"

@@ -4,6 +4,7 @@ database outage into a clear 503 page instead of a traceback."""
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -11,10 +12,9 @@ import bottle
 from peewee import InterfaceError, OperationalError
 
 from web.http import request_context
-from web.http.log_safe import safe_logger
 from web.http.session import Session, SessionStore, csrf_ok
 
-logger = safe_logger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class RequestPlugin:

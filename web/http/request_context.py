@@ -11,6 +11,7 @@ from typing import Any
 
 import bottle
 
+from config import logs
 from config.settings import Settings
 from models import User
 from web.http import services as app_services
@@ -49,6 +50,8 @@ def current_user() -> User | None:
         if user is not None and session().get("sv", 0) != user.session_version:
             user = None
         environ["overlap.user"] = user
+        if user is not None:
+            logs.bind(user_id=user.id)
     return environ["overlap.user"]
 
 

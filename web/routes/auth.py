@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 from urllib.parse import quote
@@ -17,13 +18,12 @@ from spotify.errors import NeedsReauth, NotRegistered, SpotifyError
 from spotify.oauth import TokenInfo, authorize_url, exchange_code
 from web.http import request_context
 from web.http.auth_guard import login_required, sign_in_first
-from web.http.log_safe import safe_logger
 from web.http.request_context import page_error, render, safe_next, see_other
 from web.http.services import Services
 from web.http.session import Session
 from web.state import refused_sign_ins
 
-logger = safe_logger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def _note_refused_sign_in() -> None:

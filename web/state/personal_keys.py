@@ -19,7 +19,7 @@ from sync.library_stamps import LibraryStamps
 from web.state.comparison_cache import ComparisonCache
 from web.state.guess_limit import GuessGuard
 
-# No text of the client goes into its lines, so it needs no escaping (web/http/log_safe.py).
+# No text of the client goes into its lines, so it needs no escaping (config/log_mask.py).
 logger = logging.getLogger(__name__)
 
 # The comparison keys name the two people first: <kind>:<me>:<friend>:<month>:...
