@@ -289,6 +289,7 @@ class Settings:
     refresh_cooldown_seconds: int
     compare_computes_per_minute: int
     sign_ins_per_minute: int
+    group_max_members: int
     log_format: str = "text"
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -338,6 +339,7 @@ class Settings:
             forwarded_allow_ips=_forwarded_allow_ips(env),
             refresh_cooldown_seconds=_int(env, "REFRESH_COOLDOWN_SECONDS", 300, minimum=0),
             compare_computes_per_minute=_int(env, "COMPARE_COMPUTES_PER_MINUTE", 60, minimum=1),
+            group_max_members=_int(env, "GROUP_MAX_MEMBERS", 5, minimum=2),
             log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
             log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, upper=True),
             sign_ins_per_minute=_int(env, "SIGN_INS_PER_MINUTE", 10, minimum=1),

@@ -17,8 +17,9 @@ next poll sends a second one, which costs only the up-to-date check when it runs
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
 from config.redis_ref import RedisRef
 from jobs import queueing
@@ -34,9 +35,27 @@ SENT_TTL_S = 15 * 60
 def pending_shared_ids(me_id: int, friend_id: int, month: str) -> list[str]:
     """The Spotify ids of the artists both people have that still wait for this month's
     count (no listener row yet, and not gone), as the comparison counts them."""
-    listeners = ArtistListeners.alias()
     mine = UserArtist.select(UserArtist.artist).where(UserArtist.user == me_id)
     theirs = UserArtist.select(UserArtist.artist).where(UserArtist.user == friend_id)
+    return _waiting(month, Artist.id.in_(mine), Artist.id.in_(theirs))
+
+
+def pending_group_ids(user_ids: Sequence[int], month: str) -> list[str]:
+    """The Spotify ids of the artists two or more of these people have that still wait for
+    this month's count, as a group's report counts them (models/group_comparison.py)."""
+    held = (
+        UserArtist.select(UserArtist.artist)
+        .where(UserArtist.user.in_(list(user_ids)))
+        .group_by(UserArtist.artist)
+        .having(fn.COUNT(fn.DISTINCT(UserArtist.user)) >= 2)
+    )
+    return _waiting(month, Artist.id.in_(held))
+
+
+def _waiting(month: str, *held: Any) -> list[str]:
+    """The Spotify ids of the artists matching ``held`` without a row for ``month``, and
+    not gone."""
+    listeners = ArtistListeners.alias()
     query = (
         Artist.select(Artist.spotify_id)
         .join(
@@ -44,12 +63,7 @@ def pending_shared_ids(me_id: int, friend_id: int, month: str) -> list[str]:
             JOIN.LEFT_OUTER,
             on=(listeners.artist == Artist.id) & (listeners.month == month),
         )
-        .where(
-            Artist.id.in_(mine),
-            Artist.id.in_(theirs),
-            Artist.gone_at.is_null(),
-            listeners.artist.is_null(),
-        )
+        .where(*held, Artist.gone_at.is_null(), listeners.artist.is_null())
         .order_by(Artist.id)
     )
     return [spotify_id for (spotify_id,) in tuple_rows(query)]
@@ -86,7 +100,16 @@ def send_shared_first(ref: RedisRef, me_id: int, friend_id: int, month: str) -> 
     """Send ``update_shared_artist`` once for each shared artist still waiting for its
     count; how many were sent (0 once all are on their way). Raises ``redis.RedisError``
     when Redis is away: the ``artists`` queue still brings every count, only later."""
-    unsent = claim_unsent(ref, pending_shared_ids(me_id, friend_id, month), month)
+    return _send(ref, pending_shared_ids(me_id, friend_id, month), month)
+
+
+def send_group_first(ref: RedisRef, user_ids: Sequence[int], month: str) -> int:
+    """``send_shared_first`` for a group: the artists two or more of its members have."""
+    return _send(ref, pending_group_ids(user_ids, month), month)
+
+
+def _send(ref: RedisRef, pending: list[str], month: str) -> int:
+    unsent = claim_unsent(ref, pending, month)
     return queueing.send_many(
         queueing.UPDATE_SHARED_ARTIST, queueing.SHARED_QUEUE, ([sid] for sid in unsent)
     )

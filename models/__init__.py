@@ -8,6 +8,7 @@ from models.artist import Artist, ArtistListeners, current_month
 from models.audit import AuditEntry
 from models.compared import ComparedWith
 from models.db import BaseModel, database, init_database
+from models.group import Group, GroupMember
 from models.job_run import JobRun
 from models.user import HeldCount, User, UserArtist
 
@@ -20,6 +21,8 @@ ALL_TABLES: list[type[BaseModel]] = [
     AuditEntry,
     ComparedWith,
     HeldCount,
+    Group,
+    GroupMember,
 ]
 
 __all__ = [
@@ -30,6 +33,8 @@ __all__ = [
     "BaseModel",
     "ComparedWith",
     "HeldCount",
+    "Group",
+    "GroupMember",
     "JobRun",
     "User",
     "UserArtist",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from models.compared import ComparedWith
 from models.db import database
+from models.group import Group
 from models.job_run import ACTIVE, JobRun, user_subject
 from models.user import User
 
@@ -28,4 +29,6 @@ def delete_account(user: User) -> None:
         # Their rows in both people's lists go too (not left to the foreign keys' cascade,
         # which SQLite applies only with its pragma on).
         ComparedWith.forget(user.id)
+        # Their groups go on without them.
+        Group.forget(user.id)
         User.delete().where(User.id == user.id).execute()

@@ -78,6 +78,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         "0008_user_image_url",
         "0009_access_by_consent",
         "0010_job_run_failure_streak",
+        "0012_groups",
         "0013_first_saved_and_held_counts",
     ]
     assert (done.before, done.after, done.applied, done.carried_over) == (
@@ -201,6 +202,10 @@ def _undo_0013(migrator: SchemaMigrator) -> None:
     )
 
 
+def _undo_0012(migrator: SchemaMigrator) -> None:
+    migrator.migrate(migrator.drop_table("group_member"), migrator.drop_table("friend_group"))
+
+
 def _undo_0010(migrator: SchemaMigrator) -> None:
     migrator.migrate(
         migrator.drop_index("job_runs", "job_runs_status_resume_at"),
@@ -255,6 +260,7 @@ def _undo_0002(migrator: SchemaMigrator) -> None:
 # script that changes a table adds its own here.
 UNDO: dict[int, Callable[[SchemaMigrator], None]] = {
     13: _undo_0013,
+    12: _undo_0012,
     10: _undo_0010,
     9: _undo_0009,
     8: _undo_0008,

@@ -13,6 +13,7 @@ from web.routes import (
     artists,
     auth,
     compare,
+    groups,
     health,
     home,
     ops_api,
@@ -22,7 +23,7 @@ from web.routes import (
 
 # In the order Bottle matches them; no two modules share a route.
 MODULES = (
-    pages, auth, home, people, compare, artists, api, health, ops_api,
+    pages, auth, home, people, compare, groups, artists, api, health, ops_api,
     admin, admin_dead, admin_schedules,
 )  # fmt: skip
 

@@ -13,6 +13,7 @@ import bottle
 
 from models import ComparedWith, JobRun, User
 from models.comparison import PersonSummary
+from models.group import Group
 from models.job_run import JobStatus, user_subject
 from web.http import request_context
 from web.http.auth_guard import api_not_signed_in, login_required
@@ -21,6 +22,7 @@ from web.http.services import Services
 from web.state.comparison_cache import ComparisonRefused
 from web.views.comparison import ask_for_missing_counts, read_comparison
 from web.views.friends import find_friend
+from web.views.group import ask_for_group_counts, read_group
 from web.views.sync_status import queue_position, sync_state
 
 
@@ -93,8 +95,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
                 {"error": "not shared with you: compare first with POST /compare"}, status=403
             )
         query = bottle.request.query
-        limit = request_context.whole_number(query.get("limit") or "50", 4)
-        offset = request_context.whole_number(query.get("offset") or "0", 8)
+        limit, offset = _limit_and_offset()
         if limit is None or offset is None:
             return as_json({"error": "limit and offset must be whole numbers"}, status=400)
         try:
@@ -132,6 +133,23 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             }
         )
 
+    @app.get("/api/groups/<key>")
+    @login_required(otherwise=api_not_signed_in)
+    def api_group(me: User, key: str) -> str:
+        group = Group.visible_to(me, key)
+        if group is None:
+            return as_json({"error": "no such group"}, status=404)
+        limit, offset = _limit_and_offset()
+        if limit is None or offset is None:
+            return as_json({"error": "limit and offset must be whole numbers"}, status=400)
+        try:
+            view = read_group(services, me, group, limit=max(1, limit), offset=offset)
+        except ComparisonRefused as refused:
+            return as_json({"error": str(refused)}, status=refused.status)
+        # A script polls this as the page polls its fragment: the missing counts come sooner.
+        ask_for_group_counts(services, view)
+        return as_json(group_json(view))
+
     @app.get("/api/jobs/<job_id>")
     @login_required(otherwise=api_not_signed_in)
     @with_visible_job
@@ -146,6 +164,37 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if outcome == "finished":
             return as_json({**_job(job), "error": f"the job already ended {job.status}"}, 409)
         return as_json({"outcome": outcome, **_job(JobRun.get_by_id(job.id))})
+
+
+def _limit_and_offset() -> tuple[int | None, int | None]:
+    """The page a list asks for (``?limit=&offset=``); None for what is not a whole number."""
+    query = bottle.request.query
+    limit = request_context.whole_number(query.get("limit") or "50", 4)
+    return limit, request_context.whole_number(query.get("offset") or "0", 8)
+
+
+def group_json(view: dict) -> dict:
+    """A group as the API answers it (an invitee who has not joined: the names only)."""
+    r = view["r"]
+    return {
+        "complete": view["complete"],
+        "members": view["people"],
+        "pairs": [
+            {"a": p.a, "b": p.b, "shared": p.shared, "match": round(p.match, 6)}
+            for p in (r.pairs if r else [])
+        ],
+        "everyone_count": r.everyone_count if r else 0,
+        "artists_count": r.artists_count if r else 0,
+        "artists": [
+            {
+                "spotify_id": a.spotify_id,
+                "name": a.name,
+                "monthly_listeners": a.monthly_listeners,
+                "held_by": a.held_by,
+            }
+            for a in (r.artists if r else [])
+        ],
+    }
 
 
 def visible_job(me: User, job_id: str) -> JobRun | None:

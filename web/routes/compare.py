@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import bottle
 
-from models import ComparedWith, User, current_month
-from models.comparison import SORTS, only_page
+from models import ComparedWith, User
+from models.comparison import SORTS
 from models.user import normalize_friend_code
 from web.http import request_context
 from web.http.auth_guard import login_required, sign_in_first
@@ -27,6 +27,7 @@ from web.state.comparison_cache import ComparisonRefused
 from web.views.comparison import (
     COMPARISON_PAGE_SIZE,
     ask_for_missing_counts,
+    only_side_page,
     read_comparison,
     shown_image,
 )
@@ -152,30 +153,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         friend = shared_friend(me, person)
         if friend is None:
             return page_error(404, NO_COMPARISON, title="Cannot compare")
-        page = request_context.whole_number(bottle.request.query.get("page") or "1", 5) or 0
-        if page < 1:
-            return page_error(400, "That page of the list does not exist.")
-        owner, other = (me, friend) if side == "you" else (friend, me)
-        try:
-            # Computed from both libraries each time: it counts against the same budget.
-            services.comparisons.spend(me.id)
-        except ComparisonRefused as refused:
-            return page_error(refused.status, str(refused), title="Cannot compare")
-        total, artists = only_page(
-            owner, other, current_month(), limit=COMPARISON_PAGE_SIZE,
-            offset=(page - 1) * COMPARISON_PAGE_SIZE,
-        )  # fmt: skip
-        return render(
-            "compare_only.html",
-            friend=friend,
-            side=side,
-            base=f"/with/{friend.id}",
-            total=total,
-            artists=artists,
-            page=page,
-            pages=max(1, -(-total // COMPARISON_PAGE_SIZE)),
-            first=(page - 1) * COMPARISON_PAGE_SIZE + 1,
-        )
+        return only_side_page(services, me, friend, side, f"/with/{friend.id}")
 
 
 def sync_stale_libraries(services: Services, me: User, friend: User) -> None:

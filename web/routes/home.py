@@ -9,6 +9,7 @@ import bottle
 
 from models import ComparedWith, User, current_month
 from models.account import delete_account as delete_account_of
+from models.group import Group
 from models.library import SORTS, library_page
 from web.http import request_context
 from web.http.auth_guard import login_required, not_signed_in_page, sign_in_first
@@ -65,6 +66,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             ),
             next_refresh_at=_next_refresh(user),
             people=ComparedWith.people_of(user),
+            groups=[(group, joined, group.members()) for group, joined, _ in Group.of(user)],
             # A profile picture is shown only from a host the page's CSP allows.
             picture_of=shown_image,
         )

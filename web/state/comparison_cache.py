@@ -26,12 +26,16 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 import redis
 
 from config.redis_ref import RedisRef
 from models import User
 from models.comparison import MAX_LIMIT, Comparison, compare, comparison_from_dict
+from models.group_comparison import MAX_LIMIT as GROUP_MAX_LIMIT
+from models.group_comparison import GroupReport, group_report, group_report_from_dict
 from sync.library_stamps import LibraryStamps
 
 log = logging.getLogger(__name__)
@@ -87,29 +91,56 @@ class ComparisonCache:
         def compute() -> Comparison:
             return compare(me, friend, month, limit=limit, offset=offset, sort=sort)
 
+        params = f"{me.id}:{friend.id}:{month}:{sort}:{limit}:{offset}"
+        found = self._through_cache("comparison", params, [me.id, friend.id], me.id, compute)
+        return found if isinstance(found, Comparison) else comparison_from_dict(found)
+
+    def group(
+        self, key: str, members: list[tuple[int, int]], viewer_id: int, month: str, *,
+        limit: int, offset: int,
+    ) -> GroupReport:  # fmt: skip
+        """A group's report (``members``: the joined members' (number, user id)), from the
+        cache when no member's library changed and nobody joined or left since it was made.
+        Counts against ``viewer_id``'s computations, as a comparison does."""
+        limit = max(1, min(GROUP_MAX_LIMIT, limit))
+
+        def compute() -> GroupReport:
+            return group_report(members, month, limit=limit, offset=offset)
+
+        # The members are in the key: one who leaves or joins makes another entry at once.
+        who = ",".join(f"{number}-{user_id}" for number, user_id in members)
+        params = f"{key}:{who}:{month}:{limit}:{offset}"
+        user_ids = [user_id for _, user_id in members]
+        found = self._through_cache("group", params, user_ids, viewer_id, compute)
+        return found if isinstance(found, GroupReport) else group_report_from_dict(found)
+
+    def _through_cache(
+        self, kind: str, params: str, user_ids: list[int], spender: int,
+        compute: Callable[[], Any],
+    ) -> Any:  # fmt: skip
+        """``compute()``'s result, or its cached JSON (a dict) when these people's stamps
+        have not moved since; one computation at a time per ``params``."""
         if self.ref is None or self.stamps is None:
             return compute()
         client = self.ref.client
-        params = f"{me.id}:{friend.id}:{month}:{sort}:{limit}:{offset}"
-        latest_key = self.ref.key("comparison-latest", params)
-        lock_key = self.ref.key("comparison-lock", params)
+        latest_key = self.ref.key(f"{kind}-latest", params)
+        lock_key = self.ref.key(f"{kind}-lock", params)
         try:
-            mine, theirs = self.stamps.current([me.id, friend.id])
-            key = self.ref.key("comparison", params, mine, theirs)
+            key = self.ref.key(kind, params, *self.stamps.current(user_ids))
             if (cached := client.get(key)) is not None:
-                return comparison_from_dict(json.loads(cached))
-            if not self._may_compute(client, me.id):
+                return json.loads(cached)
+            if not self._may_compute(client, spender):
                 if (found := client.get(latest_key)) is not None:
-                    return comparison_from_dict(json.loads(found))
+                    return json.loads(found)
                 raise TooManyComputes(
                     "You asked for many comparisons at once. Wait a minute and try again."
                 )
-            # The lock is taken when another request is computing this comparison now.
+            # The lock is taken when another request is computing this one now.
             computing = not client.set(lock_key, "1", nx=True, px=COMPUTE_LOCK_MS)
             if computing:
                 found = client.get(latest_key) or self._wait_for(client, key)
                 if found is not None:
-                    return comparison_from_dict(json.loads(found))
+                    return json.loads(found)
         except redis.RedisError as error:
             log.warning("comparison cache unavailable, computing: %s", error)
             return compute()

@@ -10,13 +10,15 @@ import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
+import bottle
 import redis
 
 from jobs.shared_first import send_shared_first
 from models import User, current_month
-from models.comparison import SORTS
+from models.comparison import SORTS, only_page
 from web.http import request_context, security_headers
 from web.http.services import Services
+from web.state.comparison_cache import ComparisonRefused
 from web.state.spotify_pause import counts_resume_at
 from web.views.sync_status import sync_view
 
@@ -101,3 +103,32 @@ def shown_image(url: str | None) -> str | None:
         return None
     allowed = security_headers.image_origins(request_context.settings())
     return url if f"{parts.scheme}://{parts.netloc}" in allowed else None
+
+
+def only_side_page(services: Services, me: User, friend: User, side: str, base: str) -> str:
+    """The "see all" page of the artists only one of the two has (``side``: "you" or
+    "them"), at ``base``/only-<side>; it counts against the computation budget."""
+    page = request_context.whole_number(bottle.request.query.get("page") or "1", 5) or 0
+    if page < 1:
+        return request_context.page_error(400, "That page of the list does not exist.")
+    owner, other = (me, friend) if side == "you" else (friend, me)
+    try:
+        # Computed from both libraries each time: it counts against the same budget.
+        services.comparisons.spend(me.id)
+    except ComparisonRefused as refused:
+        return request_context.page_error(refused.status, str(refused), title="Cannot compare")
+    total, artists = only_page(
+        owner, other, current_month(), limit=COMPARISON_PAGE_SIZE,
+        offset=(page - 1) * COMPARISON_PAGE_SIZE,
+    )  # fmt: skip
+    return request_context.render(
+        "compare_only.html",
+        friend=friend,
+        side=side,
+        base=base,
+        total=total,
+        artists=artists,
+        page=page,
+        pages=max(1, -(-total // COMPARISON_PAGE_SIZE)),
+        first=(page - 1) * COMPARISON_PAGE_SIZE + 1,
+    )

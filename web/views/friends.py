@@ -4,6 +4,7 @@ friend an id names, for someone they let in (``models/compared.py``)."""
 from __future__ import annotations
 
 from models import ComparedWith, User
+from models.group import sees_in_a_group
 from models.user import normalize_friend_code
 from web.http import request_context
 
@@ -60,5 +61,14 @@ def shared_friend(me: User, person: str) -> User | None:
     number = request_context.whole_number(person, 18)
     friend = User.get_or_none(User.id == number) if number is not None else None
     if friend is None or friend.id == me.id or not ComparedWith.can_see(me, friend):
+        return None
+    return friend
+
+
+def group_friend(me: User, person: str) -> User | None:
+    """The person ``person`` (an id) names, when they and ``me`` both joined one group."""
+    number = request_context.whole_number(person, 18)
+    friend = User.get_or_none(User.id == number) if number is not None else None
+    if friend is None or friend.id == me.id or not sees_in_a_group(me, friend.id):
         return None
     return friend

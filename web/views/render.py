@@ -39,6 +39,7 @@ class Renderer:
         values.setdefault("demo", self.settings.demo)
         # A Development Mode Spotify app serves only the people its owner added.
         values.setdefault("private_to_friends", self.settings.spotify_app_mode == "development")
+        values.setdefault("group_max", self.settings.group_max_members)
         return self.env.get_template(name).render(**values)
 
 

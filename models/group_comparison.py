@@ -1,0 +1,264 @@
+"""The overlap of a group's libraries (two to five people): one statement and a pass.
+
+A group page polls this while the members' syncs land. One SQL statement, the same text
+on SQLite and PostgreSQL, counts each artist's holders once: it reads the members' links
+off the ``user_artist`` (user_id, artist_id, source) index, one row per (person, artist),
+groups them by artist into a bit mask of who has it (member ``i`` is bit ``1 << i``), and
+joins this month's listener count. One pass in Python over those rows gives everything:
+
+- how many artists each mask has (at most 31), from which every figure follows: each
+  member's count, each pair's shared count and match, everyone, all but one;
+- the few artists the page shows, picked with ``heapq`` (no full sort but the glue's):
+  the rarest of each member's own, the rarest everyone has, the rarest all but one have,
+  and one page of the artists two or more hold, most holders first, then rarest;
+
+and a second query reads the names and pictures of those few.
+
+Why this shape (bench/group_compare.py measures it): ranking in SQL took window
+functions over every artist of the five, three sorts, several times the cost of the
+grouping itself; ``+ 0`` on the grouped column keeps SQLite on the per-person index
+(grouping by the bare column made it walk the whole ``user_artist_artist_id`` index,
+every person's rows, five times slower); and ``SUM(DISTINCT ...)`` built a temporary
+tree per artist, which the ``SELECT DISTINCT`` underneath avoids.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from models.db import database
+
+# The rarest artists shown per section of the page.
+DISTINCTIVE_TOP, TOP = 10, 12
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class GroupArtist:
+    """One artist as the group sees it: who of the group has it (member numbers)."""
+
+    spotify_id: str
+    name: str | None
+    url: str | None
+    image_url: str | None
+    monthly_listeners: int | None
+    held_by: list[int]
+    # No count yet, and still waiting for one this month.
+    pending: bool = False
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two members' shared artists and their match, the two-person page's figure."""
+
+    a: int
+    b: int
+    shared: int
+    match: float
+
+
+@dataclass(frozen=True)
+class GroupReport:
+    """Everything a group page shows, for one page of the artists two or more hold."""
+
+    # Each counted member's number and how many artists they have.
+    counts: dict[int, int]
+    pairs: list[Pair]
+    everyone_count: int
+    all_but_one_count: int
+    artists_count: int
+    pending: int
+    everyone: list[GroupArtist]
+    all_but_one: list[GroupArtist]
+    distinctive: dict[int, list[GroupArtist]]
+    distinctive_counts: dict[int, int]
+    artists: list[GroupArtist]
+    limit: int
+    offset: int
+    # Members not counted (not joined) are in no figure: nothing of theirs is read.
+    members: list[int] = field(default_factory=list)
+
+
+def match_of(shared: int, count_a: int, count_b: int) -> float:
+    """The two-person page's headline (``Comparison.match``): the share of the smaller
+    library found in the other one, 0 when either has none."""
+    smaller = min(count_a, count_b)
+    return shared / smaller if smaller else 0.0
+
+
+# {p}: the driver's parameter mark; {case}: one "WHEN user THEN bit" per member; {ids}:
+# the members' marks. Parameters: the members (for the case), the members (for the IN),
+# the month. One row per artist any member has: its id, who has it (the mask), its count
+# this month, and whether it still waits for that count (no row yet, and not gone).
+_HELD_SQL = (
+    'SELECT "h"."aid", "h"."mask", "l"."monthly_listeners", '
+    'CASE WHEN "l"."artist_id" IS NULL AND NOT EXISTS (SELECT 1 FROM "artist" AS g '
+    'WHERE "g"."id" = "h"."aid" AND "g"."gone_at" IS NOT NULL) THEN 1 ELSE 0 END '
+    'FROM (SELECT "artist_id" + 0 AS aid, SUM(CASE "user_id" {case} END) AS mask '
+    # One row per (person, artist) first, read in order off the (user, artist, source)
+    # index, so the sum needs no DISTINCT (which cost a temporary tree per artist).
+    'FROM (SELECT DISTINCT "user_id", "artist_id" FROM "user_artist" '
+    'WHERE "user_id" IN ({ids})) AS d GROUP BY "artist_id" + 0) AS h '
+    'LEFT JOIN "artist_listeners" AS l ON "l"."artist_id" = "h"."aid" AND "l"."month" = {p}'
+)
+_DETAILS_SQL = (
+    'SELECT "id", "spotify_id", "name", "url", "image_url" FROM "artist" WHERE "id" IN ({ids})'
+)
+
+
+def _rarest(row: tuple[int, int, int | None, int]) -> tuple[bool, int, int]:
+    # Fewest listeners first, unknown counts last, then by id (a stable order).
+    return (row[2] is None, row[2] or 0, row[0])
+
+
+def group_report(
+    members: Sequence[tuple[int, int]], month: str, *, limit: int = 50, offset: int = 0
+) -> GroupReport:
+    """The overlap of these members' libraries for one month; ``members`` are
+    (member number, user id) pairs of the people who joined, numbered inside the group."""
+    if offset < 0:
+        raise ValueError("offset must not be negative")
+    limit = max(1, min(MAX_LIMIT, limit))
+    numbers = [number for number, _ in members]
+    rows = _held(members, month) if members else []
+    k, bits = len(numbers), [1 << i for i in range(len(numbers))]
+    sizes = [bin(mask).count("1") for mask in range(1 << k)]
+    mask_counts: dict[int, int] = {}
+    by_size: dict[int, list[tuple[int, int, int | None, int]]] = {}
+    pending = 0
+    for row in rows:
+        mask, size = row[1], sizes[row[1]]
+        mask_counts[mask] = mask_counts.get(mask, 0) + 1
+        by_size.setdefault(size, []).append(row)
+        if size >= 2:
+            pending += row[3]
+    singles = by_size.get(1, [])
+    own = {bit: heapq.nsmallest(DISTINCTIVE_TOP, (r for r in singles if r[1] == bit), key=_rarest)
+           for bit in bits}  # fmt: skip
+    tops = {size: heapq.nsmallest(TOP, by_size.get(size, []), key=_rarest)
+            for size in {k, k - 1} if size >= 2}  # fmt: skip
+    shared = sorted(
+        (r for size, group in by_size.items() if size >= 2 for r in group),
+        key=lambda r: (-sizes[r[1]], *_rarest(r)),
+    )[offset : offset + limit]
+    picked = [r for lists in (*own.values(), *tops.values(), shared) for r in lists]
+    made = _artists(picked, numbers)
+    distinctive = {n: [made[r[0]] for r in own[bit]] for n, bit in zip(numbers, bits, strict=True)}
+    return _figures(
+        numbers, mask_counts, pending,
+        everyone=[made[r[0]] for r in tops.get(k, [])] if k >= 2 else [],
+        all_but_one=[made[r[0]] for r in tops.get(k - 1, [])] if k >= 3 else [],
+        distinctive=distinctive,
+        artists=[made[r[0]] for r in shared], limit=limit, offset=offset,
+    )  # fmt: skip
+
+
+def _held(members: Sequence[tuple[int, int]], month: str) -> list[tuple[int, int, int | None, int]]:
+    """Each artist of the members with its holders' mask, count and whether it waits."""
+    p = database.param
+    sql = _HELD_SQL.format(
+        p=p,
+        case=" ".join(f"WHEN {p} THEN {1 << i}" for i in range(len(members))),
+        ids=", ".join([p] * len(members)),
+    )
+    user_ids = [user_id for _, user_id in members]
+    rows: list[tuple[int, int, int | None, int]] = database.execute_sql(
+        sql, (*user_ids, *user_ids, month)
+    ).fetchall()
+    return rows
+
+
+def _artists(
+    picked: list[tuple[int, int, int | None, int]], numbers: list[int]
+) -> dict[int, GroupArtist]:
+    """The picked artists by id, with their names and pictures (one query for them all)."""
+    if not picked:
+        return {}
+    ids = sorted({r[0] for r in picked})
+    sql = _DETAILS_SQL.format(ids=", ".join([database.param] * len(ids)))
+    details = {row[0]: row[1:] for row in database.execute_sql(sql, ids).fetchall()}
+    return {
+        aid: GroupArtist(
+            *_named(details[aid]),
+            ml,
+            [n for i, n in enumerate(numbers) if mask >> i & 1],
+            bool(waits) and bin(mask).count("1") >= 2,
+        )  # fmt: skip
+        for aid, mask, ml, waits in picked
+    }
+
+
+def _named(row: tuple[Any, ...]) -> tuple[str, str | None, str | None, str | None]:
+    """An artist's (spotify_id, name, url, image_url)."""
+    return row[0], row[1], row[2], row[3]
+
+
+def _figures(
+    numbers: list[int],
+    mask_counts: dict[int, int],
+    pending: int,
+    *,
+    everyone: list[GroupArtist],
+    all_but_one: list[GroupArtist],
+    distinctive: dict[int, list[GroupArtist]],
+    artists: list[GroupArtist],
+    limit: int,
+    offset: int,
+) -> GroupReport:
+    k = len(numbers)
+    full = (1 << k) - 1
+    bits = {number: 1 << i for i, number in enumerate(numbers)}
+
+    def having(*wanted: int) -> int:
+        need = sum(bits[w] for w in wanted)
+        return sum(c for mask, c in mask_counts.items() if mask & need == need)
+
+    counts = {number: having(number) for number in numbers}
+    pairs = []
+    for a, b in combinations(numbers, 2):
+        shared = having(a, b)
+        pairs.append(Pair(a, b, shared, match_of(shared, counts[a], counts[b])))
+    sizes = {mask: bin(mask).count("1") for mask in mask_counts}
+    return GroupReport(
+        counts=counts,
+        pairs=pairs,
+        everyone_count=mask_counts.get(full, 0) if k >= 2 else 0,
+        all_but_one_count=(
+            sum(c for m, c in mask_counts.items() if sizes[m] == k - 1) if k >= 3 else 0
+        ),
+        artists_count=sum(c for m, c in mask_counts.items() if sizes[m] >= 2),
+        pending=pending,
+        everyone=everyone if k >= 2 else [],
+        all_but_one=all_but_one,
+        distinctive=distinctive,
+        distinctive_counts={n: mask_counts.get(bits[n], 0) for n in numbers},
+        artists=artists,
+        limit=limit,
+        offset=offset,
+        members=numbers,
+    )
+
+
+def group_report_from_dict(data: dict[str, Any]) -> GroupReport:
+    """A ``GroupReport`` back from ``dataclasses.asdict`` (as cached in JSON, whose object
+    keys are strings: the member numbers are made ints again)."""
+
+    def artists(rows: list[dict[str, Any]]) -> list[GroupArtist]:
+        return [GroupArtist(**row) for row in rows]
+
+    return GroupReport(
+        **{
+            **data,
+            "counts": {int(n): c for n, c in data["counts"].items()},
+            "pairs": [Pair(**row) for row in data["pairs"]],
+            "everyone": artists(data["everyone"]),
+            "all_but_one": artists(data["all_but_one"]),
+            "distinctive": {int(n): artists(rows) for n, rows in data["distinctive"].items()},
+            "distinctive_counts": {int(n): c for n, c in data["distinctive_counts"].items()},
+            "artists": artists(data["artists"]),
+        }
+    )
