@@ -9,6 +9,7 @@ from models.audit import AuditEntry
 from models.compared import ComparedWith
 from models.db import BaseModel, database, init_database
 from models.job_run import JobRun
+from models.picture import Picture
 from models.user import User, UserArtist
 
 ALL_TABLES: list[type[BaseModel]] = [
@@ -19,6 +20,7 @@ ALL_TABLES: list[type[BaseModel]] = [
     JobRun,
     AuditEntry,
     ComparedWith,
+    Picture,
 ]
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "BaseModel",
     "ComparedWith",
     "JobRun",
+    "Picture",
     "User",
     "UserArtist",
     "current_month",

@@ -35,6 +35,9 @@ class PersonSummary:
     by_source: dict[str, int]
     with_listeners: int
     median_monthly_listeners: int | None
+    # Artists still waiting for this month's count: while any is, the median and the
+    # histogram are provisional (0 in a comparison cached before this was counted).
+    pending: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class ArtistRow:
     url: str | None
     monthly_listeners: int | None
     sources: list[str]
+    # No count yet and still waiting for update_artist (listed last until it comes).
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,11 @@ _KNOWN_SQL = (
     'SELECT "l"."monthly_listeners" FROM "artist_listeners" AS l '
     f'WHERE "l"."month" = {{p}} AND {_KNOWN} AND "l"."artist_id" IN ({_MINE}) ORDER BY 1'
 )
+_PENDING_OF_SQL = (
+    'SELECT COUNT(*) FROM "artist" AS a LEFT JOIN "artist_listeners" AS l '
+    'ON "l"."artist_id" = "a"."id" AND "l"."month" = {p} '
+    f'WHERE "a"."id" IN ({_MINE}) AND "l"."artist_id" IS NULL AND "a"."gone_at" IS NULL'
+)
 _PAGE_COLUMNS = (
     '"a"."id", "a"."spotify_id", "a"."name", "a"."url", "a"."image_url", "l"."monthly_listeners"'
 )
@@ -224,12 +234,14 @@ _SHARED_PAGE_SQL = {
 # Only for a page past the end, which has no rows to carry the totals.
 _SHARED_COUNT_SQL = f"SELECT COUNT(*), COALESCE(SUM({_PENDING}), 0) {_FROM}{_SHARED}"
 _ONLY_SQL = (
-    f'SELECT {_PAGE_COLUMNS} {_FROM}WHERE "a"."id" IN ({_MINE}) AND "a"."id" NOT IN ({_MINE}) '
+    f"SELECT {_PAGE_COLUMNS}, {_PENDING} {_FROM}"
+    f'WHERE "a"."id" IN ({_MINE}) AND "a"."id" NOT IN ({_MINE}) '
     f"ORDER BY {_SHARED_ORDER['-listeners']} LIMIT {{p}}"
 )
 # One page of the artists only one side has, with their number, for the "see all" pages.
 _ONLY_PAGE_SQL = (
-    f'SELECT {_PAGE_COLUMNS}, COUNT(*) OVER () {_FROM}WHERE "a"."id" IN ({_MINE}) '
+    f"SELECT {_PAGE_COLUMNS}, {_PENDING}, COUNT(*) OVER (), SUM({_PENDING}) OVER () "
+    f'{_FROM}WHERE "a"."id" IN ({_MINE}) '
     f'AND "a"."id" NOT IN ({_MINE}) '
     f"ORDER BY {_SHARED_ORDER['-listeners']} LIMIT {{p}} OFFSET {{p}}"
 )
@@ -272,6 +284,7 @@ def _summaries(users: Sequence[User], month: str) -> tuple[list[PersonSummary], 
     for user in users:
         total, *per_source = counts.get(user.id, (0, 0, 0, 0))
         known = [n for (n,) in _rows(_KNOWN_SQL, (month, user.id))]
+        pending = _rows(_PENDING_OF_SQL, (month, user.id))[0][0] if total else 0
         summaries.append(
             PersonSummary(
                 user_id=user.id,
@@ -281,6 +294,7 @@ def _summaries(users: Sequence[User], month: str) -> tuple[list[PersonSummary], 
                 by_source=dict(zip(SOURCES, per_source, strict=True)),
                 with_listeners=len(known),
                 median_monthly_listeners=_median(known),
+                pending=int(pending or 0),
             )
         )
         histograms.append(_histogram(known))
@@ -382,8 +396,8 @@ def _only_rows(
 ) -> list[ArtistRow]:
     """One side's top rows as ``ArtistRow``s, with that person's sources."""
     return [
-        ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []))
-        for aid, sid, name, url, _image, ml in rows
+        ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []), bool(pending))
+        for aid, sid, name, url, _image, ml, pending in rows
     ]
 
 
@@ -402,22 +416,32 @@ def comparison_from_dict(data: dict[str, Any]) -> Comparison:
     )
 
 
+@dataclass(frozen=True)
+class OnlyPage:
+    """One page of the artists one person has and the other has not."""
+
+    total: int
+    # How many of all of them (not only this page) still wait for this month's count.
+    pending: int
+    artists: list[ArtistRow]
+
+
 def only_page(
     owner: User, other: User, month: str, *, limit: int = 50, offset: int = 0
-) -> tuple[int, list[ArtistRow]]:
+) -> OnlyPage:
     """How many artists ``owner`` has that ``other`` has not, and one page of them, most
-    listened first (the "see all" page of a comparison's "Only you" and "Only them")."""
+    listened first, those still waiting for a count last (the "see all" page of a
+    comparison's "Only you" and "Only them")."""
     if offset < 0:
         raise ValueError("offset must not be negative")
     limit = max(1, min(MAX_LIMIT, limit))
     rows = _rows(_ONLY_PAGE_SQL, (month, owner.id, other.id, limit, offset))
     if rows:
-        total = rows[0][6]
+        total, pending = rows[0][7], int(rows[0][8] or 0)
     else:
-        shared = _rows(_SHARED_COUNT_SQL, (month, owner.id, other.id))[0][0]
-        total = max(0, person_summary(owner, month).artist_count - shared)
+        shared, shared_pending = _rows(_SHARED_COUNT_SQL, (month, owner.id, other.id))[0]
+        summary = person_summary(owner, month)
+        total = max(0, summary.artist_count - shared)
+        pending = max(0, summary.pending - int(shared_pending or 0))
     sources = _sources_of((owner.id, other.id), [row[0] for row in rows])
-    return total, [
-        ArtistRow(sid, name, url, ml, sources.get((owner.id, aid), []))
-        for aid, sid, name, url, _image, ml, _count in rows
-    ]
+    return OnlyPage(total, pending, _only_rows([row[:7] for row in rows], sources, owner.id))

@@ -78,6 +78,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         "0008_user_image_url",
         "0009_access_by_consent",
         "0010_job_run_failure_streak",
+        "0014_picture",
     ]
     assert (done.before, done.after, done.applied, done.carried_over) == (
         None,
@@ -85,7 +86,7 @@ def test_a_new_database_runs_every_script_in_order(db):
         tuple(SCRIPTS),
         (),
     )
-    assert migrations.LATEST == 10
+    assert migrations.LATEST == 14
     assert _history() == SCRIPTS
     assert set(database.get_tables()) >= APP_TABLES
     assert migrations.current_version() == migrations.LATEST
@@ -189,6 +190,10 @@ class _OldJobRun(Model):
         table_name = "job_runs"
 
 
+def _undo_0014(migrator: SchemaMigrator) -> None:
+    migrator.migrate(migrator.drop_table("picture"))
+
+
 def _undo_0010(migrator: SchemaMigrator) -> None:
     migrator.migrate(
         migrator.drop_index("job_runs", "job_runs_status_resume_at"),
@@ -242,6 +247,7 @@ def _undo_0002(migrator: SchemaMigrator) -> None:
 # What each script changed, taken back from the tables the models make today. A new
 # script that changes a table adds its own here.
 UNDO: dict[int, Callable[[SchemaMigrator], None]] = {
+    14: _undo_0014,
     10: _undo_0010,
     9: _undo_0009,
     8: _undo_0008,
@@ -257,12 +263,13 @@ UNDO: dict[int, Callable[[SchemaMigrator], None]] = {
 def _build_the_old_way(version: int) -> None:
     """A database as the old bookkeeping left it at ``version``: the tables created from
     the models of the day, and a ``schema_version`` row."""
-    assert sorted(UNDO) == list(range(2, migrations.LATEST + 1)), "UNDO misses a script"
+    numbers = [int(name[:4]) for name in SCRIPTS]
+    assert sorted(UNDO) == [n for n in numbers if n >= 2], "UNDO misses a script"
     migrations.drop_all()
     database.create_tables(ALL_TABLES)
     migrator = SchemaMigrator.from_database(database)
     with migrator.migration_context():
-        for number in range(migrations.LATEST, version, -1):
+        for number in sorted((n for n in UNDO if n > version), reverse=True):
             UNDO[number](migrator)
         _OldStamp.create_table()
         _OldStamp.create(version=version)

@@ -181,9 +181,9 @@ def test_shared_artists_sort_rarest_first_and_names_are_escaped(web, signed_in_w
     page = web.get(opened(web, ben))
 
     assert "2 shared artists" in page.text
-    assert "50.0% similar" in page.text
-    # Both directions: 2 of my 3 artists, 2 of his 3; the headline match is 67 %.
-    assert "67%</strong> of your artists are in Ben" in page.text
+    # One headline figure with its meaning beside it, in words; no second "similar" figure.
+    assert "similar" not in page.text
+    assert "67% match" in page.text and "67% of your artists are in Ben" in page.text
     assert ">67%</text>" in page.text and "ring-arc" in page.text
     assert page.text.index("&lt;i&gt;Tiny&lt;/i&gt; &amp; Co") < page.text.index(">Big<")
     assert "<i>Tiny</i>" not in page.text
@@ -302,7 +302,7 @@ def test_no_verdict_and_no_up_to_date_before_the_comparison_is_complete(web, sig
     ArtistListeners.record(waiting_id, 5_000)
     landed(web, waiting_id)
     done = web.get(opened(web, ben), headers={"HX-Request": "true"}, status=286)
-    assert "You listen more underground." in done.text and "Up to date" in done.text
+    assert "You listen more underground" in done.text and "Up to date" in done.text
 
 
 def test_progress_is_told_in_words_for_people(web, signed_in_web):
@@ -381,7 +381,9 @@ def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(web,
         d.strip().split(" ", 1) for d in page.headers["Content-Security-Policy"].split(";")
     )
     assert security_headers.SPOTIFY_IMAGES in policy["img-src"].split()
-    assert '<span class="chip">followed</span>' in page.text
+    # The table below does not list again the artists the pictures show.
+    assert "All of them are in the pictures above." in page.text
+    assert '<table class="shared">' not in page.text
 
     # Another sort or page shows the table alone.
     assert '<ul class="grid"' not in web.get(f"{opened(web, ben)}?sort=name").text

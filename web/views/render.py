@@ -8,6 +8,7 @@ import jinja2
 
 from config.settings import ROOT, Settings
 from models.job_run import JobStatus
+from web.views.comparison import percent
 from web.views.sync_status import NEVER_SYNCED
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -26,6 +27,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["web_link"] = web_link
+        self.env.filters["percent"] = percent
         # Templates name statuses by these, never by hand, so they agree with the models.
         self.env.globals.update(JobStatus=JobStatus, NEVER_SYNCED=NEVER_SYNCED)
 
