@@ -72,6 +72,7 @@ def _initials(name: str) -> str:
     return "".join(word[:1] for word in name.split()[:2]).upper() or "?"
 
 
+@functools.lru_cache(maxsize=256)
 def _placeholder(name: str, size: int) -> Image.Image:
     """A square of the name's own colour with its initials, for a picture not held."""
     hue = zlib.crc32(name.encode()) % 360
@@ -85,8 +86,13 @@ def _placeholder(name: str, size: int) -> Image.Image:
 
 def _picture(held: dict[str, bytes], url: str | None, name: str, size: int) -> Image.Image:
     data = held.get(url or "")
-    if data is None:
-        return _placeholder(name, size)
+    return _placeholder(name, size) if data is None else _scaled(data, size)
+
+
+# A card is often saved again (both people, a second try): its pictures are decoded once.
+@functools.lru_cache(maxsize=64)
+def _scaled(data: bytes, size: int) -> Image.Image:
+    """A cached picture decoded and scaled to ``size`` (callers only paste it)."""
     with Image.open(io.BytesIO(data)) as picture:
         return picture.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
 
