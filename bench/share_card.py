@@ -43,8 +43,9 @@ def card(with_pictures: bool) -> Card:
 
 def cache_pictures() -> None:
     """Every picture of the cached card, kept as the worker keeps it."""
-    for key in ("cleo", "ben", *map(str, range(len(NAMES)))):
-        kept = small_picture(image_jpeg(key, key, 640))
+    labels = {"cleo": "Cléo", "ben": "Benjamin", **{str(i): n for i, n in enumerate(NAMES)}}
+    for key, label in labels.items():
+        kept = small_picture(image_jpeg(key, label, 640))
         Picture.keep(f"https://i.scdn.co/image/{key}", kept)
 
 

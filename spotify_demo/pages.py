@@ -87,13 +87,25 @@ def artist_page(base: str, artist: Artist, show_listeners: bool, head: bool = Tr
 """
 
 
+# Pillow's own font has Latin letters only; the demo's names start with others too.
+_DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+@functools.lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.truetype(_DEJAVU, size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
 @functools.lru_cache(maxsize=256)
 def image_jpeg(item_id: str, label: str, size: int) -> bytes:
     """A square placeholder picture, a JPEG as Spotify's image host serves: one colour per
     item, its initial in the middle."""
     hue = zlib.crc32(item_id.encode()) % 360
     picture = Image.new("RGB", (size, size), ImageColor.getrgb(f"hsl({hue},55%,45%)"))
-    font = ImageFont.load_default(size=size * 0.4)
+    font = _font(round(size * 0.4))
     ImageDraw.Draw(picture).text(
         (size / 2, size / 2), label[:1].upper() or "?", fill="white", font=font, anchor="mm"
     )

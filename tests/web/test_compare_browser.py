@@ -99,7 +99,8 @@ def test_the_page_fills_in_calmly_with_tiles_of_one_size(
         # The finished box holds the card's link: no empty band is left above the ring.
         band = page.eval_on_selector(
             "#comparison-progress",
-            "e => e.getBoundingClientRect().bottom - e.lastElementChild.getBoundingClientRect().bottom",
+            "e => e.getBoundingClientRect().bottom"
+            " - e.lastElementChild.getBoundingClientRect().bottom",
         )
         assert page.is_visible("#comparison-progress a[download]") and band < 16, band
         if SHOTS:

@@ -194,7 +194,8 @@ def share_card(view: dict[str, Any]) -> bytes:
             me=CardPerson(me.name, me.image_url),
             friend=CardPerson(friend.name, friend.image_url),
             match=percent(result.match),
-            meaning=match_meaning(result, f"{me.name}'s", f"{friend.name}'s"),
+            meaning=f"{percent(result.match)} "
+            + match_meaning(result, f"{me.name}'s", f"{friend.name}'s"),
             shared=f"{result.shared_count:,} shared artists",
             artists=[CardArtist(a.name or a.spotify_id, a.image_url) for a in shown],
         )

@@ -144,15 +144,17 @@ def _figure(draw: ImageDraw.ImageDraw, data: Card) -> None:
 
 def _artists(card: Image.Image, draw: ImageDraw.ImageDraw, data: Card, held: dict) -> None:
     if not data.artists:
+        draw.text((70, 420), "No artist in common yet:", fill=FOREGROUND, font=font(40, True))
+        draw.text((70, 476), "time to swap recommendations.", fill=MUTED, font=font(40))
         return
-    draw.text((70, 372), "Rarest artists you share", fill=MUTED, font=font(24))
-    size, gap = 180, 27
+    draw.text((70, 360), "Rarest artists you share", fill=MUTED, font=font(24))
+    size, gap = 170, 37
     for index, artist in enumerate(data.artists):
         x = 70 + index * (size + gap)
         picture = _picture(held, artist.image_url, artist.name, size)
-        card.paste(picture, (x, 408), _round(picture, 14))
+        card.paste(picture, (x, 398), _round(picture, 14))
         name = _fit(draw, artist.name, font(22), size)
-        draw.text((x, 596), name, fill=FOREGROUND, font=font(22), anchor="ls")
+        draw.text((x, 600), name, fill=FOREGROUND, font=font(22), anchor="ls")
 
 
 def render_card(data: Card) -> bytes:
