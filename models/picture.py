@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from peewee import BlobField, DateTimeField, TextField
 
-from models.db import BaseModel, utcnow
+from models.db import BaseModel, tuple_rows, utcnow
 
 
 class Picture(BaseModel):
@@ -32,7 +32,7 @@ class Picture(BaseModel):
         if not wanted:
             return {}
         query = cls.select(cls.url, cls.data).where(cls.url.in_(wanted), cls.data.is_null(False))
-        return {url: bytes(data) for url, data in query.tuples()}
+        return {url: bytes(data) for url, data in tuple_rows(query)}
 
     @classmethod
     def missing(cls, urls: Iterable[str | None]) -> list[str]:
@@ -40,7 +40,7 @@ class Picture(BaseModel):
         wanted = sorted({u for u in urls if u})
         if not wanted:
             return []
-        held = {url for (url,) in cls.select(cls.url).where(cls.url.in_(wanted)).tuples()}
+        held = {url for (url,) in tuple_rows(cls.select(cls.url).where(cls.url.in_(wanted)))}
         return [u for u in wanted if u not in held]
 
     @classmethod
