@@ -16,6 +16,7 @@ from tests.web.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LAYOUT_SHIFTS,
+    SHIFT_SOURCES,
     live_app,  # noqa: F401  (a fixture)
 )
 from tests.web.test_people_browser import SHOTS, check_everywhere
@@ -24,17 +25,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: .ci/run installs it"),
 ]
-# Each shift with what moved, to say where a failing sum came from.
-SHIFT_SOURCES = """
-window.__shifts = [];
-new PerformanceObserver(list => {
-  for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shifts.push(
-    [Math.round(e.value * 1000) / 1000, Math.round(e.startTime)].concat(e.sources.map(s =>
-      (s.node ? (s.node.id || s.node.className || s.node.nodeName) : "?") + " "
-      + Math.round(s.previousRect.y) + "->" + Math.round(s.currentRect.y)
-      + " h" + Math.round(s.previousRect.height) + "->" + Math.round(s.currentRect.height))));
-}).observe({type: 'layout-shift', buffered: true});
-"""
 # Both the desktop and the phone must stay under this (issue 23: the review measured 0.108).
 SHIFT_LIMIT = 0.05
 

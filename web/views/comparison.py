@@ -122,15 +122,16 @@ def _grid_and_table(
 
     The grid is shown on the first page of the rarest-first order only. Until every
     shared count is in, which artists are rarest is not known, so it holds its place with
-    empty tiles (None) instead of reshuffling as counts land; once it shows its artists,
-    the table starts after them, so the two never list the same ones.
+    empty tiles (an empty list) instead of reshuffling as counts land. The table starts
+    after the grid's places in either state, so the two never list the same artists and
+    the table does not lose rows (and move the page) when the grid fills.
     """
     if sort != "listeners" or offset != 0:
         return None, result.shared
+    table = result.shared[GRID_SIZE:]
     if not shared_final:
-        return [], result.shared
-    grid = [(a, shown_image(a.image_url)) for a in result.shared[:GRID_SIZE]]
-    return grid, result.shared[len(grid) :]
+        return [], table
+    return [(a, shown_image(a.image_url)) for a in result.shared[:GRID_SIZE]], table
 
 
 def percent(share: float) -> str:
