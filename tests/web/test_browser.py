@@ -151,7 +151,8 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
         # While it fills in: the ring, its figure said to be unfinished, no verdict, no
         # "Up to date".
         assert page.is_visible("svg.ring")
-        assert page.inner_text(".score-words p.big").endswith(("waiting…", "so far"))
+        meaning = page.inner_text(".score-words p.meaning")
+        assert meaning.endswith(("once both libraries are loaded.", "(so far)."))
         # Focus a link inside the polled part, and mark the element object (a property: a
         # morph sets the attributes to the server's): a poll that replaced the element
         # instead of morphing it would lose both the focus and the mark.

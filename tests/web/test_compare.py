@@ -521,7 +521,7 @@ def test_a_friend_never_loaded_shows_no_match_figure_anywhere(web, signed_in_web
     page = web.get(opened(web, ben)).text
 
     assert "0% match" not in page and "0.0%" not in page
-    assert "Match: waiting…" in page and ">…</text>" in page
+    assert "The match shows once both libraries are loaded." in page and ">…</text>" in page
     # And the home page's list does not record a match either.
     home = web.get("/").text
     assert "match" not in home.split('class="people-list"')[1].split("</ul>")[0]
