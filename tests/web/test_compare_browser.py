@@ -23,6 +23,8 @@ from tests.web.test_people_browser import SHOTS, check_everywhere
 
 pytestmark = [
     pytest.mark.browser,
+    # Each fill waits for every count of a library ("Up to date"), on a busy machine.
+    pytest.mark.timeout(900),
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: .ci/run installs it"),
 ]
 # Both the desktop and the phone must stay under this (issue 23: the review measured 0.108).
