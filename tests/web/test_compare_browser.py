@@ -84,6 +84,7 @@ def test_the_page_fills_in_calmly_with_tiles_of_one_size(
 
         shift = fill_and_measure(page, other)
 
+        print(f"cumulative layout shift {shift:.4f} at {width} px")  # the figure, with -s
         shifts = page.evaluate("window.__shifts")
         assert shift < SHIFT_LIMIT, f"cumulative layout shift {shift:.3f} at {width} px: {shifts}"
         assert page.inner_text("#comparison-status").startswith("Up to date")
