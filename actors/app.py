@@ -26,4 +26,4 @@ init_database(settings.database_url)
 tokens.configure(settings.token_keys)
 runtime.configure(settings)
 
-from actors import artists, periodic, users  # noqa: E402, F401  (declares the actors)
+from actors import artists, periodic, pictures, users  # noqa: E402, F401  (declares the actors)

@@ -41,6 +41,8 @@ QUEUES = (SHARED_QUEUE, INTERACTIVE_QUEUE, ARTISTS_QUEUE, BULK_QUEUE, PERIODIC_Q
 UPDATE_USER = "update_user"
 UPDATE_ARTIST = "update_artist"
 UPDATE_SHARED_ARTIST = "update_shared_artist"
+# The pictures an open comparison's share card shows (sync/pictures.py).
+CACHE_PICTURES = "cache_pictures"
 # The periodic actors (actors/periodic.py; their crons are in ops/schedules.py).
 REFRESH_LISTENERS = "refresh_listeners"
 REFRESH_SLICE = "refresh_slice"
@@ -51,6 +53,7 @@ ACTORS = (
     UPDATE_USER,
     UPDATE_ARTIST,
     UPDATE_SHARED_ARTIST,
+    CACHE_PICTURES,
     REFRESH_LISTENERS,
     REFRESH_SLICE,
     RECOVER,

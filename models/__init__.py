@@ -10,6 +10,7 @@ from models.compared import ComparedWith
 from models.db import BaseModel, database, init_database
 from models.group import Group, GroupMember
 from models.job_run import JobRun
+from models.picture import Picture
 from models.user import HeldCount, User, UserArtist
 
 ALL_TABLES: list[type[BaseModel]] = [
@@ -23,6 +24,7 @@ ALL_TABLES: list[type[BaseModel]] = [
     HeldCount,
     Group,
     GroupMember,
+    Picture,
 ]
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "Group",
     "GroupMember",
     "JobRun",
+    "Picture",
     "User",
     "UserArtist",
     "current_month",

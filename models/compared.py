@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from peewee import EXCLUDED, BooleanField, CharField, DateTimeField, FloatField, ForeignKeyField
 
@@ -143,11 +144,15 @@ class ComparedWith(BaseModel):
         return 1
 
     @classmethod
-    def opened(cls, me: User, friend: User, match: float) -> int:
+    def opened(cls, me: User, friend: User, match: float | None) -> int:
         """``me`` opened the comparison with ``friend``: both rows, where they exist, show
-        when and the latest match (no row is made: opening grants nothing)."""
+        when and the latest final match (None: not final yet, the last one stays; no row
+        is made: opening grants nothing)."""
+        fields: dict[Any, Any] = {cls.seen_at: utcnow()}
+        if match is not None:
+            fields[cls.match] = match
         changed: int = (
-            cls.update(match=match, seen_at=utcnow())
+            cls.update(fields)
             .where(
                 ((cls.owner == me.id) & (cls.other == friend.id))
                 | ((cls.owner == friend.id) & (cls.other == me.id))

@@ -36,6 +36,9 @@ class PersonSummary:
     by_source: dict[str, int]
     with_listeners: int
     median_monthly_listeners: int | None
+    # Artists still waiting for this month's count: while any is, the median and the
+    # histogram are provisional (0 in a comparison cached before this was counted).
+    pending: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class ArtistRow:
     url: str | None
     monthly_listeners: int | None
     sources: list[str]
+    # No count yet and still waiting for update_artist (listed last until it comes).
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,11 @@ _MINE = 'SELECT "artist_id" FROM "user_artist" WHERE "user_id" = {p}'
 _NULL_ML = 'CASE WHEN "l"."monthly_listeners" IS NULL THEN 1 ELSE 0 END'
 _NULL_NAME = 'CASE WHEN "a"."name" IS NULL THEN 1 ELSE 0 END'
 _NAME = 'LOWER("a"."name")'
+_PENDING_OF_SQL = (
+    'SELECT COUNT(*) FROM "artist" AS a LEFT JOIN "artist_listeners" AS l '
+    'ON "l"."artist_id" = "a"."id" AND "l"."month" = {p} '
+    f'WHERE "a"."id" IN ({_MINE}) AND "l"."artist_id" IS NULL AND "a"."gone_at" IS NULL'
+)
 _PAGE_COLUMNS = (
     '"a"."id", "a"."spotify_id", "a"."name", "a"."url", "a"."image_url", "l"."monthly_listeners"'
 )
@@ -230,7 +240,8 @@ _SHARED_PAGE_SQL = {
 _SHARED_COUNT_SQL = f"SELECT COUNT(*), COALESCE(SUM({_PENDING}), 0) {_FROM}{_SHARED}"
 # One page of the artists only one side has, with their number, for the "see all" pages.
 _ONLY_PAGE_SQL = (
-    f'SELECT {_PAGE_COLUMNS}, COUNT(*) OVER () {_FROM}WHERE "a"."id" IN ({_MINE}) '
+    f"SELECT {_PAGE_COLUMNS}, {_PENDING}, COUNT(*) OVER (), SUM({_PENDING}) OVER () "
+    f'{_FROM}WHERE "a"."id" IN ({_MINE}) '
     f'AND "a"."id" NOT IN ({_MINE}) '
     f"ORDER BY {_SHARED_ORDER['-listeners']} LIMIT {{p}} OFFSET {{p}}"
 )
@@ -249,6 +260,7 @@ def _summaries(users: Sequence[User], month: str) -> tuple[list[PersonSummary], 
     for user in users:
         total, per_source, buckets = reads.person_counts(user.id, month)
         known = sum(buckets)
+        pending = _rows(_PENDING_OF_SQL, (month, user.id))[0][0] if total else 0
         summaries.append(
             PersonSummary(
                 user_id=user.id,
@@ -258,6 +270,7 @@ def _summaries(users: Sequence[User], month: str) -> tuple[list[PersonSummary], 
                 by_source=dict(zip(SOURCES, per_source, strict=True)),
                 with_listeners=known,
                 median_monthly_listeners=reads.median(user.id, month, known),
+                pending=int(pending or 0),
             )
         )
         histograms.append(buckets)
@@ -384,8 +397,9 @@ def _only_rows(
 ) -> list[ArtistRow]:
     """One side's top rows as ``ArtistRow``s, with that person's sources."""
     return [
-        ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []))
-        for aid, sid, name, url, _image, ml, *_pending in rows
+        ArtistRow(sid, name, url, ml, sources.get((user_id, aid), []), bool(rest and rest[0]))
+        # A counted row has no pending flag; an uncounted one says whether it waits.
+        for aid, sid, name, url, _image, ml, *rest in rows
     ]
 
 
@@ -420,22 +434,32 @@ def _first_saved(found: FirstSave | None, my_id: int) -> FirstSaved | None:
     )
 
 
+@dataclass(frozen=True)
+class OnlyPage:
+    """One page of the artists one person has and the other has not."""
+
+    total: int
+    # How many of all of them (not only this page) still wait for this month's count.
+    pending: int
+    artists: list[ArtistRow]
+
+
 def only_page(
     owner: User, other: User, month: str, *, limit: int = 50, offset: int = 0
-) -> tuple[int, list[ArtistRow]]:
+) -> OnlyPage:
     """How many artists ``owner`` has that ``other`` has not, and one page of them, most
-    listened first (the "see all" page of a comparison's "Only you" and "Only them")."""
+    listened first, those still waiting for a count last (the "see all" page of a
+    comparison's "Only you" and "Only them")."""
     if offset < 0:
         raise ValueError("offset must not be negative")
     limit = max(1, min(MAX_LIMIT, limit))
     rows = _rows(_ONLY_PAGE_SQL, (month, owner.id, other.id, limit, offset))
     if rows:
-        total = rows[0][6]
+        total, pending = rows[0][7], int(rows[0][8] or 0)
     else:
-        shared = _rows(_SHARED_COUNT_SQL, (month, owner.id, other.id))[0][0]
-        total = max(0, person_summary(owner, month).artist_count - shared)
+        shared, shared_pending = _rows(_SHARED_COUNT_SQL, (month, owner.id, other.id))[0]
+        summary = person_summary(owner, month)
+        total = max(0, summary.artist_count - shared)
+        pending = max(0, summary.pending - int(shared_pending or 0))
     sources = _sources_of((owner.id, other.id), [row[0] for row in rows])
-    return total, [
-        ArtistRow(sid, name, url, ml, sources.get((owner.id, aid), []))
-        for aid, sid, name, url, _image, ml, _count in rows
-    ]
+    return OnlyPage(total, pending, _only_rows([row[:7] for row in rows], sources, owner.id))

@@ -22,11 +22,15 @@ from spotify_demo.tokens import TokenSigner
 
 LIMITS_KEY = "demo.limits"
 _FAULT_MESSAGES = {500: "Server error", 502: "Bad gateway", 503: "Service unavailable"}
-_PREFIXES = (("/v1", "api"), ("/accounts", "accounts"), ("/open", "open"))
+# Pictures first: Spotify serves them from a host of their own (its image CDN), outside
+# the artist pages' rate limit and faults, so the demo counts and treats them apart.
+_PREFIXES = (
+    ("/open/image", "images"), ("/v1", "api"), ("/accounts", "accounts"), ("/open", "open"),
+)  # fmt: skip
 
 
 def host_kind(path: str) -> str:
-    """Which Spotify host a path stands for: api, accounts, open or control."""
+    """Which Spotify host a path stands for: api, accounts, open, images or control."""
     for prefix, kind in _PREFIXES:
         if path == prefix or path.startswith(prefix + "/"):
             return kind

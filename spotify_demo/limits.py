@@ -17,7 +17,7 @@ from typing import Any
 
 from spotify_demo.config import DemoConfig
 
-HOST_KINDS = ("api", "accounts", "open", "control")
+HOST_KINDS = ("api", "accounts", "open", "images", "control")
 FAULT_STATUSES = (500, 502, 503)
 
 

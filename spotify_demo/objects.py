@@ -25,7 +25,7 @@ PICTURED_USERS = frozenset({"ana", "ben", "cleo"})
 def images(base: str, item_id: str, sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     """Image objects, widest first, served by the demo's own image route."""
     return [
-        {"url": f"{base}/open/image/{item_id}/{size}.svg", "height": size, "width": size}
+        {"url": f"{base}/open/image/{item_id}/{size}.jpg", "height": size, "width": size}
         for size in sizes
     ]
 

@@ -8,10 +8,13 @@ always English, whatever ``Accept-Language`` asks for.
 
 from __future__ import annotations
 
+import functools
 import html
+import io
 import zlib
 
 from bottle import Bottle, HTTPResponse
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from spotify_demo.catalog import Artist, Catalog
 from spotify_demo.limits import Limits
@@ -51,7 +54,7 @@ def artist_page(base: str, artist: Artist, show_listeners: bool, head: bool = Tr
         else ""
     )
     image = (
-        f'<meta property="og:image" content="{base}/open/image/{artist.id}/640.svg">'
+        f'<meta property="og:image" content="{base}/open/image/{artist.id}/640.jpg">'
         if artist.has_image
         else ""
     )
@@ -86,17 +89,31 @@ def artist_page(base: str, artist: Artist, show_listeners: bool, head: bool = Tr
 
 IMAGE_CACHE = "public, max-age=31536000, immutable"
 
+# Pillow's own font has Latin letters only; the demo's names start with others too.
+_DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
-def image_svg(item_id: str, label: str, size: int) -> str:
-    """A square placeholder picture: one colour per item, its initial in the middle."""
+
+@functools.lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.truetype(_DEJAVU, size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
+@functools.lru_cache(maxsize=256)
+def image_jpeg(item_id: str, label: str, size: int) -> bytes:
+    """A square placeholder picture, a JPEG as Spotify's image host serves: one colour per
+    item, its initial in the middle."""
     hue = zlib.crc32(item_id.encode()) % 360
-    initial = html.escape(label[:1].upper() or "?")
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-        f'viewBox="0 0 100 100"><rect width="100" height="100" fill="hsl({hue},55%,45%)"/>'
-        f'<text x="50" y="62" font-size="40" text-anchor="middle" fill="#fff" '
-        f'font-family="sans-serif">{initial}</text></svg>'
+    picture = Image.new("RGB", (size, size), ImageColor.getrgb(f"hsl({hue},55%,45%)"))
+    font = _font(round(size * 0.4))
+    ImageDraw.Draw(picture).text(
+        (size / 2, size / 2), label[:1].upper() or "?", fill="white", font=font, anchor="mm"
     )
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=80)
+    return out.getvalue()
 
 
 class Pages:
@@ -119,7 +136,7 @@ class Pages:
         return HTTPResponse(body=body.encode(), headers=dict(_PAGE_HEADERS))
 
     def image(self, item_id: str, size: int) -> HTTPResponse:
-        """GET /open/image/{id}/{size}.svg: an artist's, album's or person's placeholder
+        """GET /open/image/{id}/{size}.jpg: an artist's, album's or person's placeholder
         picture."""
         artist = self.catalog.artist(item_id)
         album = self.catalog.albums.get(item_id)
@@ -132,8 +149,8 @@ class Pages:
         # Spotify's image host names a picture by its content, so a picture never changes
         # under its address and is cached for a year, as here.
         return HTTPResponse(
-            body=image_svg(item_id, label, size).encode(),
-            headers={"Content-Type": "image/svg+xml", "Cache-Control": IMAGE_CACHE},
+            body=image_jpeg(item_id, label, size),
+            headers={"Content-Type": "image/jpeg", "Cache-Control": IMAGE_CACHE},
         )
 
 
@@ -141,4 +158,4 @@ def install(app: Bottle, catalog: Catalog, limits: Limits) -> None:
     """Add the ``/open`` routes to ``app``."""
     pages = Pages(catalog, limits)
     app.get("/open/artist/<artist_id>", callback=pages.artist)
-    app.get("/open/image/<item_id>/<size:int>.svg", callback=pages.image)
+    app.get("/open/image/<item_id>/<size:int>.jpg", callback=pages.image)

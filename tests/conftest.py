@@ -204,7 +204,7 @@ def broker(app_settings: Settings, namespace: str) -> Iterator[object]:
     settings = app_settings.but(redis_namespace=namespace)
     broker = configure(settings)
     runtime.configure(settings)
-    from actors import artists, periodic, users  # noqa: F401  (declares the actors)
+    from actors import artists, periodic, pictures, users  # noqa: F401  (declares the actors)
 
     yield broker
     runtime.stopping.clear()

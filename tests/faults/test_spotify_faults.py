@@ -295,8 +295,9 @@ def test_artist_pages_without_the_figure_are_unknown_not_pending_and_the_polling
     assert spotify_requests(demo_spotify)["open"] == len(expected)
     # The finished fragment stops the polling and says "unknown", never "pending".
     assert 'data-complete="true"' in final.text and "hx-trigger" not in final.text
-    table = re.search(r'<table class="shared">.*?</table>', final.text, re.S).group(0)
-    assert table.count("unknown") == len(shared) and "pending" not in table
+    # The ten shared artists are the grid's tiles (the table starts after its 12 places).
+    grid = re.search(r'<ul class="grid".*?</ul>', final.text, re.S).group(0)
+    assert grid.count("count unknown") == len(shared) and "pending" not in grid
     assert "pending" not in final.text
     compared = web.get(f"/api/compare/{friend.friend_code}").json
     assert compared["complete"] and compared["pending_shared"] == 0

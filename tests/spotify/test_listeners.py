@@ -391,7 +391,7 @@ def test_the_demo_pages_give_the_catalog_names_and_pictures(
     with_picture, without = pages.artist_page(pictured.id), pages.artist_page(bare.id)
 
     assert (with_picture.name, without.name) == (pictured.name, bare.name)
-    assert with_picture.image_url and with_picture.image_url.endswith(f"/{pictured.id}/640.svg")
+    assert with_picture.image_url and with_picture.image_url.endswith(f"/{pictured.id}/640.jpg")
     assert without.image_url is None and without.has_head
 
 

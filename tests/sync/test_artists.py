@@ -24,7 +24,7 @@ def test_a_new_artist_is_completed_from_its_page_alone(db, app_settings, demo_sp
 
     row = Artist.get(Artist.spotify_id == artist.id)
     assert (row.name, row.details_complete) == (artist.name, True)
-    assert row.image_url.endswith(f"/image/{artist.id}/640.svg")
+    assert row.image_url.endswith(f"/image/{artist.id}/640.jpg")
     assert row.url == f"{app_settings.spotify_open_url}/artist/{artist.id}"
     assert ArtistListeners.get(ArtistListeners.artist == row.id).monthly_listeners == (
         artist.listeners

@@ -6,6 +6,7 @@ than half."""
 from __future__ import annotations
 
 import html
+import re
 
 from models import Artist, ArtistListeners, User, current_month
 from tests.web.comparing import opened
@@ -24,6 +25,7 @@ def test_the_artist_page_charts_the_months_held_and_says_who_has_them(web, signe
     library(ben, {"Nova": None}, source="saved_album")
     nova = artist("Nova")
     ArtistListeners.record(nova.id, 1_000, month="2025-01")
+    ArtistListeners.record(nova.id, 1_500, month="2025-02")
     ArtistListeners.record(nova.id, 2_000, month="2025-06")
     opened(web, ben)
 
@@ -32,14 +34,28 @@ def test_the_artist_page_charts_the_months_held_and_says_who_has_them(web, signe
     text = html.unescape(page.text)
     assert page.status_int == 200 and "<h1>Nova</h1>" in text
     svg = text.split("<svg")[1].split("</svg>")[0]
-    # One point a month held, oldest first, and a line through them.
-    assert svg.count("<circle") == 3
+    # One point a month held, oldest first; a line only through months next to each other
+    # (a month without a count is a gap), and a label at each year.
+    assert svg.count("<circle") == 4
     assert "2025-01: 1,000 listeners" in svg and f"{current_month()}: 3,000 listeners" in svg
-    assert "<polyline" in svg
+    assert svg.count("<polyline") == 1
+    years = re.findall(r'font-size="12">(\d{4})</text>', svg)
+    assert years == [str(y) for y in range(2025, int(current_month()[:4]) + 1)]
     who = text.split('<ul class="who">')[1].split("</ul>")[0]
     assert 'You</strong>: <span class="chip">followed</span>' in who
     assert 'Ben</strong>: <span class="chip">saved album</span>' in who
     assert f'href="/with/{ben.id}"' in text
+
+
+def test_one_month_of_counts_is_said_in_words_not_drawn(web, signed_in_web):
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Fresh": 12_345})
+
+    page = web.get(f"/artists/{artist('Fresh').spotify_id}").text
+
+    assert "<svg" not in page.split("<main")[1]
+    assert f"12,345 monthly listeners in {current_month()}: the one month" in page
 
 
 def test_an_artist_with_no_count_says_so_without_a_chart(web, signed_in_web):
@@ -79,8 +95,10 @@ def test_every_list_links_to_the_artist_page(web, signed_in_web):
 
     comparison = web.get(opened(web, ben)).text
     shared_link = link.format(artist("Shared").spotify_id)
-    # The grid and the table both link the shared artist.
-    assert comparison.count(f'href="{shared_link}"') == 2
+    # The grid links the shared artist (the table below starts after the grid's), and so
+    # does the table in another order.
+    assert comparison.count(f'href="{shared_link}"') == 1
+    assert f'href="{shared_link}"' in web.get(f"{opened(web, ben)}?sort=name").text
     assert f'href="{link.format(artist("Mine").spotify_id)}"' in comparison
     assert f'href="{link.format(artist("Theirs").spotify_id)}"' in comparison
     only = web.get(f"{opened(web, ben)}/only-them").text
@@ -102,7 +120,7 @@ def test_shared_artists_that_grew_or_fell_by_more_than_half_are_marked(web, sign
 
     rows = {
         row.split("</a>")[0].rsplit(">", 1)[1]: row
-        for row in web.get(opened(web, ben)).text.split("<tr>")[2:]
+        for row in web.get(f"{opened(web, ben)}?sort=name").text.split("<tr>")[2:]
     }
 
     assert "grew by over half" in rows["Rising"] and "fell" not in rows["Rising"]

@@ -23,6 +23,8 @@ SIGNED_OUT = {
     ("POST", "/people/1/keep"): (303, "/login", ""),
     ("GET", "/with/1"): (303, "/login?next=/with/1", ""),
     ("GET", "/with/1/only-you"): (303, "/login?next=/with/1", ""),
+    # The share card: the same 404 as for no comparison, never a sign-in (a preview bot).
+    ("GET", "/with/1/card.png"): (404, None, "There is no comparison here."),
     ("POST", "/logout-everywhere"): (303, "/login", ""),
     ("POST", "/account/delete"): (401, None, "You are not signed in."),
     ("POST", "/compare"): (303, "/login", ""),
@@ -75,6 +77,8 @@ PUBLIC = {
     ("GET", "/favicon.ico"),
     ("GET", "/robots.txt"),
     ("GET", "/healthz"),
+    # The welcome page's preview picture, which chats fetch signed out.
+    ("GET", "/compare/<code>/invite.png"),
 }
 # How each route of SIGNED_OUT is written in the app's route table.
 RULES = {
@@ -82,6 +86,7 @@ RULES = {
     "/people/1/keep": "/people/<other_id>/<action:re:remove|keep|invite>",
     "/with/1": "/with/<person>",
     "/with/1/only-you": "/with/<person>/only-<side:re:you|them>",
+    "/with/1/card.png": "/with/<person>/card.png",
     "/artists/artist1": "/artists/<spotify_id>",
     "/groups/g1": "/groups/<key>",
     "/groups/g1/join": "/groups/<key>/<act:re:join|leave>",

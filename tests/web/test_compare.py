@@ -7,6 +7,8 @@ import datetime as dt
 import html
 import re
 
+import pytest
+
 from actors.testing import enqueued
 from models import Artist, ArtistListeners, JobRun, User, UserArtist
 from models.artist import ArtistFields
@@ -181,9 +183,9 @@ def test_shared_artists_sort_rarest_first_and_names_are_escaped(web, signed_in_w
     page = web.get(opened(web, ben))
 
     assert "2 shared artists" in page.text
-    assert "50.0% similar" in page.text
-    # Both directions: 2 of my 3 artists, 2 of his 3; the headline match is 67 %.
-    assert "67%</strong> of your artists are in Ben" in page.text
+    # One headline figure with its meaning beside it, in words; no second "similar" figure.
+    assert "similar" not in page.text
+    assert "67% match" in page.text and "67% of your artists are in Ben" in page.text
     assert ">67%</text>" in page.text and "ring-arc" in page.text
     assert page.text.index("&lt;i&gt;Tiny&lt;/i&gt; &amp; Co") < page.text.index(">Big<")
     assert "<i>Tiny</i>" not in page.text
@@ -303,7 +305,7 @@ def test_no_verdict_and_no_up_to_date_before_the_comparison_is_complete(web, sig
     ArtistListeners.record(waiting_id, 5_000)
     landed(web, waiting_id)
     done = web.get(opened(web, ben), headers={"HX-Request": "true"}, status=286)
-    assert "You listen more underground." in done.text and "Up to date" in done.text
+    assert "You listen more underground" in done.text and "Up to date" in done.text
 
 
 def progress_rows(text: str) -> list[tuple[str, str, str, str]]:
@@ -403,7 +405,9 @@ def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(web,
         d.strip().split(" ", 1) for d in page.headers["Content-Security-Policy"].split(";")
     )
     assert security_headers.SPOTIFY_IMAGES in policy["img-src"].split()
-    assert '<span class="chip">followed</span>' in page.text
+    # The table below does not list again the artists the pictures show.
+    assert "All of them are in the pictures above." in page.text
+    assert '<table class="shared">' not in page.text
 
     # Another sort or page shows the table alone.
     assert '<ul class="grid"' not in web.get(f"{opened(web, ben)}?sort=name").text
@@ -448,3 +452,100 @@ def test_polls_morph_the_comparison_and_the_reload_link_goes_once_complete(web, 
     landed(web, shared)
     done = web.get(opened(web, ben))
     assert "Reload to see the latest" not in done.text and "hx-trigger" not in done.text
+
+
+def finished(web, ben: User):
+    """The fragment of the comparison with ``ben`` once nothing more is coming (286)."""
+    return web.get(opened(web, ben), headers={"HX-Request": "true"}, status=286)
+
+
+def test_medians_within_a_quarter_of_each_other_give_no_verdict(web, signed_in_web):
+    # Given final medians of 24,327 and 24,346 (the review's case), then of 100 and 124.
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Shared": 50, "Cleo's": 24_327, "Cleo's too": 90_000})
+    library(ben, {"Shared": 50, "Ben's": 24_346, "Ben's too": 90_000})
+    both_synced(cleo, ben)
+
+    close = finished(web, ben).text
+
+    assert "24,327" in close and "24,346" in close and "Up to date" in close
+    assert "underground" not in close
+    assert "You are about the same: your medians are within 25% of each other." in close
+
+
+@pytest.mark.parametrize(
+    ("theirs", "words"), [(124, "about the same"), (126, "You listen more underground")]
+)
+def test_the_verdict_needs_medians_more_than_a_quarter_apart(web, signed_in_web, theirs, words):
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Mine": 100})
+    library(ben, {"His": theirs})
+    both_synced(cleo, ben)
+
+    assert words in finished(web, ben).text
+
+
+def test_medians_are_provisional_and_not_up_to_date_while_any_count_is_missing(web, signed_in_web):
+    # Given every shared count in, but one of Ben's own artists still without a count.
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Shared": 50, "Mine": 10})
+    library(ben, {"Shared": 50, "His": 900_000, "Waiting": None})
+    both_synced(cleo, ben)
+
+    filling = web.get(opened(web, ben), headers={"HX-Request": "true"}).text
+
+    # Then it polls (slower), says the medians are provisional and gives no verdict.
+    assert 'hx-trigger="every 5s"' in filling and 'data-complete="false"' in filling
+    assert "(so far)" in filling and "0 of your artists" in filling
+    assert "1 of Ben's listener counts are still being looked up" in filling
+    assert "Up to date" not in filling and "underground" not in filling
+    assert "1 still without a listener count are listed last" in filling
+    # When the last count lands, every figure is final.
+    waiting = Artist.get(Artist.name == "Waiting").id
+    ArtistListeners.record(waiting, 7)
+    landed(web, waiting)
+    done = finished(web, ben).text
+    assert "Up to date" in done and "(so far)" not in done and "underground" in done
+
+
+def test_a_failed_load_is_never_up_to_date(web, signed_in_web):
+    # Given Ben loaded once, and his latest load failed for good.
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Shared": 50})
+    library(ben, {"Shared": 50})
+    both_synced(cleo, ben)
+    JobRun.open(
+        message_id="m-ben", actor="update_user", args=[ben.id], subject=f"user:{ben.id}",
+        queue="interactive", status="failed",
+    )  # fmt: skip
+
+    page = finished(web, ben).text  # nothing more comes by itself: polling stops
+
+    assert "Up to date" not in page and 'data-complete="false"' in page
+    assert "Loading Ben&#39;s library failed" in page
+    assert "Save image" not in page and "underground" not in page
+
+
+def test_a_friend_never_loaded_shows_no_match_figure_anywhere(web, signed_in_web):
+    # Given Cleo loaded and Ben never synced.
+    ben = User.sign_in("ben", "Ben", {})
+    signed_in_web("cleo")
+    cleo = User.get(User.spotify_id == "cleo")
+    library(cleo, {"Mine": 50})
+    User.update(last_synced_at=utcnow()).where(User.id == cleo.id).execute()
+
+    page = web.get(opened(web, ben)).text
+
+    assert "0% match" not in page and "0.0%" not in page
+    assert "The match shows once both libraries are loaded." in page and ">…</text>" in page
+    # And the home page's list does not record a match either.
+    home = web.get("/").text
+    assert "match" not in home.split('class="people-list"')[1].split("</ul>")[0]

@@ -83,7 +83,8 @@ def test_the_page_says_it_in_words_ties_and_follows_included(web, signed_in_web)
                          {tied: DAY.replace(hour=6), mine: DAY + dt.timedelta(days=300),
                           hers: DAY - dt.timedelta(days=700)})  # fmt: skip
 
-    page = web.get(opened(web, ana), status=(200, 286)).text
+    # By name: the table lists every shared artist (rarest first, the 12 rarest are pictures).
+    page = web.get(opened(web, ana) + "?sort=name", status=(200, 286)).text
     api = {a["name"]: a["first"] for a in web.get(f"/api/compare/{ana.friend_code}").json["shared"]}
 
     assert "You both saved it the same day, in March 2021" in row_of(page, "Tied")

@@ -215,7 +215,7 @@ def test_a_person_s_spotify_picture_shows_in_the_list_and_a_person_without_one_a
     signed_in_web("dmitri")
     signed_in_web("cleo")  # the last sign-in is the browser's session
     ben, dmitri = (User.get(User.spotify_id == name) for name in ("ben", "dmitri"))
-    assert ben.image_url == f"{demo_spotify.base_url}/open/image/ben/300.svg"  # the largest
+    assert ben.image_url == f"{demo_spotify.base_url}/open/image/ben/300.jpg"  # the largest
     assert dmitri.image_url is None
     compare_with(web, ben)
     compare_with(web, dmitri)

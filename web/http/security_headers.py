@@ -16,27 +16,16 @@
 from __future__ import annotations
 
 import functools
-from urllib.parse import urlsplit
 
 import bottle
 
 from config.settings import Settings
+from spotify.images import SPOTIFY_IMAGES, image_origins
 from web.http import request_context
 
-# Where Spotify serves artists' pictures (the og:image of an artist page, and the Web
-# API's images): the one other origin a page may load from.
-SPOTIFY_IMAGES = "https://i.scdn.co"
+__all__ = ["SPOTIFY_IMAGES", "content_security_policy", "image_origins"]
+
 HSTS = "max-age=31536000"
-
-
-def image_origins(settings: Settings) -> frozenset[str]:
-    """The origins, besides the site's own, that artists' pictures may come from: Spotify's
-    image host, and the demo Spotify's own host in demo mode (it draws its pictures)."""
-    origins = {SPOTIFY_IMAGES}
-    if settings.demo:
-        parts = urlsplit(settings.spotify_open_url)
-        origins.add(f"{parts.scheme}://{parts.netloc}")
-    return frozenset(origins)
 
 
 def content_security_policy(settings: Settings) -> str:

@@ -29,9 +29,12 @@ from web.views.comparison import (
     ask_for_missing_counts,
     only_side_page,
     read_comparison,
+    send_card_pictures,
+    share_card,
     shown_image,
 )
 from web.views.friends import find_friend, shared_friend
+from web.views.share_card import render_invitation
 
 
 def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
@@ -55,7 +58,12 @@ def _sign_in_and_come_back(code: str, **_: object) -> str | bottle.HTTPResponse:
         friend=friend,
         next=target,
         share_url=f"{request_context.settings().base_url}{target}",
+        invite_image=f"{request_context.settings().base_url}{target}/invite.png",
     )
+
+
+def _no_card(*_: object, **__: object) -> str:
+    return page_error(404, NO_COMPARISON, title="Cannot compare")
 
 
 def _sign_in_and_return(person: str, **_: object) -> bottle.HTTPResponse:
@@ -124,6 +132,17 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             picture=shown_image(friend.image_url),
         )
 
+    @app.get("/compare/<code>/invite.png")
+    def invitation_picture(code: str) -> bytes | str:
+        # The welcome page's preview picture: public (chats fetch it signed out), naming
+        # only the person who invites, behind the same guess limit as the page.
+        friend, problem, status = find_friend(code, malformed_status=404)
+        if friend is None:
+            return page_error(status, problem or "", title="This link does not work")
+        bottle.response.content_type = "image/png"
+        bottle.response.set_header("Cache-Control", "private, no-store")
+        return render_invitation(friend.name)
+
     @app.get("/with/<person>")
     @login_required(otherwise=_sign_in_and_return)
     def compare_page(me: User, person: str) -> str | bottle.HTTPResponse:
@@ -143,9 +162,28 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if isinstance(view, str):
             return view
         ask_for_missing_counts(services, view)
-        # Both rows show when it was opened and its match (opening grants nothing).
-        ComparedWith.opened(me, friend, view["c"].match)
+        # The share card's pictures, fetched by a worker: the card never fetches them.
+        send_card_pictures(services, me, friend)
+        # Both rows show when it was opened, and its match once that is final (a library
+        # not loaded yet would read "0% match"; opening grants nothing).
+        ComparedWith.opened(me, friend, view["c"].match if view["shared_final"] else None)
         return render("compare.html", **view)
+
+    @app.get("/with/<person>/card.png")
+    @login_required(otherwise=_no_card)
+    def card(me: User, person: str) -> bytes | str:
+        # Only the two people, signed in, get it: anyone else (a chat's preview bot among
+        # them) gets the same 404 as for no comparison at all.
+        friend = shared_friend(me, person)
+        if friend is None:
+            return _no_card()
+        view = _read(services, me, friend, 1, "listeners")
+        if isinstance(view, str):
+            return view
+        bottle.response.content_type = "image/png"
+        bottle.response.set_header("Cache-Control", "private, no-store")
+        bottle.response.set_header("Content-Disposition", 'attachment; filename="overlap.png"')
+        return share_card(view)
 
     @app.get("/with/<person>/only-<side:re:you|them>")
     @login_required(otherwise=_sign_in_and_return)
@@ -191,8 +229,11 @@ def _poll(services: Services, me: User, friend: User, page: int, sort: str) -> s
     # The page polls until the counts are in: each poll asks for the ones still missing.
     ask_for_missing_counts(services, view)
     html = render("_comparison.html", **view)
-    if view["complete"]:
+    if view["shared_final"]:
         # The home lists show the finished figure (a write only when it changed).
         ComparedWith.update_match(me, friend, view["c"].match)
+    if view["done"]:
+        # The card's artists are final now: fetch their pictures if the open did not.
+        send_card_pictures(services, me, friend)
         bottle.response.status = 286  # htmx: stop polling (the markup has no trigger)
     return html

@@ -26,7 +26,11 @@ class ListenerChart:
     """The points, the polyline through them and the labels of the axes."""
 
     points: list[ChartPoint]
-    line: str
+    # One polyline per run of consecutive months: a month without a count is a gap.
+    lines: list[str]
+    # Each year's label and where it goes: January of each year in the span (the first
+    # month's year at the first point when the span does not start in January).
+    years: list[tuple[str, float]]
     peak: int
     width: int = WIDTH
     height: int = HEIGHT
@@ -49,27 +53,38 @@ def short_count(n: int) -> str:
 
 
 def listener_chart(history: list[tuple[str, int]]) -> ListenerChart | None:
-    """The chart of ``(month, listeners)`` oldest first, or None when no count is held.
+    """The chart of ``(month, listeners)`` oldest first, or None with fewer than two months
+    (one count is said in words: a lone dot in a box tells nothing).
 
-    Months are placed by the calendar, so a month with no count leaves a gap in time
-    rather than drawing two far months side by side; the scale starts at zero so that a
-    small change does not look like a big one.
+    Months are placed by the calendar, and a month with no count breaks the line, so a
+    gap in time shows as one; the scale starts at zero so that a small change does not
+    look like a big one.
     """
-    if not history:
+    if len(history) < 2:
         return None
     first, last = _month_number(history[0][0]), _month_number(history[-1][0])
     span = max(last - first, 1)
     peak = max(count for _, count in history) or 1
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    points = []
-    for month, count in history:
-        # A single month is drawn in the middle.
-        share = (_month_number(month) - first) / span if last > first else 0.5
-        x = round(LEFT + share * inner_w, 1)
-        y = round(TOP + inner_h * (1 - count / peak), 1)
-        points.append(ChartPoint(month, count, x, y))
+
+    def x_of(number: int) -> float:
+        return round(LEFT + (number - first) / span * inner_w, 1)
+
+    def y_of(count: int) -> float:
+        return round(TOP + inner_h * (1 - count / peak), 1)
+
+    points = [ChartPoint(m, n, x_of(_month_number(m)), y_of(n)) for m, n in history]
+    runs: list[list[ChartPoint]] = []
+    for point in points:
+        if runs and _month_number(point.month) == _month_number(runs[-1][-1].month) + 1:
+            runs[-1].append(point)
+        else:
+            runs.append([point])
+    years = [(str(first // 12), x_of(first))]
+    years += [(str(n // 12), x_of(n)) for n in range(first + 1, last + 1) if n % 12 == 0]
     return ListenerChart(
         points=points,
-        line=" ".join(f"{p.x},{p.y}" for p in points),
+        lines=[" ".join(f"{p.x},{p.y}" for p in run) for run in runs if len(run) > 1],
+        years=years,
         peak=peak,
     )

@@ -9,6 +9,7 @@ import jinja2
 from config.settings import ROOT, Settings
 from models.job_run import JobStatus
 from web.http.static_files import StaticFiles
+from web.views.comparison import percent
 from web.views.formats import local_time, thousands
 from web.views.sync_status import NEVER_SYNCED
 
@@ -31,6 +32,7 @@ class Renderer:
         self.env.filters.update(n=thousands, when=local_time)
         # Pages name static files by their content-hashed names (cached for a year).
         self.env.globals["static_url"] = static.url
+        self.env.filters["percent"] = percent
         # Templates name statuses by these, never by hand, so they agree with the models.
         self.env.globals.update(JobStatus=JobStatus, NEVER_SYNCED=NEVER_SYNCED)
 
