@@ -86,7 +86,7 @@ def test_the_overview_shows_queues_workers_spotify_and_failures(admin):
         assert text in page.text
     assert "No worker is running" in page.text
     assert "ServerError: &lt;b&gt;503&lt;/b&gt;" in page.text
-    assert "<svg" in page.text and "Jobs finished and failed per minute" in page.text
+    assert "<svg" in page.text and "Messages that succeeded and failed tries per minute" in page.text
     fragment = admin.get("/admin", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<div id="overview"')
 
@@ -178,7 +178,7 @@ def test_pausing_and_resuming_a_queue(admin, broker):
     assert "paused" in admin.get("/admin").text
     resumed = admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
     assert "bulk" not in paused_queues(RedisRef.of(broker))
-    assert "The queue is running again." in resumed.follow().text
+    assert "The bulk queue is running again." in resumed.follow().text
     again = admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
     assert "Nothing was paused, so nothing changed." in again.follow().text
     assert admin.post("/admin/queues/nope/pause", {"csrf_token": token},
@@ -250,7 +250,7 @@ def test_tabs_mark_the_current_page_and_pages_carry_no_inline_script_or_style(ad
     pages = {
         "/admin": "Overview",
         "/admin/jobs": "Jobs",
-        "/admin/jobs?status=failed": "Failed",
+        "/admin/jobs?status=failed": "Failed runs",
         "/admin/dead": "Dead letters",
         "/admin/schedules": "Schedules",
         "/admin/audit": "Audit",

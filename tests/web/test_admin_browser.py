@@ -31,7 +31,7 @@ pytestmark = [
 PAGES = {
     "/admin": "Overview",
     "/admin/jobs": "Jobs",
-    "/admin/jobs?status=failed": "Failed",
+    "/admin/jobs?status=failed": "Failed runs",
     "/admin/dead": "Dead letters",
     "/admin/schedules": "Schedules",
     "/admin/audit": "Audit",

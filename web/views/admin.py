@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import bottle
 
 from config.redis_ref import RedisRef
+from jobs.queueing import QUEUES
 from models import AuditEntry, JobRun
 from web.http import request_context
 from web.http.request_context import page_error, render, see_other
@@ -28,8 +29,10 @@ NOTICES = {
     "cancel-all": "{n} jobs were asked to stop.",
     "retry-failed": "{n} failed jobs were sent again.",
     "cleaned": "{n} finished job runs were removed.",
-    "paused": "The queue is paused: workers leave its messages waiting.",
-    "resumed": "The queue is running again.",
+    "paused": "The {queue} queue is paused: workers leave its messages waiting.",
+    "resumed": "The {queue} queue is running again.",
+    "message-deleted": "The message was deleted; {n} job runs of it ended as cancelled.",
+    "purged": "{n} messages were deleted from the {queue} queue.",
     "spotify-resumed": "The pause of Spotify's requests is over: the work goes on now.",
     "not-paused": "Nothing was paused, so nothing changed.",
     "requeued": "{n} dead messages were put back on their queue.",
@@ -39,10 +42,14 @@ NOTICES = {
 
 
 def notice() -> str | None:
-    """The sentence the redirect after an action named (``?notice=...&n=...``), if any."""
+    """The sentence the redirect after an action named (``?notice=...&n=...``), if any;
+    a queue it names is one of ``QUEUES``, never text from the address."""
     text = NOTICES.get(bottle.request.query.get("notice") or "")
     n = request_context.whole_number(bottle.request.query.get("n"), 9) or 0
-    return text.format(n=n) if text else None
+    queue = bottle.request.query.get("queue") or ""
+    if text is None or ("{queue}" in text and queue not in QUEUES):
+        return None
+    return text.format(n=n, queue=queue)
 
 
 def back(path: str, notice: str, n: int | None = None, **params: str) -> bottle.HTTPResponse:

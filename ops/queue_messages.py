@@ -1,0 +1,262 @@
+"""The messages inside a queue: listed a page at a time, deleted one by one, or purged.
+
+What the broker keeps (``ops.queues`` says it in full): ``<queue>`` lists the waiting
+messages' broker ids, oldest first, with the messages in the hash ``<queue>.msgs``; the
+delay queue ``<queue>.DQ`` and its hash ``<queue>.DQ.msgs`` hold the messages due later,
+each with its ``eta`` (milliseconds). A worker fetches the delayed ones as soon as they
+arrive and holds them in memory until they are due, so the delay queue's list is mostly
+empty and its hash is where they are found.
+
+Three kinds are shown, each its own list:
+
+- **waiting**: on the queue's list, in the order workers will take them;
+- **delayed**: in the delay queue on a first try (sent with a delay, or handed back by a
+  worker: a paused queue, Spotify's pause, the daily budget), soonest due first;
+- **retrying**: in the delay queue after a failed try, waiting out their backoff.
+
+A message a worker has fetched from the waiting list is running (or about to): it is
+neither listed nor deletable here; its job, if it has one, is cancelled from its page.
+Deleting or purging takes the messages out of Redis in one script per batch, so a message
+a worker fetches meanwhile is either taken by the worker or deleted, never both, and the
+job rows of the messages taken out end as cancelled: a person's sync would otherwise look
+queued forever, and no new one would be sent for them. A delayed message a worker already
+holds in memory is taken out of Redis, but the worker still moves its copy to the waiting
+list when it is due: a tracked one is then skipped (its row says cancelled), an untracked
+one (an artist's count) runs once more, which is harmless (every actor is safe to run
+twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from config.redis_ref import RedisRef, text
+from models import JobRun
+from ops.dead_letters import call_arguments, from_ms
+
+PAGE = 50
+KINDS = ("waiting", "delayed", "retrying")
+# The delay queue is read whole to sort it by due time: at most this many of its messages
+# (it holds what is due within minutes, a few hundred at most in practice).
+DELAYED_READ_LIMIT = 10_000
+# Messages taken off a queue per script call while purging.
+PURGE_BATCH = 1_000
+
+# KEYS: a list, its hash. ARGV: how many at most. Takes that many ids off the head of the
+# list and their messages out of the hash; returns the messages.
+_TAKE_HEAD = """
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return {} end
+redis.call('LTRIM', KEYS[1], #ids, -1)
+local data = redis.call('HMGET', KEYS[2], unpack(ids))
+redis.call('HDEL', KEYS[2], unpack(ids))
+local out = {}
+for i = 1, #ids do if data[i] then out[#out + 1] = data[i] end end
+return out
+"""
+
+# KEYS: the list, its hash, the delay list, its hash. ARGV: a broker id. Takes the message
+# off whichever holds it (waiting first); returns its data, or nil when neither has it.
+_TAKE_ONE = """
+for pair = 1, 3, 2 do
+  local in_list = redis.call('LREM', KEYS[pair], 1, ARGV[1])
+  local data = redis.call('HGET', KEYS[pair + 1], ARGV[1])
+  if (in_list == 1 or pair == 3) and data then
+    redis.call('HDEL', KEYS[pair + 1], ARGV[1])
+    return data
+  end
+  if in_list == 1 then return false end
+end
+return false
+"""
+
+# KEYS: the delay list, its hash. ARGV: broker ids. Takes those still there; returns them.
+_TAKE_DELAYED = """
+local out = {}
+for i = 1, #ARGV do
+  local data = redis.call('HGET', KEYS[2], ARGV[i])
+  if data then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('LREM', KEYS[1], 1, ARGV[i])
+    out[#out + 1] = data
+  end
+end
+return out
+"""
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """One message on a queue, as an operator reads it."""
+
+    id: str  # the broker's id (``redis_message_id``), what the actions name
+    queue: str
+    kind: str
+    actor: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    message_id: str  # Dramatiq's id, what a job row names
+    sent_at: dt.datetime | None
+    retries: int
+    runs_at: dt.datetime | None  # a delayed or retrying one: when it is due
+
+    @property
+    def arguments(self) -> str:
+        """The arguments as the call would read, for a table cell."""
+        return call_arguments(self.args, self.kwargs)
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """A page of one kind of message: the messages, how many there are, where it starts."""
+
+    kind: str
+    messages: list[QueuedMessage]
+    total: int
+    skip: int
+    # False when the delay queue held more than DELAYED_READ_LIMIT: sorted among those read.
+    complete: bool = True
+
+    @property
+    def next_skip(self) -> int | None:
+        """Where the next page starts, or None on the last page."""
+        after = self.skip + len(self.messages)
+        return after if after < self.total and self.messages else None
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What a delete or a purge took off a queue: messages, and job rows it cancelled."""
+
+    messages: int
+    cancelled_jobs: int
+
+
+def queue_keys(ref: RedisRef, queue: str) -> list[str]:
+    """The waiting list, its hash, the delay list and its hash of ``queue``."""
+    return [
+        ref.key(queue),
+        ref.key(f"{queue}.msgs"),
+        ref.key(f"{queue}.DQ"),
+        ref.key(f"{queue}.DQ.msgs"),
+    ]
+
+
+def decode(queue: str, kind: str, raw: bytes | str) -> QueuedMessage:
+    """A message as the broker stored it (Dramatiq's JSON), read for the operator."""
+    message = json.loads(raw)
+    options = message.get("options") or {}
+    stamp, eta = message.get("message_timestamp"), options.get("eta")
+    return QueuedMessage(
+        id=str(options.get("redis_message_id", "")),
+        queue=queue,
+        kind=kind,
+        actor=str(message.get("actor_name", "?")),
+        args=list(message.get("args") or []),
+        kwargs=dict(message.get("kwargs") or {}),
+        message_id=str(message.get("message_id", "")),
+        sent_at=from_ms(stamp) if stamp else None,
+        retries=int(options.get("retries") or 0),
+        runs_at=from_ms(eta) if eta else None,
+    )
+
+
+def read_queue(
+    ref: RedisRef, queue: str, kind: str, skip: int = 0, limit: int = PAGE
+) -> tuple[MessagePage, dict[str, int]]:
+    """One page of ``queue``'s messages of ``kind`` (one of ``KINDS``), and how many
+    messages of each kind it holds."""
+    waiting = _waiting(
+        ref, queue, skip if kind == "waiting" else 0, limit if kind == "waiting" else 0
+    )
+    delayed, complete = _delay_queue(ref, queue)
+    retrying = [m for m in delayed if m.retries]
+    first_try = [m for m in delayed if not m.retries]
+    counts = {"waiting": waiting.total, "delayed": len(first_try), "retrying": len(retrying)}
+    if kind == "waiting":
+        return waiting, counts
+    chosen = sorted(retrying if kind == "retrying" else first_try, key=_due)
+    return MessagePage(kind, chosen[skip : skip + limit], len(chosen), skip, complete), counts
+
+
+def _due(message: QueuedMessage) -> dt.datetime:
+    return message.runs_at or dt.datetime.min
+
+
+def _waiting(ref: RedisRef, queue: str, skip: int, limit: int) -> MessagePage:
+    """A page of the waiting list: O(skip + limit) in Redis, whatever the queue's length."""
+    keys = queue_keys(ref, queue)
+    with ref.client.pipeline(transaction=False) as pipe:
+        pipe.llen(keys[0])
+        if limit > 0:  # LRANGE 0 -1 would be the whole list
+            pipe.lrange(keys[0], skip, skip + limit - 1)
+        total, *pages = pipe.execute()
+    ids = pages[0] if pages else []
+    raws = ref.client.hmget(keys[1], ids) if ids else []
+    messages = [decode(queue, "waiting", raw) for raw in raws if raw is not None]
+    return MessagePage("waiting", messages, int(total), skip)
+
+
+def _delay_queue(ref: RedisRef, queue: str) -> tuple[list[QueuedMessage], bool]:
+    """The delay queue's messages (at most DELAYED_READ_LIMIT), and whether that is all."""
+    out: list[QueuedMessage] = []
+    for _, raw in ref.client.hscan_iter(queue_keys(ref, queue)[3], count=1_000):
+        if len(out) >= DELAYED_READ_LIMIT:
+            return out, False
+        message = decode(queue, "delayed", raw)
+        out.append(replace(message, kind="retrying") if message.retries else message)
+    return out, True
+
+
+def count_removable(ref: RedisRef, queue: str) -> int:
+    """How many messages a purge of ``queue`` would take: the waiting and the delayed."""
+    keys = queue_keys(ref, queue)
+    with ref.client.pipeline(transaction=False) as pipe:
+        pipe.llen(keys[0])
+        pipe.hlen(keys[3])
+        waiting, delayed = pipe.execute()
+    return int(waiting) + int(delayed)
+
+
+def delete_message(ref: RedisRef, queue: str, broker_id: str) -> Removed | None:
+    """Take one waiting or delayed message off ``queue`` and cancel its job row; None when
+    it is no longer there (run, taken by a worker, or deleted already)."""
+    script = ref.client.register_script(_TAKE_ONE)
+    raw = script(keys=queue_keys(ref, queue), args=[broker_id])
+    if not raw:
+        return None
+    message = decode(queue, "waiting", raw)
+    return Removed(1, JobRun.cancel_waiting([message.message_id]))
+
+
+def purge_queue(ref: RedisRef, queue: str) -> Removed:
+    """Take every waiting and delayed message off ``queue``, and cancel their job rows.
+
+    The waiting list is taken from its head in batches, no more than it held when the purge
+    began, so messages sent meanwhile stay; each batch's job rows end as cancelled before
+    the next is taken.
+    """
+    keys = queue_keys(ref, queue)
+    removed = cancelled = 0
+    left = int(ref.client.llen(keys[0]))
+    take_head = ref.client.register_script(_TAKE_HEAD)
+    while left > 0:
+        raws = take_head(keys=keys[:2], args=[min(left, PURGE_BATCH)])
+        if not raws:
+            break
+        left -= PURGE_BATCH
+        removed, cancelled = removed + len(raws), cancelled + _cancel_jobs(queue, raws)
+    take_delayed = ref.client.register_script(_TAKE_DELAYED)
+    ids = [text(i) for i in ref.client.hkeys(keys[3])]
+    for start in range(0, len(ids), PURGE_BATCH):
+        raws = take_delayed(keys=keys[2:], args=ids[start : start + PURGE_BATCH])
+        removed, cancelled = removed + len(raws), cancelled + _cancel_jobs(queue, raws)
+    return Removed(removed, cancelled)
+
+
+def _cancel_jobs(queue: str, raws: list[bytes]) -> int:
+    """End the waiting job rows of these messages as cancelled; how many."""
+    return JobRun.cancel_waiting([decode(queue, "waiting", raw).message_id for raw in raws])
