@@ -86,7 +86,9 @@ def test_the_overview_shows_queues_workers_spotify_and_failures(admin):
         assert text in page.text
     assert "No worker is running" in page.text
     assert "ServerError: &lt;b&gt;503&lt;/b&gt;" in page.text
-    assert "<svg" in page.text and "Messages that succeeded and failed tries per minute" in page.text
+    assert (
+        "<svg" in page.text and "Messages that succeeded and failed tries per minute" in page.text
+    )
     fragment = admin.get("/admin", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<div id="overview"')
 
