@@ -148,7 +148,8 @@ def run(url: str, redis_url: str, waiting: int, n: int, var_dir: str) -> None:
         admin = User.create(spotify_id="bench-admin", display_name="Admin")
         database.close()
         env = {"DATABASE_URL": url, "SECRET_KEY": SECRET, "ADMIN_SPOTIFY_IDS": "bench-admin",
-               "OVERLAP_VAR_DIR": var_dir, "REDIS_URL": redis_url, "REDIS_NAMESPACE": namespace}  # fmt: skip
+               "OVERLAP_VAR_DIR": var_dir, "REDIS_URL": redis_url,
+               "REDIS_NAMESPACE": namespace}  # fmt: skip
         app = admin_app(Settings.from_env(env, read_dotenv=False), admin)
         values = {"deep": max(0, waiting - 50), "job": job}
         worst = max(timed(app, label, path.format(**values), n) for label, path in PAGES)

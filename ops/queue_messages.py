@@ -21,17 +21,17 @@ a worker fetches meanwhile is either taken by the worker or deleted, never both,
 job rows of the messages taken out end as cancelled: a person's sync would otherwise look
 queued forever, and no new one would be sent for them. A delayed message a worker already
 holds in memory is taken out of Redis, but the worker still moves its copy to the waiting
-list when it is due: a tracked one is then skipped (its row says cancelled), an untracked
-one (an artist's count) runs once more, which is harmless (every actor is safe to run
-twice).
+list when it is due: so its id goes on a list of deleted ids, kept 8 days, and the
+workers skip a message on it (``actors.middleware.deleted_messages``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from config.redis_ref import RedisRef, text
 from models import JobRun
@@ -44,6 +44,9 @@ KINDS = ("waiting", "delayed", "retrying")
 DELAYED_READ_LIMIT = 10_000
 # Messages taken off a queue per script call while purging.
 PURGE_BATCH = 1_000
+# How long a deleted delayed message's id is kept for the workers to skip: longer than the
+# longest delay the broker accepts (7 days).
+DELETED_TTL = 8 * 86400
 
 # KEYS: a list, its hash. ARGV: how many at most. Takes that many ids off the head of the
 # list and their messages out of the hash; returns the messages.
@@ -58,26 +61,21 @@ for i = 1, #ids do if data[i] then out[#out + 1] = data[i] end end
 return out
 """
 
-# KEYS: the list, its hash, the delay list, its hash. ARGV: a broker id. Takes the message
-# off whichever holds it (waiting first); returns its data, or nil when neither has it.
-_TAKE_ONE = """
-for pair = 1, 3, 2 do
-  local in_list = redis.call('LREM', KEYS[pair], 1, ARGV[1])
-  local data = redis.call('HGET', KEYS[pair + 1], ARGV[1])
-  if (in_list == 1 or pair == 3) and data then
-    redis.call('HDEL', KEYS[pair + 1], ARGV[1])
-    return data
-  end
-  if in_list == 1 then return false end
-end
-return false
+# KEYS: the list, its hash. ARGV: a broker id. Takes the message off the waiting list;
+# returns its data, or nil when it is not waiting (a worker took it, or it is delayed).
+_TAKE_WAITING = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return false end
+local data = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return data
 """
 
 # KEYS: the delay queue's hash. ARGV: the kind (delayed or retrying), skip, limit, how many
 # to read at most. Reads each message's eta and retries in Redis (decoding them all in
 # Python took 100 us each): Dramatiq's compact JSON writes them as "eta":<ms> and
-# "retries":<n>, and a quote inside a string is escaped, so only a key reads so. Counts each kind, and returns delayed, retrying, 1 when all
-# were read, then the id and data of a page of the kind asked, soonest due first.
+# "retries":<n>, and a quote inside a string is escaped, so only a key reads so. Counts
+# each kind, and returns delayed, retrying, 1 when all were read, then the id and data of a
+# page of the kind asked, soonest due first.
 _DELAYED = """
 local cursor, read, complete = '0', 0, 1
 local counts, chosen = {delayed = 0, retrying = 0}, {}
@@ -107,14 +105,21 @@ end
 return out
 """
 
-# KEYS: the delay list, its hash. ARGV: broker ids. Takes those still there; returns them.
+# KEYS: the delay list, its hash, the deleted ids, then each live worker's set of the
+# delayed ids it holds. ARGV: the time the deleted ids are kept until (ms), then broker ids.
+# Takes those still there out of the delay queue and out of the worker's set (so the queue
+# counts as empty), and writes their message ids to the deleted ids, which the workers skip
+# (actors.middleware.deleted_messages): a worker holding one puts its copy back when due.
 _TAKE_DELAYED = """
 local out = {}
-for i = 1, #ARGV do
+for i = 2, #ARGV do
   local data = redis.call('HGET', KEYS[2], ARGV[i])
   if data then
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('LREM', KEYS[1], 1, ARGV[i])
+    for k = 4, #KEYS do redis.call('SREM', KEYS[k], ARGV[i]) end
+    local message_id = string.match(data, '"message_id":"([^"]+)"')
+    if message_id then redis.call('ZADD', KEYS[3], ARGV[1], message_id) end
     out[#out + 1] = data
   end
 end
@@ -237,12 +242,12 @@ def count_removable(ref: RedisRef, queue: str) -> int:
 def delete_message(ref: RedisRef, queue: str, broker_id: str) -> Removed | None:
     """Take one waiting or delayed message off ``queue`` and cancel its job row; None when
     it is no longer there (run, taken by a worker, or deleted already)."""
-    script = ref.client.register_script(_TAKE_ONE)
-    raw = script(keys=queue_keys(ref, queue), args=[broker_id])
-    if not raw:
+    keys = queue_keys(ref, queue)
+    raw = ref.client.register_script(_TAKE_WAITING)(keys=keys[:2], args=[broker_id])
+    raws = [raw] if raw else _take_delayed(ref, queue, [broker_id])
+    if not raws:
         return None
-    message = decode(queue, "waiting", raw)
-    return Removed(1, JobRun.cancel_waiting([message.message_id]))
+    return Removed(1, _cancel_jobs(queue, raws))
 
 
 def purge_queue(ref: RedisRef, queue: str) -> Removed:
@@ -262,12 +267,36 @@ def purge_queue(ref: RedisRef, queue: str) -> Removed:
             break
         left -= PURGE_BATCH
         removed, cancelled = removed + len(raws), cancelled + _cancel_jobs(queue, raws)
-    take_delayed = ref.client.register_script(_TAKE_DELAYED)
     ids = [text(i) for i in ref.client.hkeys(keys[3])]
     for start in range(0, len(ids), PURGE_BATCH):
-        raws = take_delayed(keys=keys[2:], args=ids[start : start + PURGE_BATCH])
+        raws = _take_delayed(ref, queue, ids[start : start + PURGE_BATCH])
         removed, cancelled = removed + len(raws), cancelled + _cancel_jobs(queue, raws)
     return Removed(removed, cancelled)
+
+
+def _take_delayed(ref: RedisRef, queue: str, ids: list[str]) -> list[bytes]:
+    """Take these delayed messages out (see ``_TAKE_DELAYED``); their data."""
+    workers = cast("list[bytes | str]", ref.client.zrange(ref.key("__heartbeats__"), 0, -1))
+    held = [ref.key(f"__acks__.{text(w)}.{queue}.DQ") for w in workers]
+    keys = [*queue_keys(ref, queue)[2:], deleted_key(ref), *held]
+    keep_until = int((time.time() + DELETED_TTL) * 1000)
+    script = ref.client.register_script(_TAKE_DELAYED)
+    return list(script(keys=keys, args=[keep_until, *ids]))
+
+
+def deleted_key(ref: RedisRef) -> str:
+    """The sorted set of the message ids deleted from a delay queue, by when they go."""
+    return ref.key("ops", "deleted")
+
+
+def deleted_ids(ref: RedisRef) -> frozenset[str]:
+    """The ids of the delayed messages deleted lately, which the workers skip."""
+    now_ms = int(time.time() * 1000)
+    with ref.client.pipeline(transaction=False) as pipe:
+        pipe.zremrangebyscore(deleted_key(ref), "-inf", now_ms)
+        pipe.zrange(deleted_key(ref), 0, -1)
+        _, ids = pipe.execute()
+    return frozenset(text(i) for i in ids)
 
 
 def _cancel_jobs(queue: str, raws: list[bytes]) -> int:

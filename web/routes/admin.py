@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 import bottle
 import redis
 
-from config.settings import DEVELOPMENT_MODE_PEOPLE
+from config.redis_ref import RedisRef
+from config.settings import DEVELOPMENT_MODE_PEOPLE, Settings
 from jobs.actions import (
     QUEUE_OF,
     RETRYABLE,
@@ -97,25 +98,30 @@ def overview_values(span: str = "1h") -> dict[str, Any]:
         values["redis_error"] = "REDIS_URL is not set"
         return values
     try:
-        from actors.scheduler_lease import scheduler_status
-
-        workers = live_workers(ref)
-        minutes = jobs_over(ref, span)
-        # The rates need whole minutes: the hour's series has them, the others do not.
-        recent = minutes if span == "1h" else jobs_per_minute(ref, minutes=RATE_MINUTES + 1)
-        values.update(
-            rates=queue_rates(recent, RATE_MINUTES),
-            queues=queue_stats(ref, workers=workers),
-            workers=workers,
-            spotify=SpotifyGate(ref, settings).stats(),
-            refused_sign_ins=refused_sign_ins.latest(ref),
-            scheduler=scheduler_status(ref),
-            minutes=minutes,
-            durations=durations(minutes),
-        )
+        values.update(_redis_values(ref, settings, span))
     except (redis.RedisError, OSError) as error:
         values["redis_error"] = f"Redis is not answering ({type(error).__name__})"
     return values
+
+
+def _redis_values(ref: RedisRef, settings: Settings, span: str) -> dict[str, Any]:
+    """What the overview reads from Redis: queues, workers, Spotify, scheduler, charts."""
+    from actors.scheduler_lease import scheduler_status
+
+    workers = live_workers(ref)
+    minutes = jobs_over(ref, span)
+    # The rates need whole minutes: the hour's series has them, the others do not.
+    recent = minutes if span == "1h" else jobs_per_minute(ref, minutes=RATE_MINUTES + 1)
+    return {
+        "rates": queue_rates(recent, RATE_MINUTES),
+        "queues": queue_stats(ref, workers=workers),
+        "workers": workers,
+        "spotify": SpotifyGate(ref, settings).stats(),
+        "refused_sign_ins": refused_sign_ins.latest(ref),
+        "scheduler": scheduler_status(ref),
+        "minutes": minutes,
+        "durations": durations(minutes),
+    }
 
 
 def _filters() -> tuple[dict[str, str], dict[str, Any]] | str:

@@ -115,4 +115,4 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; the purge stopped part way.")
         audit("purge", f"queue:{queue}", removed.messages)
-        return back(f"/admin/queues/{queue}", "purged", removed.messages)
+        return back(f"/admin/queues/{queue}", "purged", removed.messages, queue=queue)
