@@ -283,3 +283,28 @@ def test_the_overview_shows_each_actors_percentiles_beside_the_chart(admin, brok
     durations = page.split("Durations, last hour")[1].split("</table>")[0]
     assert "<td>update_artist</td>" in durations and '<td class="num">4</td>' in durations
     assert re.search(r'<td class="num">[\d.]+ ms</td>', durations)
+
+
+def test_cancel_everything_is_disabled_when_nothing_is_active(admin):
+    runs(2, status="failed")
+    JobRun.update(status="succeeded").where(JobRun.status == "queued").execute()  # Emma's sync
+
+    jobs = admin.get("/admin/jobs").text
+
+    bulk = jobs.split('class="bulk danger-zone"')[1]
+    assert "disabled>Cancel everything queued or running (none now)" in bulk
+    assert 'href="/admin/jobs/cancel-active"' not in bulk
+
+
+def test_run_now_asks_first_and_the_pause_notice_names_the_queue(admin, broker):
+    confirm = admin.get("/admin/schedules/refresh_listeners/run")
+    assert "Run refresh_listeners now?" in confirm.text and "17 3 * * *" in confirm.text
+    assert 'action="/admin/schedules/refresh_listeners/run"' in confirm.text
+    assert admin.get("/admin/schedules/nope/run", expect_errors=True).status_int == 404
+    schedules = admin.get("/admin/schedules").text
+    assert 'method="post" action="/admin/schedules/' not in schedules  # a link to the question
+
+    paused = admin.post("/admin/queues/artists/pause", {"csrf_token": csrf(confirm)})
+    assert "The artists queue is paused" in paused.follow().text
+    forged = admin.get("/admin", params={"notice": "paused", "queue": "<b>x</b>"}).text
+    assert "queue is paused" not in forged  # a queue the address names must be a real one
