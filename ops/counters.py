@@ -227,8 +227,8 @@ class CounterBuffer:
                 entry[1] += ms
             for bucket, count in buckets.items():
                 self._buckets[bucket] = self._buckets.get(bucket, 0) + count
-            for key, count in queues.items():
-                self._queues[key] = self._queues.get(key, 0) + count
+            for taken, count in queues.items():
+                self._queues[taken] = self._queues.get(taken, 0) + count
 
 
 def _write(
