@@ -270,14 +270,65 @@ def jobs_per_hour(ref: RedisRef, hours: int = 24, now: float | None = None) -> l
     return _series(ref, [(hour_key(ref, h), h * 3600) for h in span])
 
 
-# The charts' ranges: how to read each (per minute or per hour) and over how many.
-RANGES = {"1h": (jobs_per_minute, 60), "24h": (jobs_per_hour, 24), "7d": (jobs_per_hour, 168)}
+# KEYS: hashes of counts. Sums them in Redis, so that a week of hours is one small reply:
+# each hash's messages that succeeded, failed and were retried (all actors), then every
+# field summed over all of them, as name, value pairs.
+_SUM = """
+local sums, out = {}, {}
+for k = 1, #KEYS do
+  local fields = redis.call('HGETALL', KEYS[k])
+  local succeeded, failed, retried = 0, 0, 0
+  for i = 1, #fields, 2 do
+    local name, value = fields[i], tonumber(fields[i + 1])
+    sums[name] = (sums[name] or 0) + value
+    local what = string.match(name, '|([^|]*)$')
+    if what == 'succeeded' then succeeded = succeeded + value
+    elseif what == 'failed' then failed = failed + value
+    elseif what == 'retried' then retried = retried + value end
+  end
+  out[#out + 1] = succeeded
+  out[#out + 1] = failed
+  out[#out + 1] = retried
+end
+for name, value in pairs(sums) do
+  out[#out + 1] = name
+  out[#out + 1] = value
+end
+return out
+"""
 
 
-def jobs_over(ref: RedisRef, span: str, now: float | None = None) -> list[MinuteCounts]:
-    """The counts over one of ``RANGES`` (``1h``: per minute; ``24h``, ``7d``: per hour)."""
-    read, count = RANGES[span]
-    return read(ref, count, now)
+@dataclass(frozen=True)
+class SpanCounts:
+    """A chart's buckets over a span, and each actor's durations over the whole span."""
+
+    buckets: list[MinuteCounts]
+    durations: list[Durations]
+
+
+# The charts' ranges: per minute over the last hour, per hour over the last day or week.
+RANGES = {"1h": 60, "24h": 24, "7d": MAX_HOURS}
+
+
+def jobs_over(ref: RedisRef, span: str, now: float | None = None) -> SpanCounts:
+    """The counts over one of ``RANGES``: the last hour's minutes as ``jobs_per_minute``
+    reads them; the hours of a day or a week summed in Redis (all actors per hour; each
+    actor's durations over the span)."""
+    if span == "1h":
+        minutes = jobs_per_minute(ref, RANGES[span], now)
+        return SpanCounts(minutes, durations(minutes))
+    last = int(time.time() if now is None else now) // 3600
+    hours = range(last - RANGES[span] + 1, last + 1)
+    reply = ref.client.register_script(_SUM)(keys=[hour_key(ref, h) for h in hours])
+    buckets = []
+    for i, hour in enumerate(hours):
+        succeeded, failed, retried = (int(n) for n in reply[3 * i : 3 * i + 3])
+        when = dt.datetime.fromtimestamp(hour * 3600, tz=dt.UTC)
+        total = JobCounts(succeeded=succeeded, failed=failed, retried=retried)
+        buckets.append(MinuteCounts(minute=when, total=total))
+    pairs = reply[3 * len(hours) :]
+    summed = _by_actor(dict(zip(pairs[::2], pairs[1::2], strict=True)))
+    return SpanCounts(buckets, durations_of(summed))
 
 
 def _series(ref: RedisRef, keys: list[tuple[str, int]]) -> list[MinuteCounts]:
@@ -343,6 +394,11 @@ def durations(minutes: list[MinuteCounts]) -> list[Durations]:
     for minute in minutes:
         for actor, counts in minute.by_actor.items():
             summed.setdefault(actor, JobCounts()).add(counts)
+    return durations_of(summed)
+
+
+def durations_of(summed: Mapping[str, JobCounts]) -> list[Durations]:
+    """Each actor's p50, p95 and p99 from its counts summed over a span."""
     out = []
     for actor, counts in sorted(summed.items()):
         if counts.processed == 0:

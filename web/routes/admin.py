@@ -35,7 +35,7 @@ from jobs.retention import clean_finished_runs, retention_of_days
 from models import AuditEntry, JobRun, User
 from models.db import utcnow
 from models.job_run import ACTIVE, FAILED, STATUSES
-from ops.counters import durations, jobs_over, jobs_per_minute, queue_rates
+from ops.counters import jobs_over, jobs_per_minute, queue_rates
 from ops.pause import pause_queue, resume_queue
 from ops.queues import job_position, queue_stats
 from ops.workers import live_workers
@@ -48,6 +48,7 @@ from web.state import refused_sign_ins
 from web.views.admin import admin_page as _admin_page
 from web.views.admin import audit as _audit
 from web.views.admin import back as _back
+from web.views.admin import chart_bars
 from web.views.admin import confirm as _confirm
 from web.views.admin import who as _who
 from web.views.admin import with_job as _with_job
@@ -109,9 +110,9 @@ def _redis_values(ref: RedisRef, settings: Settings, span: str) -> dict[str, Any
     from actors.scheduler_lease import scheduler_status
 
     workers = live_workers(ref)
-    minutes = jobs_over(ref, span)
+    counts = jobs_over(ref, span)
     # The rates need whole minutes: the hour's series has them, the others do not.
-    recent = minutes if span == "1h" else jobs_per_minute(ref, minutes=RATE_MINUTES + 1)
+    recent = counts.buckets if span == "1h" else jobs_per_minute(ref, RATE_MINUTES + 1)
     return {
         "rates": queue_rates(recent, RATE_MINUTES),
         "queues": queue_stats(ref, workers=workers),
@@ -119,8 +120,9 @@ def _redis_values(ref: RedisRef, settings: Settings, span: str) -> dict[str, Any
         "spotify": SpotifyGate(ref, settings).stats(),
         "refused_sign_ins": refused_sign_ins.latest(ref),
         "scheduler": scheduler_status(ref),
-        "minutes": minutes,
-        "durations": durations(minutes),
+        "minutes": counts.buckets,
+        "bars": chart_bars(counts.buckets, span),
+        "durations": counts.durations,
     }
 
 

@@ -6,6 +6,7 @@ and the job a ``/admin/jobs/<job_id>`` route is about."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ import bottle
 from config.redis_ref import RedisRef
 from jobs.queueing import QUEUES
 from models import AuditEntry, JobRun
+from ops.counters import MinuteCounts
 from web.http import request_context
 from web.http.request_context import page_error, render, see_other
 
@@ -113,3 +115,32 @@ def redis_or_error() -> RedisRef | str:
     if ref is None:
         return page_error(503, "Redis is not configured, so there are no queues.")
     return ref
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of the jobs chart, placed on its 1000 x 200 canvas."""
+
+    x: float
+    width: float
+    succeeded: float  # heights
+    failed: float
+    label: str  # what its tooltip says
+
+
+def chart_bars(buckets: list[MinuteCounts], span: str) -> list[Bar]:
+    """The jobs chart's bars: succeeded below, failed tries stacked above with a gap.
+
+    Placed here rather than in the template: a week is 168 bars, and Jinja took longer to
+    work them out than the page took to read them."""
+    tallest = max([1, *(b.charted for b in buckets)])
+    step = 1000 / max(len(buckets), 1)
+    stamp = "%H:%M" if span == "1h" else "%d %b %H:00"
+    bars = []
+    for i, bucket in enumerate(buckets):
+        ok = round(bucket.total.succeeded / tallest * 196, 1)
+        failed = round(bucket.failed / tallest * 196, 1)
+        label = (f"{bucket.minute.strftime(stamp)}: {bucket.total.succeeded} succeeded, "
+                 f"{bucket.failed} failed tries")  # fmt: skip
+        bars.append(Bar(round(i * step, 2), round(step * 0.75, 2), ok, failed, label))
+    return bars
