@@ -311,22 +311,21 @@ RANGES = {"1h": 60, "24h": 24, "7d": MAX_HOURS}
 
 
 def jobs_over(ref: RedisRef, span: str, now: float | None = None) -> SpanCounts:
-    """The counts over one of ``RANGES``: the last hour's minutes as ``jobs_per_minute``
-    reads them; the hours of a day or a week summed in Redis (all actors per hour; each
-    actor's durations over the span)."""
-    if span == "1h":
-        minutes = jobs_per_minute(ref, RANGES[span], now)
-        return SpanCounts(minutes, durations(minutes))
-    last = int(time.time() if now is None else now) // 3600
-    hours = range(last - RANGES[span] + 1, last + 1)
-    reply = ref.client.register_script(_SUM)(keys=[hour_key(ref, h) for h in hours])
+    """The counts over one of ``RANGES`` (per minute over the last hour, per hour over a day
+    or a week), summed in Redis: all actors per bucket, each actor's durations over the
+    span."""
+    size = 60 if span == "1h" else 3600
+    key = minute_key if span == "1h" else hour_key
+    last = int(time.time() if now is None else now) // size
+    starts = range(last - RANGES[span] + 1, last + 1)
+    reply = ref.client.register_script(_SUM)(keys=[key(ref, n) for n in starts])
     buckets = []
-    for i, hour in enumerate(hours):
+    for i, start in enumerate(starts):
         succeeded, failed, retried = (int(n) for n in reply[3 * i : 3 * i + 3])
-        when = dt.datetime.fromtimestamp(hour * 3600, tz=dt.UTC)
+        when = dt.datetime.fromtimestamp(start * size, tz=dt.UTC)
         total = JobCounts(succeeded=succeeded, failed=failed, retried=retried)
         buckets.append(MinuteCounts(minute=when, total=total))
-    pairs = reply[3 * len(hours) :]
+    pairs = reply[3 * len(starts) :]
     summed = _by_actor(dict(zip(pairs[::2], pairs[1::2], strict=True)))
     return SpanCounts(buckets, durations_of(summed))
 

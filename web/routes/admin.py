@@ -111,10 +111,9 @@ def _redis_values(ref: RedisRef, settings: Settings, span: str) -> dict[str, Any
 
     workers = live_workers(ref)
     counts = jobs_over(ref, span)
-    # The rates need whole minutes: the hour's series has them, the others do not.
-    recent = counts.buckets if span == "1h" else jobs_per_minute(ref, RATE_MINUTES + 1)
     return {
-        "rates": queue_rates(recent, RATE_MINUTES),
+        # The last whole minutes, and this one (left out: it is still counting).
+        "rates": queue_rates(jobs_per_minute(ref, RATE_MINUTES + 1), RATE_MINUTES),
         "queues": queue_stats(ref, workers=workers),
         "workers": workers,
         "spotify": SpotifyGate(ref, settings).stats(),
