@@ -22,6 +22,7 @@ from periodiq import PeriodiqMiddleware
 from actors.middleware.daily_budget import DailyBudget
 from actors.middleware.database import DatabaseConnection
 from actors.middleware.dead_letter_errors import DeadLetterErrors
+from actors.middleware.deleted_messages import DeletedMessages
 from actors.middleware.graceful_stop import GracefulStop
 from actors.middleware.job_counters import JobCounters
 from actors.middleware.job_runs import JobRuns
@@ -57,8 +58,9 @@ def app_middleware(settings: Settings) -> list[Middleware]:
         LogContext(),
         # before_process_message first of the rest: a paused queue's message goes back to
         # Redis before any other hook sees it (not counted, not listed, no connection, no
-        # job row).
+        # job row); then a delayed message an operator deleted while we held it is skipped.
         QueuePause(),
+        DeletedMessages(),
         # Right after the pause, before every hook that counts, lists or connects: a bulk
         # message past the day's bulk share goes back until tomorrow unseen. Installed
         # only with a budget (SPOTIFY_DAILY_BUDGET): without one it would cost a check for
@@ -78,9 +80,8 @@ def app_middleware(settings: Settings) -> list[Middleware]:
         # ends the claimed row) and before TimeLimit's clock starts; its after hook runs
         # after Retries' and reads its decision (failed, traceback, unsent retry).
         JobRuns(),
-        # No message hooks (a thread of its own): its place changes nothing.
+        # No message hooks (a thread; only before_worker_shutdown): their place changes nothing.
         ResendAfterOutage(),
-        # Only before_worker_shutdown, which orders nothing here: its place changes nothing.
         GracefulStop(),
         # Its after hook runs after Retries' (it comes before it), so it knows whether the
         # try was the last one.
@@ -126,6 +127,10 @@ ORDER = (
     Before(QueuePause, WorkerRegistry, "a message put back is neither listed nor processed"),
     Before(QueuePause, DatabaseConnection, "a message put back opens no connection"),
     Before(QueuePause, JobRuns, "a message put back never claims its job row"),
+    Before(DeletedMessages, JobCounters, "a deleted message is not counted"),
+    Before(DeletedMessages, WorkerRegistry, "a deleted message is neither listed nor processed"),
+    Before(DeletedMessages, DatabaseConnection, "a deleted message opens no connection"),
+    Before(DeletedMessages, JobRuns, "a deleted message never claims its job row"),
     Before(DailyBudget, JobCounters, "a bulk message handed back until tomorrow is not counted"),
     Before(DailyBudget, WorkerRegistry, "a bulk message handed back is neither listed nor "
            "processed"),

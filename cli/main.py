@@ -200,6 +200,8 @@ def cmd_queues(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.action == "dead":
         return cli_ops.dead_letters(ref, args.queue, args.more)
+    if args.action in ("list", "delete", "purge"):
+        return cli_ops.queue_messages(ref, args.action, args.queue, args.more, args.yes)
     return cli_ops.queues(ref, args.action, args.queue)
 
 
@@ -387,12 +389,24 @@ def _add_jobs_commands(sub: Subparsers[_Parser]) -> None:
 
 def _add_operator_commands(sub: Subparsers[_Parser]) -> None:
     """``queues``, ``spotify`` and ``tokens``: what an operator reads and switches."""
-    queues = _command(sub, "queues", cmd_queues, "show the queues, or pause or resume one")
-    queues.add_argument("action", choices=("stats", "pause", "resume", "dead"))
-    queues.add_argument(
-        "queue", nargs="?", help="the queue to pause or resume; for dead: list, requeue or delete"
+    queues = _command(
+        sub, "queues", cmd_queues, "show the queues, pause or resume one, list or delete messages"
     )
-    queues.add_argument("more", nargs="*", help="for dead: [QUEUE] or QUEUE ID|all")
+    queues.add_argument(
+        "action", choices=("stats", "pause", "resume", "list", "delete", "purge", "dead")
+    )
+    queues.add_argument(
+        "queue",
+        nargs="?",
+        help="the queue to act on; for dead: list, requeue or delete",
+    )
+    queues.add_argument(
+        "more",
+        nargs="*",
+        help="list: [waiting|delayed|retrying] [SKIP]; delete: MESSAGE_ID; "
+        "dead: [QUEUE] or QUEUE ID|all",
+    )
+    queues.add_argument("--yes", action="store_true", help="purge: really delete them")
     spotify_cmd = _command(
         sub, "spotify", cmd_spotify, "today's Spotify requests and pauses; resume: end a pause now"
     )

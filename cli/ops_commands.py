@@ -1,7 +1,7 @@
-"""The operator's commands of the CLI: list, show, cancel and retry job runs, look at or
-pause the queues, and list, requeue or delete their dead letters. They call the same
-functions as the dashboard (``ops``), print one line per thing, or one line of error, and
-write each action to the audit trail as ``cli:<login name>``."""
+"""The operator's commands of the CLI: list, show, cancel and retry job runs; look at,
+pause or purge the queues and list or delete their messages; list, requeue or delete their
+dead letters. They call the same functions as the dashboard (``ops``), print one line per
+thing, or one line of error, and write each action to the audit trail as ``cli:<login name>``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from jobs.actions import JobActionError, cancel_active, retry_all_failed, retry_
 from models import AuditEntry, JobRun
 from models.job_run import STATUSES
 from ops import dead_letters as dead
+from ops import queue_messages as messages
 from ops.pause import pause_queue, paused_queues, resume_queue
 from ops.queues import queue_stats
 
@@ -162,4 +163,50 @@ def dead_letters(ref: RedisRef, action: str | None, rest: list[str]) -> int:
             return _fail(f"no dead message {which!r} on {queue}")
     audit(action, f"dead:{queue}:{which}", n)
     print(f"{queue}: {n:,} dead messages {'requeued' if action == 'requeue' else 'deleted'}")
+    return 0
+
+
+def queue_messages(
+    ref: RedisRef, action: str, queue: str | None, more: list[str], yes: bool
+) -> int:
+    """``list QUEUE [KIND] [SKIP]``, ``delete QUEUE ID`` or ``purge QUEUE --yes``: the
+    messages inside a queue, as the dashboard's queue page lists and removes them."""
+    from jobs.queueing import QUEUES
+
+    if queue not in QUEUES:
+        return _fail(f"no queue {queue!r}; the queues are {', '.join(QUEUES)}", 2)
+    if action == "list":
+        return _list_messages(ref, queue, more)
+    if action == "delete":
+        if len(more) != 1:
+            return _fail("usage: overlap queues delete QUEUE MESSAGE_ID", 2)
+        removed = messages.delete_message(ref, queue, more[0])
+        if removed is None:
+            return _fail(f"no waiting or delayed message {more[0]!r} on {queue}")
+        audit("delete", f"queue:{queue}:{more[0]}", removed.messages)
+        print(f"{queue}: message deleted; {removed.cancelled_jobs} job runs cancelled")
+        return 0
+    if not yes:
+        n = messages.count_removable(ref, queue)
+        return _fail(f"purge would delete {n:,} messages from {queue}; add --yes to do it", 2)
+    removed = messages.purge_queue(ref, queue)
+    audit("purge", f"queue:{queue}", removed.messages)
+    cancelled = removed.cancelled_jobs
+    print(f"{queue}: {removed.messages:,} messages deleted; {cancelled:,} job runs cancelled")
+    return 0
+
+
+def _list_messages(ref: RedisRef, queue: str, more: list[str]) -> int:
+    kind = more[0] if more else "waiting"
+    skip = more[1] if len(more) > 1 else "0"
+    if kind not in messages.KINDS or not (skip.isascii() and skip.isdigit()) or len(more) > 2:
+        return _fail(f"usage: overlap queues list QUEUE [{'|'.join(messages.KINDS)}] [SKIP]", 2)
+    page, counts = messages.read_queue(ref, queue, kind, int(skip))
+    print(", ".join(f"{n:,} {k}" for k, n in counts.items()))
+    for m in page.messages:
+        sent = m.sent_at.strftime("%Y-%m-%d %H:%M:%S") if m.sent_at else "-"
+        due = f"  due {m.runs_at:%Y-%m-%d %H:%M:%S}" if m.runs_at else ""
+        print(f"  {m.id}  {sent}  {m.actor}({m.arguments[:60]})  retries {m.retries}{due}")
+    if page.next_skip is not None:
+        print(f"  more: overlap queues list {queue} {kind} {page.next_skip}")
     return 0

@@ -420,6 +420,18 @@ class JobRun(BaseModel):
         return "finished"
 
     @classmethod
+    def cancel_waiting(cls, message_ids: Collection[str]) -> int:
+        """End as cancelled the waiting (queued or retrying) runs of these messages, whose
+        messages an operator took off the queue; how many ended (one query)."""
+        if not message_ids:
+            return 0
+        return int(
+            cls.update(status=CANCELLED, cancel_requested=True, finished_at=utcnow())
+            .where(cls.message_id.in_(list(message_ids)) & cls.status.in_((QUEUED, RETRYING)))
+            .execute()
+        )
+
+    @classmethod
     def search(
         cls,
         *,

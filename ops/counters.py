@@ -52,11 +52,24 @@ BUCKET = "le_ms:"
 # minute shown is always whole.
 MAX_MINUTES = 120
 MINUTE_TTL = MAX_MINUTES * 60 + 600
+# The same counts by the hour, for the charts of the last day and week: kept 8 days, so
+# the oldest hour of the week is always whole.
+MAX_HOURS = 7 * 24
+HOUR_TTL = (MAX_HOURS + 24) * 3600
+# ``queue:<queue>|taken``: the messages taken off a queue (whatever their outcome), for its
+# time to empty. A field of its own: the actors' counts never read it.
+QUEUE_FIELD = "queue:"
+TAKEN = "taken"
 
 
 def minute_key(ref: RedisRef, minute: int) -> str:
     """The hash of one minute's counts (``minute``: epoch seconds // 60)."""
     return ref.key("ops", "jobs", "minute", minute)
+
+
+def hour_key(ref: RedisRef, hour: int) -> str:
+    """The hash of one hour's counts (``hour``: epoch seconds // 3600)."""
+    return ref.key("ops", "jobs", "hour", hour)
 
 
 def totals_key(ref: RedisRef) -> str:
@@ -109,11 +122,12 @@ class JobCounts:
 
 @dataclass(frozen=True)
 class MinuteCounts:
-    """One minute of the chart: all actors together, and each actor."""
+    """One minute (or hour) of the chart: all actors together, each actor, each queue."""
 
-    minute: dt.datetime
+    minute: dt.datetime  # when it starts (an hour's, in the hourly series)
     total: JobCounts
     by_actor: dict[str, JobCounts] = field(default_factory=dict)
+    by_queue: dict[str, int] = field(default_factory=dict)  # messages taken off each queue
 
     @property
     def finished(self) -> int:
@@ -122,8 +136,13 @@ class MinuteCounts:
 
     @property
     def failed(self) -> int:
-        """Messages that failed (for good, or to be retried)."""
+        """Failed tries: messages that failed (for good, or to be retried)."""
         return self.total.failed + self.total.retried
+
+    @property
+    def charted(self) -> int:
+        """What the chart stacks: the messages that succeeded and the failed tries."""
+        return self.total.succeeded + self.failed
 
 
 class CounterBuffer:
@@ -141,9 +160,12 @@ class CounterBuffer:
         self._pending: dict[tuple[int, str, str], list[int]] = {}
         # (minute, actor, bucket bound in ms) -> messages
         self._buckets: dict[tuple[int, str, int], int] = {}
+        # (minute, queue) -> messages taken off it
+        self._queues: dict[tuple[int, str], int] = {}
 
-    def record(self, actor: str, status: str, duration_ms: int) -> None:
-        """Count one message of ``actor`` that ended with ``status`` after ``duration_ms``."""
+    def record(self, actor: str, status: str, duration_ms: int, queue: str | None = None) -> None:
+        """Count one message of ``actor`` that ended with ``status`` after ``duration_ms``
+        (and one taken off ``queue``, for the queue's rate)."""
         minute = int(self._clock()) // 60
         key = (minute, actor, status)
         index = bisect.bisect_left(DURATION_BUCKETS_MS, duration_ms)
@@ -162,6 +184,8 @@ class CounterBuffer:
             # Longer than the last bound: in no bucket but +Inf, which is the message count.
             if bucket is not None:
                 self._buckets[bucket] = self._buckets.get(bucket, 0) + 1
+            if queue is not None:
+                self._queues[(minute, queue)] = self._queues.get((minute, queue), 0) + 1
 
     def flush(self, ref: RedisRef) -> int:
         """Add the counts gathered so far to Redis in one pipeline; returns the fields sent.
@@ -172,34 +196,57 @@ class CounterBuffer:
         with self._lock:
             pending, self._pending = self._pending, {}
             buckets, self._buckets = self._buckets, {}
+            queues, self._queues = self._queues, {}
         if not pending:
             return 0
         fields: dict[tuple[int, str], int] = defaultdict(int)
         for (minute, actor, status), (count, ms) in pending.items():
             fields[(minute, f"{actor}|{status}")] += count
             fields[(minute, f"{actor}|{DURATION}")] += ms
+        # After the counts, so that a reader never sees more in the buckets.
+        for (minute, actor, bound), amount in buckets.items():
+            fields[(minute, f"{actor}|{BUCKET}{bound}")] += amount
         try:
-            with ref.client.pipeline(transaction=False) as pipe:
-                for (minute, name), amount in fields.items():
-                    pipe.hincrby(minute_key(ref, minute), name, amount)
-                    pipe.hincrby(totals_key(ref), name, amount)
-                # After the counts, so that a reader never sees more in the buckets.
-                for (minute, actor, bound), amount in buckets.items():
-                    pipe.hincrby(minute_key(ref, minute), f"{actor}|{BUCKET}{bound}", amount)
-                    pipe.hincrby(totals_key(ref), f"{actor}|{BUCKET}{bound}", amount)
-                for minute in {minute for minute, _ in fields}:
-                    pipe.expire(minute_key(ref, minute), MINUTE_TTL)
-                pipe.execute()
+            _write(ref, fields, queues)
         except redis.RedisError:
-            with self._lock:
-                for key, (count, ms) in pending.items():
-                    entry = self._pending.setdefault(key, [0, 0])
-                    entry[0] += count
-                    entry[1] += ms
-                for bucket, count in buckets.items():
-                    self._buckets[bucket] = self._buckets.get(bucket, 0) + count
+            self._keep(pending, buckets, queues)
             raise
-        return len(fields) + len(buckets)
+        return len(fields) + len(queues)
+
+    def _keep(
+        self,
+        pending: dict[tuple[int, str, str], list[int]],
+        buckets: dict[tuple[int, str, int], int],
+        queues: dict[tuple[int, str], int],
+    ) -> None:
+        """Put back counts a flush could not send, for the next one."""
+        with self._lock:
+            for key, (count, ms) in pending.items():
+                entry = self._pending.setdefault(key, [0, 0])
+                entry[0] += count
+                entry[1] += ms
+            for bucket, count in buckets.items():
+                self._buckets[bucket] = self._buckets.get(bucket, 0) + count
+            for taken, count in queues.items():
+                self._queues[taken] = self._queues.get(taken, 0) + count
+
+
+def _write(
+    ref: RedisRef, fields: dict[tuple[int, str], int], queues: dict[tuple[int, str], int]
+) -> None:
+    """Add counts to their minute's and hour's hashes and (an actor's) to the totals."""
+    with ref.client.pipeline(transaction=False) as pipe:
+        for (minute, name), amount in fields.items():
+            pipe.hincrby(minute_key(ref, minute), name, amount)
+            pipe.hincrby(hour_key(ref, minute // 60), name, amount)
+            pipe.hincrby(totals_key(ref), name, amount)
+        for (minute, queue), amount in queues.items():
+            pipe.hincrby(minute_key(ref, minute), f"{QUEUE_FIELD}{queue}|{TAKEN}", amount)
+            pipe.hincrby(hour_key(ref, minute // 60), f"{QUEUE_FIELD}{queue}|{TAKEN}", amount)
+        for minute in {minute for minute, _ in fields}:
+            pipe.expire(minute_key(ref, minute), MINUTE_TTL)
+            pipe.expire(hour_key(ref, minute // 60), HOUR_TTL)
+        pipe.execute()
 
 
 def jobs_per_minute(
@@ -212,19 +259,115 @@ def jobs_per_minute(
     minutes = max(1, min(minutes, MAX_MINUTES))
     last = int(time.time() if now is None else now) // 60
     span = range(last - minutes + 1, last + 1)
+    return _series(ref, [(minute_key(ref, m), m * 60) for m in span])
+
+
+def jobs_per_hour(ref: RedisRef, hours: int = 24, now: float | None = None) -> list[MinuteCounts]:
+    """The last ``hours`` hours (at most a week), oldest first, ending with this one."""
+    hours = max(1, min(hours, MAX_HOURS))
+    last = int(time.time() if now is None else now) // 3600
+    span = range(last - hours + 1, last + 1)
+    return _series(ref, [(hour_key(ref, h), h * 3600) for h in span])
+
+
+# KEYS: hashes of counts. Sums them in Redis, so that a week of hours is one small reply:
+# each hash's messages that succeeded, failed and were retried (all actors), then every
+# field summed over all of them, as name, value pairs.
+_SUM = """
+local sums, out = {}, {}
+for k = 1, #KEYS do
+  local fields = redis.call('HGETALL', KEYS[k])
+  local succeeded, failed, retried = 0, 0, 0
+  for i = 1, #fields, 2 do
+    local name, value = fields[i], tonumber(fields[i + 1])
+    sums[name] = (sums[name] or 0) + value
+    local what = string.match(name, '|([^|]*)$')
+    if what == 'succeeded' then succeeded = succeeded + value
+    elseif what == 'failed' then failed = failed + value
+    elseif what == 'retried' then retried = retried + value end
+  end
+  out[#out + 1] = succeeded
+  out[#out + 1] = failed
+  out[#out + 1] = retried
+end
+for name, value in pairs(sums) do
+  out[#out + 1] = name
+  out[#out + 1] = value
+end
+return out
+"""
+
+
+@dataclass(frozen=True)
+class SpanCounts:
+    """A chart's buckets over a span, and each actor's durations over the whole span."""
+
+    buckets: list[MinuteCounts]
+    durations: list[Durations]
+
+
+# The charts' ranges: per minute over the last hour, per hour over the last day or week.
+RANGES = {"1h": 60, "24h": 24, "7d": MAX_HOURS}
+
+
+def jobs_over(ref: RedisRef, span: str, now: float | None = None) -> SpanCounts:
+    """The counts over one of ``RANGES`` (per minute over the last hour, per hour over a day
+    or a week), summed in Redis: all actors per bucket, each actor's durations over the
+    span."""
+    size = 60 if span == "1h" else 3600
+    key = minute_key if span == "1h" else hour_key
+    last = int(time.time() if now is None else now) // size
+    starts = range(last - RANGES[span] + 1, last + 1)
+    reply = ref.client.register_script(_SUM)(keys=[key(ref, n) for n in starts])
+    buckets = []
+    for i, start in enumerate(starts):
+        succeeded, failed, retried = (int(n) for n in reply[3 * i : 3 * i + 3])
+        when = dt.datetime.fromtimestamp(start * size, tz=dt.UTC)
+        total = JobCounts(succeeded=succeeded, failed=failed, retried=retried)
+        buckets.append(MinuteCounts(minute=when, total=total))
+    pairs = reply[3 * len(starts) :]
+    summed = _by_actor(dict(zip(pairs[::2], pairs[1::2], strict=True)))
+    return SpanCounts(buckets, durations_of(summed))
+
+
+def _series(ref: RedisRef, keys: list[tuple[str, int]]) -> list[MinuteCounts]:
+    """The counts of each (hash, start in epoch seconds), in one round trip."""
     with ref.client.pipeline(transaction=False) as pipe:
-        for minute in span:
-            pipe.hgetall(minute_key(ref, minute))
+        for key, _ in keys:
+            pipe.hgetall(key)
         replies = pipe.execute()
     out = []
-    for minute, raw in zip(span, replies, strict=True):
+    for (_, start), raw in zip(keys, replies, strict=True):
         by_actor = _by_actor(raw)
         total = JobCounts()
         for counts in by_actor.values():
             total.add(counts)
-        when = dt.datetime.fromtimestamp(minute * 60, tz=dt.UTC)
-        out.append(MinuteCounts(minute=when, total=total, by_actor=by_actor))
+        when = dt.datetime.fromtimestamp(start, tz=dt.UTC)
+        out.append(
+            MinuteCounts(minute=when, total=total, by_actor=by_actor, by_queue=_by_queue(raw))
+        )
     return out
+
+
+def _by_queue(raw: Mapping[bytes | str, bytes | str]) -> dict[str, int]:
+    """Messages taken off each queue, from a hash's ``queue:<queue>|taken`` fields."""
+    out = {}
+    for name, value in raw.items():
+        field_name = text(name)
+        if field_name.startswith(QUEUE_FIELD) and field_name.endswith(f"|{TAKEN}"):
+            out[field_name[len(QUEUE_FIELD) : -len(TAKEN) - 1]] = int(value)
+    return out
+
+
+def queue_rates(minutes: list[MinuteCounts], last: int = 10) -> dict[str, float]:
+    """Messages taken off each queue per minute, over the ``last`` whole minutes of a
+    per-minute series (the current minute, still counting, left out)."""
+    whole = minutes[-last - 1 : -1]
+    totals: dict[str, int] = defaultdict(int)
+    for minute in whole:
+        for queue, n in minute.by_queue.items():
+            totals[queue] += n
+    return {queue: n / max(len(whole), 1) for queue, n in totals.items()}
 
 
 @dataclass(frozen=True)
@@ -250,6 +393,11 @@ def durations(minutes: list[MinuteCounts]) -> list[Durations]:
     for minute in minutes:
         for actor, counts in minute.by_actor.items():
             summed.setdefault(actor, JobCounts()).add(counts)
+    return durations_of(summed)
+
+
+def durations_of(summed: Mapping[str, JobCounts]) -> list[Durations]:
+    """Each actor's p50, p95 and p99 from its counts summed over a span."""
     out = []
     for actor, counts in sorted(summed.items()):
         if counts.processed == 0:

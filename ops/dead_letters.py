@@ -78,9 +78,14 @@ class DeadLetter:
     @property
     def arguments(self) -> str:
         """The arguments as the call would read, for a table cell."""
-        parts = [json.dumps(a) for a in self.args]
-        parts += [f"{k}={json.dumps(v)}" for k, v in self.kwargs.items()]
-        return ", ".join(parts)
+        return call_arguments(self.args, self.kwargs)
+
+
+def call_arguments(args: list[Any], kwargs: dict[str, Any]) -> str:
+    """A message's arguments as the call would read, for a table cell."""
+    parts = [json.dumps(a) for a in args]
+    parts += [f"{k}={json.dumps(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts)
 
 
 def dead_keys(ref: RedisRef, queue: str) -> tuple[str, str]:
@@ -236,11 +241,11 @@ def _letter(
         traceback=trace,
         # Dramatiq's Retries counts each failed try, the last one included.
         attempts=max(int(options.get("retries", 0)), 1),
-        died_at=_from_ms(score),
-        enqueued_at=_from_ms(stamp) if stamp else None,
+        died_at=from_ms(score),
+        enqueued_at=from_ms(stamp) if stamp else None,
     )
 
 
-def _from_ms(ms: float) -> dt.datetime:
+def from_ms(ms: float) -> dt.datetime:
     """A naive UTC datetime, as the database's times are."""
     return dt.datetime.fromtimestamp(float(ms) / 1000, dt.UTC).replace(tzinfo=None)

@@ -18,6 +18,8 @@ it inside Redis in one script.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, cast
@@ -49,6 +51,9 @@ class QueueStats:
     processing: int
     tracked_running: int
     paused: bool
+    # How long the message at the head of the waiting list has waited since it was sent
+    # (seconds), or None when nothing waits.
+    oldest_age: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -65,6 +70,7 @@ def queue_stats(
     ``workers`` are the live workers if the caller has them already.
     """
     client = ref.client
+    head = client.register_script(_HEAD)
     # Members only (no scores): redis-py types the answer of every ZRANGE form as one union.
     heartbeats = cast("list[bytes | str]", client.zrange(ref.key("__heartbeats__"), 0, -1))
     broker_ids = [text(b) for b in heartbeats]
@@ -73,9 +79,11 @@ def queue_stats(
             pipe.llen(ref.key(queue))
             pipe.hlen(ref.key(f"{queue}.DQ.msgs"))
             pipe.zcard(ref.key(f"{queue}.XQ"))
+            head(keys=[ref.key(queue), ref.key(f"{queue}.msgs")], client=pipe)
             for broker_id in broker_ids:
                 pipe.scard(ref.key(f"__acks__.{broker_id}.{queue}"))
         replies = iter(pipe.execute())
+    now = time.time()
     paused = paused_queues(ref)
     workers = live_workers(ref) if workers is None else list(workers)
     processing: dict[str, int] = {}
@@ -86,6 +94,7 @@ def queue_stats(
     out = []
     for queue in queues:
         waiting, delayed, failed = next(replies), next(replies), next(replies)
+        oldest = _age(next(replies), now)
         held = sum(next(replies) for _ in broker_ids)
         out.append(
             QueueStats(
@@ -97,9 +106,26 @@ def queue_stats(
                 processing=processing.get(queue, 0),
                 tracked_running=tracked.get(queue, 0),
                 paused=queue in paused,
+                oldest_age=oldest,
             )
         )
     return out
+
+
+# KEYS: the queue's list, its messages hash. The message at the head of the list, or nil.
+_HEAD = """
+local id = redis.call('LINDEX', KEYS[1], 0)
+if not id then return false end
+return redis.call('HGET', KEYS[2], id)
+"""
+
+
+def _age(raw: bytes | None, now: float) -> float | None:
+    """Seconds since a stored message was sent (its ``message_timestamp``), or None."""
+    if not raw:
+        return None
+    stamp = json.loads(raw).get("message_timestamp")
+    return max(0.0, now - stamp / 1000) if stamp else None
 
 
 # KEYS: the queue's list, its messages hash. ARGV: the text to find, the chunk size.

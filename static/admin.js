@@ -26,6 +26,19 @@
     }
   });
 
+  // A table wider than its box says so: the line before it (.scroll-hint) shows.
+  function markOverflow() {
+    document.querySelectorAll(".table-scroll").forEach(function (box) {
+      var hint = box.previousElementSibling;
+      if (hint && hint.classList.contains("scroll-hint")) {
+        hint.toggleAttribute("data-overflows", box.scrollWidth > box.clientWidth + 1);
+      }
+    });
+  }
+  window.addEventListener("resize", markOverflow);
+  document.addEventListener("htmx:afterSwap", markOverflow);
+  document.addEventListener("DOMContentLoaded", markOverflow);
+
   document.addEventListener("DOMContentLoaded", function () {
     var button = document.getElementById("autorefresh");
     if (!button) {

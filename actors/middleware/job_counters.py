@@ -87,4 +87,4 @@ class JobCounters(BackgroundMiddleware):
         if started is None or started[0] != message.message_id:
             return
         elapsed_ms = round((time.monotonic() - started[1]) * 1000)
-        self.buffer.record(message.actor_name, status, elapsed_ms)
+        self.buffer.record(message.actor_name, status, elapsed_ms, message.queue_name)

@@ -7,7 +7,7 @@ import pytest
 from actors.testing import assert_enqueued_with
 from cli.main import main
 from config.redis_ref import RedisRef
-from models import JobRun
+from models import AuditEntry, JobRun
 from ops.pause import paused_queues
 
 
@@ -102,3 +102,36 @@ def test_queues_dead_lists_requeues_and_deletes_and_each_action_is_audited(
         ("cli", "requeue", f"dead:artists:{first}", 1),
         ("cli", "delete", "dead:artists:all", 3),
     ]
+
+
+def test_queues_list_delete_and_purge_act_like_the_dashboard(db, cli_env, broker, capsys):
+    from jobs.queueing import build_message
+
+    ref = RedisRef.of(broker)
+    sync = build_message("update_user", "bulk", [5])
+    job, _ = JobRun.open(message_id=sync.message_id, actor="update_user", args=[5],
+                         subject="user:5", queue="bulk")  # fmt: skip
+    sync_id = broker.enqueue(sync).options["redis_message_id"]
+    for n in range(3):
+        broker.enqueue(build_message("update_artist", "bulk", [f"a{n}"]))
+
+    assert main(["queues", "list", "bulk"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "4 waiting, 0 delayed, 0 retrying"
+    assert sync_id in out and 'update_artist("a2")' in out
+
+    assert main(["queues", "delete", "bulk", sync_id]) == 0
+    assert "1 job runs cancelled" in capsys.readouterr().out
+    assert JobRun.get_by_id(job.id).status == "cancelled"
+    assert main(["queues", "delete", "bulk", sync_id]) == 1  # gone
+
+    assert main(["queues", "purge", "bulk"]) == 2  # asks for --yes, says how many
+    assert "would delete 3 messages" in capsys.readouterr().err
+    assert main(["queues", "purge", "bulk", "--yes"]) == 0
+    assert "3 messages deleted" in capsys.readouterr().out
+    assert ref.client.llen(ref.key("bulk")) == 0
+    assert [(e.action, e.count) for e in AuditEntry.select().order_by(AuditEntry.id)] == [
+        ("delete", 1), ("purge", 3)
+    ]  # fmt: skip
+    assert main(["queues", "list", "nope"]) == 2
+    assert main(["queues", "list", "bulk", "running"]) == 2

@@ -86,7 +86,9 @@ def test_the_overview_shows_queues_workers_spotify_and_failures(admin):
         assert text in page.text
     assert "No worker is running" in page.text
     assert "ServerError: &lt;b&gt;503&lt;/b&gt;" in page.text
-    assert "<svg" in page.text and "Jobs finished and failed per minute" in page.text
+    assert (
+        "<svg" in page.text and "Messages that succeeded and failed tries per minute" in page.text
+    )
     fragment = admin.get("/admin", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<div id="overview"')
 
@@ -178,7 +180,7 @@ def test_pausing_and_resuming_a_queue(admin, broker):
     assert "paused" in admin.get("/admin").text
     resumed = admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
     assert "bulk" not in paused_queues(RedisRef.of(broker))
-    assert "The queue is running again." in resumed.follow().text
+    assert "The bulk queue is running again." in resumed.follow().text
     again = admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
     assert "Nothing was paused, so nothing changed." in again.follow().text
     assert admin.post("/admin/queues/nope/pause", {"csrf_token": token},
@@ -250,7 +252,7 @@ def test_tabs_mark_the_current_page_and_pages_carry_no_inline_script_or_style(ad
     pages = {
         "/admin": "Overview",
         "/admin/jobs": "Jobs",
-        "/admin/jobs?status=failed": "Failed",
+        "/admin/jobs?status=failed": "Failed runs",
         "/admin/dead": "Dead letters",
         "/admin/schedules": "Schedules",
         "/admin/audit": "Audit",
@@ -281,3 +283,28 @@ def test_the_overview_shows_each_actors_percentiles_beside_the_chart(admin, brok
     durations = page.split("Durations, last hour")[1].split("</table>")[0]
     assert "<td>update_artist</td>" in durations and '<td class="num">4</td>' in durations
     assert re.search(r'<td class="num">[\d.]+ ms</td>', durations)
+
+
+def test_cancel_everything_is_disabled_when_nothing_is_active(admin):
+    runs(2, status="failed")
+    JobRun.update(status="succeeded").where(JobRun.status == "queued").execute()  # Emma's sync
+
+    jobs = admin.get("/admin/jobs").text
+
+    bulk = jobs.split('class="bulk danger-zone"')[1]
+    assert "disabled>Cancel everything queued or running (none now)" in bulk
+    assert 'href="/admin/jobs/cancel-active"' not in bulk
+
+
+def test_run_now_asks_first_and_the_pause_notice_names_the_queue(admin, broker):
+    confirm = admin.get("/admin/schedules/refresh_listeners/run")
+    assert "Run refresh_listeners now?" in confirm.text and "17 3 * * *" in confirm.text
+    assert 'action="/admin/schedules/refresh_listeners/run"' in confirm.text
+    assert admin.get("/admin/schedules/nope/run", expect_errors=True).status_int == 404
+    schedules = admin.get("/admin/schedules").text
+    assert 'method="post" action="/admin/schedules/' not in schedules  # a link to the question
+
+    paused = admin.post("/admin/queues/artists/pause", {"csrf_token": csrf(confirm)})
+    assert "The artists queue is paused" in paused.follow().text
+    forged = admin.get("/admin", params={"notice": "paused", "queue": "<b>x</b>"}).text
+    assert "queue is paused" not in forged  # a queue the address names must be a real one

@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from actors.middleware.queue_pause import QueuePause
 from config.redis_ref import RedisRef
+from jobs.queueing import build_message
 from models import AuditEntry, JobRun
 from models.db import utcnow
+from ops.counters import CounterBuffer
+from ops.pause import pause_queue
 from tests.ops.test_dead_letters import bury
 from tests.web.test_browser import (  # noqa: F401
     CHROMIUM,
@@ -31,17 +35,49 @@ pytestmark = [
 PAGES = {
     "/admin": "Overview",
     "/admin/jobs": "Jobs",
-    "/admin/jobs?status=failed": "Failed",
+    "/admin/jobs?status=failed": "Failed runs",
     "/admin/dead": "Dead letters",
     "/admin/schedules": "Schedules",
     "/admin/audit": "Audit",
+    "/admin?range=7d": "Overview",
+    "/admin/queues/bulk": "Overview",
+    "/admin/queues/bulk?kind=delayed": "Overview",
+    "/admin/queues/bulk?kind=retrying": "Overview",
+    "/admin/jobs/{job}": "Jobs",
+    "/admin/queues/bulk/purge": "Overview",
+    "/admin/schedules/refresh_listeners/run": "Schedules",
 }
 # Where screenshots go when asked for (OVERLAP_SCREENSHOTS=/tmp/shots), to look at by eye.
 SHOTS = os.environ.get("OVERLAP_SCREENSHOTS")
 
 
-def seed(broker) -> None:
+def seed(broker) -> int:
+    """What the pages show; returns the id of a person's sync waiting on the paused bulk."""
     ref = RedisRef.of(broker)
+    # Paused, so the test's worker leaves bulk's messages where the pages list them.
+    pause_queue(ref, "bulk")
+    [pause] = [m for m in broker.middleware if isinstance(m, QueuePause)]
+    deadline = time.monotonic() + 10
+    while "bulk" not in pause.paused:  # the worker reads the pause within a second
+        assert time.monotonic() < deadline, "the worker never saw the pause"
+        time.sleep(0.05)
+    # Someone else's sync (Emma, who signs in, is user 1).
+    sync = build_message("update_user", "bulk", [999])
+    job, _ = JobRun.open(message_id=sync.message_id, actor="update_user", args=[999],
+                         subject="user:999", queue="bulk")  # fmt: skip
+    broker.enqueue(sync)
+    for i in range(60):
+        broker.enqueue(build_message("update_artist", "bulk", [f"4Z8W4fKeB5YxbusRsdQV{i:02d}"]))
+    for i in range(4):
+        late = build_message("update_artist", "bulk", [f"0TnOYISbd1XYRBk9myaseg{i}"])
+        if i % 2:
+            late.options["retries"] = i
+        broker.enqueue(late, delay=3_600_000)
+    buffer = CounterBuffer()
+    for ms in (4, 30, 800, 95_000):
+        buffer.record("update_artist_with_a_long_actor_name", "succeeded", ms, "artists")
+        buffer.record("update_user", "retried", ms * 3, "interactive")
+    buffer.flush(ref)
     for i in range(3):
         bury(ref, "artists", "update_artist", [f"4Z8W4fKeB5YxbusRsdQVP{i}"],
              error="spotify.errors.ServerError: 503 from the artist page")  # fmt: skip
@@ -49,6 +85,7 @@ def seed(broker) -> None:
                   queue="interactive", status="failed", error="ServerError: 503",
                   finished_at=utcnow())  # fmt: skip
     AuditEntry.record("admin:emma", "pause", "queue:bulk")
+    return int(job.id)
 
 
 def test_every_dashboard_page_opens_under_the_csp_and_auto_refresh_pauses(
@@ -57,7 +94,8 @@ def test_every_dashboard_page_opens_under_the_csp_and_auto_refresh_pauses(
 ):
     from playwright.sync_api import sync_playwright
 
-    seed(broker)
+    job = seed(broker)
+    pages = {path.format(job=job): tab for path, tab in PAGES.items()}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -74,9 +112,10 @@ def test_every_dashboard_page_opens_under_the_csp_and_auto_refresh_pauses(
         page.click("text=Emma")
         page.wait_for_url(f"{live_app}/*", timeout=90_000)
 
-        for path, tab in PAGES.items():
+        for path, tab in pages.items():
             page.goto(live_app + path)
             assert page.inner_text(".admin-nav [aria-current=page]") == tab
+            assert page.evaluate(NO_OVERFLOW), path  # 1280 px: nothing scrolls sideways
             _shoot(page, path)
         page.goto(live_app + "/admin/jobs")
         page.click("text=/Cancel everything queued or running/")
@@ -121,20 +160,24 @@ def test_every_dashboard_page_opens_under_the_csp_and_auto_refresh_pauses(
                 viewport={"width": 390, "height": 844},
             )  # fmt: skip
             checked = context.new_page()
-            for path in PAGES:
+            for path in pages:
                 checked.goto(live_app + path)
                 assert checked.evaluate(NO_OVERFLOW), (scheme, path)
+                if scheme == "dark":
+                    _shoot(checked, path, scheme)
                 assert axe_problems(checked) == [], (scheme, path)
             context.close()
         browser.close()
     assert [e for e in errors if not e.startswith("Failed to load resource")] == []
 
 
-def _shoot(page, path: str) -> None:
+def _shoot(page, path: str, scheme: str = "light") -> None:
+    """Save the page at desktop and phone width (``scheme``: the context's colours)."""
     if not SHOTS:
         return
     name = path.strip("/").replace("/", "-").replace("?", "-").replace("=", "-")
+    size = page.viewport_size
     for width, height, label in ((1280, 800, "desktop"), (390, 844, "phone")):
         page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=str(Path(SHOTS) / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+        page.screenshot(path=str(Path(SHOTS) / f"{name}-{label}-{scheme}.png"), full_page=True)
+    page.set_viewport_size(size)

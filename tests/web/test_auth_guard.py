@@ -66,6 +66,15 @@ SIGNED_OUT = {
     ("POST", "/admin/dead/bulk/all/requeue"): (403, None, "Only the app"),
     ("GET", "/admin/schedules"): (303, "/login?next=%2Fadmin%2Fschedules", ""),
     ("POST", "/admin/schedules/recover/run"): (403, None, "Only the app"),
+    ("GET", "/admin/schedules/recover/run"): (
+        303,
+        "/login?next=%2Fadmin%2Fschedules%2Frecover%2Frun",
+        "",
+    ),
+    ("GET", "/admin/queues/bulk"): (303, "/login?next=%2Fadmin%2Fqueues%2Fbulk", ""),
+    ("GET", "/admin/queues/bulk/purge"): (303, "/login?next=%2Fadmin%2Fqueues%2Fbulk%2Fpurge", ""),
+    ("POST", "/admin/queues/bulk/purge"): (403, None, "Only the app"),
+    ("POST", "/admin/queues/bulk/messages/x/delete"): (403, None, "Only the app"),
     ("GET", "/admin/audit"): (303, "/login?next=%2Fadmin%2Faudit", ""),
 }
 # Routes anyone may call, signed in or not.
@@ -106,6 +115,9 @@ RULES = {
     "/admin/dead/bulk/all/delete": "/admin/dead/<queue>/all/<action:re:requeue|delete>",
     "/admin/dead/bulk/all/requeue": "/admin/dead/<queue>/<which>/<action:re:requeue|delete>",
     "/admin/schedules/recover/run": "/admin/schedules/<actor>/run",
+    "/admin/queues/bulk": "/admin/queues/<queue>",
+    "/admin/queues/bulk/purge": "/admin/queues/<queue>/purge",
+    "/admin/queues/bulk/messages/x/delete": "/admin/queues/<queue>/messages/<broker_id>/delete",
 }
 
 

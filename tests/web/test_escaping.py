@@ -182,7 +182,7 @@ def test_hostile_job_fields_are_escaped_on_every_dashboard_page_and_chart(web, s
 
     overview = web.get("/admin")
     assert_safe(overview, shown=(hostile.actor, hostile.subject, PAYLOADS[6]))
-    assert "Jobs finished and failed per minute" in overview.text  # the chart is there
+    assert "Messages that succeeded and failed tries per minute" in overview.text  # the chart
     assert_safe(web.get("/admin", headers={"HX-Request": "true"}))
     listing = (hostile.actor, hostile.subject, hostile.requested_by)
     assert_safe(web.get("/admin/jobs"), shown=listing)

@@ -90,6 +90,8 @@ def test_queue_stats_show_each_queue_and_the_live_workers(web, signed_in_web, br
 
     queues = {q["queue"]: q for q in body["queues"]}
     assert list(queues) == ["shared", "interactive", "artists", "bulk", "periodic"]
+    oldest = queues["interactive"].pop("oldest_age")
+    assert 0 <= oldest < 60  # seconds since Dmitri's sync was sent
     assert queues["interactive"] == {
         "queue": "interactive", "waiting": 1, "delayed": 0, "failed": 0, "running": 0,
         "processing": 0, "tracked_running": 0, "paused": False,

@@ -8,6 +8,7 @@ from web.http.services import Services
 from web.routes import (
     admin,
     admin_dead,
+    admin_queues,
     admin_schedules,
     api,
     artists,
@@ -24,7 +25,7 @@ from web.routes import (
 # In the order Bottle matches them; no two modules share a route.
 MODULES = (
     pages, auth, home, people, compare, groups, artists, api, health, ops_api,
-    admin, admin_dead, admin_schedules,
+    admin, admin_dead, admin_queues, admin_schedules,
 )  # fmt: skip
 
 

@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 import bottle
 import redis
 
-from config.settings import DEVELOPMENT_MODE_PEOPLE
+from config.redis_ref import RedisRef
+from config.settings import DEVELOPMENT_MODE_PEOPLE, Settings
 from jobs.actions import (
     QUEUE_OF,
     RETRYABLE,
@@ -34,7 +35,7 @@ from jobs.retention import clean_finished_runs, retention_of_days
 from models import AuditEntry, JobRun, User
 from models.db import utcnow
 from models.job_run import ACTIVE, FAILED, STATUSES
-from ops.counters import durations, jobs_per_minute
+from ops.counters import jobs_over, jobs_per_minute, queue_rates
 from ops.pause import pause_queue, resume_queue
 from ops.queues import job_position, queue_stats
 from ops.workers import live_workers
@@ -47,6 +48,7 @@ from web.state import refused_sign_ins
 from web.views.admin import admin_page as _admin_page
 from web.views.admin import audit as _audit
 from web.views.admin import back as _back
+from web.views.admin import chart_bars
 from web.views.admin import confirm as _confirm
 from web.views.admin import who as _who
 from web.views.admin import with_job as _with_job
@@ -54,14 +56,23 @@ from web.views.admin import with_job as _with_job
 PAGE_SIZE = 50
 SINCE = {"15m": 15, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60, "30d": 30 * 24 * 60}
 AUDIT_PAGE = 50
+# The overview's time ranges (its charts and durations), as the page names them.
+SPANS = {"1h": "last hour", "24h": "last 24 hours", "7d": "last 7 days"}
+# A queue's rate (for its time to empty) is measured over this many whole minutes.
+RATE_MINUTES = 10
 # How many of the newest failed runs retry_all_failed looks at (its default limit).
 RETRY_ALL_LIMIT = 1000
 
 
-def overview_values() -> dict[str, Any]:
-    """Everything the overview shows; Redis-backed parts are None when Redis is away."""
+def overview_values(span: str = "1h") -> dict[str, Any]:
+    """Everything the overview shows, its charts over ``span`` (one of ``SPANS``);
+    Redis-backed parts are None when Redis is away."""
     settings = request_context.settings()
     values: dict[str, Any] = {
+        "span": span,
+        "span_label": SPANS[span],
+        "spans": SPANS,
+        "rates": {},
         "redis_error": None,
         "queues": None,
         "workers": None,
@@ -88,22 +99,30 @@ def overview_values() -> dict[str, Any]:
         values["redis_error"] = "REDIS_URL is not set"
         return values
     try:
-        from actors.scheduler_lease import scheduler_status
-
-        workers = live_workers(ref)
-        minutes = jobs_per_minute(ref, minutes=60)
-        values.update(
-            queues=queue_stats(ref, workers=workers),
-            workers=workers,
-            spotify=SpotifyGate(ref, settings).stats(),
-            refused_sign_ins=refused_sign_ins.latest(ref),
-            scheduler=scheduler_status(ref),
-            minutes=minutes,
-            durations=durations(minutes),
-        )
+        values.update(_redis_values(ref, settings, span))
     except (redis.RedisError, OSError) as error:
         values["redis_error"] = f"Redis is not answering ({type(error).__name__})"
     return values
+
+
+def _redis_values(ref: RedisRef, settings: Settings, span: str) -> dict[str, Any]:
+    """What the overview reads from Redis: queues, workers, Spotify, scheduler, charts."""
+    from actors.scheduler_lease import scheduler_status
+
+    workers = live_workers(ref)
+    counts = jobs_over(ref, span)
+    return {
+        # The last whole minutes, and this one (left out: it is still counting).
+        "rates": queue_rates(jobs_per_minute(ref, RATE_MINUTES + 1), RATE_MINUTES),
+        "queues": queue_stats(ref, workers=workers),
+        "workers": workers,
+        "spotify": SpotifyGate(ref, settings).stats(),
+        "refused_sign_ins": refused_sign_ins.latest(ref),
+        "scheduler": scheduler_status(ref),
+        "minutes": counts.buckets,
+        "bars": chart_bars(counts.buckets, span),
+        "durations": counts.durations,
+    }
 
 
 def _filters() -> tuple[dict[str, str], dict[str, Any]] | str:
@@ -141,8 +160,11 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.get("/admin")
     @admin_only
     def overview() -> str:
+        span = bottle.request.query.get("range") or "1h"
+        if span not in SPANS:
+            return page_error(400, f"Range must be one of: {', '.join(SPANS)}.", "No such range")
         template = "admin/_overview.html" if request_context.is_htmx() else "admin/overview.html"
-        return _admin_page(template, "overview", **overview_values())
+        return _admin_page(template, "overview", **overview_values(span))
 
     @app.get("/admin/jobs")
     @admin_only
@@ -282,7 +304,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         _audit(action, f"queue:{queue}", int(changed))
         if action == "resume" and not changed:
             return _back("/admin", "not-paused")
-        return _back("/admin", "paused" if action == "pause" else "resumed")
+        return _back("/admin", "paused" if action == "pause" else "resumed", queue=queue)
 
     @app.post("/admin/spotify/<kind:re:api|open>/resume")
     @admin_only

@@ -15,7 +15,7 @@ from ops.schedules import SCHEDULES, TRACKED, schedules
 from web.http.auth_guard import admin_only
 from web.http.request_context import page_error
 from web.http.services import Services
-from web.views.admin import admin_page, audit, back, redis_or_error, who
+from web.views.admin import admin_page, audit, back, confirm, redis_or_error, who
 
 
 def mount(app: bottle.Bottle, services: Services) -> None:
@@ -39,6 +39,21 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             scheduler=status,
             redis_error=redis_error,
             now=now,
+        )
+
+    @app.get("/admin/schedules/<actor>/run")
+    @admin_only
+    def confirm_run_now(actor: str) -> str:
+        # A refresh of every artist spends a day's worth of Spotify requests: ask first.
+        if actor not in SCHEDULES:
+            return page_error(404, "There is no periodic job by that name.", "No such job")
+        return confirm(
+            f"Run {actor} now",
+            f"{actor} is sent at once, taking this minute's scheduled tick "
+            f"(cron {SCHEDULES[actor]}, UTC): the scheduler then skips this minute.",
+            f"Run {actor} now",
+            "/admin/schedules",
+            "schedules",
         )
 
     @app.post("/admin/schedules/<actor>/run")

@@ -6,6 +6,7 @@ and the job a ``/admin/jobs/<job_id>`` route is about."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -13,7 +14,9 @@ from urllib.parse import urlencode
 import bottle
 
 from config.redis_ref import RedisRef
+from jobs.queueing import QUEUES
 from models import AuditEntry, JobRun
+from ops.counters import MinuteCounts
 from web.http import request_context
 from web.http.request_context import page_error, render, see_other
 
@@ -28,8 +31,10 @@ NOTICES = {
     "cancel-all": "{n} jobs were asked to stop.",
     "retry-failed": "{n} failed jobs were sent again.",
     "cleaned": "{n} finished job runs were removed.",
-    "paused": "The queue is paused: workers leave its messages waiting.",
-    "resumed": "The queue is running again.",
+    "paused": "The {queue} queue is paused: workers leave its messages waiting.",
+    "resumed": "The {queue} queue is running again.",
+    "message-deleted": "The message was deleted; {n} job runs of it ended as cancelled.",
+    "purged": "{n} messages were deleted from the {queue} queue.",
     "spotify-resumed": "The pause of Spotify's requests is over: the work goes on now.",
     "not-paused": "Nothing was paused, so nothing changed.",
     "requeued": "{n} dead messages were put back on their queue.",
@@ -39,10 +44,14 @@ NOTICES = {
 
 
 def notice() -> str | None:
-    """The sentence the redirect after an action named (``?notice=...&n=...``), if any."""
+    """The sentence the redirect after an action named (``?notice=...&n=...``), if any;
+    a queue it names is one of ``QUEUES``, never text from the address."""
     text = NOTICES.get(bottle.request.query.get("notice") or "")
     n = request_context.whole_number(bottle.request.query.get("n"), 9) or 0
-    return text.format(n=n) if text else None
+    queue = bottle.request.query.get("queue") or ""
+    if text is None or ("{queue}" in text and queue not in QUEUES):
+        return None
+    return text.format(n=n, queue=queue)
 
 
 def back(path: str, notice: str, n: int | None = None, **params: str) -> bottle.HTTPResponse:
@@ -106,3 +115,32 @@ def redis_or_error() -> RedisRef | str:
     if ref is None:
         return page_error(503, "Redis is not configured, so there are no queues.")
     return ref
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of the jobs chart, placed on its 1000 x 200 canvas."""
+
+    x: float
+    width: float
+    succeeded: float  # heights
+    failed: float
+    label: str  # what its tooltip says
+
+
+def chart_bars(buckets: list[MinuteCounts], span: str) -> list[Bar]:
+    """The jobs chart's bars: succeeded below, failed tries stacked above with a gap.
+
+    Placed here rather than in the template: a week is 168 bars, and Jinja took longer to
+    work them out than the page took to read them."""
+    tallest = max([1, *(b.charted for b in buckets)])
+    step = 1000 / max(len(buckets), 1)
+    stamp = "%H:%M" if span == "1h" else "%d %b %H:00"
+    bars = []
+    for i, bucket in enumerate(buckets):
+        ok = round(bucket.total.succeeded / tallest * 196, 1)
+        failed = round(bucket.failed / tallest * 196, 1)
+        label = (f"{bucket.minute.strftime(stamp)}: {bucket.total.succeeded} succeeded, "
+                 f"{bucket.failed} failed tries")  # fmt: skip
+        bars.append(Bar(round(i * step, 2), round(step * 0.75, 2), ok, failed, label))
+    return bars
