@@ -163,8 +163,12 @@ def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_sp
         page.evaluate("document.activeElement.keptAcrossPolls = true")
         live: list[str] = []
         polls_seen = 0
-        while page.get_attribute("#comparison", "data-complete") == "false":
-            text = page.inner_text("#comparison")
+        # The flag and the text read in one step: a poll landing between two reads would
+        # pair an unfinished flag with the finished page's words.
+        snapshot = "() => { const c = document.querySelector('#comparison');"
+        snapshot += " return [c.dataset.complete, c.innerText]; }"
+        while (state := page.evaluate(snapshot))[0] == "false":
+            text = state[1]
             assert "underground" not in text and "Up to date" not in text
             live.append(page.inner_text("[aria-live=polite]"))
             if polls_seen < 3:
