@@ -9,7 +9,6 @@ and listener counts come from the unique index on artist_listeners(artist_id, mo
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from models import comparison_reads as reads
 from models.comparison_reads import EDGES
 from models.db import database
 from models.fields import SOURCES
-from models.first_saved import FirstSave, first_saves
+from models.first_saved import FirstSave, first_saves, month_words
 from models.user import User
 
 SORTS = ("listeners", "-listeners", "name", "-name")
@@ -49,7 +48,7 @@ class FirstSaved:
     @property
     def month(self) -> str:
         """The month it was first saved, in words: "March 2021"."""
-        return dt.datetime.strptime(self.saved_at[:7], "%Y-%m").strftime("%B %Y")
+        return month_words(self.saved_at)
 
 
 @dataclass(frozen=True)

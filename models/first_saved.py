@@ -77,6 +77,11 @@ def _first(entries: list[tuple[dt.datetime, int]]) -> FirstSave | None:
     return FirstSave(user_id, saved_at, same_day)
 
 
+def month_words(saved_at: str) -> str:
+    """The month of an ISO 8601 date, in words: "2021-03-04T09:30:00Z" is "March 2021"."""
+    return dt.datetime.strptime(saved_at[:7], "%Y-%m").strftime("%B %Y")
+
+
 def _as_datetime(value: object) -> dt.datetime:
     # MIN() is an aggregate, so peewee hands back what the driver gives: a datetime on
     # PostgreSQL, the stored text on SQLite.

@@ -170,7 +170,9 @@ def test_an_invitee_sees_names_only_and_nothing_of_theirs_counts_until_they_join
 
     # Ana sees Ben as invited, nothing of his library.
     mine = ana.get(path).text
-    assert "invited, not joined yet" in mine and "ben-secret" not in mine and "ana-and-ben" not in mine
+    assert (
+        "invited, not joined yet" in mine and "ben-secret" not in mine and "ana-and-ben" not in mine
+    )
     answer = ana.get(f"/api/groups/{key}").json
     assert answer["members"][1] == {
         "id": 2, "display_name": "Ben", "artist_count": None, "joined": False, "you": False
