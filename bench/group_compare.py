@@ -11,7 +11,9 @@ without a count). Times, N times each after a warm-up:
 
 1. ``group_report`` of the five, uncached (target: p50 under 100 ms), and ``compare`` of
    two of them (today's two-person computation) for the ratio, on the same data and
-   machine, so a busy machine's slowness shows in both;
+   machine, so a busy machine's slowness shows in both; and the report's own
+   ``first_saves`` query alone (who saved first each shown artist two or more hold: the
+   saved links carry dates), as a share of the report;
 2. the group page's htmx poll (``GET /groups/<id>`` with ``HX-Request``) through the
    app's own WSGI stack (``create_app``, in this process), every answer from the cache
    (target: p99 under 50 ms), beside the two-person page's poll (``/with/<id>``). The
@@ -26,6 +28,7 @@ run's own) or the embedded one.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import random
 import shutil
@@ -59,8 +62,9 @@ from models import (
 )
 from models.comparison import compare
 from models.db import utcnow
+from models.first_saved import first_saves
 from models.group import counted_members
-from models.group_comparison import group_report
+from models.group_comparison import GroupReport, group_report
 from models.job_run import user_subject
 from web.app import create_app
 from web.http.session import COOKIE
@@ -83,7 +87,10 @@ def load(month: str, rng: random.Random) -> list[User]:
     for user in users:
         for artist in ids[:CORE] + rng.sample(ids[CORE:], PER_USER - CORE):
             chosen = [s for s, p in SOURCE_MIX if rng.random() < p] or ["saved_track"]
-            links += [{"user": user.id, "artist": artist, "source": s, "seen_at": now}
+            # A saved track or album has its date (who saved it first), a follow none.
+            saved = now - dt.timedelta(days=rng.randrange(4000))
+            links += [{"user": user.id, "artist": artist, "source": s, "seen_at": now,
+                       "added_at": None if s == "followed" else saved}
                       for s in chosen]  # fmt: skip
         User.update(last_synced_at=now).where(User.id == user.id).execute()
         JobRun.create(
@@ -110,6 +117,15 @@ def complete_counts(month: str) -> None:
     missing = [a for (a,) in Artist.select(Artist.id).where(Artist.id.not_in(have)).tuples()]
     insert(ArtistListeners, [{"artist": a, "month": month, "read_at": now,
                               "monthly_listeners": 1000 + a} for a in missing])  # fmt: skip
+
+
+def first_saves_timer(report: GroupReport, user_ids: list[int]) -> Callable[[], object]:
+    """The report's own ``first_saves`` query alone: the artists it shows that two or more
+    hold (everyone, all but one, the glue's first page)."""
+    shown = {a.spotify_id for a in (*report.everyone, *report.all_but_one, *report.artists)}
+    ids = [a for (a,) in Artist.select(Artist.id).where(Artist.spotify_id.in_(shown)).tuples()]
+    print(f"first_saves: {len(ids)} shown artists of {len(user_ids)} people")
+    return lambda: first_saves(user_ids, ids)
 
 
 def poll_timer(settings: Settings, path: str, user: User) -> Callable[[], object]:
@@ -149,6 +165,10 @@ def run(url: str, redis_url: str, n: int) -> None:
         two = timed("compare() of two (today)", lambda: compare(users[0], users[1], month), n)
         five = timed("group_report() of five", lambda: group_report(members, month), n)
         print(f"group of five / compare of two: {five / two:.2f}x (p50); target p50 < 100 ms")
+        firsts = timed(
+            "of which first_saves()", first_saves_timer(report, [u.id for u in users]), n
+        )
+        print(f"first_saves / group_report: {firsts / five:.2f}x (p50)")
         complete_counts(month)
         settings = Settings.from_env(
             {"DATABASE_URL": url, "REDIS_URL": redis_url, "REDIS_NAMESPACE": namespace,

@@ -9,7 +9,6 @@ and listener counts come from the unique index on artist_listeners(artist_id, mo
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from models import comparison_reads as reads
 from models.comparison_reads import EDGES
 from models.db import database
 from models.fields import SOURCES
-from models.first_saved import FirstSave, first_saves
+from models.first_saved import FirstSave, SavedMonth, first_saves
 from models.user import User
 
 SORTS = ("listeners", "-listeners", "name", "-name")
@@ -42,17 +41,12 @@ class PersonSummary:
 
 
 @dataclass(frozen=True)
-class FirstSaved:
+class FirstSaved(SavedMonth):
     """Which of the two saved a shared artist first, and when (``models.first_saved``)."""
 
     who: str  # "you" or "friend", seen from the person who asked
     saved_at: str  # ISO 8601 in UTC, as Spotify writes it: "2021-03-04T09:30:00Z"
     same_day: bool = False  # the other one saved it that same UTC day too
-
-    @property
-    def month(self) -> str:
-        """The month it was first saved, in words: "March 2021"."""
-        return dt.datetime.strptime(self.saved_at[:7], "%Y-%m").strftime("%B %Y")
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,22 @@ def _first(entries: list[tuple[dt.datetime, int]]) -> FirstSave | None:
     return FirstSave(user_id, saved_at, same_day)
 
 
+def month_words(saved_at: str) -> str:
+    """The month of an ISO 8601 date, in words: "2021-03-04T09:30:00Z" is "March 2021"."""
+    return dt.datetime.strptime(saved_at[:7], "%Y-%m").strftime("%B %Y")
+
+
+class SavedMonth:
+    """The ``month`` in words of a first save's ``saved_at``, for the pages to show."""
+
+    saved_at: str
+
+    @property
+    def month(self) -> str:
+        """The month it was first saved, in words: "March 2021"."""
+        return month_words(self.saved_at)
+
+
 def _as_datetime(value: object) -> dt.datetime:
     # MIN() is an aggregate, so peewee hands back what the driver gives: a datetime on
     # PostgreSQL, the stored text on SQLite.

@@ -12,7 +12,10 @@ joins this month's listener count. One pass in Python over those rows gives ever
   the rarest of each member's own, the rarest everyone has, the rarest all but one have,
   and one page of the artists two or more hold, most holders first, then rarest;
 
-and a second query reads the names and pictures of those few.
+and a second query reads the names and pictures of those few, and a third who of the
+members saved each of the shown artists two or more hold first (``models.first_saved``),
+so the dates are cached with the report and cost one query for the page, not one per
+artist nor one over every artist.
 
 Why this shape (bench/group_compare.py measures it): ranking in SQL took window
 functions over every artist of the five, three sorts, several times the cost of the
@@ -31,10 +34,23 @@ from itertools import combinations
 from typing import Any
 
 from models.db import database
+from models.first_saved import FirstSave, SavedMonth, first_saves
 
 # The rarest artists shown per section of the page.
 DISTINCTIVE_TOP, TOP = 10, 12
 MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class GroupFirst(SavedMonth):
+    """Who of the joined members saved an artist first (a member number), and when."""
+
+    member: int
+    saved_at: str  # ISO 8601 in UTC, as Spotify writes it: "2021-03-04T09:30:00Z"
+    # Everyone who saved it on that same UTC day (member numbers, lowest first): two or
+    # more is a tie, and then ``member`` is the lowest of them and ``saved_at`` the first
+    # save of that day.
+    same_day: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,9 @@ class GroupArtist:
     held_by: list[int]
     # No count yet, and still waiting for one this month.
     pending: bool = False
+    # Who saved it first: only for the shown artists two or more hold (None: none of
+    # them has a date, as when they only follow it).
+    first: GroupFirst | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +165,7 @@ def group_report(
         key=lambda r: (-sizes[r[1]], *_rarest(r)),
     )[offset : offset + limit]
     picked = [r for lists in (*own.values(), *tops.values(), shared) for r in lists]
-    made = _artists(picked, numbers)
+    made = _artists(picked, members)
     distinctive = {n: [made[r[0]] for r in own[bit]] for n, bit in zip(numbers, bits, strict=True)}
     return _figures(
         numbers, mask_counts, pending,
@@ -173,23 +192,41 @@ def _held(members: Sequence[tuple[int, int]], month: str) -> list[tuple[int, int
 
 
 def _artists(
-    picked: list[tuple[int, int, int | None, int]], numbers: list[int]
+    picked: list[tuple[int, int, int | None, int]], members: Sequence[tuple[int, int]]
 ) -> dict[int, GroupArtist]:
-    """The picked artists by id, with their names and pictures (one query for them all)."""
+    """The picked artists by id, with their names and pictures (one query for them all)
+    and, for those two or more hold, who saved them first (one more)."""
     if not picked:
         return {}
+    numbers = [number for number, _ in members]
     ids = sorted({r[0] for r in picked})
     sql = _DETAILS_SQL.format(ids=", ".join([database.param] * len(ids)))
     details = {row[0]: row[1:] for row in database.execute_sql(sql, ids).fetchall()}
+    shared = sorted({r[0] for r in picked if bin(r[1]).count("1") >= 2})
+    firsts = first_saves([user_id for _, user_id in members], shared) if shared else {}
+    number_of = {user_id: number for number, user_id in members}
     return {
         aid: GroupArtist(
             *_named(details[aid]),
             ml,
             [n for i, n in enumerate(numbers) if mask >> i & 1],
             bool(waits) and bin(mask).count("1") >= 2,
+            _group_first(firsts.get(aid), number_of),
         )  # fmt: skip
         for aid, mask, ml, waits in picked
     }
+
+
+def _group_first(found: FirstSave | None, number_of: dict[int, int]) -> GroupFirst | None:
+    """What the group says of an artist's first saver: a same-day tie goes to the lowest
+    member number, so the answer does not hang on the hour of the day."""
+    if found is None:
+        return None
+    tied = sorted(number_of[user_id] for user_id in found.same_day)
+    if len(tied) < 2:
+        tied = []
+    member = tied[0] if tied else number_of[found.user_id]
+    return GroupFirst(member, found.saved_at.strftime("%Y-%m-%dT%H:%M:%SZ"), tied)
 
 
 def _named(row: tuple[Any, ...]) -> tuple[str, str | None, str | None, str | None]:
@@ -248,7 +285,12 @@ def group_report_from_dict(data: dict[str, Any]) -> GroupReport:
     keys are strings: the member numbers are made ints again)."""
 
     def artists(rows: list[dict[str, Any]]) -> list[GroupArtist]:
-        return [GroupArtist(**row) for row in rows]
+        return [
+            GroupArtist(
+                **{**row, "first": GroupFirst(**row["first"]) if row.get("first") else None}
+            )
+            for row in rows
+        ]
 
     return GroupReport(
         **{

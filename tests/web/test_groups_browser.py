@@ -69,6 +69,8 @@ def test_a_group_fills_in_once_friends_join_everywhere(live_app):  # noqa: F811
         page.wait_for_selector("#group[data-complete=true]", timeout=90_000)
         main = page.inner_text("main")
         assert "Match grid" in main and "ben own" in main and "Best match:" in main
+        # Who saved each shared artist first, in words (Ben and Dmitri only follow).
+        assert "You saved it first, in " in main and "None of you saved it: followed only" in main
         check_everywhere(browser, page, path, "group", live_app)
 
         # Without JavaScript the page shows the same state.

@@ -14,6 +14,7 @@ import bottle
 from models import ComparedWith, JobRun, User
 from models.comparison import PersonSummary
 from models.group import Group
+from models.group_comparison import GroupFirst
 from models.job_run import JobStatus, user_subject
 from web.http import request_context
 from web.http.auth_guard import api_not_signed_in, login_required
@@ -191,10 +192,21 @@ def group_json(view: dict) -> dict:
                 "name": a.name,
                 "monthly_listeners": a.monthly_listeners,
                 "held_by": a.held_by,
+                "first": _group_first(a.first),
             }
             for a in (r.artists if r else [])
         ],
     }
+
+
+def _group_first(first: GroupFirst | None) -> dict | None:
+    """Who saved a group's artist first: ``same_day`` only on a same-day tie."""
+    if first is None:
+        return None
+    found: dict = {"member": first.member, "saved_at": first.saved_at}
+    if first.same_day:
+        found["same_day"] = first.same_day
+    return found
 
 
 def visible_job(me: User, job_id: str) -> JobRun | None:
