@@ -50,11 +50,14 @@ def test_an_up_to_date_update_artist_costs_one_redis_and_one_database_round_trip
 
     # Then each message cost, on the thread that ran it, its ack to Redis and the one
     # up-to-date query; the consumer's fetches bring several messages each (Dramatiq's).
+    # A loaded machine adds a few: an ack sent again after a dropped connection, a fetch
+    # that came back with one message. A change that adds one round trip per message adds
+    # 200, far past the few allowed.
     resent = acks["sent"] - MESSAGES
     assert 0 <= resent <= 10, acks
-    assert trips.redis["WorkerThread"] == MESSAGES + resent, trips.sites
+    assert MESSAGES <= trips.redis["WorkerThread"] <= MESSAGES + 10, trips.sites
     assert trips.db["WorkerThread"] == MESSAGES, trips.sites
-    assert trips.redis["ConsumerThread"] <= MESSAGES
+    assert trips.redis["ConsumerThread"] <= MESSAGES + 10, trips.sites
 
 
 def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_seven_to_the_database(
