@@ -170,10 +170,17 @@ _MINE = 'SELECT "artist_id" FROM "user_artist" WHERE "user_id" = {p}'
 _NULL_ML = 'CASE WHEN "l"."monthly_listeners" IS NULL THEN 1 ELSE 0 END'
 _NULL_NAME = 'CASE WHEN "a"."name" IS NULL THEN 1 ELSE 0 END'
 _NAME = 'LOWER("a"."name")'
+# A person's artists still waiting: those without a held_count row of the month (it has
+# one for each artist with a listener row), found by one pass over both of the person's
+# index ranges, then each looked up to leave out the gone. MATERIALIZED keeps the lookup
+# after the pass: inlined, PostgreSQL looked up all of them first. The pass never visits
+# the artists of other people (before, it scanned every artist and this month's rows).
 _PENDING_OF_SQL = (
-    'SELECT COUNT(*) FROM "artist" AS a LEFT JOIN "artist_listeners" AS l '
-    'ON "l"."artist_id" = "a"."id" AND "l"."month" = {p} '
-    f'WHERE "a"."id" IN ({_MINE}) AND "l"."artist_id" IS NULL AND "a"."gone_at" IS NULL'
+    'WITH "u" AS MATERIALIZED (SELECT "m"."artist_id" FROM (SELECT DISTINCT "artist_id" '
+    'FROM "user_artist" WHERE "user_id" = {p}) AS m WHERE NOT EXISTS (SELECT 1 FROM '
+    '"held_count" AS h WHERE "h"."user_id" = {p} AND "h"."artist_id" = "m"."artist_id" '
+    'AND "h"."month" = {p})) SELECT COUNT(*) FROM "u" JOIN "artist" AS a '
+    'ON "a"."id" = "u"."artist_id" WHERE "a"."gone_at" IS NULL'
 )
 _PAGE_COLUMNS = (
     '"a"."id", "a"."spotify_id", "a"."name", "a"."url", "a"."image_url", "l"."monthly_listeners"'
@@ -252,9 +259,11 @@ def _summaries(users: Sequence[User], month: str) -> tuple[list[PersonSummary], 
     """The summaries of these people (one or two) and their histogram counts."""
     summaries, histograms = [], []
     for user in users:
-        total, per_source, buckets = reads.person_counts(user.id, month)
+        total, per_source, buckets, read = reads.person_counts(user.id, month)
         known = sum(buckets)
-        pending = _rows(_PENDING_OF_SQL, (month, user.id))[0][0] if total else 0
+        # Once every artist has its row of the month (most polls), none can be pending.
+        unread = total > read
+        pending = _rows(_PENDING_OF_SQL, (user.id, user.id, month))[0][0] if unread else 0
         summaries.append(
             PersonSummary(
                 user_id=user.id,

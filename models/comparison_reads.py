@@ -28,13 +28,17 @@ _SLICES = [f'"monthly_listeners" < {EDGES[0]}'] + [
     for low, high in zip(EDGES, EDGES[1:], strict=False)
 ]
 _SLICES.append(f'"monthly_listeners" >= {EDGES[-1]}')
-# A person's totals (kept on their row) and their counts per bucket, each a count over
-# one slice of the index range, in one statement.
+# A person's totals (kept on their row), their counts per bucket and how many of their
+# rows of the month have no count, each a count over one slice of the index range, in one
+# statement.
 _PERSON_SQL = (
     'SELECT "artist_count", '
     + ", ".join(f'"{s}_count"' for s in SOURCES)
     + ", "
-    + ", ".join(f"(SELECT COUNT(*) FROM {_HELD} AND {where})" for where in _SLICES)
+    + ", ".join(
+        f"(SELECT COUNT(*) FROM {_HELD} AND {where})"
+        for where in [*_SLICES, '"monthly_listeners" IS NULL']
+    )
     + ' FROM "user" WHERE "id" = {p}'
 )
 _MEDIAN_SQL = (
@@ -102,10 +106,12 @@ def rows(template: str, params: Sequence[object], **extra: str) -> list[tuple[An
     return found
 
 
-def person_counts(user_id: int, month: str) -> tuple[int, list[int], list[int]]:
-    """A person's distinct artists, their links per source, and their counts per bucket."""
-    (row,) = rows(_PERSON_SQL, (user_id, month) * len(_SLICES) + (user_id,))
-    return row[0], list(row[1 : 1 + len(SOURCES)]), list(row[1 + len(SOURCES) :])
+def person_counts(user_id: int, month: str) -> tuple[int, list[int], list[int], int]:
+    """A person's distinct artists, their links per source, their counts per bucket, and
+    how many of their artists have a listener row of the month (with a count or not)."""
+    (row,) = rows(_PERSON_SQL, (user_id, month) * (len(_SLICES) + 1) + (user_id,))
+    buckets = list(row[1 + len(SOURCES) : -1])
+    return row[0], list(row[1 : 1 + len(SOURCES)]), buckets, sum(buckets) + row[-1]
 
 
 def median(user_id: int, month: str, known: int) -> int | None:

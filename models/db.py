@@ -98,6 +98,10 @@ def _postgres(params: dict[str, Any]) -> PooledPostgresqlDatabase:
         "timeout": 10,
         "autoconnect": True,
         "connect_timeout": 5,
+        # No JIT: the comparison's statements are estimated above jit_above_cost (a
+        # subplan per artist) and compiling them took 60 ms of a 30 ms statement
+        # (bench/compare_queries.py); no statement of this app runs long enough to repay it.
+        "options": "-c jit=off",
     }
     return PooledPostgresqlDatabase(**{**defaults, **params})
 

@@ -105,6 +105,7 @@ def test_compare_equals_python_sets(
         assert summary.by_source == want["by_source"]
         assert summary.with_listeners == want["with_listeners"]
         assert summary.median_monthly_listeners == want["median"]
+        assert summary.pending == sum(1 for a in library if counts[a] is None and a not in gone)
     assert [b.me for b in got.histogram] == expected_person(mine, counts)["histogram"]
     assert [b.friend for b in got.histogram] == expected_person(theirs, counts)["histogram"]
     shared = set(mine) & set(theirs)

@@ -24,6 +24,7 @@ def test_a_pooled_postgresql_url_gets_the_same_pool_as_a_plain_one():
             "host": "127.0.0.1",
             "port": 5433,
             "connect_timeout": 5,
+            "options": "-c jit=off",
         }
         assert (db._max_connections, db._stale_timeout, db._wait_timeout) == (40, 300, 10)
         assert db.autoconnect
@@ -80,3 +81,13 @@ def test_an_unknown_scheme_is_refused_without_showing_the_rest_of_the_url():
 
     assert "mysql" in str(refused.value)
     assert "secret" not in str(refused.value)
+
+
+def test_a_postgresql_connection_runs_without_jit(db):
+    """The comparison's statements cost above jit_above_cost; compiling them took longer
+    than running them (models/db.py)."""
+    from models.db import database, is_postgres
+
+    if not is_postgres():
+        pytest.skip("SQLite has no JIT; this runs in the PostgreSQL pass")
+    assert database.execute_sql("SHOW jit").fetchone()[0] == "off"
