@@ -27,7 +27,7 @@ from peewee import (
 
 from models import held_counts, tokens
 from models.artist import Artist
-from models.db import BaseModel, database, tuple_rows, utcnow
+from models.db import BaseModel, database, is_postgres, tuple_rows, utcnow
 from models.fields import SOURCES
 
 logger = logging.getLogger(__name__)
@@ -291,13 +291,16 @@ class UserArtist(BaseModel):
                  "added_at": added.get(a)}
                 for a in batch
             ]  # fmt: skip
+            upsert = cls.insert_many(rows).on_conflict(
+                conflict_target=[cls.user, cls.artist, cls.source], update=update
+            )
+            if is_postgres() and not database.in_transaction():
+                # The same transaction as below, sent as one round trip (held_counts.py).
+                held_counts.link_at_once(user_id, batch, source, upsert.sql())
+                continue
             with database.atomic():
                 new_links = held_counts.new_links(user_id, batch, source)
-                (
-                    cls.insert_many(rows)
-                    .on_conflict(conflict_target=[cls.user, cls.artist, cls.source], update=update)
-                    .execute()
-                )
+                upsert.execute()
                 # The new links' listener rows, in the same transaction (held_counts.py).
                 held_counts.hold(user_id, batch)
                 held_counts.add_to_totals(user_id, source, *new_links)

@@ -157,12 +157,12 @@ class _Run:
         """Save one page: artists, links (with the date each was saved, from ``dates`` by
         Spotify id), artist updates, then the checkpoint."""
         fields = [ArtistFields(r.spotify_id, r.name, r.url, r.image_url, complete) for r in refs]
-        ids = Artist.upsert_many(fields)
+        ids, up_to_date = Artist.upsert_checked(fields, self.month)
         added = {ids[sid]: when for sid, when in (dates or {}).items() if sid in ids}
         started = dt.datetime.fromisoformat(self.checkpoint["started_at"])
         UserArtist.link_many(self.user.id, ids.values(), source, added, started)
         self.ctx.library_changed([self.user.id])
-        self._ask_for_outdated(list(ids))
+        self._ask_for_outdated([sid for sid in ids if sid not in up_to_date])
         with self.lock:
             mark(self.checkpoint)
             self.checkpoint["pages_loaded"] += 1
@@ -177,11 +177,7 @@ class _Run:
         with self.lock:
             self.progress.flush()
 
-    def _ask_for_outdated(self, spotify_ids: list[str]) -> None:
-        fresh = [s for s in spotify_ids if s not in self.sent]
-        if not fresh:
-            return
-        outdated = Artist.not_up_to_date_among(fresh, self.month)
+    def _ask_for_outdated(self, outdated: list[str]) -> None:
         with self.lock:
             outdated = [s for s in outdated if s not in self.sent]
             self.sent.update(outdated)

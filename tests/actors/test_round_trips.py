@@ -60,7 +60,7 @@ def test_an_up_to_date_update_artist_costs_one_redis_and_one_database_round_trip
     assert trips.redis["ConsumerThread"] <= MESSAGES + 10, trips.sites
 
 
-def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_seven_to_the_database(
+def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_two_to_postgresql(
     db, broker, sign_in, app_settings, demo_spotify
 ):
     # Given ben's library (43 pages, every artist new, so every page sends its artists):
@@ -76,22 +76,28 @@ def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_seven_to_
         sync_user(ctx, user)
 
     # Then each of its 43 pages cost three round trips to Redis (the gate's slot, the
-    # library stamp, the pipelined update_artist sends) and seven to the database: the
-    # artists' upsert, which RETURNs their ids; the links' transaction (BEGIN, the links'
-    # new ones counted, their upsert with the person's totals, the held counts of the new
-    # links, COMMIT: what keeps a comparison fast, models/held_counts.py); the up-to-date
-    # check.
+    # library stamp, the pipelined update_artist sends). To PostgreSQL, two: the artists'
+    # upsert, which RETURNs their ids and whether each is up to date; the links' whole
+    # transaction as one string (the person's row taken, their totals grown, the links'
+    # upsert, the held counts of the new links, COMMIT: models/held_counts.py). SQLite,
+    # with no distance to save, runs the same work as seven: the upsert and the up-to-date
+    # check, then BEGIN, the links' new ones counted, their upsert, the held counts, COMMIT.
     pages = 24 + 16 + 3
     per_page = {
         "redis spotify.gate._reserve_slot": 1,
         "redis sync.library_stamps.touch": 1,
         "redis jobs.pipelined._dispatch_pipelined": 1,
-        "db models.artist.upsert_many": 1,
-        "db models.user.link_many": 3,
-        "db models.held_counts.new_links": 1,
-        "db models.held_counts.hold": 1,
-        "db models.artist.not_up_to_date_among": 1,
     }
+    if is_postgres():
+        per_page |= {"db models.artist.upsert_checked": 1, "db models.held_counts.link_at_once": 1}
+    else:
+        per_page |= {
+            "db models.artist.upsert_checked": 1,
+            "db models.artist.not_up_to_date_among": 1,
+            "db models.user.link_many": 3,
+            "db models.held_counts.new_links": 1,
+            "db models.held_counts.hold": 1,
+        }
     # The end of the sync: the links not seen removed with their held counts, the totals
     # counted again, the sync stamped, the counts read.
     once = {
@@ -102,9 +108,8 @@ def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_seven_to_
         "db models.db.tuple_rows": 1,
     }
     if is_postgres():
-        # PostgreSQL takes the person's row before each write of their links (SQLite has
-        # one writer): on every page, and before the removal and the recount at the end.
-        per_page["db models.held_counts.lock_totals"] = 1
+        # PostgreSQL takes the person's row before the removal and the recount at the end
+        # (SQLite has one writer).
         once["db models.held_counts.lock_totals"] = 2
     expected = Counter({site: n * pages for site, n in per_page.items()}) + Counter(once)
     # A thread the gate held for its slot looks for a 429's pause before it goes (and

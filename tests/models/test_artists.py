@@ -68,6 +68,44 @@ def test_an_artist_is_up_to_date_with_its_fields_and_this_months_row(db):
     assert not Artist.is_up_to_date("unknown")
 
 
+def test_the_upsert_tells_which_artists_are_up_to_date_as_the_query_does(db):
+    month = "2026-11"
+    ids = Artist.upsert_many(
+        [ArtistFields(s, s, "u", None, s != "partial") for s in ("full", "partial", "gone", "old")]
+    )
+    for name in ("full", "partial", "gone"):
+        ArtistListeners.record(ids[name], 10, month=month)
+    ArtistListeners.record(ids["old"], 10, month="2026-10")
+    Artist.update(gone_at=dt.datetime(2026, 1, 1), details_complete=False).where(
+        Artist.spotify_id == "gone"
+    ).execute()
+
+    # A page that names them again, with less than is known of "full" (a simplified object):
+    again = [
+        ArtistFields(s, s, "u", None, False) for s in ("full", "partial", "gone", "old", "new")
+    ]
+    got, up_to_date = Artist.upsert_checked(again, month)
+
+    assert up_to_date == {"full", "gone"}
+    assert set(got) - up_to_date == set(Artist.not_up_to_date_among(list(got), month))
+    assert Artist.upsert_checked(again)[1] == set()  # no month, no check
+
+
+def test_a_batch_of_links_that_fails_leaves_no_link_count_or_total_behind(db):
+    user = User.sign_in("ana", "Ana", {})
+    ids = Artist.upsert_many([ArtistFields("a1", "One", "u")])
+    UserArtist.link_many(user.id, ids.values(), "followed")
+
+    with pytest.raises(IntegrityError):
+        UserArtist.link_many(user.id, [ids["a1"], 999_999], "saved_track")  # no such artist
+
+    assert user.artist_counts() == {"followed": 1, "saved_track": 0, "saved_album": 0}
+    assert User.get_by_id(user.id).saved_track_count == 0
+    # The connection is usable again (on PostgreSQL the failed transaction was ended).
+    UserArtist.link_many(user.id, ids.values(), "saved_track")
+    assert User.get_by_id(user.id).saved_track_count == 1
+
+
 def test_a_row_without_a_count_still_makes_the_artist_up_to_date(db):
     ids = Artist.upsert_many([ArtistFields("quiet", "Quiet", "u", None, True)])
     ArtistListeners.record(ids["quiet"], None)
