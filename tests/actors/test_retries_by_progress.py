@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -99,8 +101,9 @@ def test_a_job_that_loads_a_page_between_failures_never_runs_out_of_tries(script
 
 
 def test_a_job_that_loads_nothing_gives_up_after_five_failures_and_says_when_it_tries_again(
-    scripted, broker
+    scripted, broker, caplog
 ):
+    caplog.set_level(logging.INFO, logger="actors.middleware.retries")
     # Given a job that loads two pages, then nothing, every try ending in a 5xx. (The time
     # is taken before it is sent: its first try may fail before this thread runs again.)
     sent = utcnow()
@@ -114,8 +117,16 @@ def test_a_job_that_loads_nothing_gives_up_after_five_failures_and_says_when_it_
     assert script.seen == [0, 1, 2, 3, 4]
     assert (done.failures_since_progress, done.pages_at_failure) == (5, 2)
     assert done.error.startswith("ServerError")
+    # The waits it was given doubled from 50 ms (each with Dramatiq's jitter, up to twice
+    # as long), and no try came before its wait was over. (The gaps themselves are not
+    # compared with each other: on a loaded machine a 50 ms wait took 13 s to be served.)
+    delays = [int(m) for m in re.findall(r"retrying .* in (\d+) ms", caplog.text)]
+    assert [(50 * 2**k <= d <= 100 * 2**k) for k, d in enumerate(delays)] == [True] * 4, delays
     gaps = [b - a for a, b in itertools.pairwise(script.started)]
-    assert gaps[-1] > gaps[0], gaps
+    assert all(gap >= delay / 1000 for gap, delay in zip(gaps, delays, strict=True)), (
+        gaps,
+        delays,
+    )
     # The row says when overlap tries again by itself: on the minute after the wait.
     assert done.resume_at.second == 0 and done.resume_at.microsecond == 0
     lead = done.resume_at - done.finished_at
