@@ -210,9 +210,12 @@ def test_the_charts_show_the_last_24_hours_and_the_last_7_days(admin, broker):
 
 
 def test_a_delayed_message_deleted_while_a_worker_holds_it_never_runs(admin, broker, worker, noted):
-    # Given a delayed message a worker has fetched and holds until it is due, in 2 s.
+    # Given a delayed message a worker has fetched and holds until it is due, in 8 s: long
+    # enough that the page and the delete are done before it (under a load average of 100
+    # they took over 2 s, and the delete found it gone).
     ref = RedisRef.of(broker)
-    broker.get_actor("noted").send_with_options(args=(1,), delay=2_000)
+    due = time.monotonic() + 8
+    broker.get_actor("noted").send_with_options(args=(1,), delay=8_000)
     held = f"{ref.key('__acks__')}.*.{BULK_QUEUE}.DQ"
     eventually(lambda: any(ref.client.scard(k) for k in ref.client.scan_iter(held)))
     page = admin.get("/admin/queues/bulk", params={"kind": "delayed"})
@@ -220,7 +223,7 @@ def test_a_delayed_message_deleted_while_a_worker_holds_it_never_runs(admin, bro
 
     # When the operator deletes it, and it comes due.
     admin.post(f"/admin/queues/bulk/messages/{broker_id}/delete", {"csrf_token": csrf(page)})
-    time.sleep(2.5)  # past its due time: the worker puts its copy on the waiting list
+    time.sleep(max(0.0, due - time.monotonic()) + 0.5)  # past due: the worker's copy is let go
     broker.get_actor("noted").send(2)
     eventually(lambda: 2 in noted)
     worker.join()
