@@ -19,6 +19,7 @@ from models.db import utcnow
 from ops.counters import CounterBuffer
 from ops.pause import pause_queue
 from tests.ops.test_dead_letters import bury
+from tests.web.test_admin_chart_colours import PALETTE, resolve
 from tests.web.test_browser import (  # noqa: F401
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -26,6 +27,7 @@ from tests.web.test_browser import (  # noqa: F401
     axe_problems,
     live_app,
 )
+from web.state import refused_sign_ins
 
 pytestmark = [
     pytest.mark.browser,
@@ -85,7 +87,37 @@ def seed(broker) -> int:
                   queue="interactive", status="failed", error="ServerError: 503",
                   finished_at=utcnow())  # fmt: skip
     AuditEntry.record("admin:emma", "pause", "queue:bulk")
+    for address in ("203.0.113.7", "203.0.113.7", "2001:db8:5::/64"):
+        refused_sign_ins.record(ref, address)
     return int(job.id)
+
+
+# Each of the chart's words' size in px, and the colours its bars and swatches are drawn in.
+CHART_DRAWN = """() => {
+  const chart = document.querySelector('.jobs-chart');
+  const words = [...chart.querySelectorAll('*')].filter(e => [...e.childNodes].some(
+    n => n.nodeType === Node.TEXT_NODE && n.textContent.trim()) && e.closest('svg') === null);
+  const fill = s => getComputedStyle(chart.querySelector(s)).fill;
+  const background = s => getComputedStyle(chart.querySelector(s)).backgroundColor;
+  return {sizes: words.map(e => parseFloat(getComputedStyle(e).fontSize)),
+          colours: [fill('rect.done'), background('.done-key'),
+                    fill('rect.failed'), background('.failed-key')]};
+}"""
+
+
+def rgb(hex_colour: str) -> str:
+    """A hex colour as the browser's computed style writes it."""
+    return "rgb({}, {}, {})".format(*(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)))
+
+
+def check_chart(page, scheme: str) -> None:
+    """The chart's words are 12 px or more and it draws in the colours whose contrast
+    test_admin_chart_colours.py checks, not in ones a later rule put over them."""
+    drawn = page.evaluate(CHART_DRAWN)
+    assert drawn["sizes"] and min(drawn["sizes"]) >= 12, (scheme, drawn["sizes"])
+    props = PALETTE[scheme]
+    succeeded, failed = (rgb(resolve(f"var(--chart-{s})", props)) for s in ("succeeded", "failed"))
+    assert drawn["colours"] == [succeeded, succeeded, failed, failed], scheme
 
 
 def test_every_dashboard_page_opens_under_the_csp_and_auto_refresh_pauses(
@@ -163,6 +195,8 @@ def test_every_dashboard_page_opens_under_the_csp_and_auto_refresh_pauses(
             for path in pages:
                 checked.goto(live_app + path)
                 assert checked.evaluate(NO_OVERFLOW), (scheme, path)
+                if path.startswith("/admin?") or path == "/admin":
+                    check_chart(checked, scheme)
                 if scheme == "dark":
                     _shoot(checked, path, scheme)
                 assert axe_problems(checked) == [], (scheme, path)

@@ -45,7 +45,8 @@ def test_the_operator_sees_refused_sign_ins_and_how_many_places_are_taken(
 
     assert "1 of 5 people" in page.text
     assert "Sign-ins Spotify refused" in page.text
-    assert "someone (Spotify does not say who)" in page.text
+    assert "Spotify does not say who was refused" in page.text
+    assert '<td><code>127.0.0.1</code></td><td class="num">1</td>' in page.text  # by address
 
 
 def test_the_landing_page_says_a_development_mode_overlap_is_private(web):

@@ -42,7 +42,9 @@ GETS = {
     "/admin": ("notice", "n"), "/admin/jobs": ("status", "actor", "subject", "since", "before"),
     "/admin/jobs/{id}": ("notice",), "/healthz": (), "/metrics": (), "/api/queue/stats": (),
     "/static/{path}": (), "/with/{id}": ("page", "sort"), "/with/{id}/only-you": ("page",),
-    "/artists/{code}": ("with",),
+    "/artists/{code}": ("with",), "/admin/queues/{queue}": ("kind", "skip"),
+    "/admin/queues/{queue}/purge": (), "/admin/dead": ("queue", "skip"),
+    "/admin/dead/{queue}/all/delete": (),
 }  # fmt: skip
 POSTS = {
     "/logout": (), "/logout-everywhere": (), "/friend-code": (), "/refresh": (),
@@ -52,13 +54,15 @@ POSTS = {
     "/admin/jobs/clean": ("days",), "/admin/queues/{queue}/pause": (),
     "/admin/queues/{queue}/resume": (), "/people/{id}/remove": (),
     "/people/{id}/keep": (), "/people/{id}/invite": (),
+    "/admin/queues/{queue}/messages/{id}/delete": ("kind",), "/admin/queues/{queue}/purge": (),
+    "/admin/dead/{queue}/{id}/delete": (), "/admin/dead/{queue}/{id}/requeue": (),
 }  # fmt: skip
 # With a valid token these two end the session the next examples need; their refusals
 # without one are generated like every other POST's.
 ENDS_THE_SESSION = ("/logout", "/logout-everywhere", "/account/delete")
 PARAMS = ("page", "sort", "limit", "offset", "next", "code", "state", "error", "status", "with",
           "actor", "subject", "since", "before", "notice", "n", "friend_code", "days",
-          "csrf_token", "hx-request", "")  # fmt: skip
+          "kind", "skip", "queue", "csrf_token", "hx-request", "")  # fmt: skip
 FRAGMENTS = (
     "'; DROP TABLE users; --", "' OR '1'='1", "1 UNION SELECT password FROM users", "%' --",
     "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "]]>", "</svg>", "&amp;",

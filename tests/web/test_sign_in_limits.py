@@ -5,6 +5,7 @@ to Spotify at once in one process."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
@@ -222,7 +223,50 @@ def test_one_account_refused_200_times_leaves_the_others_refusals_visible(
         ("2001:db8::/64", 1),
         ("10.0.0.6", 1),
     ]
+    # ... and so does /admin: each address once, with its count, the most refused first
+    overview = admin_overview(web, demo_spotify)
+    assert refused_rows(overview) == [
+        ("10.0.0.5", "200"),
+        ("2001:db8::/64", "1"),
+        ("10.0.0.6", "1"),
+    ]
+    assert "The 3 addresses refused most often in the last 30 days</caption>" in overview
+
+
+def admin_overview(web, demo_spotify) -> str:
+    """/admin as the demo's admin, Emma, signed in on a client of her own."""
     admin = webtest.TestApp(web.app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
     login = admin.get("/login")
     admin.get("/callback", params=approved(demo_spotify, login, "emma"))
-    assert admin.get("/admin").text.count("someone (Spotify does not say who)") == 3
+    return admin.get("/admin").text
+
+
+def refused_rows(page: str) -> list[tuple[str, str]]:
+    """(address, times refused) of each row of the overview's refused sign-ins."""
+    table = re.search(r'<table class="refused".*?</table>', page, re.S)
+    assert table is not None, "no table of refused sign-ins"
+    return re.findall(r"<td><code>([^<]+)</code></td><td class=\"num\">([\d,]+)</td>", table[0])
+
+
+def test_the_admin_sees_the_ten_addresses_refused_most_often_and_how_many_there_are(
+    app_settings, broker, db, demo_spotify
+):
+    # Given a Development Mode app with Emma alone on its list, and 12 addresses refused:
+    # 10.0.1.<i> refused i times, 1 to 4 and then once each
+    web = app_with(app_settings, broker, sign_ins_per_minute=1000, spotify_sign_in_rate=1000.0)
+    demo_spotify.set_faults(registered_users="emma")
+    times = [1, 2, 3, 4, 1, 1, 1, 1, 1, 1, 1, 1]
+    for i, n in enumerate(times, start=1):
+        for _ in range(n):
+            refused_from(web, demo_spotify, "dmitri", f"10.0.1.{i}")
+
+    # When the admin opens the overview
+    overview = admin_overview(web, demo_spotify)
+
+    # Then it lists ten addresses, the most refused first (the latest first among equals),
+    # and says that the window holds twelve
+    rows = refused_rows(overview)
+    assert rows[:4] == [("10.0.1.4", "4"), ("10.0.1.3", "3"), ("10.0.1.2", "2"),
+                        ("10.0.1.12", "1")]  # fmt: skip
+    assert len(rows) == 10 and ("10.0.1.1", "1") not in rows  # the oldest of the ones
+    assert "The 10 addresses refused most often in the last 30 days, of 12</caption>" in overview

@@ -111,13 +111,16 @@ def _redis_values(ref: RedisRef, settings: Settings, span: str) -> dict[str, Any
 
     workers = live_workers(ref)
     counts = jobs_over(ref, span)
+    refused, refused_addresses = refused_sign_ins.most_refused(ref)
     return {
         # The last whole minutes, and this one (left out: it is still counting).
         "rates": queue_rates(jobs_per_minute(ref, RATE_MINUTES + 1), RATE_MINUTES),
         "queues": queue_stats(ref, workers=workers),
         "workers": workers,
         "spotify": SpotifyGate(ref, settings).stats(),
-        "refused_sign_ins": refused_sign_ins.latest(ref),
+        "refused_sign_ins": refused,
+        "refused_addresses": refused_addresses,
+        "refused_window_days": refused_sign_ins.KEEP_DAYS,
         "scheduler": scheduler_status(ref),
         "minutes": counts.buckets,
         "bars": chart_bars(counts.buckets, span),

@@ -26,6 +26,7 @@ from web.views.admin import admin_page, audit, back, confirm, redis_or_error
 T = TypeVar("T")
 
 NO_QUEUE = "There is no queue by that name."
+NO_PAGE = "That page of the queue does not exist."
 REDIS_AWAY = "Redis is not answering; nothing was changed."
 
 
@@ -58,11 +59,14 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         kind = query.get("kind") or "waiting"
         skip = request_context.whole_number(query.get("skip") or "0", 9)
         if kind not in messages.KINDS or skip is None:
-            return page_error(400, "That page of the queue does not exist.", "No such page")
+            return page_error(400, NO_PAGE, "No such page")
         try:
             shown, counts = messages.read_queue(ref, queue, kind, skip)
         except (redis.RedisError, OSError):
             return page_error(503, "Redis is not answering; the queue cannot be read.")
+        if skip and skip >= shown.total:  # past the end, or the queue shrank meanwhile
+            holds = f"The {queue} queue holds {shown.total:,} {kind} messages now."
+            return page_error(404, f"{NO_PAGE} {holds}", "No such page")
         tracked = JobRun.ids_by_message_id([m.message_id for m in shown.messages])
         return admin_page(
             "admin/queue.html",
@@ -83,7 +87,10 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if isinstance(ref := _queue_redis(queue), str):
             return ref
         kind = bottle.request.forms.getunicode("kind") or "waiting"
-        if len(broker_id) > 64 or not broker_id.replace("-", "").isalnum():
+        # Ids are the broker's: ASCII letters, digits and dashes ("²".isalnum() is true).
+        if len(broker_id) > 64 or not (
+            broker_id.isascii() and broker_id.replace("-", "").isalnum()
+        ):
             return page_error(404, "There is no message with that id.", "No such message")
         try:
             removed = messages.delete_message(ref, queue, broker_id)

@@ -46,13 +46,11 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 
 @dataclass(frozen=True)
 class RefusedSignIn:
-    """From where a sign-in was refused, when last (naive UTC) and how many times; the
-    display name, which Spotify never gives for a refused person, stays None."""
+    """From where sign-ins were refused, when last (naive UTC) and how many times."""
 
     at: dt.datetime
     address: str
     tries: int
-    display_name: str | None = None
 
 
 def _keys(ref: RedisRef) -> list[str]:
@@ -82,3 +80,11 @@ def latest(ref: RedisRef, limit: int = 20) -> list[RefusedSignIn]:
         )
         for (who, score), count in zip(newest, counts, strict=True)
     ]
+
+
+def most_refused(ref: RedisRef, limit: int = 10) -> tuple[list[RefusedSignIn], int]:
+    """The ``limit`` addresses refused most often in the window kept (the latest first
+    among equals), and how many addresses the window holds."""
+    kept = latest(ref, KEEP_LATEST)
+    ranked = sorted(kept, key=lambda r: (r.tries, r.at), reverse=True)
+    return ranked[:limit], len(kept)
