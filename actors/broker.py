@@ -40,12 +40,12 @@ from jobs.queueing import QUEUES
 # consumer fetches at least once a second (dramatiq's worker_timeout, even while a long
 # message runs: its prefetch is twice its threads, a delay queue's a thousand times), and
 # QueueMaintenance beats once a second from a thread of its own. So 5 s is five missed
-# beats of that thread alone; the slowest beat seen while two busy loops held both cores
-# was far below it (tests/faults/test_starved_worker.py prints it). A worker SIGKILLed
-# mid-sync has its message back 5 to 6 s later, and the job's row is claimable by then
-# (models/job_run.py: HEARTBEAT_TIMEOUT is 4 s), so another worker takes the sync up in
-# about 6 to 7 s (docs/reliability.md; it was 15 to 26 s with 15 s and maintenance by
-# chance). Dramatiq's default is 60 s.
+# beats of that thread alone; while two busy loops held both cores at a load average of
+# 90, the heartbeat was never older than 0.31 s (tests/faults/test_starved_worker.py).
+# A SIGKILLed worker's message is back within a second of the timeout, the job's row is
+# claimable by then (models/job_run.py: 4 s), and another worker took the sync up 5.1 to
+# 7.3 s after the kill (tests/faults/test_host_death.py; 15 to 26 s with 15 s and
+# maintenance by chance). Dramatiq's default is 60 s.
 HEARTBEAT_TIMEOUT_MS = 5_000
 # No maintenance by chance: each worker process runs it once a second on the queues it
 # consumes (actors/middleware/queue_maintenance.py). At 25 % of broker calls, as before,
