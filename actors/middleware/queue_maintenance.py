@@ -46,19 +46,21 @@ class QueueMaintenance(BackgroundMiddleware):
 
     def __init__(self, interval: float = MAINTENANCE_INTERVAL_S) -> None:
         super().__init__(interval)
-        self._queues: tuple[str, ...] = ()
+        self._worker: Worker | None = None
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
-        # Its queues and their delay queues (``name.DQ``): a dead worker may have held a
-        # message in either.
-        self._queues = tuple(sorted(worker.consumers))
+        self._worker = worker
         self.tick(broker)  # at once: a worker started after a death takes its work up
         super().after_worker_boot(broker, worker)
 
     def tick(self, broker: Broker) -> None:
         """One maintenance of every queue this worker consumes."""
+        # Its queues and their delay queues (``name.DQ``), read each time (a queue declared
+        # later gets a consumer then): a dead worker may have held a message in either.
+        # list() of a dict is one step under the GIL, safe beside a consumer being added.
+        queues = tuple(sorted(list(self._worker.consumers))) if self._worker else ()
         try:
-            maintain(broker, self._queues)
+            maintain(broker, queues)
         except redis.RedisError as error:
             # The consumers say loudly that Redis is away; the next tick tries again.
             log.debug("queue maintenance: %s", error)
