@@ -27,6 +27,7 @@ from actors.middleware.graceful_stop import GracefulStop
 from actors.middleware.job_counters import JobCounters
 from actors.middleware.job_runs import JobRuns
 from actors.middleware.log_context import LogContext
+from actors.middleware.queue_maintenance import QueueMaintenance
 from actors.middleware.queue_pause import QueuePause
 from actors.middleware.resend_after_outage import ResendAfterOutage
 from actors.middleware.retries import Retries
@@ -34,14 +35,23 @@ from actors.middleware.worker_registry import WorkerRegistry
 from config.settings import Settings
 from jobs.queueing import QUEUES
 
-# Dramatiq's Redis broker brings back the messages of a worker that stopped sending
-# heartbeats, but only during "maintenance", which by default runs on 0.1% of broker
-# calls, for workers silent for 60 s: a killed worker's message came back after about ten
-# minutes. These values bring it back within half a minute: an idle consumer calls about
-# once a second, so maintenance runs every few seconds on each queue. (At 10% it took
-# 42 s once on PostgreSQL; maintenance itself is two small sorted-set reads.)
-HEARTBEAT_TIMEOUT_MS = 15_000
-MAINTENANCE_CHANCE = 250_000  # out of a million broker calls
+# Dramatiq's Redis broker brings back the messages of a worker process whose heartbeat is
+# this old, during maintenance. A live process beats on every broker call it makes: each
+# consumer fetches at least once a second (dramatiq's worker_timeout, even while a long
+# message runs: its prefetch is twice its threads, a delay queue's a thousand times), and
+# QueueMaintenance beats once a second from a thread of its own. So 5 s is five missed
+# beats of that thread alone; while two busy loops held both cores at a load average of
+# 90, the heartbeat was never older than 0.31 s (tests/faults/test_starved_worker.py).
+# A SIGKILLed worker's message is back within a second of the timeout, the job's row is
+# claimable by then (models/job_run.py: 4 s), and another worker took the sync up 5.1 to
+# 7.3 s after the kill (tests/faults/test_host_death.py; 15 to 26 s with 15 s and
+# maintenance by chance). Dramatiq's default is 60 s.
+HEARTBEAT_TIMEOUT_MS = 5_000
+# No maintenance by chance: each worker process runs it once a second on the queues it
+# consumes (actors/middleware/queue_maintenance.py). At 25 % of broker calls, as before,
+# the queue of a killed worker's message waited a geometric number of fetches for its turn
+# (up to 11 s more after the timeout), and every enqueue of the web paid for it too.
+MAINTENANCE_CHANCE = 0  # out of a million broker calls
 
 
 # Dramatiq calls the ``before_*`` hooks in list order and the ``after_*`` hooks in reverse,
@@ -62,9 +72,8 @@ def app_middleware(settings: Settings) -> list[Middleware]:
         QueuePause(),
         DeletedMessages(),
         # Right after the pause, before every hook that counts, lists or connects: a bulk
-        # message past the day's bulk share goes back until tomorrow unseen. Installed
-        # only with a budget (SPOTIFY_DAILY_BUDGET): without one it would cost a check for
-        # nothing.
+        # message past the day's bulk share goes back until tomorrow unseen. Installed only
+        # with a budget (SPOTIFY_DAILY_BUDGET): without one it costs a check for nothing.
         *([DailyBudget(settings)] if settings.spotify_daily_budget else []),
         # Starts its clock before the database wait and the claim, so their skips count as
         # skipped and their time as the job's; its after hook runs after Retries' (it comes
@@ -80,8 +89,9 @@ def app_middleware(settings: Settings) -> list[Middleware]:
         # ends the claimed row) and before TimeLimit's clock starts; its after hook runs
         # after Retries' and reads its decision (failed, traceback, unsent retry).
         JobRuns(),
-        # No message hooks (a thread; only before_worker_shutdown): their place changes nothing.
+        # No message hooks (threads only): their place changes nothing.
         ResendAfterOutage(),
+        QueueMaintenance(),
         GracefulStop(),
         # Its after hook runs after Retries' (it comes before it), so it knows whether the
         # try was the last one.
@@ -158,7 +168,7 @@ ORDER = (
 )  # fmt: skip
 # The middleware whose place changes nothing: no hook around messages, and none that the
 # others' hooks depend on.
-FREE = (ResendAfterOutage, GracefulStop)
+FREE = (ResendAfterOutage, QueueMaintenance, GracefulStop)
 
 
 def build_broker(

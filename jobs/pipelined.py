@@ -7,6 +7,8 @@ broker's internals (``scripts``, ``broker_id``, ``_max_unpack_size`` and the arg
 its ``dispatch.lua``), which dramatiq may change in any release: pyproject.toml pins
 dramatiq to one minor version, and tests/jobs/test_pipelined.py checks the script's
 arguments and compares what this stores with what ``RedisBroker.enqueue`` stores.
+``dispatch_args`` is the one place that knows those arguments' order; the workers' queue
+maintenance (``actors/middleware/queue_maintenance.py``) calls the script with it too.
 """
 
 from __future__ import annotations
@@ -53,20 +55,12 @@ def _dispatch_pipelined(
     dispatch = broker.scripts["dispatch"]
     with broker.client.pipeline(transaction=also is not None) as pipe:
         for message in prepared:
-            # ARGV of dispatch.lua in its order, as RedisBroker._dispatch sends them.
-            args = [
-                "enqueue",
-                current_millis(),
-                message.queue_name,
-                broker.broker_id,
-                broker.heartbeat_timeout,
-                broker.dead_message_ttl,
-                0,  # no maintenance inside a pipeline
-                broker._max_unpack_size(),  # type: ignore[no-untyped-call]  # private, untyped
-                # The enqueue command's own arguments: the id in Redis, then the data.
-                message.options["redis_message_id"],
-                message.encode(),
-            ]
+            # No maintenance inside a pipeline; the enqueue command's own arguments: the
+            # id in Redis, then the data.
+            args = dispatch_args(
+                broker, "enqueue", message.queue_name, current_millis(),
+                message.options["redis_message_id"], message.encode(),
+            )  # fmt: skip
             if also is None:
                 # EVALSHA as is: calling the Script object would make the pipeline ask
                 # SCRIPT EXISTS first, a second round trip for every batch.
@@ -78,3 +72,28 @@ def _dispatch_pipelined(
         if also is not None:
             also(pipe)
         pipe.execute()
+
+
+def dispatch_args(
+    broker: RedisBroker,
+    command: str,
+    queue_name: str,
+    timestamp_ms: int,
+    *command_args: object,
+    maintenance: bool = False,
+) -> list[object]:
+    """ARGV of the broker's ``dispatch.lua`` in its order, as ``RedisBroker._dispatch``
+    sends them: ``command`` on ``queue_name`` at ``timestamp_ms`` (the time the script
+    stamps this process's heartbeat with and, with ``maintenance``, judges the other
+    processes' heartbeats by), then the command's own arguments."""
+    return [
+        command,
+        timestamp_ms,
+        queue_name,
+        broker.broker_id,
+        broker.heartbeat_timeout,
+        broker.dead_message_ttl,
+        int(maintenance),
+        broker._max_unpack_size(),  # type: ignore[no-untyped-call]  # private, untyped
+        *command_args,
+    ]

@@ -9,13 +9,20 @@ from dataclasses import dataclass
 from jobs.queueing import CLI_QUEUE, send_job
 from models import JobRun
 from models.db import utcnow
-from models.job_run import CANCELLED, FAILED, HEARTBEAT_TIMEOUT, QUEUED, RUNNING
+from models.job_run import CANCELLED, FAILED, QUEUED, RUNNING
 
 logger = logging.getLogger(__name__)
 
 # A queued row younger than this may still be on its way to Redis (the worker's pass when
 # Redis comes back takes them all: a duplicate message is refused by the job's claim).
 UNSENT_GRACE = dt.timedelta(seconds=10)
+# A running job whose heartbeat stopped this long ago is sent again. Longer than the claim's
+# 4 s (models/job_run.py: HEARTBEAT_TIMEOUT), because this sends a second delivery on the
+# row's word alone: a live worker cannot write its heartbeat while the database restarts,
+# and a recovery that ran just after would start its job twice. A dead worker's job does
+# not wait for this: Redis gives its message back within 6 s (actors/broker.py). This is
+# for the message Redis lost, and the recovery runs once a minute anyway.
+RECOVER_AFTER = dt.timedelta(seconds=30)
 
 
 @dataclass
@@ -30,7 +37,7 @@ def recover_jobs(now: dt.datetime | None = None) -> Recovery:
     """Requeue dead running jobs (from their checkpoint) and send unsent ones."""
     now = now or utcnow()
     revived = 0
-    for job in JobRun.stale_running(now - HEARTBEAT_TIMEOUT):
+    for job in JobRun.stale_running(now - RECOVER_AFTER):
         if job.cancel_requested:
             # Its worker died while it was being cancelled: it is cancelled, not resumed.
             JobRun.update(status=CANCELLED, finished_at=now).where(

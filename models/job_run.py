@@ -67,12 +67,18 @@ ACTIVE = JobStatus.active()
 FINISHED = JobStatus.finished()
 STATUSES = tuple(JobStatus)
 
-# A running job's worker writes its heartbeat this often (a thread beside the job)...
-HEARTBEAT_INTERVAL = dt.timedelta(seconds=4)
-# ...so one silent for this long has lost its worker. It is below the Redis broker's own
-# heartbeat timeout (15 s), so that the message the broker gives back finds the job
-# already claimable.
-HEARTBEAT_TIMEOUT = dt.timedelta(seconds=12)
+# A running job's worker writes its heartbeat this often (a thread beside the job): one
+# small UPDATE a second per running tracked job (a sync, not an update_artist)...
+HEARTBEAT_INTERVAL = dt.timedelta(seconds=1)
+# ...so a row silent for this long may be claimed by another delivery of its message
+# (actors/middleware/job_runs.py). It is below the Redis broker's heartbeat timeout (5 s,
+# actors/broker.py), so that the message the broker gives back after a worker died finds
+# the row claimable at once rather than being handed back to wait for it. A live worker's
+# row stays claimable only if it also misses three beats in a row; even then no second
+# delivery exists unless Redis too found its process silent for 5 s. The minutely
+# recovery, which sends a second delivery on the row's word alone, waits longer
+# (jobs/recovery.py).
+HEARTBEAT_TIMEOUT = dt.timedelta(seconds=4)
 
 
 class JobRun(BaseModel):

@@ -28,6 +28,8 @@ import requests
 from honcho.environ import parse_procfile
 
 from cli.embedded_redis import free_port
+from config.redis_ref import RedisRef
+from ops.workers import WorkerInfo, live_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -91,11 +93,13 @@ class AppProcesses:
         """The base URL of the ``web`` process."""
         return f"http://127.0.0.1:{self.env['PORT']}"
 
-    def start(self, name: str) -> subprocess.Popen:
-        """Start the Procfile's ``name`` process (again, after a stop or a kill)."""
+    def start(self, name: str, as_name: str | None = None) -> subprocess.Popen:
+        """Start the Procfile's ``name`` process (again, after a stop or a kill); with
+        ``as_name``, a further one of that line, known by that name (``worker-2``)."""
+        line, name = self.commands[name], as_name or name
         with (self.log_dir / f"{name}.log").open("ab") as out:
             process = subprocess.Popen(
-                ["/bin/sh", "-c", f"exec {self.commands[name]}"],
+                ["/bin/sh", "-c", f"exec {line}"],
                 cwd=ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -130,6 +134,12 @@ class AppProcesses:
                 if int(fields[2]) == pgid and fields[0] != "Z":
                     members.add(int(stat.parent.name))
         return members
+
+    def worker_entry(self, ref: RedisRef, name: str) -> WorkerInfo | None:
+        """The worker registry's entry of the ``name`` process's dramatiq worker (the one
+        of its group that is listed), once it has booted."""
+        members = self.members(name)
+        return next((w for w in live_workers(ref) if w.pid in members), None)
 
     def wait_for_web(self, timeout: float = 90) -> None:
         """Wait until the web process answers ``/healthz`` with 200."""

@@ -4,7 +4,9 @@ processes serve every page and finish the syncs the outage interrupted, with no 
 
 Two restarts, each in the middle of a sync: a long one, which outlasts the retries a
 failed message gets, and a short one, after which the interrupted job's row still says
-running with a fresh heartbeat (the worker could not record the failure).
+running (the worker could not record the failure), its heartbeat just past the claim
+window. (A retry that finds the heartbeat still fresh waits for it: tests/actors/
+test_job_runs.py.)
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ ANSWER_WITHIN_S = 15
 # Longer than Dramatiq's retries of a failed message last (three, 1 s to 8 s apart): a
 # message must wait for the database, not spend its retries on the outage.
 LONG_OUTAGE_S = 20
-# Shorter than a job's heartbeat timeout (12 s).
+# Shorter than the recovery's 30 s (jobs/recovery.py), a little longer than a claim's 4 s.
 SHORT_OUTAGE_S = 5
 DOWN_SENTENCE = "cannot reach its database"
 

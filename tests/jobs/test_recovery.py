@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from actors.testing import assert_enqueued_with, enqueued
-from jobs.recovery import recover_jobs
+from jobs.recovery import RECOVER_AFTER, recover_jobs
 from models import JobRun
 from models.db import utcnow
+from models.job_run import HEARTBEAT_TIMEOUT
 
 
 def running_job(message_id: str, subject: str, heartbeat_age: dt.timedelta) -> JobRun:
@@ -56,6 +57,20 @@ def test_a_live_job_is_left_alone(db, broker):
     assert recover_jobs().revived == 0
     assert JobRun.get_by_id(live.id).status == "running"
     assert enqueued(broker, "interactive") == []
+
+
+def test_a_job_silent_past_the_claim_window_is_left_to_redis_for_a_while(db, broker):
+    # Given a row whose heartbeat stopped longer ago than a claim waits, but not as long as
+    # the recovery waits (a worker that could not write it while the database restarted).
+    quiet = running_job("quiet-1", "user:10", HEARTBEAT_TIMEOUT + dt.timedelta(seconds=5))
+    assert HEARTBEAT_TIMEOUT + dt.timedelta(seconds=5) < RECOVER_AFTER
+
+    # The recovery sends nothing: a second delivery now could run a live job twice...
+    assert recover_jobs().revived == 0
+    assert JobRun.get_by_id(quiet.id).status == "running"
+    assert enqueued(broker, "interactive") == []
+    # ...though a delivery Redis gave back (its worker silent there too) may claim it.
+    assert quiet.claim(stale_before=utcnow() - HEARTBEAT_TIMEOUT)
 
 
 def test_a_live_job_refuses_a_duplicate_delivery(db):
