@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from peewee import (
     EXCLUDED,
@@ -103,33 +104,10 @@ class Artist(BaseModel):
         items = sorted(unique.values(), key=lambda a: a.spotify_id)
         now = utcnow()
         for start in range(0, len(items), UPSERT_CHUNK):
-            chunk = items[start : start + UPSERT_CHUNK]
-            rows = [
-                {
-                    "spotify_id": a.spotify_id,
-                    "name": a.name,
-                    "url": a.url,
-                    "image_url": a.image_url,
-                    "details_complete": a.complete,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for a in chunk
-            ]
             # One statement, so one round trip and atomic by itself: RETURNING gives back
             # the id of every row, inserted or updated (DO UPDATE touches each one).
             returned = (
-                cls.insert_many(rows)
-                .on_conflict(
-                    conflict_target=[cls.spotify_id],
-                    update={
-                        cls.name: EXCLUDED.name,
-                        cls.url: fn.COALESCE(EXCLUDED.url, cls.url),
-                        cls.image_url: fn.COALESCE(EXCLUDED.image_url, cls.image_url),
-                        cls.details_complete: (cls.details_complete | EXCLUDED.details_complete),
-                        cls.updated_at: EXCLUDED.updated_at,
-                    },
-                )
+                cls._upsert(items[start : start + UPSERT_CHUNK], now)
                 .returning(*returned_columns)
                 .tuples()
                 .execute()
@@ -141,6 +119,25 @@ class Artist(BaseModel):
         if month is not None and not in_returning:
             fresh = set(ids) - set(cls.not_up_to_date_among(list(ids), month))
         return ids, fresh
+
+    @classmethod
+    def _upsert(cls, chunk: list[ArtistFields], now: dt.datetime) -> Any:
+        """The INSERT ... ON CONFLICT of these artists, keeping what is known."""
+        rows = [
+            {"spotify_id": a.spotify_id, "name": a.name, "url": a.url, "image_url": a.image_url,
+             "details_complete": a.complete, "created_at": now, "updated_at": now}
+            for a in chunk
+        ]  # fmt: skip
+        return cls.insert_many(rows).on_conflict(
+            conflict_target=[cls.spotify_id],
+            update={
+                cls.name: EXCLUDED.name,
+                cls.url: fn.COALESCE(EXCLUDED.url, cls.url),
+                cls.image_url: fn.COALESCE(EXCLUDED.image_url, cls.image_url),
+                cls.details_complete: (cls.details_complete | EXCLUDED.details_complete),
+                cls.updated_at: EXCLUDED.updated_at,
+            },
+        )
 
     @classmethod
     def is_up_to_date(cls, spotify_id: str, month: str | None = None) -> bool:
