@@ -20,6 +20,8 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
+from models.db import clock_offset
+
 
 def enqueue_pipelined(
     broker: RedisBroker,
@@ -56,7 +58,8 @@ def _dispatch_pipelined(
             # ARGV of dispatch.lua in its order, as RedisBroker._dispatch sends them.
             args = [
                 "enqueue",
-                current_millis(),
+                # Dramatiq's heartbeat stamp of this process: on the shared clock.
+                current_millis() + round(clock_offset() * 1000),
                 message.queue_name,
                 broker.broker_id,
                 broker.heartbeat_timeout,

@@ -55,9 +55,28 @@ def tuple_rows(query: BaseQuery) -> Iterator[tuple[Any, ...]]:
     return rows
 
 
+# Seconds to add to this host's clock to read Redis's: the one clock all hosts share. A
+# worker measures it when it starts and every minute (ops/clock.py); elsewhere it stays 0.
+# A list, so that the measure replaces its one item rather than rebinding a global.
+_clock_offset = [0.0]
+
+
+def set_clock_offset(seconds: float) -> None:
+    """Make ``utcnow`` read the shared clock: this host's plus ``seconds``."""
+    _clock_offset[0] = seconds
+
+
+def clock_offset() -> float:
+    """Seconds this host's clock is behind the shared one (what ``utcnow`` adds)."""
+    return _clock_offset[0]
+
+
 def utcnow() -> dt.datetime:
-    """The current time in UTC, naive, as every timestamp column stores it."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """The current time in UTC, naive, as every timestamp column stores it: this host's
+    clock corrected by the offset a worker measured against Redis's, so that stamps written
+    on different hosts (job heartbeats, ends) compare on one clock."""
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=_clock_offset[0])
+    return now.replace(tzinfo=None)
 
 
 def _sqlite(params: dict[str, Any]) -> SqliteDatabase:

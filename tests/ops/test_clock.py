@@ -1,0 +1,60 @@
+"""A host's clock against Redis's: the offset measured with ``TIME``, in words, and the
+correction every timestamp of the process then takes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from config.redis_ref import RedisRef
+from models.db import set_clock_offset, utcnow
+from ops.clock import RedisClock, describe_offset
+
+
+@pytest.fixture(autouse=True)
+def _offset_left_as_found() -> Iterator[None]:
+    yield
+    set_clock_offset(0.0)
+
+
+def shifted(seconds: float):
+    return lambda: time.time() + seconds
+
+
+def test_a_host_120_s_ahead_measures_120_s_ahead_and_is_skewed(redis_client, namespace):
+    clock = RedisClock(host_time=shifted(120))
+
+    offset = clock.measure(RedisRef(redis_client, namespace))
+
+    assert -121 < offset < -119
+    assert clock.skewed
+    assert clock.describe().endswith("s ahead of Redis's")
+    # Its timestamps are on Redis's clock all the same.
+    assert abs(clock.now() - time.time()) < 1
+
+
+def test_a_host_within_5_s_is_not_skewed_and_its_stamps_are_corrected(redis_client, namespace):
+    clock = RedisClock(host_time=shifted(-3))
+
+    offset = clock.measure(RedisRef(redis_client, namespace))
+
+    assert 2 < offset < 4 and not clock.skewed
+    # utcnow (every job row's stamp) adds what the worker measured.
+    assert (
+        abs((utcnow() - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds() - offset)
+        < 0.5
+    )
+
+
+def test_a_clock_not_yet_compared_is_not_skewed():
+    clock = RedisClock()
+    assert not clock.skewed
+    assert clock.describe() == "not compared with Redis's yet"
+
+
+def test_the_offset_in_words_says_which_way():
+    assert describe_offset(-120.04) == "120.0 s ahead of Redis's"
+    assert describe_offset(119.96) == "120.0 s behind Redis's"
