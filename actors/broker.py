@@ -33,6 +33,7 @@ from actors.middleware.retries import Retries
 from actors.middleware.worker_registry import WorkerRegistry
 from config.settings import Settings
 from jobs.queueing import QUEUES
+from ops.clock import RedisClock
 
 # Dramatiq's Redis broker brings back the messages of a worker that stopped sending
 # heartbeats, but only during "maintenance", which by default runs on 0.1% of broker
@@ -52,6 +53,9 @@ MAINTENANCE_CHANCE = 250_000  # out of a million broker calls
 # tests/actors/test_broker.py checks the list against it.
 def app_middleware(settings: Settings) -> list[Middleware]:
     """The worker's middleware, in order: a fresh list of fresh instances."""
+    # This host's clock against Redis's: QueuePause measures it (and fetches nothing while
+    # it is more than 5 s off), WorkerRegistry shows it in the worker list.
+    clock = RedisClock()
     return [
         # Names the message in every line the others write about it: its before hook runs
         # first and its after hooks last.
@@ -59,7 +63,9 @@ def app_middleware(settings: Settings) -> list[Middleware]:
         # before_process_message first of the rest: a paused queue's message goes back to
         # Redis before any other hook sees it (not counted, not listed, no connection, no
         # job row); then a delayed message an operator deleted while we held it is skipped.
-        QueuePause(),
+        # Its before_worker_boot compares the clock before any consumer fetches; the place
+        # of that hook changes nothing (the others' boot hooks read no clock).
+        QueuePause(clock=clock),
         DeletedMessages(),
         # Right after the pause, before every hook that counts, lists or connects: a bulk
         # message past the day's bulk share goes back until tomorrow unseen. Installed
@@ -72,7 +78,7 @@ def app_middleware(settings: Settings) -> list[Middleware]:
         JobCounters(),
         # Lists the message as running from before the database wait, so a thread waiting
         # for the database shows what it holds; after the put-backs, so they are not listed.
-        WorkerRegistry(),
+        WorkerRegistry(clock=clock),
         # Opens the connection before JobRuns claims the row; its after hook, run after
         # JobRuns', closes it once the outcome is written.
         DatabaseConnection(),
