@@ -26,6 +26,8 @@ from models.db import set_clock_offset
 # timeout is 15 s: within 5 s a live worker is never counted dead, nor a dead one alive
 # for long.
 MAX_SKEW = 5.0
+# A smaller offset is not corrected (seconds).
+TRUSTED = 0.5
 # How often a worker compares its clock with Redis's (seconds).
 CHECK_EVERY = 60.0
 
@@ -50,7 +52,9 @@ class RedisClock:
         self.offset = seconds + micros / 1e6 - (sent + received) / 2
         # Corrected however far off: a worker that stops fetching still finishes what it
         # runs, and those jobs' heartbeats and ends must not look stale (or fresh) to others.
-        set_clock_offset(self.offset)
+        # An offset under TRUSTED is within what one round trip can tell (and far under any
+        # timeout here): the host's clock, kept by NTP, is left as it is.
+        set_clock_offset(self.offset if abs(self.offset) > TRUSTED else 0.0)
         return self.offset
 
     @property
