@@ -53,9 +53,6 @@ MAINTENANCE_CHANCE = 250_000  # out of a million broker calls
 # tests/actors/test_broker.py checks the list against it.
 def app_middleware(settings: Settings) -> list[Middleware]:
     """The worker's middleware, in order: a fresh list of fresh instances."""
-    # This host's clock against Redis's: QueuePause measures it (and fetches nothing while
-    # it is more than 5 s off), WorkerRegistry shows it in the worker list.
-    clock = RedisClock()
     return [
         # Names the message in every line the others write about it: its before hook runs
         # first and its after hooks last.
@@ -63,9 +60,7 @@ def app_middleware(settings: Settings) -> list[Middleware]:
         # before_process_message first of the rest: a paused queue's message goes back to
         # Redis before any other hook sees it (not counted, not listed, no connection, no
         # job row); then a delayed message an operator deleted while we held it is skipped.
-        # Its before_worker_boot compares the clock before any consumer fetches; the place
-        # of that hook changes nothing (the others' boot hooks read no clock).
-        QueuePause(clock=clock),
+        QueuePause(clock=(clock := RedisClock())),  # WorkerRegistry lists the same clock
         DeletedMessages(),
         # Right after the pause, before every hook that counts, lists or connects: a bulk
         # message past the day's bulk share goes back until tomorrow unseen. Installed
