@@ -40,8 +40,10 @@ class RedisClock:
     ) -> None:
         self.max_skew = max_skew
         self.host_time = host_time
-        # Redis's time minus this host's, in seconds; None until measured.
+        # Redis's time minus this host's, in seconds; None until measured. Give or take
+        # the uncertainty: half the round trip of that measure.
         self.offset: float | None = None
+        self.uncertainty = 0.0
 
     def measure(self, ref: RedisRef) -> float:
         """Ask Redis for its time and keep the offset (the round trip's midpoint is taken
@@ -50,17 +52,25 @@ class RedisClock:
         seconds, micros = ref.client.time()
         received = self.host_time()
         self.offset = seconds + micros / 1e6 - (sent + received) / 2
+        # Redis read its clock somewhere in the round trip: the offset is known only to
+        # within half of it (seconds on a loaded machine), so only what is off beyond that
+        # counts, and a slow answer never holds a worker whose clock is right.
+        self.uncertainty = (received - sent) / 2
         # Corrected however far off: a worker that stops fetching still finishes what it
         # runs, and those jobs' heartbeats and ends must not look stale (or fresh) to others.
-        # An offset under TRUSTED is within what one round trip can tell (and far under any
+        # An offset under TRUSTED is within what a round trip can tell (and far under any
         # timeout here): the host's clock, kept by NTP, is left as it is.
-        set_clock_offset(self.offset if abs(self.offset) > TRUSTED else 0.0)
+        set_clock_offset(self.offset if self._beyond(TRUSTED) else 0.0)
         return self.offset
+
+    def _beyond(self, seconds: float) -> bool:
+        """Whether the clock is surely further than ``seconds`` from Redis's."""
+        return self.offset is not None and abs(self.offset) - self.uncertainty > seconds
 
     @property
     def skewed(self) -> bool:
         """Whether the last measure found this clock further than ``max_skew`` from Redis's."""
-        return self.offset is not None and abs(self.offset) > self.max_skew
+        return self._beyond(self.max_skew)
 
     def now(self) -> float:
         """Epoch seconds by Redis's clock (this host's until the first measure)."""

@@ -58,3 +58,20 @@ def test_a_clock_not_yet_compared_is_not_skewed():
 def test_the_offset_in_words_says_which_way():
     assert describe_offset(-120.04) == "120.0 s ahead of Redis's"
     assert describe_offset(119.96) == "120.0 s behind Redis's"
+
+
+def test_an_answer_slower_than_the_offset_holds_no_worker(namespace):
+    # Given a host 6 s ahead whose TIME answer takes 4 s (2 s each way: a loaded machine),
+    # the offset is known only to within 2 s: maybe 4 s ahead, within the bound.
+    readings = iter([1_000.0, 1_004.0])
+    clock = RedisClock(host_time=lambda: next(readings))
+    redis_now = 1_000.0 + 2 - 6  # Redis answered in the middle, 6 s behind the host
+
+    class SlowRedis:
+        def time(self):
+            return int(redis_now), round((redis_now % 1) * 1e6)
+
+    offset = clock.measure(RedisRef(SlowRedis(), namespace))  # type: ignore[arg-type]
+
+    assert offset == -6 and clock.uncertainty == 2
+    assert not clock.skewed
