@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dramatiq
+import dramatiq.brokers.redis
+import dramatiq.worker
 import redis
 from dramatiq import Middleware
 from dramatiq.brokers.redis import RedisBroker
@@ -34,6 +36,8 @@ from actors.middleware.retries import Retries
 from actors.middleware.worker_registry import WorkerRegistry
 from config.settings import Settings
 from jobs.queueing import QUEUES
+from models.db import shared_millis
+from ops.clock import RedisClock
 
 # Dramatiq's Redis broker brings back the messages of a worker process whose heartbeat is
 # this old, during maintenance. A live process beats on every broker call it makes: each
@@ -53,6 +57,17 @@ HEARTBEAT_TIMEOUT_MS = 5_000
 # (up to 11 s more after the timeout), and every enqueue of the web paid for it too.
 MAINTENANCE_CHANCE = 0  # out of a million broker calls
 
+# Dramatiq stamps every broker call's heartbeat, and a delayed message's due time, with
+# ``current_millis()`` of the host it runs on, and its worker releases delayed messages by
+# the same clock. With a 5 s heartbeat timeout, a worker 4 s behind (under the 5 s that
+# holds its fetching, ops/clock.py) would look dead to QueueMaintenance, which judges on
+# Redis's clock, and lose the messages it runs. So Dramatiq's broker and worker read the
+# shared clock: the host's, corrected by the offset the worker measured against Redis's
+# TIME (zero until measured, and in processes that never measure it). dramatiq is pinned
+# in pyproject.toml for such reliance on its internals; tests/ops/test_clock.py holds it.
+dramatiq.brokers.redis.current_millis = shared_millis
+dramatiq.worker.current_millis = shared_millis
+
 
 # Dramatiq calls the ``before_*`` hooks in list order and the ``after_*`` hooks in reverse,
 # and a ``SkipMessage`` raised by a ``before_process_message`` stops the ones after it. So a
@@ -69,7 +84,7 @@ def app_middleware(settings: Settings) -> list[Middleware]:
         # before_process_message first of the rest: a paused queue's message goes back to
         # Redis before any other hook sees it (not counted, not listed, no connection, no
         # job row); then a delayed message an operator deleted while we held it is skipped.
-        QueuePause(),
+        QueuePause(clock=(clock := RedisClock())),  # WorkerRegistry lists the same clock
         DeletedMessages(),
         # Right after the pause, before every hook that counts, lists or connects: a bulk
         # message past the day's bulk share goes back until tomorrow unseen. Installed only
@@ -81,7 +96,7 @@ def app_middleware(settings: Settings) -> list[Middleware]:
         JobCounters(),
         # Lists the message as running from before the database wait, so a thread waiting
         # for the database shows what it holds; after the put-backs, so they are not listed.
-        WorkerRegistry(),
+        WorkerRegistry(clock=clock),
         # Opens the connection before JobRuns claims the row; its after hook, run after
         # JobRuns', closes it once the outcome is written.
         DatabaseConnection(),

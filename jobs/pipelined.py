@@ -20,7 +20,8 @@ from uuid import uuid4
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import current_millis
+
+from models.db import shared_millis
 
 
 def enqueue_pipelined(
@@ -55,10 +56,12 @@ def _dispatch_pipelined(
     dispatch = broker.scripts["dispatch"]
     with broker.client.pipeline(transaction=also is not None) as pipe:
         for message in prepared:
-            # No maintenance inside a pipeline; the enqueue command's own arguments: the
-            # id in Redis, then the data.
+            # No maintenance inside a pipeline; Dramatiq's heartbeat stamp of this process
+            # on the shared clock; the enqueue command's own arguments: the id in Redis,
+            # then the data.
             args = dispatch_args(
-                broker, "enqueue", message.queue_name, current_millis(),
+                broker, "enqueue", message.queue_name,
+                shared_millis(),
                 message.options["redis_message_id"], message.encode(),
             )  # fmt: skip
             if also is None:

@@ -8,6 +8,7 @@ several processes sharing one database need.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,34 @@ def tuple_rows(query: BaseQuery) -> Iterator[tuple[Any, ...]]:
     return rows
 
 
+# Seconds to add to this host's clock to read Redis's: the one clock all hosts share. A
+# worker measures it when it starts and every minute (ops/clock.py); elsewhere it stays 0.
+# A list, so that the measure replaces its one item rather than rebinding a global.
+_clock_offset = [0.0]
+
+
+def set_clock_offset(seconds: float) -> None:
+    """Make ``utcnow`` read the shared clock: this host's plus ``seconds``."""
+    _clock_offset[0] = seconds
+
+
+def clock_offset() -> float:
+    """Seconds this host's clock is behind the shared one (what ``utcnow`` adds)."""
+    return _clock_offset[0]
+
+
+def shared_millis() -> int:
+    """Milliseconds since the epoch on the shared clock: this host's, corrected by the
+    offset a worker measured against Redis's (what Dramatiq's stamps use, actors/broker.py)."""
+    return int(time.time() * 1000) + round(_clock_offset[0] * 1000)
+
+
 def utcnow() -> dt.datetime:
-    """The current time in UTC, naive, as every timestamp column stores it."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """The current time in UTC, naive, as every timestamp column stores it: this host's
+    clock corrected by the offset a worker measured against Redis's, so that stamps written
+    on different hosts (job heartbeats, ends) compare on one clock."""
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=_clock_offset[0])
+    return now.replace(tzinfo=None)
 
 
 def _sqlite(params: dict[str, Any]) -> SqliteDatabase:

@@ -129,6 +129,22 @@ class OpsCollector:
             "Worker threads processing a message (as of each worker's last heartbeat).",
             value=sum(w.busy_threads for w in workers),
         )
+        yield GaugeMetricFamily(
+            "overlap_workers_clock_held",
+            "Live worker processes fetching nothing because their host's clock is more than "
+            "5 s from Redis's.",
+            value=sum(w.clock_held for w in workers),
+        )
+        offsets = GaugeMetricFamily(
+            "overlap_worker_clock_offset_seconds",
+            "Redis's clock minus the worker host's (positive: the host runs behind), as of "
+            "its last comparison, once a minute.",
+            labels=["worker"],
+        )
+        for worker in workers:
+            if worker.clock_offset is not None:
+                offsets.add_metric([worker.id], worker.clock_offset)
+        yield offsets
 
     def _spotify(self, stats: Mapping[str, HostStats]) -> Iterator[Metric]:
         now = time.time()

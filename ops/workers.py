@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from config.redis_ref import RedisRef, text
+from ops.clock import describe_offset
 
 # Workers write their entry this often...
 HEARTBEAT_INTERVAL = 5.0
@@ -61,6 +61,16 @@ class WorkerInfo:
     processed: int = 0
     stopping: bool = False
     current: tuple[CurrentJob, ...] = field(default_factory=tuple)
+    # Redis's clock minus this host's, in seconds (None until compared), and whether it is
+    # so far off that the worker fetches nothing (ops/clock.py).
+    clock_offset: float | None = None
+    clock_held: bool = False
+
+    @property
+    def clock(self) -> str:
+        """Its clock against Redis's, in words (with why it fetches nothing, if it does not)."""
+        words = describe_offset(self.clock_offset)
+        return f"{words}: fetching nothing" if self.clock_held else words
 
     @property
     def busy_threads(self) -> int:
@@ -78,6 +88,8 @@ class WorkerInfo:
             "busy_threads": self.busy_threads,
             "processed": self.processed,
             "stopping": self.stopping,
+            "clock_offset_s": self.clock_offset,
+            "clock_held": self.clock_held,
             "started_at": self.started_at.isoformat(),
             "heartbeat_at": self.heartbeat_at.isoformat(),
             "current": [
@@ -95,8 +107,11 @@ class WorkerInfo:
 def write_worker(ref: RedisRef, info: WorkerInfo) -> None:
     """Write (or refresh) a worker's entry and its place in the index, in one round trip."""
     now = info.heartbeat_at.timestamp()
+    # It expires WORKER_TTL after its heartbeat, which the worker stamps on Redis's clock
+    # (ops/clock.py): so Redis alone says which entries are alive, whatever a reader's clock.
+    expires_ms = int((now + WORKER_TTL) * 1000)
     with ref.client.pipeline(transaction=False) as pipe:
-        pipe.set(entry_key(ref, info.id), json.dumps(_encode(info)), ex=WORKER_TTL)
+        pipe.set(entry_key(ref, info.id), json.dumps(_encode(info)), pxat=expires_ms)
         pipe.zadd(index_key(ref), {info.id: now})
         pipe.zremrangebyscore(index_key(ref), "-inf", now - FORGET_AFTER)
         pipe.execute()
@@ -112,9 +127,10 @@ def remove_worker(ref: RedisRef, worker_id: str) -> None:
 
 def live_workers(ref: RedisRef) -> list[WorkerInfo]:
     """The worker processes whose entry has not expired, by host and pid."""
-    since = time.time() - WORKER_TTL
+    # Every id of the index (the writers prune it after an hour): whose entry is alive is
+    # what Redis's own expiry says, never this host's clock, which may be off.
     # Members only (no scores): redis-py types the answer of every ZRANGE form as one union.
-    ids = cast("list[bytes | str]", ref.client.zrangebyscore(index_key(ref), since, "+inf"))
+    ids = cast("list[bytes | str]", ref.client.zrange(index_key(ref), 0, -1))
     if not ids:
         return []
     raw = ref.client.mget([entry_key(ref, text(worker_id)) for worker_id in ids])
@@ -134,6 +150,8 @@ def _encode(info: WorkerInfo) -> dict[str, Any]:
         "broker_id": info.broker_id,
         "processed": info.processed,
         "stopping": info.stopping,
+        "clock_offset": info.clock_offset,
+        "clock_held": info.clock_held,
         "current": [
             [job.message_id, job.actor, job.queue, job.started_at.timestamp()]
             for job in info.current
@@ -157,6 +175,8 @@ def _decode(data: dict[str, Any]) -> WorkerInfo:
             CurrentJob(message_id, actor, queue, from_epoch(started))
             for message_id, actor, queue, started in data.get("current", [])
         ),
+        clock_offset=data.get("clock_offset"),
+        clock_held=bool(data.get("clock_held", False)),
     )
 
 

@@ -2,19 +2,19 @@
 
 On boot the process writes its entry (``ops.workers``): host, pid, the queues it consumes,
 its threads, when it started; a thread refreshes it every few seconds with the messages
-being processed at that moment and a fresh heartbeat. The hooks around each message only
-touch a dict in memory, so a message costs no Redis call here. The entry expires when
-the process dies; a clean shutdown removes it.
+being processed at that moment, a fresh heartbeat, and how far its clock is from Redis's
+(with whether that stops it fetching: ``actors.middleware.queue_pause``). Its times are on
+Redis's clock (``ops.clock``), so a reader on any host compares them with its own. The
+hooks around each message only touch a dict in memory, so a message costs no Redis call
+here. The entry expires when the process dies; a clean shutdown removes it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 
 import redis
@@ -23,6 +23,7 @@ from dramatiq.broker import MessageProxy
 
 from actors.middleware.background import BackgroundMiddleware
 from actors.redis_broker import redis_broker, redis_ref
+from ops.clock import RedisClock
 from ops.workers import (
     HEARTBEAT_INTERVAL,
     CurrentJob,
@@ -40,8 +41,12 @@ class WorkerRegistry(BackgroundMiddleware):
 
     thread_name = "worker-registry"
 
-    def __init__(self, interval: float = HEARTBEAT_INTERVAL) -> None:
+    def __init__(
+        self, interval: float = HEARTBEAT_INTERVAL, clock: RedisClock | None = None
+    ) -> None:
         super().__init__(interval)
+        # The clock QueuePause measures (actors/broker.py hands both the same one).
+        self.clock = clock or RedisClock()
         # Thread id -> (message id, actor, queue, start) of the message it is processing, and
         # thread id -> messages it has processed. Each thread writes its own keys only, and
         # a dict item's assignment is atomic, so the path of a message takes no lock; the
@@ -60,7 +65,7 @@ class WorkerRegistry(BackgroundMiddleware):
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         self._worker, self._broker_id = worker, redis_broker(broker).broker_id
-        self._started_at, self._stopping = time.time(), False
+        self._started_at, self._stopping = self.clock.now(), False
         self.tick(broker)  # listed at once, not one interval later
         super().after_worker_boot(broker, worker)
 
@@ -74,7 +79,7 @@ class WorkerRegistry(BackgroundMiddleware):
         self._safely(lambda b: remove_worker(redis_ref(b), self.worker_id), broker)
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        job = (message.message_id, message.actor_name, message.queue_name, time.time())
+        job = (message.message_id, message.actor_name, message.queue_name, self.clock.now())
         self._current[threading.get_ident()] = job
 
     def after_process_message(
@@ -105,7 +110,9 @@ class WorkerRegistry(BackgroundMiddleware):
             queues=tuple(queues),
             threads=worker.worker_threads if worker else 0,
             started_at=from_epoch(self._started_at),
-            heartbeat_at=dt.datetime.now(dt.UTC),
+            heartbeat_at=from_epoch(self.clock.now()),
+            clock_offset=self.clock.offset,
+            clock_held=self.clock.skewed,
             broker_id=self._broker_id,
             processed=processed,
             stopping=self._stopping,

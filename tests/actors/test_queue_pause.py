@@ -154,3 +154,56 @@ def test_a_message_fetched_before_the_pause_goes_back_without_a_retry_or_a_claim
     # The put-back was no outcome: the job counted once, as a success.
     counts = job_totals(RedisRef.of(broker))["ops_test_tracked"]
     assert (counts.succeeded, counts.skipped, counts.retried) == (1, 0, 0)
+
+
+def test_a_worker_whose_clock_is_120_s_ahead_fetches_nothing_until_it_is_set_right(
+    broker, db, caplog
+):
+    """Its clock compared with Redis's before its consumers start, the worker fetches
+    nothing, not even its delay queues, runs no maintenance, keeps Dramatiq's heartbeat on
+    Redis's clock and says why once; set right, it fetches again."""
+    from models.db import set_clock_offset
+    from ops.workers import live_workers
+
+    recorder = Recorder()
+
+    @dramatiq.actor(broker=broker, actor_name="ops_test_clocked", queue_name=ARTISTS_QUEUE)
+    def clocked(n: int) -> None:
+        recorder.add(ARTISTS_QUEUE, n)
+
+    watcher = pause_watcher(broker)
+    ahead = lambda: time.time() + 120  # noqa: E731
+    watcher.clock.host_time = ahead
+    chance = broker.maintenance_chance
+    clocked.send(1)
+    clocked.send_with_options(args=(2,), delay=100)
+    worker = dramatiq.Worker(broker, queues={ARTISTS_QUEUE}, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        # Every consumer, the delay queue's too, waits in its paused loop from the start.
+        for consumer in worker.consumers.values():
+            wait_for(consumer.paused_event.is_set, timeout=15, what="the consumers to pause")
+        time.sleep(1.5)
+        assert recorder.of(ARTISTS_QUEUE) == []
+        held = stats(broker, ARTISTS_QUEUE)
+        assert (held.waiting, held.delayed, held.running) == (1, 1, 0)
+        assert broker.maintenance_chance == 0
+        [entry] = wait_for(lambda: live_workers(RedisRef.of(broker)), 10, "the worker's entry")
+        assert entry.clock_held and entry.clock.endswith("ahead of Redis's: fetching nothing")
+        # Dramatiq's heartbeat of this worker is on Redis's clock, not 120 s ahead.
+        seconds, micros = broker.client.time()
+        beat = broker.client.zscore(f"{broker.namespace}:__heartbeats__", broker.broker_id)
+        assert beat is not None and abs(beat / 1000 - (seconds + micros / 1e6)) < 3
+        warnings = [r for r in caplog.records if "fetching nothing" in r.getMessage()]
+        assert [r.levelname for r in warnings] == ["WARNING"]  # once, not per tick
+
+        # Set right, it compares again (every minute; sooner here) and fetches.
+        watcher.clock.host_time = time.time
+        watcher.check_every = 0.5
+        wait_for(lambda: len(recorder.of(ARTISTS_QUEUE)) == 2, timeout=30, what="both to run")
+        assert recorder.of(ARTISTS_QUEUE) == [1, 2]
+        assert broker.maintenance_chance == chance
+        assert any("again: fetching" in r.getMessage() for r in caplog.records)
+    finally:
+        worker.stop()
+        set_clock_offset(0.0)

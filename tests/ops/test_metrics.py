@@ -55,3 +55,28 @@ def test_job_durations_are_a_histogram_with_buckets_sum_and_count_per_actor(
     assert s[(f"{FAMILY}_sum", "update_user", "")] == pytest.approx(2_095.0)
     for key in redis_client.scan_iter(f"{namespace}*"):
         redis_client.delete(key)
+
+
+def test_workers_whose_clock_holds_them_are_counted_with_each_worker_s_offset(
+    db, redis_client, namespace
+):
+    import datetime as dt
+
+    from ops.workers import WorkerInfo, write_worker
+
+    ref = RedisRef(redis_client, namespace)
+    now = dt.datetime.now(dt.UTC)
+    for worker_id, offset, held in (("a", -120.0, True), ("b", 0.01, False), ("c", None, False)):
+        write_worker(ref, WorkerInfo(
+            id=worker_id, host="h", pid=1, queues=("bulk",), threads=1, started_at=now,
+            heartbeat_at=now, broker_id=worker_id, clock_offset=offset, clock_held=held,
+        ))  # fmt: skip
+
+    families = {f.name: f for f in text_string_to_metric_families(render_metrics(ref).decode())}
+
+    [held_count] = families["overlap_workers_clock_held"].samples
+    assert held_count.value == 1
+    offsets = {
+        s.labels["worker"]: s.value for s in families["overlap_worker_clock_offset_seconds"].samples
+    }
+    assert offsets == {"a": -120.0, "b": 0.01}  # c has not compared yet: no sample

@@ -77,6 +77,23 @@ def test_everyone_but_an_admin_is_refused_every_page_and_action(web, signed_in_w
     assert JobRun.select().where(JobRun.status == "failed").count() == 1
 
 
+def test_the_overview_says_which_workers_fetch_nothing_for_their_clock(admin, broker):
+    from ops.workers import WorkerInfo, write_worker
+
+    now = dt.datetime.now(dt.UTC)
+    for worker_id, offset, held in (("ahead", -120.0, True), ("right", 0.2, False)):
+        write_worker(RedisRef.of(broker), WorkerInfo(
+            id=worker_id, host=worker_id, pid=1, queues=("bulk",), threads=1, started_at=now,
+            heartbeat_at=now, broker_id=worker_id, clock_offset=offset, clock_held=held,
+        ))  # fmt: skip
+
+    page = admin.get("/admin").text
+
+    assert '<td class="warn">120.0 s ahead of Redis&#39;s: fetching nothing</td>' in page
+    assert "<td>0.2 s behind Redis&#39;s</td>" in page
+    assert "1 worker process fetches nothing: its host's clock is more than 5 s" in page
+
+
 def test_the_overview_shows_queues_workers_spotify_and_failures(admin):
     runs(1, status="failed", error="ServerError: <b>503</b>")
 
