@@ -89,16 +89,23 @@ def ask_for_sync_from_threads(env: dict[str, str], user_id: int, threads: int) -
     return len(job_ids)
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 60.0, what: str = "it") -> T:
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 60.0,
+    what: str = "it",
+    seen: Callable[[], Any] | None = None,
+) -> T:
     """Poll ``predicate`` until it gives something truthy, and return that; fail after
-    ``timeout`` seconds naming ``what`` was awaited."""
+    ``timeout`` seconds naming ``what`` was awaited, and what ``seen`` gives then (the
+    state the wait was watching), so that a failure says how far things got."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    saw = f"; saw {seen()!r}" if seen is not None else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{saw}")
 
 
 def assert_library_is_spotifys(user: Any, catalog: Any, spotify_id: str) -> None:

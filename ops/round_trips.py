@@ -22,6 +22,8 @@ from typing import Any
 import redis.connection
 from peewee import Database
 
+# Where redis-py runs a new connection's handshake (the second from redis-py 8 on).
+_HANDSHAKES = ("on_connect", "on_connect_check_health")
 _OURS = ("actors", "jobs", "models", "ops", "spotify", "sync", "web", "cli")
 
 
@@ -82,12 +84,18 @@ class RoundTrips:
     @contextmanager
     def counting(self) -> Iterator[RoundTrips]:
         """Count every round trip of every thread in this process while the block runs."""
-        send = redis.connection.AbstractConnection.send_packed_command
-        on_connect = redis.connection.AbstractConnection.on_connect
+        connection = redis.connection.AbstractConnection
+        send = connection.send_packed_command
+        # A new connection's handshake (HELLO, CLIENT SETINFO, SELECT) is the pool's, once
+        # per connection, not the work's: whether a thread needs a new one is timing (on a
+        # loaded machine more threads hold a connection at once, so the pool opens more).
+        # redis-py 8 runs it from on_connect_check_health, which connect() calls without
+        # going through on_connect: both are left uncounted, or a handshake would count as
+        # round trips of whatever call of ours happened to open the connection.
+        handshakes = [n for n in _HANDSHAKES if hasattr(connection, n)]
+        originals = {name: getattr(connection, name) for name in handshakes}
         cursor = Database.cursor
         trips = self
-        # A new connection's handshake (HELLO, CLIENT SETINFO, SELECT) is the pool's, once
-        # per connection, not the work's: whether a thread needs a new one is timing.
         handshake = threading.local()
 
         def counted_send(connection: Any, *args: Any, **kwargs: Any) -> Any:
@@ -95,25 +103,31 @@ class RoundTrips:
                 trips._add(trips.redis)
             return send(connection, *args, **kwargs)
 
-        def uncounted_on_connect(connection: Any, *args: Any, **kwargs: Any) -> Any:
-            handshake.on = True
-            try:
-                return on_connect(connection, *args, **kwargs)
-            finally:
-                handshake.on = False
+        def uncounted(original: Callable[..., Any]) -> Callable[..., Any]:
+            def uncounted_handshake(connection: Any, *args: Any, **kwargs: Any) -> Any:
+                outer = getattr(handshake, "on", False)
+                handshake.on = True
+                try:
+                    return original(connection, *args, **kwargs)
+                finally:
+                    handshake.on = outer
+
+            return uncounted_handshake
 
         def counted_cursor(db: Any, *args: Any, **kwargs: Any) -> Any:
             return _CountingCursor(cursor(db, *args, **kwargs), lambda: trips._add(trips.db))
 
         # The one place redis-py sends from, and the one peewee runs statements from.
-        _swap(redis.connection.AbstractConnection, "send_packed_command", counted_send)
-        _swap(redis.connection.AbstractConnection, "on_connect", uncounted_on_connect)
+        _swap(connection, "send_packed_command", counted_send)
+        for name, original in originals.items():
+            _swap(connection, name, uncounted(original))
         _swap(Database, "cursor", counted_cursor)
         try:
             yield self
         finally:
-            _swap(redis.connection.AbstractConnection, "send_packed_command", send)
-            _swap(redis.connection.AbstractConnection, "on_connect", on_connect)
+            _swap(connection, "send_packed_command", send)
+            for name, original in originals.items():
+                _swap(connection, name, original)
             _swap(Database, "cursor", cursor)
 
 

@@ -41,23 +41,39 @@ def test_an_up_to_date_update_artist_costs_one_redis_and_one_database_round_trip
         acks["sent"] += 1
         return do_ack(*args)
 
-    broker.do_ack = counted_ack
+    # The consumer fetches whenever a worker thread frees a place: a fetch brings one
+    # message or several, and with none waiting it polls again after a short sleep, so how
+    # many fetches there are is the machine's timing (a loaded one polls longer while the
+    # last messages run). Counted, to tell the fetches that brought messages from the polls.
+    fetches = Counter[str]()
+    do_fetch = broker.do_fetch
+
+    def counted_fetch(*args):
+        got = do_fetch(*args)
+        fetches["with messages" if got else "empty"] += 1
+        return got
+
+    broker.do_ack, broker.do_fetch = counted_ack, counted_fetch
     try:
         with RoundTrips().counting() as trips:
             run_all()
     finally:
-        broker.do_ack = do_ack
+        broker.do_ack, broker.do_fetch = do_ack, do_fetch
 
     # Then each message cost, on the thread that ran it, its ack to Redis and the one
-    # up-to-date query; the consumer's fetches bring several messages each (Dramatiq's).
-    # A loaded machine adds a few: an ack sent again after a dropped connection, a fetch
-    # that came back with one message. A change that adds one round trip per message adds
-    # 200, far past the few allowed.
+    # up-to-date query. A loaded machine adds a few: an ack sent again after a dropped
+    # connection. A change that adds one round trip per message adds 200, far past the few
+    # allowed.
     resent = acks["sent"] - MESSAGES
     assert 0 <= resent <= 10, acks
     assert MESSAGES <= trips.redis["WorkerThread"] <= MESSAGES + 10, trips.sites
     assert trips.db["WorkerThread"] == MESSAGES, trips.sites
-    assert trips.redis["ConsumerThread"] <= MESSAGES + 10, trips.sites
+    # The consumer's round trips are Dramatiq's fetches, at most one per message bringing
+    # any, and the polls; besides them a few, never one per message (under a load of 100
+    # on two cores 3 to 6 were seen, source not yet found).
+    assert fetches["with messages"] <= MESSAGES, fetches
+    others = trips.redis["ConsumerThread"] - fetches.total()
+    assert 0 <= others <= 10, (fetches, trips.sites)
 
 
 def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_two_to_postgresql(
@@ -120,12 +136,13 @@ def test_a_library_page_of_a_sync_costs_three_round_trips_to_redis_and_two_to_po
     requests = demo_spotify.stats()["requests"]
     asked = requests["api"] - first_requests["api"]
     asked += requests["accounts"] - first_requests["accounts"]
-    # A thread that finds a pause after its wait gives its slot up and asks for another:
-    # seen after the first test of this file, though nothing answered 429 (left for a
-    # later look), so those come on top, one at most per look.
+    # One slot per request made: with no 429, nothing paused the gate, so no thread gave
+    # its slot up for another. (Extra slots seen here once were a new pool connection's
+    # handshake, counted as the call that opened it: ops/round_trips.py leaves it out now.)
+    assert demo_spotify.stats()["rate_limited"] == 0
     slots = trips.sites.pop("redis spotify.gate._reserve_slot", 0)
     del expected["redis spotify.gate._reserve_slot"]
     assert dict(trips.sites) == dict(expected), (after_waits, asked, demo_spotify.stats())
-    assert asked <= slots <= asked + after_waits
+    assert slots == asked, (slots, asked, after_waits)
     assert after_waits <= slots
     assert asked >= pages

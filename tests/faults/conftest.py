@@ -39,13 +39,13 @@ TEST_TIMEOUT_S = 1.0
 
 @pytest.fixture
 def use_settings(app_settings, broker):
-    """Reconfigure the worker's runtime (its Spotify clients and gate) with these settings."""
+    """Reconfigure the worker's runtime (its Spotify clients and gate) with these settings
+    (the short ``TEST_TIMEOUT_S`` unless they give a ``spotify_timeout``)."""
     from actors import runtime
 
     def use(**changes):
-        settings = app_settings.but(
-            redis_namespace=broker.namespace, spotify_timeout=TEST_TIMEOUT_S, **changes
-        )
+        changes = {"spotify_timeout": TEST_TIMEOUT_S, **changes}
+        settings = app_settings.but(redis_namespace=broker.namespace, **changes)
         return runtime.configure(settings)
 
     return use

@@ -21,7 +21,7 @@ from config.redis_ref import RedisRef
 from config.settings import Settings
 from spotify.client import SpotifyClient
 from spotify.errors import RateLimited
-from spotify.gate import SIGN_IN, SpotifyGate
+from spotify.gate import HEADROOM, PAUSE_STEP, SIGN_IN, SpotifyGate
 from spotify.listeners import ListenerPageClient
 from spotify_demo.harness import DemoSpotify
 
@@ -51,14 +51,55 @@ def forked(target: Callable[..., Any], *args: Any) -> Callable[[], Any]:
 
 
 def timed(call: Callable[[], Any]) -> dict[str, Any]:
-    """What ``call`` did, as plain data a process can send back: elapsed time and error."""
+    """What ``call`` did, as plain data a process can send back: elapsed time, when it
+    ended (epoch seconds) and the error."""
     started = time.monotonic()
     try:
         call()
     except RateLimited as error:
         elapsed = time.monotonic() - started
-        return {"elapsed": elapsed, "raised": True, "retry_after": error.retry_after}
-    return {"elapsed": time.monotonic() - started, "raised": False}
+        return {"elapsed": elapsed, "ended": time.time(), "raised": True,
+                "retry_after": error.retry_after}  # fmt: skip
+    return {"elapsed": time.monotonic() - started, "ended": time.time(), "raised": False}
+
+
+class RecordingClock:
+    """The real clock, with every sleep the gate asks for written down: what the gate chose
+    to wait, which a loaded machine does not change (it only makes each sleep longer)."""
+
+    time = staticmethod(time.time)
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        time.sleep(seconds)
+
+
+class NoSleep(RecordingClock):
+    """A clock whose sleeps return at once (and are written down): a caller takes its slot
+    without waiting for it."""
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+class HeldSleep(RecordingClock):
+    """A clock whose first sleep lasts until the test lets it go: the test acts while the
+    caller is known to be waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeping, self.go = threading.Event(), threading.Event()
+
+    def sleep(self, seconds: float) -> None:
+        if not self.slept:
+            self.slept.append(seconds)
+            self.sleeping.set()
+            assert self.go.wait(30), "the test never let the sleeper go"
+            return
+        super().sleep(seconds)
 
 
 @pytest.fixture
@@ -82,9 +123,9 @@ def served(demo_spotify: DemoSpotify, host_kind: str) -> int:
 
 
 def _take_slots(
-    redis_url: str, settings: Settings, namespace: str, start: float, seconds: float
+    redis_url: str, settings: Settings, namespace: str, start: float, each: int
 ) -> list[float]:
-    """In a process of its own: three threads take api slots from ``start`` for ``seconds``.
+    """In a process of its own: three threads take ``each`` api slots each from ``start``.
 
     Each slot is the moment the gate let the request go, not when its thread woke: on a
     busy machine threads wake late and together, and a burst of wake-ups is the
@@ -94,11 +135,8 @@ def _take_slots(
 
     def take() -> None:
         time.sleep(max(0.0, start - time.time()))
-        while True:
-            slot = gate.before_request("api")
-            if slot >= start + seconds:
-                return
-            taken.append(slot)
+        for _ in range(each):
+            taken.append(gate.before_request("api"))
 
     threads = [threading.Thread(target=take) for _ in range(3)]
     for thread in threads:
@@ -111,14 +149,21 @@ def _take_slots(
 def test_two_processes_together_stay_under_the_configured_rate(
     redis_url: str, settings: Settings, namespace: str
 ) -> None:
-    # Given a rate of 20/s, when two processes of three threads each ask for 2 seconds,
+    # Given a rate of 20/s, when two processes of three threads each take 7 slots at once,
     start = time.time() + 0.5
-    args = (redis_url, settings.but(spotify_api_rate=20.0), namespace, start, 2.0)
-    answers = [forked(_take_slots, *args), forked(_take_slots, *args)]
-    times = sorted(t for answer in answers for t in answer())
-    # then together they get about 40 slots (2 % under the rate), not 40 each,
-    assert 35 <= len(times) <= 41
-    # and never a burst: no half second holds more than its share (10, and 1 for jitter).
+    args = (redis_url, settings.but(spotify_api_rate=20.0), namespace, start, 7)
+    first, second = forked(_take_slots, *args), forked(_take_slots, *args)
+    mine, theirs = first(), second()
+    times = sorted(mine + theirs)
+    assert len(times) == 42 and mine and theirs
+    # then together they are spaced as one caller at the rate (2 % under it), not each
+    # process at the rate: no two slots closer than one interval, so never a burst;
+    interval = 1 / (20.0 * (1 - HEADROOM))
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= interval - 1e-5, gaps
+    # and callers that queue are given the very next interval, no later. (A gap may be
+    # longer when every thread was away, as on a loaded machine: the slot is then "now".)
+    assert min(gaps) == pytest.approx(interval, abs=1e-3), gaps
     busiest = max(sum(1 for u in times if t <= u < t + 0.5) for t in times)
     assert busiest <= 11
 
@@ -127,11 +172,13 @@ def test_hosts_have_their_own_rate_and_pause(
     redis_client: redis.Redis, settings: Settings, namespace: str
 ) -> None:
     slow = settings.but(spotify_api_rate=0.5, spotify_pages_rate=0.5)
-    gate = SpotifyGate(RedisRef(redis_client, namespace), slow)
+    clock = RecordingClock()
+    gate = SpotifyGate(RedisRef(redis_client, namespace), slow, clock=clock)
     gate.before_request("api")  # the next api slot is 2 s away
     gate.pause("api", 60)
     outcome = timed(lambda: gate.before_request("open"))
-    assert not outcome["raised"] and outcome["elapsed"] < 0.2
+    # The open host went at once: neither the api's slot nor its pause held it.
+    assert not outcome["raised"] and clock.slept == []
     assert gate.paused_until("open") is None
 
 
@@ -139,11 +186,15 @@ def test_a_slot_further_than_max_wait_is_refused_at_once(
     redis_client: redis.Redis, settings: Settings, namespace: str
 ) -> None:
     slow = settings.but(spotify_pages_rate=0.1)  # one page every 10.2 s
-    gate = SpotifyGate(RedisRef(redis_client, namespace), slow, max_wait=5)
-    gate.before_request("open")
+    clock = RecordingClock()
+    gate = SpotifyGate(RedisRef(redis_client, namespace), slow, max_wait=5, clock=clock)
+    first = gate.before_request("open")
     outcome = timed(lambda: gate.before_request("open"))
-    assert outcome["raised"] and outcome["elapsed"] < 0.5
-    assert 9.5 < outcome["retry_after"] <= 10.3
+    asked = time.time()
+    # Refused without waiting, with the time left until the slot 10.2 s after the first.
+    assert outcome["raised"] and clock.slept == []
+    interval = 1 / (0.1 * (1 - HEADROOM))
+    assert first + interval - asked - 0.01 <= outcome["retry_after"] <= interval
 
 
 # --- pauses ------------------------------------------------------------------------------
@@ -152,61 +203,82 @@ def test_a_slot_further_than_max_wait_is_refused_at_once(
 def test_a_pause_longer_than_max_wait_raises_at_once_with_the_time_left(
     redis_client: redis.Redis, settings: Settings, namespace: str
 ) -> None:
-    gate = SpotifyGate(RedisRef(redis_client, namespace), settings, max_wait=30)
+    clock = RecordingClock()
+    gate = SpotifyGate(RedisRef(redis_client, namespace), settings, max_wait=30, clock=clock)
+    paused_at = time.time()
     gate.pause("api", 60)
-    started = time.monotonic()
     with pytest.raises(RateLimited) as caught:
         gate.before_request("api")
-    assert time.monotonic() - started < 0.5
+    assert clock.slept == []  # at once
     assert caught.value.host_kind == "api"
-    assert 59 < caught.value.retry_after <= 60
+    assert 60 - (time.time() - paused_at) - 0.01 <= caught.value.retry_after <= 60
 
 
-def test_a_pause_within_max_wait_is_slept_through(gate: SpotifyGate) -> None:
+def test_a_pause_within_max_wait_is_slept_through(
+    redis_client: redis.Redis, settings: Settings, namespace: str
+) -> None:
+    clock = RecordingClock()
+    gate = SpotifyGate(RedisRef(redis_client, namespace), settings, clock=clock)
     gate.pause("open", 1.0)
     outcome = timed(lambda: gate.before_request("open"))
     assert not outcome["raised"]
-    assert 0.95 <= outcome["elapsed"] < 1.5
+    assert outcome["elapsed"] >= 0.95
+    # In steps short enough to see a longer pause, and never past the pause's end: the
+    # gate asked for at most the second the pause lasted (a loaded machine oversleeps).
+    assert clock.slept and max(clock.slept) <= PAUSE_STEP
+    assert sum(clock.slept) <= 1.0 + 1e-3
 
 
 def test_a_pause_is_never_shortened_by_a_smaller_retry_after(gate: SpotifyGate) -> None:
+    began = time.time()
     gate.pause("api", 60)
     gate.pause("api", 1)
-    assert gate.paused_until("api") == pytest.approx(time.time() + 60, abs=1)
+    assert began + 59.9 <= (gate.paused_until("api") or 0) <= time.time() + 60.1
     # A longer one does lengthen it.
     gate.pause("open", 1)
+    longer = time.time()
     gate.pause("open", 60)
-    assert gate.paused_until("open") == pytest.approx(time.time() + 60, abs=1)
+    assert longer + 59.9 <= (gate.paused_until("open") or 0) <= time.time() + 60.1
 
 
 def test_a_pause_that_starts_while_waiting_for_a_slot_is_honoured(
     redis_client: redis.Redis, settings: Settings, namespace: str
 ) -> None:
-    gate = SpotifyGate(RedisRef(redis_client, namespace), settings.but(spotify_api_rate=1.0))
-    gate.before_request("api")
-    # Given a caller waiting ~1 s for the next slot,
+    ref = RedisRef(redis_client, namespace)
+    slow = settings.but(spotify_api_rate=0.1)  # one request every 10.2 s
+    SpotifyGate(ref, slow).before_request("api")
+    # Given a caller waiting for the next slot (its sleep held until the test goes on),
+    clock = HeldSleep()
     waiting: dict[str, Any] = {}
     caller = threading.Thread(
-        target=lambda: waiting.update(timed(lambda: gate.before_request("api")))
+        target=lambda: waiting.update(
+            timed(lambda: SpotifyGate(ref, slow, clock=clock).before_request("api"))
+        )
     )
     caller.start()
-    # when a 429 elsewhere pauses the host for longer than max_wait,
-    time.sleep(0.3)
-    gate.pause("api", 60)
-    caller.join(5)
-    # then the caller does not go ahead when its slot comes: it raises.
-    assert waiting["raised"] and 0.9 < waiting["elapsed"] < 1.5
+    assert clock.sleeping.wait(30), "the caller never waited for its slot"
+    # when a 429 elsewhere pauses the host for longer than max_wait while it waits,
+    paused_at = time.time()
+    SpotifyGate(ref, slow).pause("api", 60)
+    clock.go.set()
+    caller.join(30)
+    # then the caller does not go ahead when its slot comes: it raises, with the pause's time.
+    assert waiting["raised"], waiting
+    assert 60 - (time.time() - paused_at) - 0.01 <= waiting["retry_after"] <= 60
+    [slept] = clock.slept
+    assert 0 < slept <= 1 / (0.1 * (1 - HEADROOM))
 
 
 def test_stats_count_the_last_minute_and_the_429s(gate: SpotifyGate) -> None:
     for _ in range(3):
         gate.before_request("api")
+    paused_at = time.time()
     gate.pause("open", 30)
     stats = gate.stats()
     assert (stats["api"].requests_last_minute, stats["api"].rate_limited_total) == (3, 0)
     assert stats["api"].paused_until is None
     assert stats["open"].rate_limited_last_minute == stats["open"].rate_limited_total == 1
-    assert stats["open"].paused_until == pytest.approx(time.time() + 30, abs=1)
+    assert paused_at + 29.99 <= (stats["open"].paused_until or 0) <= time.time() + 30.01
 
 
 # --- the clients behind the gate ---------------------------------------------------------
@@ -236,10 +308,13 @@ def test_a_rate_limited_page_pauses_the_open_host(
     pages = ListenerPageClient(demo_settings, gate=gate)
     artist_id = demo_spotify.catalog.artists[0].id
     pages.monthly_listeners(artist_id)
+    asked = time.time()
     with pytest.raises(RateLimited) as caught:
         pages.monthly_listeners(artist_id)
-    paused_until = gate.paused_until("open")
-    assert paused_until == pytest.approx(time.time() + caught.value.retry_after, abs=1)
+    paused_until = gate.paused_until("open") or 0
+    # The pause began when the 429 came, somewhere between the asking and now.
+    left = caught.value.retry_after
+    assert asked + left - 0.01 <= paused_until <= time.time() + left + 0.01
     assert gate.paused_until("api") is None
 
 
@@ -247,10 +322,12 @@ def _call_me(
     redis_url: str, settings: Settings, namespace: str, token: str, max_wait: float
 ) -> dict[str, Any]:
     """In a process of its own: one ``me()`` through a gate on the same Redis namespace."""
+    clock = RecordingClock()
     gate = SpotifyGate(
-        RedisRef(redis.Redis.from_url(redis_url), namespace), settings, max_wait=max_wait
-    )
-    return timed(SpotifyClient(settings, token, gate=gate).me)
+        RedisRef(redis.Redis.from_url(redis_url), namespace), settings, max_wait=max_wait,
+        clock=clock,
+    )  # fmt: skip
+    return {**timed(SpotifyClient(settings, token, gate=gate).me), "slept": clock.slept}
 
 
 def test_a_429_in_one_process_stops_the_next_call_of_another(
@@ -262,13 +339,14 @@ def test_a_429_in_one_process_stops_the_next_call_of_another(
     token = demo_spotify.token_for("cleo")
     client = SpotifyClient(demo_settings, token, gate=gate)
     client.me()
+    limited_at = time.time()
     with pytest.raises(RateLimited):
         client.me()
     # when another process calls with a max_wait of 5 s,
     outcome = forked(_call_me, redis_url, demo_settings, namespace, token, 5.0)()
     # then it raises at once with the time left, and Spotify saw no further request.
-    assert outcome["raised"] and outcome["elapsed"] < 0.5
-    assert 25 <= outcome["retry_after"] <= 30
+    assert outcome["raised"] and outcome["slept"] == []
+    assert 25 - (time.time() - limited_at) <= outcome["retry_after"] <= 30
     assert served(demo_spotify, "api") == 2
 
 
@@ -280,24 +358,16 @@ def test_a_short_429_in_one_process_makes_another_wait_then_succeed(
     token = demo_spotify.token_for("cleo")
     client = SpotifyClient(demo_settings, token, gate=gate)
     client.me()
+    limited_at = time.time()
     with pytest.raises(RateLimited) as caught:
         client.me()
     outcome = forked(_call_me, redis_url, demo_settings, namespace, token, 30.0)()
-    assert not outcome["raised"]
-    assert outcome["elapsed"] >= caught.value.retry_after - 0.5
+    # The other process went only once the pause had ended (however late it started).
+    assert not outcome["raised"] and outcome["slept"]
+    assert outcome["ended"] >= limited_at + caught.value.retry_after
     # The other process waited out the pause instead of earning a second 429.
     assert demo_spotify.stats()["rate_limited"] == 1
     assert served(demo_spotify, "api") == 3
-
-
-class NoSleep:
-    """A clock whose sleeps return at once: a caller takes its slot without waiting for it."""
-
-    time = staticmethod(time.time)
-
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        pass
 
 
 def test_a_flood_of_sign_ins_waits_in_its_own_lane_and_never_delays_the_syncs(
@@ -306,20 +376,24 @@ def test_a_flood_of_sign_ins_waits_in_its_own_lane_and_never_delays_the_syncs(
     ref = RedisRef(redis_client, namespace)
     slow_sign_ins = settings.but(spotify_sign_in_rate=1.0)
     flood = SpotifyGate(ref, slow_sign_ins, max_wait=5, clock=NoSleep())
-    # Given sign-ins that have taken every slot of their lane for the next 5 s
-    taken = 0
+    # Given sign-ins that have taken every slot of their lane for the next 5 s (one a
+    # second from the first: more the longer the asking took, as time moved on meanwhile)
+    taken, began = 0, time.time()
     with pytest.raises(RateLimited):
         while True:
             flood.before_request(SIGN_IN)
             taken += 1
-    assert 5 <= taken <= 7
+    interval = 1 / (1.0 * (1 - HEADROOM))
+    assert 5 <= taken <= 6 + (time.time() - began) / interval
 
-    # When a sync asks for Web API slots, it gets them at once, at the API's own rate
-    sync = SpotifyGate(ref, slow_sign_ins)
-    started = time.monotonic()
-    slots = [sync.before_request("api") for _ in range(3)]
-    assert time.monotonic() - started < 0.5
-    assert slots[-1] - slots[0] < 0.5
+    # When a sync asks for Web API slots, it gets them at once, at the API's own rate:
+    # it waits for no sign-in slot, only (at most) one API interval between its own.
+    clock = RecordingClock()
+    sync = SpotifyGate(ref, slow_sign_ins, clock=clock)
+    for _ in range(3):
+        sync.before_request("api")
+    api_interval = 1 / (slow_sign_ins.spotify_api_rate * (1 - HEADROOM))
+    assert all(0 < s <= api_interval for s in clock.slept), clock.slept
     # ... and every sign-in call counted toward the day, beside the sync's
     assert sync.requests_today("api") == taken + 3
 

@@ -1,4 +1,5 @@
-"""What the web tests of bad and hostile input share: a picture of everything a request
+"""What the web tests share: the live app of the browser tests (tests/web/browser_helpers.py);
+for the tests of bad and hostile input, a picture of everything a request
 could change (every table's rows and every queue's messages), to show it changed nothing,
 and the CSRF token of a signed-in page."""
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from actors.testing import enqueued
+from tests.web.browser_helpers import live_app  # noqa: F401  (the browser tests' fixture)
 
 State = tuple[dict[str, list[str]], dict[str, list[str]]]
 

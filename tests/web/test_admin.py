@@ -10,8 +10,9 @@ import pytest
 
 from actors.testing import assert_enqueued_with
 from config.redis_ref import RedisRef
-from models import AuditEntry, JobRun
+from models import AuditEntry, JobRun, User
 from models.db import utcnow
+from models.job_run import user_subject
 from ops.pause import paused_queues
 
 GETS = [
@@ -211,14 +212,19 @@ def audit_rows() -> list[tuple[str, str, str, int]]:
 
 
 def test_every_action_is_on_the_audit_trail_with_who_what_and_how_many(admin, broker):
-    [failed] = runs(1, status="failed", args=[5], subject="user:5")
+    # Ben's failed sync: a person of its own, never Emma, whose sign-in queued her own sync.
+    # (A made-up "user:5" was Emma's subject whenever she was the session's fifth user,
+    # as user ids are never reused: the retry then gave back her queued sync.)
+    ben = User.sign_in("ben", "Ben", {})
+    [failed] = runs(1, status="failed", args=[ben.id], subject=user_subject(ben.id))
     runs(2, finished_at=utcnow() - dt.timedelta(days=40))
     token = csrf(admin.get("/admin"))
 
     admin.post("/admin/queues/bulk/pause", {"csrf_token": token})
     admin.post("/admin/queues/bulk/resume", {"csrf_token": token})
-    admin.post(f"/admin/jobs/{failed}/retry", {"csrf_token": token})
-    retried = JobRun.select().order_by(JobRun.id.desc()).first()
+    retry = admin.post(f"/admin/jobs/{failed}/retry", {"csrf_token": token})
+    retried = JobRun.get_by_id(int(re.search(r"/admin/jobs/(\d+)", retry.location).group(1)))
+    assert (retried.id != failed, retried.status) == (True, "queued")
     admin.post(f"/admin/jobs/{retried.id}/cancel", {"csrf_token": token})
     admin.post("/admin/jobs/clean", {"csrf_token": token, "days": "30"})
 

@@ -7,32 +7,22 @@ app's strict Content Security Policy, which it never sees violated."""
 
 from __future__ import annotations
 
-import shutil
-import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from actors import runtime
-from cli.embedded_redis import free_port
+# Imported here too for the browser tests that still import them from this module (the
+# fixture live_app comes from tests/web/conftest.py).
+from tests.web.browser_helpers import (  # noqa: F401
+    BROWSER_TESTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NO_OVERFLOW,
+    axe_problems,
+    live_app,
+)
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="no Chromium here: install Debian's package (apt-get install chromium); "
-        ".ci/run does",
-    ),
-]
-
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
+pytestmark = BROWSER_TESTS
 
 # Sums the layout shifts not caused by input, from first paint on (buffered entries).
 LAYOUT_SHIFTS = """
@@ -52,50 +42,17 @@ new PerformanceObserver(list => {
       + " h" + Math.round(s.previousRect.height) + "->" + Math.round(s.currentRect.height))));
 }).observe({type: 'layout-shift', buffered: true});
 """
-NO_OVERFLOW = "document.documentElement.scrollWidth <= innerWidth"
-# axe-core, vendored from its npm package (`npm pack axe-core`, version in axe.version).
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
-
-def axe_problems(page) -> list[tuple[str, str, list[str]]]:
-    """axe-core's serious and critical violations on the page: (rule, impact, targets)."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        (v["id"], v["impact"], [str(n["target"]) for n in v["nodes"]][:5])
-        for v in found["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-@pytest.fixture
-def live_app(app_settings, broker, worker, db):
-    """The web app on a real server, with a real worker and fast Spotify limits."""
-    import waitress
-
-    from web.app import create_app
-
-    port = free_port()
-    settings = app_settings.but(
-        redis_namespace=broker.namespace,
-        port=port,
-        spotify_redirect_uri=f"http://127.0.0.1:{port}/callback",
-        spotify_api_rate=500.0,
-        spotify_pages_rate=500.0,
-        refresh_cooldown_seconds=0,  # the test refreshes right after the first sync
-    )
-    runtime.configure(settings)
-    server = waitress.create_server(create_app(settings), host="127.0.0.1", port=port, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.close()
 
 
 # The fill waits for every count of Ben's library ("Up to date"): more than the default
 # limit on a machine busy with other tests.
 @pytest.mark.timeout(900)
-def test_sign_in_compare_watch_it_fill_in_and_refresh(live_app, sign_in, demo_spotify, tmp_path):
+def test_sign_in_compare_watch_it_fill_in_and_refresh(
+    live_app,  # noqa: F811  (the fixture)
+    sign_in,
+    demo_spotify,
+    tmp_path,
+):
     from playwright.sync_api import sync_playwright
 
     ben = sign_in("ben")  # the friend: signed in once, never synced

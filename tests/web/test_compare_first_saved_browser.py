@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from models import Artist, ComparedWith, User, UserArtist
 from models.artist import ArtistFields
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, live_app  # noqa: F401
-from tests.web.test_people_browser import check_everywhere
+from tests.web.browser_helpers import BROWSER_TESTS, check_everywhere, signed_in_browser
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: .ci/run installs it"),
-]
+pytestmark = BROWSER_TESTS
 DAY = dt.datetime(2021, 3, 4, 8, 15)
 
 
-def test_the_first_saver_reads_well_everywhere(live_app, sign_in):  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
+def test_the_first_saver_reads_well_everywhere(live_app, sign_in):
     ana = User.sign_in("ana-test", "Ana", {})
     names = ("Tied Together", "Followed Only", "Found By You", "Found By Ana")
     ids = Artist.upsert_many(
@@ -30,14 +22,7 @@ def test_the_first_saver_reads_well_everywhere(live_app, sign_in):  # noqa: F811
          for n in names]
     )  # fmt: skip
     tied, followed, mine, hers = (ids[f"{n.replace(' ', ''):0>22}"] for n in names)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(live_app)
-        page.click("text=Sign in with Spotify")
-        page.click("text=Cléo")
-        page.wait_for_url(f"{live_app}/", timeout=90_000)
+    with signed_in_browser(live_app) as (browser, page):
         cleo = User.get(User.spotify_id == "cleo")
         for person in (cleo, ana):
             UserArtist.link_many(person.id, [followed], "followed")
@@ -62,4 +47,3 @@ def test_the_first_saver_reads_well_everywhere(live_app, sign_in):  # noqa: F811
             browser, page, f"/with/{ana.id}?sort=name", "first-saved", live_app,
             part="table.shared",
         )  # fmt: skip
-        browser.close()

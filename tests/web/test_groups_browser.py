@@ -6,22 +6,12 @@ Screenshots go to ``OVERLAP_SCREENSHOTS`` when it is set, to look at by eye."""
 
 from __future__ import annotations
 
-import pytest
-
 from models import Group, User, UserArtist
 from models.db import utcnow
-from tests.web.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    live_app,  # noqa: F401  (a fixture)
-)
+from tests.web.browser_helpers import BROWSER_TESTS, check_everywhere, signed_in_browser
 from tests.web.test_compare import library
-from tests.web.test_people_browser import check_everywhere
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: .ci/run installs it"),
-]
+pytestmark = BROWSER_TESTS
 
 
 def friends_with_some_of(cleo: User, *names: str) -> list[User]:
@@ -38,17 +28,8 @@ def friends_with_some_of(cleo: User, *names: str) -> list[User]:
     return friends
 
 
-def test_a_group_fills_in_once_friends_join_everywhere(live_app):  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(live_app)
-        page.click("text=Sign in with Spotify")
-        page.click("text=Cléo")
-        page.wait_for_url(f"{live_app}/", timeout=90_000)
+def test_a_group_fills_in_once_friends_join_everywhere(live_app):
+    with signed_in_browser(live_app) as (browser, page):
         cleo = User.get(User.spotify_id == "cleo")
         ben, dmitri = friends_with_some_of(cleo, "ben", "dmitri")
 
@@ -88,4 +69,3 @@ def test_a_group_fills_in_once_friends_join_everywhere(live_app):  # noqa: F811
         page.goto(f"{live_app}{cell}")
         assert "shared artists" in page.inner_text("main")
         check_everywhere(browser, page, cell, "group-pair", live_app)
-        browser.close()

@@ -6,74 +6,20 @@ Screenshots go to ``OVERLAP_SCREENSHOTS`` when it is set, to look at by eye."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-
 from models import ComparedWith, User
-from tests.web.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    NO_OVERFLOW,
-    axe_problems,
-    live_app,  # noqa: F401  (a fixture)
+from tests.web.browser_helpers import (  # noqa: F401  (SHOTS re-exported)
+    BROWSER_TESTS,
+    SHOTS,
+    check_everywhere,
+    signed_in_browser,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: .ci/run installs it"),
-]
-SHOTS = os.environ.get("OVERLAP_SCREENSHOTS")
+pytestmark = BROWSER_TESTS
 
 
-def shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
-def check_everywhere(
-    browser, page, path: str, name: str, base: str, part: str | None = None
-) -> None:
-    """``path`` as ``page``'s person sees it at phone and desktop width, light and dark: no
-    overflow, no serious axe-core finding; a screenshot of ``part`` (or all) when asked."""
-    signed_in = page.context.storage_state()
-    for scheme in ("light", "dark"):
-        for width in (390, 1280):
-            context = browser.new_context(
-                bypass_csp=True,
-                color_scheme=scheme,
-                storage_state=signed_in,
-                viewport={"width": width, "height": 844},
-            )
-            checked = context.new_page()
-            checked.goto(f"{base}{path}")
-            assert checked.evaluate(NO_OVERFLOW), (path, scheme, width)
-            assert axe_problems(checked) == [], (path, scheme, width)
-            if SHOTS and part:
-                shot_path = str(Path(SHOTS) / f"{name}-{scheme}-{width}.png")
-                checked.locator(part).screenshot(path=shot_path)
-            elif SHOTS:
-                shot(checked, f"{name}-{scheme}-{width}")
-            context.close()
-
-
-def test_a_code_s_link_asks_first_and_your_people_says_who_sees_what(
-    live_app,  # noqa: F811
-    sign_in,
-):
-    from playwright.sync_api import sync_playwright
-
+def test_a_code_s_link_asks_first_and_your_people_says_who_sees_what(live_app, sign_in):
     ben = sign_in("ben")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(live_app)
-        page.click("text=Sign in with Spotify")
-        page.click("text=Cléo")
-        page.wait_for_url(f"{live_app}/", timeout=90_000)
+    with signed_in_browser(live_app) as (browser, page):
         cleo = User.get(User.spotify_id == "cleo")
 
         # Following Ben's link: a question, nothing shared yet.
@@ -99,4 +45,3 @@ def test_a_code_s_link_asks_first_and_your_people_says_who_sees_what(
         page.wait_for_url(f"{live_app}/")
         assert "Ben cannot see your library." in page.inner_text("section.people")
         assert not ComparedWith.can_see(ben, cleo)
-        browser.close()
