@@ -1,9 +1,10 @@
 """The whole app on the rig's hosts (``stack.py``), one stack for the module, and what only
-several machines meet: two worker hosts sharing one rate limit, Redis restarting under
-them, the scheduler's host dying. Each scenario ends exact: every library is the demo
-Spotify's, every comparison complete and correct, no job row twice, nothing lost.
+several machines meet: two worker hosts sharing one rate limit (a), Redis restarting under
+them (g), the scheduler's host dying (e), a worker host cut off for a minute (c). Each
+scenario ends exact: every library is the demo Spotify's, every comparison complete and
+correct, no job row twice, nothing lost.
 
-The scenarios run in this file's order on one stack (starting it costs about a minute):
+The scenarios run in this file's order on one stack (it starts in about half a minute):
 each leaves every process running as it found it.
 """
 
@@ -396,6 +397,11 @@ def test_a_worker_host_cut_off_for_a_minute_mid_sync_hands_its_sync_over_and_fai
         for host in ("worker-1", "worker-2")
     }
     assert ended == {"worker-1": 0, "worker-2": 1}, ended
+    # (worker-1's own attempt, back with its connections, stopped at its next checkpoint:
+    # none ran on to its end beside worker-2's)
+    worker_1 = stack.log("worker-1", "worker", whole=True)
+    assert "succeeded, but another worker took the run over" not in worker_1
+    stopped = "was taken over by another worker" in worker_1
     assert JobRun.get_by_id(job.id).status == "succeeded"
     assert_no_job_row_twice()
     # and worker-1's processes came through the cut and list themselves again.
@@ -408,4 +414,5 @@ def test_a_worker_host_cut_off_for_a_minute_mid_sync_hands_its_sync_over_and_fai
         held_at_page=f"{held_at}/{done.pages_total}",
         attempts=done.attempts,
         done_after_cut_s=round(done_s, 1),
+        worker_1_stopped_at_its_checkpoint=stopped,
     )
