@@ -69,7 +69,7 @@ def stack(request, hosts: Rig, data_host: DataHost) -> Iterator[Stack]:
     options = getattr(request.module, "STACK_OPTIONS", {})
     log_dir = Path(tempfile.mkdtemp(prefix="overlap-stack-"))
     app = Stack(hosts, data_host, log_dir, env=env, **options)
-    previous = database.obj
+    previous, keyring = database.obj, tokens._keyring
     try:
         app.start()
         init_database(data_host.database_url)
@@ -80,4 +80,5 @@ def stack(request, hosts: Rig, data_host: DataHost) -> Iterator[Stack]:
         database.close()
         if previous is not None:
             database.initialize(previous)
+        tokens._keyring = keyring  # the session's keys again, for the tests after these
         print(f"\nthe stack's logs: {log_dir}")
