@@ -129,23 +129,7 @@ class JobRuns(Middleware):
             else:
                 _superseded(job, attempt, f"failed: {describe(exception)}")
         else:
-            delay_ms = exception.delay if isinstance(exception, Retry) else None
-            resume = utcnow() + dt.timedelta(milliseconds=delay_ms) if delay_ms else next_at
-            # Redis refused the retry (see actors/middleware/retries.py): the row is unsent,
-            # so that it is sent again when Redis is back.
-            unsent = bool(message.options.pop(RETRY_UNSENT, False))
-            waiting = job.set_waiting(
-                RETRYING,
-                error=describe(exception),
-                resume_at=resume,
-                unsent=unsent,
-                failing=next_try is not None,
-                attempt=attempt,
-            )
-            if waiting:
-                log.info("%s job %d will try again: %s", job.actor, job.id, describe(exception))
-            else:
-                _superseded(job, attempt, f"stopped: {describe(exception)}")
+            _record_retry(job, message, exception, next_at, failing=next_try is not None)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         """A middleware after this one skipped the claimed message (too old for AgeLimit
@@ -156,6 +140,34 @@ class JobRuns(Middleware):
         _local.heartbeat.stop()
         status = FAILED if message.failed else CANCELLED
         job.finish(status, error="Skipped before it ran: it waited too long in the queue")
+
+
+def _record_retry(
+    job: JobRun,
+    message: MessageProxy,
+    exception: BaseException,
+    next_at: dt.datetime | None,
+    failing: bool,
+) -> None:
+    """Put the row back to retrying, if this attempt is still the run's latest."""
+    delay_ms = exception.delay if isinstance(exception, Retry) else None
+    resume = utcnow() + dt.timedelta(milliseconds=delay_ms) if delay_ms else next_at
+    # Redis refused the retry (see actors/middleware/retries.py): the row is unsent, so
+    # that it is sent again when Redis is back.
+    unsent = bool(message.options.pop(RETRY_UNSENT, False))
+    attempt = job.attempts
+    waiting = job.set_waiting(
+        RETRYING,
+        error=describe(exception),
+        resume_at=resume,
+        unsent=unsent,
+        failing=failing,
+        attempt=attempt,
+    )
+    if waiting:
+        log.info("%s job %d will try again: %s", job.actor, job.id, describe(exception))
+    else:
+        _superseded(job, attempt, f"stopped: {describe(exception)}")
 
 
 def _superseded(job: JobRun, attempt: int, outcome: str) -> None:
