@@ -73,7 +73,7 @@ def cmd_demo_spotify(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the demo Spotify."""
     from spotify_demo.server import main
 
-    main(settings)
+    main(settings, args.host)
     return 0
 
 
@@ -300,7 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_db_commands(sub)
     _command(sub, "run", cmd_run, "run the whole app in this terminal")
-    _command(sub, "demo-spotify", cmd_demo_spotify, "serve the demo Spotify")
+    demo = _command(sub, "demo-spotify", cmd_demo_spotify, "serve the demo Spotify")
+    # Another host's address serves it to other machines (the rig's spotify host does).
+    demo.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     _add_foreground_commands(sub)
     _add_jobs_commands(sub)
     _add_operator_commands(sub)

@@ -26,10 +26,11 @@ def describe(exception: BaseException) -> str:
     return f"{type(exception).__name__}: {text}"[:ERROR_MAX_CHARS]
 
 
-def finish_ok(job: JobRun) -> None:
+def finish_ok(job: JobRun, attempt: int | None = None) -> bool:
     """Record that the run returned: succeeded, or cancelled when someone asked it to stop
-    (a cancelled sync returns early with its pages kept)."""
-    job.finish(CANCELLED if job.cancel_requested else SUCCEEDED)
+    (a cancelled sync returns early with its pages kept); ``attempt`` as for
+    ``JobRun.finish``. Whether it was recorded."""
+    return job.finish(CANCELLED if job.cancel_requested else SUCCEEDED, attempt=attempt)
 
 
 class Heartbeat(threading.Thread):

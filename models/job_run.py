@@ -81,6 +81,11 @@ HEARTBEAT_INTERVAL = dt.timedelta(seconds=1)
 HEARTBEAT_TIMEOUT = dt.timedelta(seconds=4)
 
 
+class Superseded(Exception):
+    """Another worker claimed this run after this attempt did (this worker was cut off for
+    longer than the heartbeat timeout): the attempt stops at its next checkpoint."""
+
+
 class JobRun(BaseModel):
     """One background job and everything known about its run."""
 
@@ -256,7 +261,9 @@ class JobRun(BaseModel):
 
         A run is taken when it waits (queued or retrying), or when it says running but its
         heartbeat stopped before ``stale_before`` (its worker died). A duplicate delivery
-        of a live or finished run is refused, so a job never runs twice at once.
+        of a live or finished run is refused, so a job never runs twice at once. Each claim
+        is a new attempt (``attempts``, compared and set): what an attempt records at its end
+        is kept only while no later attempt claimed the run (see ``finish``).
         """
         now = utcnow()
         taken = (
@@ -274,6 +281,7 @@ class JobRun(BaseModel):
                     | ((JobRun.status == RUNNING) & (JobRun.heartbeat_at < stale_before))
                 )
                 & ~JobRun.cancel_requested
+                & (JobRun.attempts == self.attempts)
             )
             .execute()
         )
@@ -283,18 +291,24 @@ class JobRun(BaseModel):
         return bool(taken)
 
     def beat(self) -> None:
-        """Write a fresh heartbeat."""
-        JobRun.update(heartbeat_at=utcnow()).where(JobRun.id == self.id).execute()
+        """Write a fresh heartbeat (only while this attempt is the run's latest)."""
+        now = utcnow()
+        JobRun.update(heartbeat_at=now).where(self._this_attempt(self.attempts)).execute()
 
     def save_checkpoint(self, checkpoint: dict[str, Any], **fields: Any) -> None:
-        """Store where the job stands (and any other fields), with a fresh heartbeat."""
+        """Store where the job stands (and any other fields), with a fresh heartbeat; raise
+        ``Superseded`` when another worker has claimed the run since this attempt did."""
         now = utcnow()
         fields.update(checkpoint=checkpoint, heartbeat_at=now)
+        written = (
+            JobRun.update({getattr(JobRun, k): v for k, v in fields.items()})
+            .where(self._this_attempt(self.attempts))
+            .execute()
+        )
+        if not written:
+            raise Superseded(f"{self!r}: attempt {self.attempts} was taken over by another worker")
         for name, value in fields.items():
             setattr(self, name, value)
-        JobRun.update({getattr(JobRun, k): v for k, v in fields.items()}).where(
-            JobRun.id == self.id
-        ).execute()
 
     def finish(
         self,
@@ -302,15 +316,31 @@ class JobRun(BaseModel):
         error: str | None = None,
         tb: str | None = None,
         resume_at: dt.datetime | None = None,
-    ) -> None:
+        attempt: int | None = None,
+    ) -> bool:
         """Record how the run ended; ``resume_at``: when overlap runs it again by itself
-        (a sync that failed while Spotify kept failing)."""
+        (a sync that failed while Spotify kept failing). With ``attempt`` (the worker's
+        claim), only if no later attempt claimed the run since: a worker cut off from the
+        others, whose run another worker took over (and maybe finished), records nothing.
+        Whether it was recorded."""
         now = utcnow()
-        self.status, self.error, self.traceback, self.finished_at = status, error, tb, now
-        self.resume_at = resume_at
-        JobRun.update(
-            status=status, error=error, traceback=tb, finished_at=now, resume_at=resume_at
-        ).where(JobRun.id == self.id).execute()
+        written = (
+            JobRun.update(
+                status=status, error=error, traceback=tb, finished_at=now, resume_at=resume_at
+            )
+            .where(self._this_attempt(attempt))
+            .execute()
+        )
+        if written:
+            self.status, self.error, self.traceback, self.finished_at = status, error, tb, now
+            self.resume_at = resume_at
+        return bool(written)
+
+    def _this_attempt(self, attempt: int | None) -> Any:
+        """This run's row, and with ``attempt`` only while that attempt is the latest."""
+        if attempt is None:
+            return JobRun.id == self.id
+        return (JobRun.id == self.id) & (JobRun.attempts == attempt)
 
     def set_waiting(
         self,
@@ -319,21 +349,25 @@ class JobRun(BaseModel):
         resume_at: dt.datetime | None = None,
         unsent: bool = False,
         failing: bool = False,
-    ) -> None:
+        attempt: int | None = None,
+    ) -> bool:
         """Put the run back to waiting (retrying after an error, or deferred); ``unsent``
         when its next message did not reach Redis, so that it is sent again later.
 
         ``failing``: Spotify failed this try, and the failures in a row are kept; any other
         reason to wait (a 429's pause, a hand-back) breaks the row, so they start afresh.
+        ``attempt``: as for ``finish``. Whether it was recorded.
         """
-        self.status, self.error, self.resume_at = status, error, resume_at
         fields: dict[str, Any] = {"status": status, "error": error, "resume_at": resume_at}
         if unsent:
-            self.sent_at = fields["sent_at"] = None
+            fields["sent_at"] = None
         if not failing and self.failures_since_progress:
             fields.update(failures_since_progress=0, failing_since=None, pages_at_failure=None)
-            self.failures_since_progress, self.failing_since, self.pages_at_failure = 0, None, None
-        JobRun.update(**fields).where(JobRun.id == self.id).execute()
+        written = JobRun.update(**fields).where(self._this_attempt(attempt)).execute()
+        if written:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(written)
 
     def save_failures(self, failures: int, since: dt.datetime | None, pages: int | None) -> None:
         """Store Spotify's failures in a row without a page: how many, since when, and the

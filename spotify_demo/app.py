@@ -60,7 +60,7 @@ class Behaviour:
         limits = self.limits
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            limits.count_request(kind, label)
+            limits.count_request(kind, label, request.remote_addr or "")
             if kind == "control":
                 return callback(*args, **kwargs)
             config = limits.config

@@ -19,6 +19,8 @@ from spotify_demo.config import DemoConfig
 
 HOST_KINDS = ("api", "accounts", "open", "images", "control")
 FAULT_STATUSES = (500, 502, 503)
+# The sliding windows whose busiest count ``stats`` gives, by name: their seconds.
+BUSIEST_SPANS = {"busiest_second": 1.0, "busiest_30_seconds": 30.0}
 
 
 class RollingWindow:
@@ -82,6 +84,14 @@ class Limits:
         # 429s since the last request let through, and the most ever in a row, per kind.
         self._refused_run: Counter[str] = Counter()
         self._longest_refused_run: Counter[str] = Counter()
+        # The arrivals of the last second (and of the last rate window) and the most ever
+        # seen within one, per kind: what a shared rate limit must bound across every host.
+        self._recent: dict[str, dict[str, deque[float]]] = {
+            name: {kind: deque() for kind in HOST_KINDS} for name in BUSIEST_SPANS
+        }
+        self._busiest = {name: Counter[str]() for name in BUSIEST_SPANS}
+        # Requests per client address: which hosts did the work.
+        self._clients: Counter[str] = Counter()
 
     @property
     def config(self) -> DemoConfig:
@@ -134,11 +144,19 @@ class Limits:
         with self._lock:
             return self._dice.choice(FAULT_STATUSES)
 
-    def count_request(self, kind: str, route: str) -> None:
-        """Count one request by host kind and by route."""
+    def count_request(self, kind: str, route: str, client: str = "") -> None:
+        """Count one request by host kind, by route and by client address."""
+        now = time.monotonic()
         with self._lock:
             self._requests[kind] += 1
             self._routes[route] += 1
+            self._clients[client] += 1
+            for name, span in BUSIEST_SPANS.items():
+                arrivals = self._recent[name][kind]
+                arrivals.append(now)
+                while arrivals[0] <= now - span:
+                    arrivals.popleft()
+                self._busiest[name][kind] = max(self._busiest[name][kind], len(arrivals))
 
     def note(self, event: str) -> None:
         """Count one event (``rate_limited``, ``server_errors``, ``timeouts``, ...)."""
@@ -151,6 +169,13 @@ class Limits:
             return {
                 "requests": {kind: self._requests[kind] for kind in HOST_KINDS},
                 "routes": dict(sorted(self._routes.items())),
+                # The most requests that arrived within any one second, and within any 30
+                # (Spotify's window), both sliding.
+                **{
+                    name: {kind: self._busiest[name][kind] for kind in HOST_KINDS}
+                    for name in BUSIEST_SPANS
+                },
+                "clients": dict(sorted(self._clients.items())),
                 "rate_limited": self._events["rate_limited"],
                 # A client that shares Spotify's pause among its threads draws at most one
                 # 429 per thread before the pause stops them all: so this many at most.

@@ -78,10 +78,10 @@ def _close_all(server: BaseWSGIServer) -> None:
         wasyncore.file_dispatcher.close(trigger)  # the read end, once, via its wrapper
 
 
-def main(settings: Settings) -> None:
-    """Serve on ``settings.demo_spotify_port`` at 127.0.0.1, saying where in one log line."""
+def main(settings: Settings, host: str = "127.0.0.1") -> None:
+    """Serve on ``settings.demo_spotify_port`` at ``host``, saying where in one log line."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     port = settings.demo_spotify_port
-    log.info("demo Spotify at http://127.0.0.1:%d (API /v1, accounts /accounts, pages /open)", port)
-    serve(settings, "127.0.0.1", port)
+    log.info("demo Spotify at http://%s:%d (API /v1, accounts /accounts, pages /open)", host, port)
+    serve(settings, host, port)

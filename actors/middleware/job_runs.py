@@ -106,31 +106,30 @@ class JobRuns(Middleware):
         _local.heartbeat.stop()
         next_try = message.options.pop(NEXT_TRY_AT, None)
         next_at = dt.datetime.fromisoformat(next_try) if next_try else None
+        # Every outcome is recorded only if no other worker claimed the run since this one
+        # did (a worker cut off from the database and Redis for longer than the heartbeat
+        # timeout, whose run another worker took over): its late retry then finds the row
+        # finished or running elsewhere, and is skipped (tests/rig, the partition).
+        attempt = job.attempts
         if exception is None:
-            finish_ok(job)
-            log.info("%s job %d succeeded", job.actor, job.id)
+            if finish_ok(job, attempt):
+                log.info("%s job %d succeeded", job.actor, job.id)
+            else:
+                _superseded(job, attempt, "succeeded")
         elif message.failed:
-            log.warning("%s job %d failed: %s", job.actor, job.id, describe(exception))
-            job.finish(
+            failed = job.finish(
                 FAILED,
                 error=describe(exception),
                 tb=message.options.get("traceback"),
                 resume_at=next_at,
+                attempt=attempt,
             )
+            if failed:
+                log.warning("%s job %d failed: %s", job.actor, job.id, describe(exception))
+            else:
+                _superseded(job, attempt, f"failed: {describe(exception)}")
         else:
-            delay_ms = exception.delay if isinstance(exception, Retry) else None
-            resume = utcnow() + dt.timedelta(milliseconds=delay_ms) if delay_ms else next_at
-            # Redis refused the retry (see actors/middleware/retries.py): the row is unsent,
-            # so that it is sent again when Redis is back.
-            unsent = bool(message.options.pop(RETRY_UNSENT, False))
-            log.info("%s job %d will try again: %s", job.actor, job.id, describe(exception))
-            job.set_waiting(
-                RETRYING,
-                error=describe(exception),
-                resume_at=resume,
-                unsent=unsent,
-                failing=next_try is not None,
-            )
+            _record_retry(job, message, exception, next_at, failing=next_try is not None)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         """A middleware after this one skipped the claimed message (too old for AgeLimit
@@ -141,6 +140,42 @@ class JobRuns(Middleware):
         _local.heartbeat.stop()
         status = FAILED if message.failed else CANCELLED
         job.finish(status, error="Skipped before it ran: it waited too long in the queue")
+
+
+def _record_retry(
+    job: JobRun,
+    message: MessageProxy,
+    exception: BaseException,
+    next_at: dt.datetime | None,
+    failing: bool,
+) -> None:
+    """Put the row back to retrying, if this attempt is still the run's latest."""
+    delay_ms = exception.delay if isinstance(exception, Retry) else None
+    resume = utcnow() + dt.timedelta(milliseconds=delay_ms) if delay_ms else next_at
+    # Redis refused the retry (see actors/middleware/retries.py): the row is unsent, so
+    # that it is sent again when Redis is back.
+    unsent = bool(message.options.pop(RETRY_UNSENT, False))
+    attempt = job.attempts
+    waiting = job.set_waiting(
+        RETRYING,
+        error=describe(exception),
+        resume_at=resume,
+        unsent=unsent,
+        failing=failing,
+        attempt=attempt,
+    )
+    if waiting:
+        log.info("%s job %d will try again: %s", job.actor, job.id, describe(exception))
+    else:
+        _superseded(job, attempt, f"stopped: {describe(exception)}")
+
+
+def _superseded(job: JobRun, attempt: int, outcome: str) -> None:
+    log.warning(
+        "%s job %d: attempt %d %s, but another worker took the run over meanwhile; "
+        "its outcome is left to that worker",
+        job.actor, job.id, attempt, outcome,
+    )  # fmt: skip
 
 
 def _wait_while_it_beats(

@@ -35,6 +35,7 @@ from actors.middleware.job_runs import NEXT_TRY_AT, RETRY_UNSENT, current_job
 from actors.retry_policy import SPOTIFY_FAILURES, failures_after, gives_up, try_again_at
 from models import JobRun
 from models.db import utcnow
+from models.job_run import Superseded
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class Retries(DramatiqRetries):
         # What an earlier try said: this try's decision alone goes to JobRuns.
         message.options.pop(NEXT_TRY_AT, None)
         job = current_job()
+        if isinstance(exception, Superseded):
+            return  # Another worker runs the job now: no retry of this attempt.
         try:
             if job is not None and isinstance(exception, SPOTIFY_FAILURES):
                 self._by_progress(broker, message, job, exception)

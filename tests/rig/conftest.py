@@ -1,59 +1,35 @@
-"""The rig's fixtures: the hosts, and the data host's own PostgreSQL and Redis."""
+"""The rig's fixtures: the hosts, the data host's own PostgreSQL and Redis, and the whole
+app on them (``stack``: the same code as ``stack.py up``)."""
 
 from __future__ import annotations
 
 import importlib.util
-import pwd
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 
-def _load_hosts() -> ModuleType:
-    """``hosts.py`` beside this file (the rig's folder is not a package; a scenario's
-    child process loads it by path too)."""
-    spec = importlib.util.spec_from_file_location("rig_hosts", Path(__file__).with_name("hosts.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rig_hosts"] = module
-    spec.loader.exec_module(module)
-    return module
+def _load_stack() -> ModuleType:
+    """``stack.py`` beside this file, which loads ``hosts.py`` (the rig's folder is not a
+    package; a scenario's child process loads them by path too)."""
+    if "rig_stack" not in sys.modules:
+        path = Path(__file__).with_name("stack.py")
+        spec = importlib.util.spec_from_file_location("rig_stack", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["rig_stack"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["rig_stack"]
 
 
-rig_hosts = _load_hosts()
+rig_stack = _load_stack()
+rig_hosts = rig_stack.sibling("hosts")
 Rig, rig, why_not = rig_hosts.Rig, rig_hosts.rig, rig_hosts.why_not
-
-PG_BIN = Path("/usr/lib/postgresql")
-
-
-@dataclass
-class DataHost:
-    """The ``data`` host's servers, at its address."""
-
-    address: str
-    pg_port: int = 5432
-    redis_port: int = 6379
-
-    @property
-    def database_url(self) -> str:
-        return f"postgresql://postgres@{self.address}:{self.pg_port}/postgres"
-
-    @property
-    def redis_url(self) -> str:
-        return f"redis://{self.address}:{self.redis_port}/0"
-
-
-def _pg_bindir() -> Path | None:
-    found = sorted(PG_BIN.glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
-    return next((b for b in found if (b / "initdb").exists()), None)
+DataHost, Stack = rig_stack.DataHost, rig_stack.Stack
 
 
 @pytest.fixture
@@ -65,14 +41,12 @@ def make_rig():
 
 
 @pytest.fixture(scope="module")
-def hosts(tmp_path_factory) -> Iterator[Rig]:
-    """The five hosts, removed after the module's tests."""
-    reason = why_not() or (None if _pg_bindir() else "no PostgreSQL server binaries")
-    if reason is None and shutil.which("redis-server") is None:
-        reason = "no redis-server"
-    if reason is not None:
+def hosts() -> Iterator[Rig]:
+    """The five hosts, reachable from this machine, removed after the module's tests."""
+    if (reason := rig_stack.why_not_here()) is not None:
         pytest.skip(reason)
     with rig() as made:
+        made.reach_from_here()
         yield made
 
 
@@ -80,42 +54,31 @@ def hosts(tmp_path_factory) -> Iterator[Rig]:
 def data_host(hosts: Rig) -> Iterator[DataHost]:
     """PostgreSQL (initdb into a temporary directory, run as ``postgres``) and Redis, both
     on the data host's address."""
-    bindir, owner = _pg_bindir(), pwd.getpwnam("postgres")
-    root = Path(tempfile.mkdtemp(prefix="overlap-rig-"))
-    shutil.chown(root, owner.pw_uid, owner.pw_gid)
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    data = DataHost(hosts.address["data"])
-    subprocess.run(
-        [*as_postgres, str(bindir / "initdb"), "-D", str(root / "pg"), "-U", "postgres",
-         "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    (root / "pg" / "pg_hba.conf").write_text("host all all 0.0.0.0/0 trust\nlocal all all trust\n")
-    settings = [f"listen_addresses={data.address}", f"unix_socket_directories={root}",
-                "fsync=off", "synchronous_commit=off", "full_page_writes=off"]  # fmt: skip
-    options = [word for setting in settings for word in ("-c", setting)]
-    hosts.run("data", [*as_postgres, str(bindir / "postgres"), "-D", str(root / "pg"), *options],
-              root / "postgres.log")  # fmt: skip
-    hosts.run("data", ["redis-server", "--bind", data.address, "--port", str(data.redis_port),
-                       "--save", "", "--appendonly", "no", "--protected-mode", "no"],
-              root / "redis.log")  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not _answers(hosts, data) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    try:
+    with rig_stack.data_host(hosts) as data:
         yield data
+
+
+@pytest.fixture(scope="module")
+def stack(request, hosts: Rig, data_host: DataHost) -> Iterator[Stack]:
+    """The whole app on the hosts, for the module's tests, with the module's ``STACK_ENV``
+    settings and ``STACK_OPTIONS`` (``delay_ms``, ``standby_scheduler``). This process's
+    models then read the data host's database (the session's again afterwards)."""
+    from models import database, init_database, tokens
+
+    env = getattr(request.module, "STACK_ENV", {})
+    options = getattr(request.module, "STACK_OPTIONS", {})
+    log_dir = Path(tempfile.mkdtemp(prefix="overlap-stack-"))
+    app = Stack(hosts, data_host, log_dir, env=env, **options)
+    previous, keyring = database.obj, tokens._keyring
+    try:
+        app.start()
+        init_database(data_host.database_url)
+        tokens.configure((rig_stack.TOKEN_KEY,))
+        yield app
     finally:
-        hosts.kill_host("data")
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _answers(hosts: Rig, data: DataHost) -> bool:
-    probe = (
-        f"import psycopg2, redis; psycopg2.connect({data.database_url!r}).close();"
-        f" redis.Redis.from_url({data.redis_url!r}).ping()"
-    )
-    result = subprocess.run(
-        ["ip", "netns", "exec", hosts.namespace("worker-1"), sys.executable, "-c", probe],
-        capture_output=True, timeout=30,
-    )  # fmt: skip
-    return result.returncode == 0
+        app.stop()
+        database.close()
+        if previous is not None:
+            database.initialize(previous)
+        tokens._keyring = keyring  # the session's keys again, for the tests after these
+        print(f"\nthe stack's logs: {log_dir}")

@@ -91,6 +91,11 @@ class Rig:
         self._host_of[process.pid] = host
         return process
 
+    def reach_from_here(self) -> None:
+        """Give the bridge the rig's ``.1``, so this machine reaches every host (the rig's
+        own address: nothing else on the machine is touched; it goes with the bridge)."""
+        _ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
+
     def kill_host(self, host: str) -> None:
         """SIGKILL every process started on ``host``, as if the machine died."""
         for process in self.processes:

@@ -161,6 +161,23 @@ def test_stats_count_requests_by_host_kind_and_route(demo_spotify: DemoSpotify) 
     assert stats["routes"]["GET /v1/me"] == 1
 
 
+def test_stats_keep_the_busiest_second_and_30_seconds_and_who_asked(
+    demo_spotify: DemoSpotify,
+) -> None:
+    # Three pages at once, then (over a second later) one more: the busiest second held 3.
+    for _ in range(3):
+        page(demo_spotify)
+    time.sleep(1.1)
+    page(demo_spotify)
+    stats = demo_spotify.stats()
+    assert stats["busiest_second"]["open"] == 3
+    assert stats["busiest_30_seconds"]["open"] == 4
+    assert stats["busiest_second"]["api"] == 0
+    assert stats["clients"]["127.0.0.1"] == 5  # the four pages and the stats call itself
+    demo_spotify.reset()
+    assert demo_spotify.stats()["busiest_second"]["open"] == 0
+
+
 def test_the_index_says_what_this_server_is(demo_spotify: DemoSpotify) -> None:
     for path in ("/", "/_demo/"):
         response = demo_spotify.http.get(f"{demo_spotify.base_url}{path}", timeout=10)
