@@ -18,7 +18,8 @@ STAMP := $(VENV)/.installed
 # uv works on $(VENV) (not on its own default), with the interpreter that made it.
 UV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 
-.PHONY: run test test-all lint format install lock lock-upgrade clean vendor-htmx vendor-idiomorph
+.PHONY: run test test-all lint format install lock lock-upgrade clean vendor-htmx vendor-idiomorph \
+	lighthouse
 
 # uv comes first, installed by pip at the version and with the hashes that uv.lock holds for
 # it; from then on uv installs everything else (and keeps itself at the locked version).
@@ -85,6 +86,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+
+# Lighthouse, a Node program, for tests/web/test_lighthouse.py: `npm ci` installs exactly
+# the versions and integrity hashes of tools/lighthouse/package-lock.json, running no
+# package's install script (it drives Debian's Chromium and downloads no browser). About
+# 15 s from an empty npm cache. `npm install` there, after changing package.json, relocks.
+LIGHTHOUSE_STAMP := tools/lighthouse/node_modules/.package-lock.json
+lighthouse: $(LIGHTHOUSE_STAMP)
+
+$(LIGHTHOUSE_STAMP): tools/lighthouse/package.json tools/lighthouse/package-lock.json
+	cd tools/lighthouse && npm ci --no-audit --no-fund --ignore-scripts
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -389,6 +389,10 @@ def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(web,
     Artist.update(image_url="https://img.example/rare.jpg").where(Artist.name == "Rare").execute()
     spotify_image = f"{security_headers.SPOTIFY_IMAGES}/image/ab67616d0000b273middle"
     Artist.update(image_url=spotify_image).where(Artist.name == "Middle").execute()
+    # An artist picture as Spotify names it (640 px), which it also serves at 320 and 160.
+    digest = "0123456789abcdef01234567"
+    common = f"{security_headers.SPOTIFY_IMAGES}/image/ab6761610000e5eb{digest}"
+    Artist.update(image_url=common).where(Artist.name == "Common").execute()
 
     page = web.get(opened(web, ben))
     grid = page.text.split('<ul class="grid"')[1].split("</ul>")[0]
@@ -400,7 +404,13 @@ def test_the_rarest_shared_artists_come_first_as_pictures_the_policy_allows(web,
     # A picture on a host the policy does not allow: a monogram, never a blocked picture.
     assert "img.example" not in grid and 'class="monogram"' in grid
     # A picture on Spotify's image host, which the policy names, is shown.
-    assert f'<img src="{spotify_image}"' in grid
+    assert f'<img src="{spotify_image}" alt=""' in grid
+    # The artist picture offers its smaller widths, so a tile loads no more than it shows.
+    widths = f"{security_headers.SPOTIFY_IMAGES}/image/ab6761610000"
+    assert (
+        f'<img src="{common}" srcset="{widths}f178{digest} 160w, {widths}5174{digest} 320w, '
+        f'{common} 640w" sizes="(max-width: 600px) 31vw, 10rem"'
+    ) in grid
     policy = dict(
         d.strip().split(" ", 1) for d in page.headers["Content-Security-Policy"].split(";")
     )

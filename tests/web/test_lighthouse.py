@@ -1,12 +1,30 @@
 """Lighthouse on the pages people meet, mobile and desktop, in Debian's Chromium: 100 for
 performance, accessibility and best practices on the landing, welcome, home and finished
 comparison pages, and 100 for SEO on the landing page (the welcome and signed-in pages say
-``noindex``, which Lighthouse's SEO score counts against them: the one miss allowed).
+``noindex``, which Lighthouse's SEO score counts against them: ``is-crawlable`` is the one
+SEO audit they may miss).
 
-Lighthouse is a Node program, not a Python package: this test runs it when it is there
-(``LIGHTHOUSE``, the path of its command, or ``lighthouse`` on the PATH; the README says how
-to install it) and is skipped, saying so, when it is not. It prints the four scores of
-every page for the record."""
+Lighthouse is a Node program, not a Python package: it is locked in ``tools/lighthouse``
+(``package-lock.json``, every package's integrity hash) and ``make lighthouse`` installs it
+there with ``npm ci``, as ``.ci/run`` does. ``LIGHTHOUSE`` names another copy's command.
+Without one (or without Chromium) the test is skipped and says why.
+
+How performance is asserted on a busy machine. Lighthouse's performance score simulates a
+slow phone from the trace it records, so the main-thread tasks of a CPU shared with other
+work come out longer than the page makes them: at load average 60 on 2 cores the home page
+scored 75 (total blocking time 534 ms) where a quiet run scores 100 with none. So:
+
+- every performance audit that does not come from measured durations (``TIMING``) must
+  pass on every run, however busy the machine: no render-blocking request, pictures of
+  the size they are shown at, text compressed, static files cached, no layout shift, a
+  small DOM, no unused or unminified code, and the rest;
+- the performance score must be 100 on every run whose CPU was fit to simulate a phone:
+  Lighthouse measures the host's speed at the start of each run (``benchmarkIndex``) and
+  itself warns that the score is unreliable below 1,000 (``SLOW_CPU``). A run below that is
+  printed with its score and load but its score not asserted; when no run was fit, the
+  test ends skipped, saying so, after asserting everything else, so a busy machine never
+  reports an unmeasured score as a pass.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +32,37 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from config.settings import ROOT
 from tests.web.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     live_app,  # noqa: F401  (a fixture)
 )
 
-LIGHTHOUSE = os.environ.get("LIGHTHOUSE") or shutil.which("lighthouse")
+LOCKED = ROOT / "tools" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
+LIGHTHOUSE = (
+    os.environ.get("LIGHTHOUSE")
+    or (str(LOCKED) if LOCKED.exists() else None)
+    or shutil.which("lighthouse")
+)
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 UNSCORED = ("informative", "manual", "notApplicable", "error")
+# Lighthouse's own threshold (core/gather/driver/environment.js): below it, "the tested
+# device appears to have a slower CPU than Lighthouse expects".
+SLOW_CPU = 1000
+# The performance audits whose result comes from durations measured on this machine (the
+# metrics, and the diagnostics that time the main thread or the server), which a busy CPU
+# lengthens. Every other performance audit must pass on any machine.
+TIMING = frozenset({
+    "first-contentful-paint", "largest-contentful-paint", "speed-index", "interactive",
+    "total-blocking-time", "max-potential-fid", "first-meaningful-paint", "bootup-time",
+    "largest-contentful-paint-element", "mainthread-work-breakdown", "long-tasks",
+    "server-response-time", "document-latency-insight", "forced-reflow-insight",
+})  # fmt: skip
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,14 +70,14 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: .ci/run installs it"),
     pytest.mark.skipif(
         LIGHTHOUSE is None,
-        reason="Lighthouse is not installed: npm i -E lighthouse@12.2.3 in a folder of your "
-        "choice, then LIGHTHOUSE=<folder>/node_modules/.bin/lighthouse (README, Tests)",
+        reason="Lighthouse is not installed: `make lighthouse` installs the locked one in "
+        "tools/lighthouse (README, Tests)",
     ),
 ]
 
 
-def lighthouse_scores(url: str, form: str, cookie: str | None) -> dict[str, int]:
-    """Lighthouse's four category scores (0-100) for ``url`` as a phone or a desktop sees it."""
+def lighthouse(url: str, form: str, cookie: str | None) -> dict:
+    """Lighthouse's report on ``url`` as a phone or a desktop sees it."""
     command = [
         str(LIGHTHOUSE), url, "--output=json", "--output-path=stdout", "--quiet",
         f"--only-categories={','.join(CATEGORIES)}",
@@ -55,17 +92,26 @@ def lighthouse_scores(url: str, form: str, cookie: str | None) -> dict[str, int]
         env={**os.environ, "CHROME_PATH": str(CHROMIUM)},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout)
-    # What cost points, for the record: the scored audits short of full marks.
-    failing = [
-        audit["id"]
-        for audit in report["audits"].values()
-        if audit.get("score") is not None
-        and audit["score"] < 1
-        and audit["scoreDisplayMode"] not in UNSCORED
-    ]
-    print(f"  {form:7} {url}: failing audits {failing}")
+    if folder := os.environ.get("LIGHTHOUSE_REPORTS"):  # to read a run's details later
+        name = url.split("/", 3)[-1].replace("/", "_") or "root"
+        Path(folder, f"{name}-{form}-{'in' if cookie else 'out'}.json").write_text(done.stdout)
+    return json.loads(done.stdout)
+
+
+def scores(report: dict) -> dict[str, int]:
+    """The four category scores, 0-100."""
     return {name: round(report["categories"][name]["score"] * 100) for name in CATEGORIES}
+
+
+def failing(report: dict, category: str) -> set[str]:
+    """The scored audits of ``category`` short of full marks."""
+    refs = report["categories"][category]["auditRefs"]
+    audits = [report["audits"][ref["id"]] for ref in refs]
+    return {
+        a["id"]
+        for a in audits
+        if a["score"] is not None and a["score"] < 1 and a["scoreDisplayMode"] not in UNSCORED
+    }
 
 
 def signed_in_cookie(live_app: str, ben_code: str) -> tuple[str, int]:  # noqa: F811
@@ -87,7 +133,7 @@ def signed_in_cookie(live_app: str, ben_code: str) -> tuple[str, int]:  # noqa: 
     return cookie, int(path.rsplit("/", 1)[1])
 
 
-# Eight Lighthouse runs of about 50 s each on the loaded 2-core machine.
+# Eight Lighthouse runs: 110 s in all on the quiet 2-core machine, 12 min at load 30 to 86.
 @pytest.mark.timeout(1500)
 def test_lighthouse_scores_100_on_the_pages_people_meet(live_app, sign_in):  # noqa: F811
     ben = sign_in("ben")
@@ -99,18 +145,33 @@ def test_lighthouse_scores_100_on_the_pages_people_meet(live_app, sign_in):  # n
         "home": ("/", cookie),
         "comparison": (f"/with/{ben.id}", cookie),
     }
-    scores = {
-        (name, form): lighthouse_scores(f"{live_app}{path}", form, with_cookie)
-        for name, (path, with_cookie) in pages.items()
-        for form in ("mobile", "desktop")
-    }
-    # Lighthouse's performance score simulates a slow phone from the trace it takes, so a
-    # machine busy with other work lowers it: the load is printed beside the scores.
-    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("page        form     perf  a11y  best  seo")
-    for (name, form), got in scores.items():
-        print(f"{name:11} {form:7} " + " ".join(f"{got[c]:5}" for c in CATEGORIES))
-    for (name, form), got in scores.items():
+    print("\npage        form     perf  a11y  best   seo  cpu benchmark  load  failing audits")
+    reports = {}
+    for name, (path, with_cookie) in pages.items():
+        for form in ("mobile", "desktop"):
+            report = reports[name, form] = lighthouse(f"{live_app}{path}", form, with_cookie)
+            got = scores(report)
+            misses = sorted(set().union(*(failing(report, c) for c in CATEGORIES)))
+            print(
+                f"{name:11} {form:7} " + " ".join(f"{got[c]:5}" for c in CATEGORIES)
+                + f" {report['environment']['benchmarkIndex']:14.0f}"
+                + f" {os.getloadavg()[0]:5.1f}  {' '.join(misses)}"
+            )  # fmt: skip
+
+    unmeasured = []
+    for (name, form), report in reports.items():
+        got = scores(report)
         assert got["accessibility"] == got["best-practices"] == 100, (name, form, got)
-        assert got["performance"] == 100, (name, form, got)
-    assert scores["landing", "mobile"]["seo"] == scores["landing", "desktop"]["seo"] == 100
+        assert failing(report, "performance") - TIMING == set(), (name, form)
+        # The welcome and signed-in pages' noindex, and nothing else.
+        assert failing(report, "seo") == (set() if name == "landing" else {"is-crawlable"})
+        if report["environment"]["benchmarkIndex"] >= SLOW_CPU:
+            assert got["performance"] == 100, (name, form, got)
+        else:
+            unmeasured.append(f"{name} {form}")
+    if unmeasured:
+        pytest.skip(
+            f"all but the performance score held; that was not measured on {unmeasured}: "
+            f"the CPU was too busy to simulate a phone (Lighthouse's benchmark under "
+            f"{SLOW_CPU}, load average {os.getloadavg()[0]:.0f} on {os.cpu_count()} cores)"
+        )

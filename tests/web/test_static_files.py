@@ -1,12 +1,16 @@
-"""Static files by content-hashed names cached for a year, the stylesheet minified, text
-answers gzipped (pages only for requests from the site itself), and the favicon."""
+"""Static files by content-hashed names cached for a year, the stylesheet minified and carried
+inline by the pages (let in by its hash alone), text answers gzipped (pages only for
+requests from the site itself), and the favicon."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import re
 
 from config.settings import ROOT
+from tests.web.test_security_headers import csp_of
 from web.http.static_files import StaticFiles, hashed_name
 
 OWN_SITE = {"Accept-Encoding": "gzip, br", "Sec-Fetch-Site": "same-origin"}
@@ -26,19 +30,38 @@ def raw_get(web, path: str, **headers: str) -> tuple[dict[str, str], bytes]:
 
 def test_pages_name_static_files_by_their_content_hash_and_those_are_cached_a_year(web):
     page = web.get("/").text
-    style = re.search(r'<link rel="stylesheet" href="(/static/style\.[0-9a-f]{10}\.css)">', page)
-    assert style is not None
+    script = re.search(r'<script src="(/static/local-time\.[0-9a-f]{10}\.js)" defer>', page)
+    assert script is not None
 
-    answer = web.get(style.group(1))
+    answer = web.get(script.group(1))
 
     assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    # The plain name still answers, briefly cached, for a link kept from before.
+    assert web.get("/static/style.css").headers["Cache-Control"] == "public, max-age=3600"
+
+
+def test_pages_carry_the_stylesheet_inline_and_minified_and_the_policy_lets_in_only_it(web):
+    answer = web.get("/")
+    inline = re.findall(r"<style>(.*?)</style>", answer.text, re.S)
+    styles = csp_of(answer)["style-src"].split()
+
+    # One stylesheet, the one static/ serves (minified): no link that holds back the paint.
+    assert inline == [web.get("/static/style.css").text]
+    assert '<link rel="stylesheet"' not in answer.text
+    # Its hash, and the other stylesheet's, and nothing that would let in any inline style.
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert styles[0] == "'self'" and f"'sha256-{digest}'" in styles and len(styles) == 3
+    assert "unsafe" not in answer.headers["Content-Security-Policy"]
+
+
+def test_the_stylesheet_is_minified_and_its_source_kept_readable(web):
+    answer = web.get(StaticFiles(ROOT / "static").url("style.css"))
+
     # Minified: no comments, no line per rule; the source keeps both.
     source = (ROOT / "static" / "style.css").read_text()
     assert "/*" in source and "/*" not in answer.text
     assert len(answer.body) < 0.8 * len(source.encode())
     assert answer.body.decode() == answer.text and answer.text.count("\n") <= 1
-    # The plain name still answers, briefly cached, for a link kept from before.
-    assert web.get("/static/style.css").headers["Cache-Control"] == "public, max-age=3600"
 
 
 def test_a_changed_file_gets_a_new_name(tmp_path):

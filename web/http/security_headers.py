@@ -1,9 +1,10 @@
 """The headers every answer carries so that a browser holds the pages to what they are.
 
 - A strict Content-Security-Policy: scripts, styles and requests from this site only,
-  images from it and from Spotify's image host, and no inline script or style at all
-  (the templates have none; htmx is loaded from /static and told not to inject its
-  indicator style). ``frame-ancestors 'none'``
+  images from it and from Spotify's image host, no inline script at all, and no inline
+  style but the site's own stylesheets, each let in by the hash of its text (the pages
+  carry ``style.css`` inline, ``web/http/static_files.py``; htmx is loaded from /static
+  and told not to inject its indicator style). ``frame-ancestors 'none'``
   and ``X-Frame-Options`` keep the pages out of other sites' frames.
 - ``Referrer-Policy: same-origin``: the address of a comparison (a friend code) never
   leaves the site in a Referer.
@@ -28,19 +29,19 @@ __all__ = ["SPOTIFY_IMAGES", "content_security_policy", "image_origins"]
 HSTS = "max-age=31536000"
 
 
-def content_security_policy(settings: Settings) -> str:
-    """The policy every answer carries."""
-    return _policy(image_origins(settings))
+def content_security_policy(settings: Settings, style_hashes: tuple[str, ...] = ()) -> str:
+    """The policy every answer carries; ``style_hashes`` are the inline stylesheets let in."""
+    return _policy(image_origins(settings), style_hashes)
 
 
 @functools.lru_cache(maxsize=8)
-def _policy(images_from: frozenset[str]) -> str:
+def _policy(images_from: frozenset[str], style_hashes: tuple[str, ...]) -> str:
     images = " ".join(["'self'", *sorted(images_from)])
     return "; ".join(
         (
             "default-src 'self'",
             "script-src 'self'",
-            "style-src 'self'",
+            " ".join(["style-src 'self'", *style_hashes]),
             f"img-src {images}",
             "connect-src 'self'",
             "object-src 'none'",
@@ -55,8 +56,10 @@ def add_security_headers() -> None:
     """Set the headers on ``bottle.response`` (an ``after_request`` hook, and called by the
     error pages, whose answers Bottle builds after the hooks ran)."""
     response = bottle.response
+    services = request_context.services()
     response.set_header(
-        "Content-Security-Policy", content_security_policy(request_context.settings())
+        "Content-Security-Policy",
+        content_security_policy(services.settings, services.static.style_hashes),
     )
     response.set_header("X-Frame-Options", "DENY")
     response.set_header("Referrer-Policy", "same-origin")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from config.settings import ROOT, Settings
 from models.job_run import JobStatus
 from web.http.static_files import StaticFiles
-from web.views.comparison import percent
+from web.views.comparison import percent, picture_srcset
 from web.views.formats import local_time, thousands
 from web.views.sync_status import NEVER_SYNCED
 
@@ -32,7 +33,10 @@ class Renderer:
         self.env.filters.update(n=thousands, when=local_time)
         # Pages name static files by their content-hashed names (cached for a year).
         self.env.globals["static_url"] = static.url
+        # The stylesheet a page carries inline, let in by its hash (web/http/static_files.py).
+        self.env.globals["inline_style"] = lambda name: markupsafe.Markup(static.text(name))
         self.env.filters["percent"] = percent
+        self.env.filters["srcset"] = picture_srcset
         # Templates name statuses by these, never by hand, so they agree with the models.
         self.env.globals.update(JobStatus=JobStatus, NEVER_SYNCED=NEVER_SYNCED)
 
