@@ -82,6 +82,9 @@ def test_a_friend_who_did_not_let_you_in_or_a_wrong_artist_is_refused(web, signe
     for wrong in ("nope", "99999999999999999999999", str(cleo.id), ben.friend_code):
         assert web.get(f"/artists/{sid}?with={wrong}", expect_errors=True).status_int == 404
     assert web.get("/artists/nobody", expect_errors=True).status_int == 404
+    # A NUL names no artist (PostgreSQL refused it in the query: a 500 before).
+    assert web.get("/artists/%00", expect_errors=True).status_int == 404
+    assert web.get("/artists/a%00b", expect_errors=True).status_int == 404
 
 
 def test_every_list_links_to_the_artist_page(web, signed_in_web):

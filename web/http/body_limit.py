@@ -1,20 +1,13 @@
-"""Refusing request bodies the app has no use for, before reading a byte of them, and
-input with a NUL character in it.
+"""Refusing request bodies the app has no use for, before reading a byte of them.
 
 Every form of the app is a CSRF token and a field or two, and no route takes a file, so a
 body over ``MAX_BODY_BYTES``, any multipart body and a body of unknown length are refused
 from the request's headers alone: a 30 MB upload to ``/logout`` used to be read whole
 before the CSRF check refused it. (What is left unread the server discards, without
 handing it to the app: waitress and gunicorn both do.)
-
-No page takes a NUL character, and PostgreSQL cannot hold one in text: an artist id of
-"%00" reached the database and came back as a 500. So a NUL anywhere in the path, the
-query or a form is refused with a 400 before any route runs.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import bottle
 
@@ -41,34 +34,18 @@ def body_refusal(environ: dict) -> tuple[int, str] | None:
     return None
 
 
-def nul_refusal(environ: dict, body: Callable[[], bytes]) -> tuple[int, str] | None:
-    """None when neither the path, the query nor a form's body holds a NUL character (raw,
-    or percent-encoded as the query and forms send it). ``body`` reads the body, asked for
-    only for a form the app would read."""
-    query = environ.get("QUERY_STRING", "")
-    found = "\x00" in environ.get("PATH_INFO", "") or "\x00" in query or "%00" in query
-    content_type = environ.get("CONTENT_TYPE", "").strip().lower()
-    if not found and content_type.startswith("application/x-www-form-urlencoded"):
-        raw = body()
-        found = b"\x00" in raw or b"%00" in raw
-    return (400, "it held a character no page takes (NUL)") if found else None
-
-
 def refuse_unwanted_bodies() -> None:
-    """A ``before_request`` hook: raise the refusal of a body the app will not read, or of
-    a request with a NUL character in it."""
+    """A ``before_request`` hook: raise the refusal of a body the app will not read."""
     refusal = body_refusal(bottle.request.environ)
-    sentence, title = "This form was not sent: {why}.", "Form not sent"
-    if refusal is None:
-        refusal = nul_refusal(bottle.request.environ, lambda: bottle.request.body.read())
-        sentence, title = "That request was refused: {why}.", "Not a valid request"
     if refusal is None:
         return
     status, why = refusal
     if bottle.request.path.startswith("/api/"):
         text = request_context.as_json({"error": why}, status=status)
     else:
-        text = request_context.page_error(status, sentence.format(why=why), title)
+        text = request_context.page_error(
+            status, f"This form was not sent: {why}.", "Form not sent"
+        )
     answer = bottle.response.copy(cls=bottle.HTTPResponse)
     answer.body = text
     raise answer

@@ -24,7 +24,13 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.get("/artists/<spotify_id>")
     @login_required(otherwise=sign_in_first)
     def artist_page(me: User, spotify_id: str) -> str:
-        artist = Artist.get_or_none(Artist.spotify_id == spotify_id[:64])
+        # A NUL never names an artist, and PostgreSQL refuses one in a text parameter (a
+        # 500 for "/artists/%00" before this check).
+        artist = (
+            None
+            if "\x00" in spotify_id
+            else Artist.get_or_none(Artist.spotify_id == spotify_id[:64])
+        )
         # Only someone who has the artist, or sees the library of someone who has it, learns
         # that overlap holds it: everyone else gets the answer for no artist at all.
         if artist is None or not (
