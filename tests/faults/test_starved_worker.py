@@ -65,7 +65,10 @@ def test_a_worker_starved_of_cpu_keeps_its_sync_and_is_never_recovered(
 ):
     # Given ana's sync running on worker-1, slowed down so that it outlasts the hog, and
     # worker-2 of the same line beside it, maintaining the same queues every second...
-    demo_spotify.set_faults(latency_ms=150)
+    # Each answer takes 600 ms: the 160 pages left after the first ten take at least 32 s
+    # on the sync's 3 page threads however fast the machine, past the 20 s hog. (At 150 ms
+    # a quiet machine finished the sync before the hog did.)
+    demo_spotify.set_faults(latency_ms=600)
     user = sign_in("ana")
     ref = redis_ref(broker)
     app_processes.start("worker", as_name="worker-1")
