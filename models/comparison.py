@@ -15,7 +15,7 @@ from typing import Any
 
 from models import comparison_reads as reads
 from models.comparison_reads import EDGES
-from models.db import database
+from models.db import database, read_snapshot
 from models.fields import SOURCES
 from models.first_saved import FirstSave, SavedMonth, first_saves
 from models.user import User
@@ -314,18 +314,21 @@ def compare(
         raise ValueError("offset must not be negative")
     limit = max(1, min(MAX_LIMIT, limit))
     top_only = max(0, min(MAX_LIMIT, top_only))
-    (mine, theirs), (my_hist, their_hist) = _summaries([me, friend], month)
-    page, shared_count, pending = _shared_page(me.id, friend.id, month, sort, limit, offset)
+    # One snapshot: the totals and the page's counted and uncounted rows are separate
+    # statements, and a count landing between them would drop an artist from the page.
+    with read_snapshot():
+        (mine, theirs), (my_hist, their_hist) = _summaries([me, friend], month)
+        page, shared_count, pending = _shared_page(me.id, friend.id, month, sort, limit, offset)
+        only_me, only_friend = (
+            reads.ordered(a, b, month, shared=False, descending=True, counted=None, limit=top_only)
+            if top_only
+            else []
+            for a, b in ((me.id, friend.id), (friend.id, me.id))
+        )
+        sources = _sources_of(
+            (me.id, friend.id), [row[0] for rows in (page, only_me, only_friend) for row in rows]
+        )
     union_count = mine.artist_count + theirs.artist_count - shared_count
-    only_me, only_friend = (
-        reads.ordered(a, b, month, shared=False, descending=True, counted=None, limit=top_only)
-        if top_only
-        else []
-        for a, b in ((me.id, friend.id), (friend.id, me.id))
-    )
-    sources = _sources_of(
-        (me.id, friend.id), [row[0] for rows in (page, only_me, only_friend) for row in rows]
-    )
 
     return Comparison(
         me=mine,

@@ -165,3 +165,14 @@ def init_database(url: str) -> Database:
 def is_postgres() -> bool:
     """Whether the process's database is PostgreSQL."""
     return isinstance(database.obj, PostgresqlDatabase)
+
+
+def read_snapshot() -> Any:
+    """A transaction whose reads all see one moment of the database, for a page made of
+    several statements: a count landing between two of them cannot drop a row or make
+    two figures disagree. SQLite's deferred transaction holds one snapshot (WAL) from its
+    first read; PostgreSQL needs REPEATABLE READ, as each statement reads anew otherwise."""
+    if is_postgres():
+        return database.atomic(isolation_level="REPEATABLE READ READ ONLY")
+    # DEFERRED: the IMMEDIATE default would take the write lock and make writers wait.
+    return database.atomic(lock_type="DEFERRED")

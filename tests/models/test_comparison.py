@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import Artist, ArtistListeners, User, UserArtist
+from models import Artist, ArtistListeners, User, UserArtist, comparison_reads
 from models.artist import ArtistFields
 from models.comparison import compare, only_page, person_summary
 
@@ -309,3 +310,28 @@ def test_the_only_one_side_pages_count_and_page_every_artist(pair):
     assert second[0].sources == ["followed"] and second[0].monthly_listeners == 5
     assert (past.total, past.pending, past.artists) == (2, 0, [])
     assert only_page(ben, ana, MONTH).total == 1
+
+
+def test_a_count_landing_while_the_page_is_read_drops_no_artist(pair, monkeypatch):
+    # Given A counted and B and C not: the page's totals say one artist has a count.
+    ana, ben, ids = pair
+    listeners(ids, {"a": 10})
+    ordered = comparison_reads.ordered
+
+    def count_lands_first(*args, **kwargs):
+        # A worker records B's count between the totals and the page's rows.
+        landed = threading.Thread(target=listeners, args=(ids, {"b": 99}))
+        landed.start()
+        landed.join()
+        return ordered(*args, **kwargs)
+
+    monkeypatch.setattr(comparison_reads, "ordered", count_lands_first)
+
+    report = compare(ana, ben, MONTH)
+
+    # One moment's view: A counted, B and C waiting; B is not lost between the two reads.
+    assert [a.name for a in report.shared] == ["A", "B", "C"]
+    assert report.shared_count == 3 and report.pending_shared == 2
+    monkeypatch.undo()
+    # The next read sees B's count: both counted ones first, by count.
+    assert [a.name for a in compare(ana, ben, MONTH, sort="-listeners").shared] == ["B", "A", "C"]
