@@ -234,6 +234,10 @@ class Artist(BaseModel):
             after = page[-1][0]
 
 
+# The few gone artists, for each person's pending count (models/comparison_reads.py).
+Artist.add_index(Artist.id, name="artist_gone", where=Artist.gone_at.is_null(False))
+
+
 class ArtistListeners(BaseModel):
     """An artist's monthly listeners as read in one month.
 

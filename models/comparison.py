@@ -170,18 +170,6 @@ _MINE = 'SELECT "artist_id" FROM "user_artist" WHERE "user_id" = {p}'
 _NULL_ML = 'CASE WHEN "l"."monthly_listeners" IS NULL THEN 1 ELSE 0 END'
 _NULL_NAME = 'CASE WHEN "a"."name" IS NULL THEN 1 ELSE 0 END'
 _NAME = 'LOWER("a"."name")'
-# A person's artists still waiting: those without a held_count row of the month (it has
-# one for each artist with a listener row), found by one pass over both of the person's
-# index ranges, then each looked up to leave out the gone. MATERIALIZED keeps the lookup
-# after the pass: inlined, PostgreSQL looked up all of them first. The pass never visits
-# the artists of other people (before, it scanned every artist and this month's rows).
-_PENDING_OF_SQL = (
-    'WITH "u" AS MATERIALIZED (SELECT "m"."artist_id" FROM (SELECT DISTINCT "artist_id" '
-    'FROM "user_artist" WHERE "user_id" = {p}) AS m WHERE NOT EXISTS (SELECT 1 FROM '
-    '"held_count" AS h WHERE "h"."user_id" = {p} AND "h"."artist_id" = "m"."artist_id" '
-    'AND "h"."month" = {p})) SELECT COUNT(*) FROM "u" JOIN "artist" AS a '
-    'ON "a"."id" = "u"."artist_id" WHERE "a"."gone_at" IS NULL'
-)
 _PAGE_COLUMNS = (
     '"a"."id", "a"."spotify_id", "a"."name", "a"."url", "a"."image_url", "l"."monthly_listeners"'
 )
@@ -259,11 +247,8 @@ def _summaries(users: Sequence[User], month: str) -> tuple[list[PersonSummary], 
     """The summaries of these people (one or two) and their histogram counts."""
     summaries, histograms = [], []
     for user in users:
-        total, per_source, buckets, read = reads.person_counts(user.id, month)
+        total, per_source, buckets, pending = reads.person_counts(user.id, month)
         known = sum(buckets)
-        # Once every artist has its row of the month (most polls), none can be pending.
-        unread = total > read
-        pending = _rows(_PENDING_OF_SQL, (user.id, user.id, month))[0][0] if unread else 0
         summaries.append(
             PersonSummary(
                 user_id=user.id,
@@ -319,12 +304,7 @@ def compare(
     with read_snapshot():
         (mine, theirs), (my_hist, their_hist) = _summaries([me, friend], month)
         page, shared_count, pending = _shared_page(me.id, friend.id, month, sort, limit, offset)
-        only_me, only_friend = (
-            reads.ordered(a, b, month, shared=False, descending=True, counted=None, limit=top_only)
-            if top_only
-            else []
-            for a, b in ((me.id, friend.id), (friend.id, me.id))
-        )
+        only_me, only_friend = _only_tops(me.id, friend.id, month, top_only)
         sources = _sources_of(
             (me.id, friend.id), [row[0] for rows in (page, only_me, only_friend) for row in rows]
         )
@@ -348,6 +328,19 @@ def compare(
             for i, (label, low, high) in enumerate(BUCKETS)
         ],
     )
+
+
+def _only_tops(
+    me: int, friend: int, month: str, top_only: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The most listened artists each of the two has and the other has not."""
+    if not top_only:
+        return [], []
+    mine, theirs = (
+        reads.ordered(a, b, month, shared=False, descending=True, counted=None, limit=top_only)
+        for a, b in ((me, friend), (friend, me))
+    )
+    return mine, theirs
 
 
 def _shared_page(

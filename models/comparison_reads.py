@@ -28,9 +28,17 @@ _SLICES = [f'"monthly_listeners" < {EDGES[0]}'] + [
     for low, high in zip(EDGES, EDGES[1:], strict=False)
 ]
 _SLICES.append(f'"monthly_listeners" >= {EDGES[-1]}')
-# A person's totals (kept on their row), their counts per bucket and how many of their
-# rows of the month have no count, each a count over one slice of the index range, in one
-# statement.
+# The person's gone artists that have no row of the month: read from the few gone
+# artists' index (migration 0015), never from the person's whole library.
+_GONE_UNREAD = (
+    '(SELECT COUNT(*) FROM "artist" AS g WHERE "g"."gone_at" IS NOT NULL AND EXISTS ('
+    'SELECT 1 FROM "user_artist" AS ua WHERE "ua"."user_id" = {p} AND "ua"."artist_id" = '
+    '"g"."id") AND NOT EXISTS (SELECT 1 FROM "held_count" AS r WHERE "r"."user_id" = {p} '
+    'AND "r"."artist_id" = "g"."id" AND "r"."month" = {p}))'
+)
+# A person's totals (kept on their row), their counts per bucket, how many of their rows
+# of the month have no count (each a count over one slice of the index range) and how
+# many gone artists they have without a row, in one statement.
 _PERSON_SQL = (
     'SELECT "artist_count", '
     + ", ".join(f'"{s}_count"' for s in SOURCES)
@@ -39,6 +47,7 @@ _PERSON_SQL = (
         f"(SELECT COUNT(*) FROM {_HELD} AND {where})"
         for where in [*_SLICES, '"monthly_listeners" IS NULL']
     )
+    + f", {_GONE_UNREAD}"
     + ' FROM "user" WHERE "id" = {p}'
 )
 _MEDIAN_SQL = (
@@ -108,10 +117,17 @@ def rows(template: str, params: Sequence[object], **extra: str) -> list[tuple[An
 
 def person_counts(user_id: int, month: str) -> tuple[int, list[int], list[int], int]:
     """A person's distinct artists, their links per source, their counts per bucket, and
-    how many of their artists have a listener row of the month (with a count or not)."""
-    (row,) = rows(_PERSON_SQL, (user_id, month) * (len(_SLICES) + 1) + (user_id,))
-    buckets = list(row[1 + len(SOURCES) : -1])
-    return row[0], list(row[1 : 1 + len(SOURCES)]), buckets, sum(buckets) + row[-1]
+    how many of their artists still wait for this month's count.
+
+    Waiting means no row of the month, and not gone: the artists less those with a row (a
+    count or none) less the gone ones without a row. Every link adds its held rows in the
+    transaction that counts it (models/held_counts.py), so in one snapshot these agree."""
+    params = (user_id, month) * (len(_SLICES) + 1) + (user_id, user_id, month, user_id)
+    (row,) = rows(_PERSON_SQL, params)
+    total, gone_unread = row[0], row[-1]
+    buckets = list(row[1 + len(SOURCES) : -2])
+    read = sum(buckets) + row[-2]
+    return total, list(row[1 : 1 + len(SOURCES)]), buckets, max(0, total - read - gone_unread)
 
 
 def median(user_id: int, month: str, known: int) -> int | None:
