@@ -31,7 +31,7 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import Any, Final
 
 from models.db import database
 from models.first_saved import FirstSave, SavedMonth, first_saves
@@ -111,13 +111,16 @@ def match_of(shared: int, count_a: int, count_b: int) -> float:
 
 # {p}: the driver's parameter mark; {case}: one "WHEN user THEN bit" per member; {ids}:
 # the members' marks. Parameters: the members (for the case), the members (for the IN),
-# the month. One row per artist any member has: its id, who has it (the mask), its count
-# this month, and whether it still waits for that count (no row yet, and not gone).
+# the month. One row per artist any member has (``Held``): its order, its id, who has it
+# (the mask), its count this month, and whether it still waits for that count (no row
+# yet, and not gone).
 _HELD_SQL = (
-    'SELECT "h"."aid", "h"."mask", "l"."monthly_listeners", '
+    'SELECT -"h"."holders", CASE WHEN "l"."monthly_listeners" IS NULL THEN 1 ELSE 0 END, '
+    'COALESCE("l"."monthly_listeners", 0), "h"."aid", "h"."mask", "l"."monthly_listeners", '
     'CASE WHEN "l"."artist_id" IS NULL AND NOT EXISTS (SELECT 1 FROM "artist" AS g '
     'WHERE "g"."id" = "h"."aid" AND "g"."gone_at" IS NOT NULL) THEN 1 ELSE 0 END '
-    'FROM (SELECT "artist_id" + 0 AS aid, SUM(CASE "user_id" {case} END) AS mask '
+    'FROM (SELECT "artist_id" + 0 AS aid, SUM(CASE "user_id" {case} END) AS mask, '
+    "COUNT(*) AS holders "
     # One row per (person, artist) first, read in order off the (user, artist, source)
     # index, so the sum needs no DISTINCT (which cost a temporary tree per artist).
     'FROM (SELECT DISTINCT "user_id", "artist_id" FROM "user_artist" '
@@ -129,9 +132,13 @@ _DETAILS_SQL = (
 )
 
 
-def _rarest(row: tuple[int, int, int | None, int]) -> tuple[bool, int, int]:
-    # Fewest listeners first, unknown counts last, then by id (a stable order).
-    return (row[2] is None, row[2] or 0, row[0])
+# A row of _HELD_SQL: its order first (minus its holders, whether its count is unknown,
+# the count or 0, its id: most holders, then fewest listeners, unknown counts last, then
+# by id), then the artist's id, the mask of its holders, its count and whether it waits.
+Held = tuple[int, int, int, int, int, int | None, int]
+_AID: Final = 3
+_MASK: Final = 4
+_WAITS: Final = 6
 
 
 def group_report(
@@ -145,39 +152,43 @@ def group_report(
     numbers = [number for number, _ in members]
     rows = _held(members, month) if members else []
     k, bits = len(numbers), [1 << i for i in range(len(numbers))]
-    sizes = [bin(mask).count("1") for mask in range(1 << k)]
     mask_counts: dict[int, int] = {}
-    by_size: dict[int, list[tuple[int, int, int | None, int]]] = {}
+    # One pass: the rows one member alone holds, by mask (their bit), and the rest. Each
+    # row starts with its order (most holders, then rarest), so the tops are read without
+    # a key function: within one mask or one size, the rest of that order is the rarest.
+    by_mask: dict[int, list[Held]] = {}
+    shared_rows: list[Held] = []
     pending = 0
     for row in rows:
-        mask, size = row[1], sizes[row[1]]
+        mask = row[_MASK]
         mask_counts[mask] = mask_counts.get(mask, 0) + 1
-        by_size.setdefault(size, []).append(row)
-        if size >= 2:
-            pending += row[3]
-    singles = by_size.get(1, [])
-    own = {bit: heapq.nsmallest(DISTINCTIVE_TOP, (r for r in singles if r[1] == bit), key=_rarest)
-           for bit in bits}  # fmt: skip
-    tops = {size: heapq.nsmallest(TOP, by_size.get(size, []), key=_rarest)
+        if row[0] <= -2:
+            shared_rows.append(row)
+            pending += row[_WAITS]
+        else:
+            by_mask.setdefault(mask, []).append(row)
+    own = {bit: heapq.nsmallest(DISTINCTIVE_TOP, by_mask.get(bit, [])) for bit in bits}
+    tops = {size: heapq.nsmallest(TOP, (r for r in shared_rows if r[0] == -size))
             for size in {k, k - 1} if size >= 2}  # fmt: skip
-    shared = sorted(
-        (r for size, group in by_size.items() if size >= 2 for r in group),
-        key=lambda r: (-sizes[r[1]], *_rarest(r)),
-    )[offset : offset + limit]
+    # The page only: not every shared artist sorted (22,000 in a group of five).
+    shared = heapq.nsmallest(offset + limit, shared_rows)[offset:]
     picked = [r for lists in (*own.values(), *tops.values(), shared) for r in lists]
     made = _artists(picked, members)
-    distinctive = {n: [made[r[0]] for r in own[bit]] for n, bit in zip(numbers, bits, strict=True)}
+    distinctive = {
+        n: [made[r[_AID]] for r in own[bit]] for n, bit in zip(numbers, bits, strict=True)
+    }
     return _figures(
         numbers, mask_counts, pending,
-        everyone=[made[r[0]] for r in tops.get(k, [])] if k >= 2 else [],
-        all_but_one=[made[r[0]] for r in tops.get(k - 1, [])] if k >= 3 else [],
+        everyone=[made[r[_AID]] for r in tops.get(k, [])] if k >= 2 else [],
+        all_but_one=[made[r[_AID]] for r in tops.get(k - 1, [])] if k >= 3 else [],
         distinctive=distinctive,
-        artists=[made[r[0]] for r in shared], limit=limit, offset=offset,
+        artists=[made[r[_AID]] for r in shared], limit=limit, offset=offset,
     )  # fmt: skip
 
 
-def _held(members: Sequence[tuple[int, int]], month: str) -> list[tuple[int, int, int | None, int]]:
-    """Each artist of the members with its holders' mask, count and whether it waits."""
+def _held(members: Sequence[tuple[int, int]], month: str) -> list[Held]:
+    """Each artist of the members: its order, then its id, its holders' mask, its count
+    and whether it waits (``Held``)."""
     p = database.param
     sql = _HELD_SQL.format(
         p=p,
@@ -185,24 +196,20 @@ def _held(members: Sequence[tuple[int, int]], month: str) -> list[tuple[int, int
         ids=", ".join([p] * len(members)),
     )
     user_ids = [user_id for _, user_id in members]
-    rows: list[tuple[int, int, int | None, int]] = database.execute_sql(
-        sql, (*user_ids, *user_ids, month)
-    ).fetchall()
+    rows: list[Held] = database.execute_sql(sql, (*user_ids, *user_ids, month)).fetchall()
     return rows
 
 
-def _artists(
-    picked: list[tuple[int, int, int | None, int]], members: Sequence[tuple[int, int]]
-) -> dict[int, GroupArtist]:
+def _artists(picked: list[Held], members: Sequence[tuple[int, int]]) -> dict[int, GroupArtist]:
     """The picked artists by id, with their names and pictures (one query for them all)
     and, for those two or more hold, who saved them first (one more)."""
     if not picked:
         return {}
     numbers = [number for number, _ in members]
-    ids = sorted({r[0] for r in picked})
+    ids = sorted({r[_AID] for r in picked})
     sql = _DETAILS_SQL.format(ids=", ".join([database.param] * len(ids)))
     details = {row[0]: row[1:] for row in database.execute_sql(sql, ids).fetchall()}
-    shared = sorted({r[0] for r in picked if bin(r[1]).count("1") >= 2})
+    shared = sorted({r[_AID] for r in picked if r[0] <= -2})
     firsts = first_saves([user_id for _, user_id in members], shared) if shared else {}
     number_of = {user_id: number for number, user_id in members}
     return {
@@ -213,7 +220,7 @@ def _artists(
             bool(waits) and bin(mask).count("1") >= 2,
             _group_first(firsts.get(aid), number_of),
         )  # fmt: skip
-        for aid, mask, ml, waits in picked
+        for _, _, _, aid, mask, ml, waits in picked
     }
 
 
