@@ -28,9 +28,12 @@ def enqueue_pipelined(
     broker: RedisBroker,
     messages: list[dramatiq.Message[Any]],
     also: Callable[[redis.client.Pipeline], object] | None = None,
+    *,
+    atomic: bool = True,
 ) -> None:
     """Enqueue ``messages`` (no delay) in one Redis pipeline; with ``also``, its commands
-    go in the same pipeline as one MULTI/EXEC transaction, so both happen or neither."""
+    go in the same pipeline, as one MULTI/EXEC transaction (both happen or neither) unless
+    ``atomic`` is False (one round trip all the same, for commands safe to run again)."""
     prepared = []
     for message in messages:
         broker.declare_queue(message.queue_name)
@@ -38,12 +41,12 @@ def enqueue_pipelined(
         broker.emit_before("enqueue", message, None)
         prepared.append(message)
     try:
-        _dispatch_pipelined(broker, prepared, also)
+        _dispatch_pipelined(broker, prepared, also, atomic)
     except redis.exceptions.NoScriptError:
         # Redis lost its scripts (a restart): none of the batch ran, as every command was
         # the one script. Load it and send the batch again.
         broker.client.script_load(broker.scripts["dispatch"].script)
-        _dispatch_pipelined(broker, prepared, also)
+        _dispatch_pipelined(broker, prepared, also, atomic)
     for message in prepared:
         broker.emit_after("enqueue", message, None)
 
@@ -52,9 +55,11 @@ def _dispatch_pipelined(
     broker: RedisBroker,
     prepared: list[dramatiq.Message[Any]],
     also: Callable[[redis.client.Pipeline], object] | None,
+    atomic: bool,
 ) -> None:
     dispatch = broker.scripts["dispatch"]
-    with broker.client.pipeline(transaction=also is not None) as pipe:
+    transaction = also is not None and atomic
+    with broker.client.pipeline(transaction=transaction) as pipe:
         for message in prepared:
             # No maintenance inside a pipeline; Dramatiq's heartbeat stamp of this process
             # on the shared clock; the enqueue command's own arguments: the id in Redis,
@@ -64,7 +69,7 @@ def _dispatch_pipelined(
                 shared_millis(),
                 message.options["redis_message_id"], message.encode(),
             )  # fmt: skip
-            if also is None:
+            if not transaction:
                 # EVALSHA as is: calling the Script object would make the pipeline ask
                 # SCRIPT EXISTS first, a second round trip for every batch.
                 pipe.evalsha(dispatch.sha, 1, broker.namespace, *args)

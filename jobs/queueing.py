@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import dramatiq
@@ -84,8 +84,15 @@ def send(message: dramatiq.Message[Any], delay_ms: int | None = None) -> dramati
     return dramatiq.get_broker().enqueue(message, delay=delay_ms)
 
 
-def send_many(actor_name: str, queue: str, arg_lists: Iterable[Sequence[Any]]) -> int:
-    """Enqueue one message per argument list in one Redis round trip; returns how many."""
+def send_many(
+    actor_name: str,
+    queue: str,
+    arg_lists: Iterable[Sequence[Any]],
+    also: Callable[[Any], object] | None = None,
+) -> int:
+    """Enqueue one message per argument list in one Redis round trip; returns how many.
+    ``also`` adds commands of its own to that round trip (not atomically); only on the
+    Redis broker."""
     broker = dramatiq.get_broker()
     messages = [build_message(actor_name, queue, args) for args in arg_lists]
     if not messages:
@@ -93,7 +100,9 @@ def send_many(actor_name: str, queue: str, arg_lists: Iterable[Sequence[Any]]) -
     if isinstance(broker, RedisBroker):
         from jobs.pipelined import enqueue_pipelined
 
-        enqueue_pipelined(broker, messages)
+        enqueue_pipelined(broker, messages, also, atomic=False)
+    elif also is not None:
+        raise ValueError("also needs the Redis broker's pipeline")
     else:
         for message in messages:
             broker.enqueue(message)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from config.redis_ref import RedisRef, text
 from models import UserArtist
@@ -36,9 +37,13 @@ class LibraryStamps:
     def touch(self, user_ids: Iterable[int]) -> None:
         """Give these people new stamps: call it after the change is committed."""
         pipe = self.ref.client.pipeline(transaction=False)
+        self.touch_in(pipe, user_ids)
+        pipe.execute()
+
+    def touch_in(self, pipe: Any, user_ids: Iterable[int]) -> None:
+        """Add the touch of these people's stamps to a pipeline of this Redis."""
         for user_id in set(user_ids):
             pipe.set(self._key(user_id), uuid.uuid4().hex, ex=STAMP_TTL_SECONDS)
-        pipe.execute()
 
     def touch_artist(self, artist_id: int) -> None:
         """New stamps for everyone who has this artist in their library."""

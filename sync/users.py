@@ -161,7 +161,6 @@ class _Run:
         added = {ids[sid]: when for sid, when in (dates or {}).items() if sid in ids}
         started = dt.datetime.fromisoformat(self.checkpoint["started_at"])
         UserArtist.link_many(self.user.id, ids.values(), source, added, started)
-        self.ctx.library_changed([self.user.id])
         self._ask_for_outdated([sid for sid in ids if sid not in up_to_date])
         with self.lock:
             mark(self.checkpoint)
@@ -178,11 +177,11 @@ class _Run:
             self.progress.flush()
 
     def _ask_for_outdated(self, outdated: list[str]) -> None:
+        # With the page's stamp touch: the comparisons see the page (it is committed).
         with self.lock:
             outdated = [s for s in outdated if s not in self.sent]
             self.sent.update(outdated)
-        if outdated:
-            self.sent_count += self.ctx.send_artists(outdated)
+        self.sent_count += self.ctx.page_stored([self.user.id], outdated)
 
     def _pages_total(self) -> int | None:
         totals = self.checkpoint["totals"]

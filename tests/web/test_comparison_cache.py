@@ -10,8 +10,10 @@ import pytest
 import redis
 
 from config.redis_ref import RedisRef
+from jobs import queueing
 from models import Artist, ArtistListeners, User, UserArtist, current_month
 from models.artist import ArtistFields
+from ops.round_trips import RoundTrips
 from sync.artists import sync_artist
 from sync.context import SyncContext
 from sync.library_stamps import LibraryStamps
@@ -121,3 +123,28 @@ def test_with_no_latest_result_a_request_waits_for_the_one_computing(db, cache, 
 
     assert result.shared_count == 1
     assert time.monotonic() - started >= 0.25  # it waited, instead of computing at once
+
+
+def test_a_library_pages_stamp_touch_rides_in_its_artist_sends_round_trip(db, broker, app_settings):
+    ref = RedisRef(broker.client, broker.namespace)
+    [before] = LibraryStamps(ref).current([7])
+    ctx = SyncContext.build(app_settings.but(redis_namespace=broker.namespace), broker.client)
+
+    with RoundTrips().counting() as trips:
+        sent = ctx.page_stored([7], ["a" * 22, "b" * 22])
+
+    assert sent == 2
+    assert broker.client.hlen(f"{broker.namespace}:{queueing.ARTISTS_QUEUE}.msgs") == 2
+    [after] = LibraryStamps(ref).current([7])
+    assert after != before  # the comparisons see the page
+    assert dict(trips.sites) == {"redis jobs.pipelined._dispatch_pipelined": 1}
+
+
+def test_a_page_with_nothing_to_send_still_touches_the_stamp(db, broker, app_settings):
+    ref = RedisRef(broker.client, broker.namespace)
+    [before] = LibraryStamps(ref).current([7])
+    ctx = SyncContext.build(app_settings.but(redis_namespace=broker.namespace), broker.client)
+
+    assert ctx.page_stored([7], []) == 0
+
+    assert LibraryStamps(ref).current([7]) != [before]
