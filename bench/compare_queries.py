@@ -133,16 +133,15 @@ def timed_pair(calls: dict[str, Callable[[], object]], n: int) -> dict[str, floa
     return p50s
 
 
-def baseline_module(commit: str) -> types.ModuleType:
-    """``models/comparison.py`` as it was at ``commit``, loaded as a module of its own."""
+def baseline_module(commit: str, path: str = "models/comparison.py") -> types.ModuleType:
+    """The module at ``path`` as it was at ``commit``, loaded as a module of its own."""
     root = Path(__file__).resolve().parent.parent
     source = subprocess.run(
-        ["git", "show", f"{commit}:models/comparison.py"],
-        cwd=root, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    module = types.ModuleType(f"comparison_at_{commit}")
+        ["git", "show", f"{commit}:{path}"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
+    module = types.ModuleType(f"{Path(path).stem}_at_{commit}")
     sys.modules[module.__name__] = module  # its dataclasses look their module up there
-    exec(compile(source, f"{commit}:models/comparison.py", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(source, f"{commit}:{path}", "exec"), module.__dict__)  # noqa: S102
     return module
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import redis
 import webtest
-from compare_queries import SOURCE_MIX, insert, timed
+from compare_queries import SOURCE_MIX, baseline_module, insert, timed, timed_pair
 from web_compare import SECRET_KEY, session_cookie
 
 from cli.embedded_redis import EmbeddedRedis
@@ -69,6 +69,9 @@ from models.group_comparison import GroupReport, group_report
 from models.job_run import user_subject
 from web.app import create_app
 from web.http.session import COOKIE
+
+# The group report before its rows carried their own order (session 7's cuts).
+BASELINE = "4ad5f40"
 
 PEOPLE, PER_USER, CORE, POOL, WITH_ROW = 5, 15_000, 3_000, 40_000, 0.9
 
@@ -147,6 +150,23 @@ def poll_timer(settings: Settings, path: str, user: User) -> Callable[[], object
     return poll
 
 
+def before_and_now(members: list[tuple[int, int]], month: str, n: int) -> None:
+    """Today's ``group_report`` and the one at ``BASELINE`` (read with ``git show``), the
+    calls taking turns, once both were seen to give the same report."""
+    before = baseline_module(BASELINE, "models/group_comparison.py")
+    if repr(before.group_report(members, month)) != repr(group_report(members, month)):
+        raise SystemExit(f"group_report() at {BASELINE} and today's differ")
+    p50 = timed_pair(
+        {
+            f"group_report() at {BASELINE}": lambda: before.group_report(members, month),
+            "group_report() now": lambda: group_report(members, month),
+        },
+        n,
+    )
+    ratio = p50["group_report() now"] / p50[f"group_report() at {BASELINE}"]
+    print(f"ratio now / {BASELINE} (p50): {ratio:.2f}")
+
+
 def run(url: str, redis_url: str, n: int) -> None:
     """Create the schema, load, time, and drop everything again."""
     init_database(url)
@@ -169,6 +189,7 @@ def run(url: str, redis_url: str, n: int) -> None:
         two = timed("compare() of two (today)", lambda: compare(users[0], users[1], month), n)
         five = timed("group_report() of five", lambda: group_report(members, month), n)
         print(f"group of five / compare of two: {five / two:.2f}x (p50); target p50 < 100 ms")
+        before_and_now(members, month, n)
         firsts = timed(
             "of which first_saves()", first_saves_timer(report, [u.id for u in users]), n
         )

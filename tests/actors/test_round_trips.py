@@ -92,8 +92,8 @@ def test_a_library_page_of_a_sync_costs_two_round_trips_to_redis_and_two_to_post
         sync_user(ctx, user)
 
     # Then each of its 43 pages cost two round trips to Redis (the gate's slot; the
-    # pipelined update_artist sends, with the library stamp's touch). To PostgreSQL, two: the artists'
-    # upsert, which RETURNs their ids and whether each is up to date; the links' whole
+    # pipelined update_artist sends, with the library stamp's touch). To PostgreSQL, two:
+    # the artists' upsert, which RETURNs their ids and whether each is up to date; the links' whole
     # transaction as one string (the person's row taken, their totals grown, the links'
     # upsert, the held counts of the new links, COMMIT: models/held_counts.py). SQLite,
     # with no distance to save, runs the same work as seven: the upsert and the up-to-date
