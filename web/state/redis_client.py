@@ -11,6 +11,8 @@ timeout at most, and the next try after the pause finds out whether Redis is bac
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from typing import Any
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+log = logging.getLogger(__name__)
 # Seconds to wait for a connection, and for an answer; Redis answers in well under 1 ms.
 CONNECT_TIMEOUT_S = 1.0
 ANSWER_TIMEOUT_S = 2.0
@@ -38,10 +41,16 @@ class Pause:
         if time.monotonic() < self.until:
             raise redis.ConnectionError("Redis did not answer a moment ago; not waiting again")
 
-    def start(self) -> None:
-        """Begin a pause (a call just failed)."""
+    def start(self, error: Exception) -> None:
+        """Begin a pause (a call just failed), and say so once per pause."""
         with self.lock:
+            began = time.monotonic() >= self.until
             self.until = time.monotonic() + self.seconds
+        if began:
+            log.warning(
+                "Redis did not answer (%s: %s); web process %d skips it for %.0f s",
+                type(error).__name__, error, os.getpid(), self.seconds,
+            )  # fmt: skip
 
 
 class PausingConnection(redis.Connection):
@@ -66,8 +75,8 @@ class PausingConnection(redis.Connection):
     def _watch(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return call(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError):
-            self.pause.start()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            self.pause.start(error)
             raise
 
 
