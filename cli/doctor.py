@@ -188,11 +188,8 @@ def _spotify(settings: Settings) -> Finding:
             else "check SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_ACCOUNTS_URL, and "
             "that this machine reaches Spotify"
         )
-        return Finding(
-            "spotify",
-            problem=f"Spotify's token endpoint ({endpoint}) gave the app no token "
-            f"({_first_line(exc)}). To fix it, {where}.",
-        )
+        why = f"({endpoint}) gave the app no token ({_first_line(exc)}). To fix it, {where}."
+        return Finding("spotify", problem=f"Spotify's token endpoint {why}")
     return Finding("spotify", ok=f"the token endpoint ({endpoint}) gives the app a token")
 
 

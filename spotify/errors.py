@@ -11,6 +11,7 @@ import email.utils
 import math
 import time
 from collections.abc import Mapping
+from typing import NoReturn
 
 from requests.exceptions import (
     ChunkedEncodingError,
@@ -139,6 +140,15 @@ def error_for_status(
             status=status,
         )
     return RequestRejected(f"Spotify refused {what} with {status}", status=status)
+
+
+def raise_for_requests(exc: RequestException, what: str) -> NoReturn:
+    """Raise the typed error for a failure of ``requests`` (``exc`` itself when it is a
+    programming error); call it in the ``except`` that caught ``exc``."""
+    error = error_for_requests(exc, what)
+    if error is None:
+        raise exc
+    raise error from exc
 
 
 def error_for_requests(exc: RequestException, what: str) -> SpotifyError | None:

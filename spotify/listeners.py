@@ -19,7 +19,7 @@ from urllib.parse import quote
 import requests
 
 from config.settings import Settings
-from spotify.errors import BadResponse, RateLimited, error_for_requests, error_for_status
+from spotify.errors import BadResponse, RateLimited, error_for_status, raise_for_requests
 from spotify.gate import SpotifyGate
 
 # Beyond this many digits a figure is garbage, and int() of a huge string would raise.
@@ -203,10 +203,7 @@ class ListenerPageClient:
                 url, headers={"Accept-Language": "en"}, timeout=self.settings.spotify_timeout
             )
         except requests.RequestException as exc:
-            error = error_for_requests(exc, what)
-            if error is None:
-                raise
-            raise error from exc
+            raise_for_requests(exc, what)
         if response.status_code >= 400:
             error = error_for_status(response.status_code, response.headers, "open", what)
             if isinstance(error, RateLimited) and self.gate is not None:

@@ -24,8 +24,8 @@ from spotify.errors import (
     BadResponse,
     NeedsReauth,
     RequestRejected,
-    error_for_requests,
     error_for_status,
+    raise_for_requests,
 )
 
 DEFAULT_SCOPES = "user-follow-read user-library-read"
@@ -137,10 +137,7 @@ def _token_request(
             timeout=settings.spotify_timeout,
         )
     except requests.RequestException as exc:
-        error = error_for_requests(exc, what)
-        if error is None:
-            raise
-        raise error from exc
+        raise_for_requests(exc, what)
     if response.status_code >= 400:
         raise _oauth_error(response, what)
     try:

@@ -112,10 +112,7 @@ class JobRuns(Middleware):
         # finished or running elsewhere, and is skipped (tests/rig, the partition).
         attempt = job.attempts
         if exception is None:
-            if finish_ok(job, attempt):
-                log.info("%s job %d succeeded", job.actor, job.id)
-            else:
-                _superseded(job, attempt, "succeeded")
+            _outcome(job, attempt, finish_ok(job, attempt), "succeeded")
         elif message.failed:
             failed = job.finish(
                 FAILED,
@@ -124,10 +121,8 @@ class JobRuns(Middleware):
                 resume_at=next_at,
                 attempt=attempt,
             )
-            if failed:
-                log.warning("%s job %d failed: %s", job.actor, job.id, describe(exception))
-            else:
-                _superseded(job, attempt, f"failed: {describe(exception)}")
+            said = f"failed: {describe(exception)}"
+            _outcome(job, attempt, failed, said, said, level=logging.WARNING)
         else:
             _record_retry(job, message, exception, next_at, failing=next_try is not None)
 
@@ -164,10 +159,20 @@ def _record_retry(
         failing=failing,
         attempt=attempt,
     )
-    if waiting:
-        log.info("%s job %d will try again: %s", job.actor, job.id, describe(exception))
+    said = describe(exception)
+    _outcome(job, attempt, waiting, f"will try again: {said}", f"stopped: {said}")
+
+
+def _outcome(
+    job: JobRun, attempt: int, recorded: bool, said: str, instead: str | None = None,
+    level: int = logging.INFO,
+) -> None:  # fmt: skip
+    """Log what the attempt recorded (``job 5 succeeded``), or, when another worker took
+    the run over meanwhile and the row was left alone, what it would have (``instead``)."""
+    if recorded:
+        log.log(level, "%s job %d %s", job.actor, job.id, said)
     else:
-        _superseded(job, attempt, f"stopped: {describe(exception)}")
+        _superseded(job, attempt, instead or said)
 
 
 def _superseded(job: JobRun, attempt: int, outcome: str) -> None:

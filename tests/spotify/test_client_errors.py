@@ -29,6 +29,7 @@ from spotify.errors import (
     error_for_requests,
     error_for_status,
     parse_retry_after,
+    raise_for_requests,
 )
 from spotify_demo.harness import DemoSpotify
 from spotify_demo.tokens import APP_USER
@@ -99,6 +100,17 @@ def test_requests_failures_become_timeouts_or_bad_responses() -> None:
     assert isinstance(error_for_requests(ChunkedEncodingError(), "x"), BadResponse)
     assert isinstance(error_for_requests(requests.JSONDecodeError("x", "{", 1), "x"), BadResponse)
     assert error_for_requests(requests.exceptions.InvalidURL(), "x") is None
+
+
+def test_raise_for_requests_raises_the_typed_error_or_the_programming_error_itself() -> None:
+    timeout = requests.ReadTimeout()
+    with pytest.raises(SpotifyTimeout) as raised:
+        raise_for_requests(timeout, "the followed artists")
+    assert raised.value.__cause__ is timeout and "the followed artists" in str(raised.value)
+    bad_url = requests.exceptions.InvalidURL()
+    with pytest.raises(requests.exceptions.InvalidURL) as again:
+        raise_for_requests(bad_url, "x")
+    assert again.value is bad_url
 
 
 # --- against the demo Spotify ------------------------------------------------------------

@@ -76,8 +76,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
 
     @app.get("/login")
     def login() -> str | bottle.HTTPResponse:
-        refused = _too_many("login")
-        if refused is not None:
+        if (refused := _too_many("login")) is not None:
             return refused
         session = request_context.session()
         state = secrets.token_urlsafe(24)
@@ -87,8 +86,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
 
     @app.get("/callback")
     def callback() -> str | bottle.HTTPResponse:
-        refused = _too_many("callback")
-        if refused is not None:
+        if (refused := _too_many("callback")) is not None:
             return refused
         session = request_context.session()
         query = bottle.request.query

@@ -39,6 +39,17 @@ def counts_eta_s(settings_rate: float, pending: int) -> int:
     return max(1, round(pending / rate))
 
 
+def counts_wait(services: Services, pending: int) -> dict[str, Any]:
+    """A page's ``counts_resume_at`` (Spotify paused the counts, with a 429 of hours:
+    until when) and ``counts_eta_s``, both None when no count is pending."""
+    if not pending:
+        return {"counts_resume_at": None, "counts_eta_s": None}
+    return {
+        "counts_resume_at": counts_resume_at(services.redis_ref, services.settings),
+        "counts_eta_s": counts_eta_s(services.settings.spotify_pages_rate, pending),
+    }
+
+
 def read_comparison(
     services: Services,
     me: User,
@@ -64,13 +75,7 @@ def read_comparison(
         "my_sync": my_sync,
         "their_sync": their_sync,
         **state,
-        # Spotify paused the counts (a 429 of hours): the page says until when.
-        "counts_resume_at": (
-            counts_resume_at(services.redis_ref, services.settings) if pending else None
-        ),
-        "counts_eta_s": (
-            counts_eta_s(services.settings.spotify_pages_rate, pending) if pending else None
-        ),
+        **counts_wait(services, pending),
         "grid": grid,
         "table": table,
         "match_pct": percent(result.match),

@@ -19,8 +19,7 @@ from models import User, current_month
 from models.group import Group, Member, counted_members
 from models.group_comparison import GroupReport
 from web.http.services import Services
-from web.state.spotify_pause import counts_resume_at
-from web.views.comparison import counts_eta_s
+from web.views.comparison import counts_wait
 from web.views.friends import find_friend
 from web.views.sync_status import sync_view
 
@@ -125,12 +124,7 @@ def read_group(
         "r": report,
         "syncs": syncs,
         "complete": complete,
-        "counts_resume_at": (
-            counts_resume_at(services.redis_ref, services.settings) if pending else None
-        ),
-        "counts_eta_s": (
-            counts_eta_s(services.settings.spotify_pages_rate, pending) if pending else None
-        ),
+        **counts_wait(services, pending),
         "pairs": {(p.a, p.b): p for p in report.pairs} if report else {},
         "heat": heat,
         "page": offset // limit + 1,
