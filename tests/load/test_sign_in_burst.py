@@ -59,13 +59,34 @@ class SignIn:
     error: str = ""
     seconds: float = 0.0
     ended: float = 0.0
+    # "Sign-in is busy" answers (503 with Retry-After) before the flow went through.
+    busy: int = 0
+
+
+# A person told "Sign-in is busy, try again in a few seconds" signs in again (the page's
+# Retry-After later), from /login: the refused callback used up its state.
+BUSY_RETRIES = 3
 
 
 def sign_in(web: str, started: float, attempt: SignIn) -> SignIn:
     """Sign in as a fresh browser would, at ``attempt.due`` seconds after ``started``:
-    ``/login``, the demo's consent (the link for the user), then ``/callback``."""
+    ``/login``, the demo's consent (the link for the user), then ``/callback``; again
+    after a busy answer's Retry-After, as its page asks."""
     time.sleep(max(0.0, started + attempt.due - time.monotonic()))
     began = time.monotonic()
+    while True:
+        retry_after = _flow(web, attempt)
+        if retry_after is None or attempt.busy >= BUSY_RETRIES:
+            break
+        attempt.busy += 1
+        time.sleep(retry_after)
+    attempt.ended = time.monotonic() - started
+    attempt.seconds = time.monotonic() - began
+    return attempt
+
+
+def _flow(web: str, attempt: SignIn) -> float | None:
+    """One pass of the flow; the Retry-After of a 503 (sign-in busy), else None."""
     number = int(attempt.user_id.removeprefix("load"))
     address = {"X-Forwarded-For": f"10.1.{number // 250}.{number % 250 + 1}"}
     try:
@@ -83,9 +104,10 @@ def sign_in(web: str, started: float, attempt: SignIn) -> SignIn:
         attempt.status, attempt.location = callback.status_code, callback.headers.get("Location")
     except (requests.RequestException, KeyError) as error:
         attempt.error = repr(error)
-    attempt.ended = time.monotonic() - started
-    attempt.seconds = time.monotonic() - began
-    return attempt
+        return None
+    if callback.status_code == 503 and "Retry-After" in callback.headers:
+        return float(callback.headers["Retry-After"])
+    return None
 
 
 def add_stale_users(catalog_ids: list[str]) -> None:
@@ -168,7 +190,8 @@ def test_a_minute_of_1000_stale_users_signing_in_makes_one_sync_each_and_all_fin
     say(
         f"sign-ins: {len(done):,} flows of {USERS:,} users "
         f"({len(done) - USERS} twice at once) in {burst_s:.1f} s "
-        f"(due within {load_seconds} s), {len(failed)} failed; a flow (3 requests) p50 "
+        f"(due within {load_seconds} s), {len(failed)} failed, "
+        f"{sum(a.busy for a in done)} told busy first; a flow (3 requests) p50 "
         f"{statistics.median(times):.0f} ms, p99 {statistics.quantiles(times, n=100)[98]:.0f} "
         f"ms, max {max(times):.0f} ms\n"
         f"update_user: {len(jobs):,} job rows, users by rows {dict(per_user)}, "
@@ -177,8 +200,11 @@ def test_a_minute_of_1000_stale_users_signing_in_makes_one_sync_each_and_all_fin
         f"sign-in (bound {bound:.0f} s); left in the queue {sum(waiting)}"
     )
 
-    # Then every sign-in went through
+    # Then every sign-in went through, a few after "Sign-in is busy" (each process lets 4
+    # talk to Spotify and 2 wait: a moment of many at once on a slow machine meets it)
     assert not failed, failed[:5]
+    busy = sum(a.busy for a in done)
+    assert busy <= len(done) // 20, f"{busy} busy answers in {len(done)} flows"
     assert burst_s < load_seconds + SIGN_IN_WITHIN_S
     # ... each user has exactly one update_user, run once from one message
     assert sorted(j.subject for j in jobs) == sorted(subjects)
