@@ -4,8 +4,8 @@ A sync first learns the three totals (one request per source, whose page it keep
 pages through each source. After every page it upserts the artists and the person's
 links, asks for the artists that are not up to date, and saves a checkpoint on the job
 row, so that a redelivered job goes on where the last one stopped. Followed artists are
-cursor-paged and read in order; saved tracks and albums are offset-paged and read by a
-few threads at once. At the end, links not seen by this sync are removed.
+cursor-paged and read in order, each page stored while the next is asked for; saved
+tracks and albums are offset-paged and read by a few threads at once. At the end, links not seen by this sync are removed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -37,6 +37,7 @@ from spotify.client import (
     saved_at,
 )
 from spotify.errors import NeedsReauth
+from spotify.paging import CursorPage
 from sync.context import SyncContext
 from sync.page_asks import ask
 
@@ -328,18 +329,34 @@ def _saved_refs(
 
 
 def _load_followed(run: _Run, client: SpotifyClient) -> None:
-    """Followed artists, page after page along the cursor (it cannot be read out of order)."""
-    while not run.checkpoint[FOLLOWED]["done"]:
-        after = run.checkpoint[FOLLOWED]["after"]
-        page = ask(partial(client.followed_artists_page, after))
-        # A cursor that does not move would loop for ever; treat it as the end.
-        done = page.next_after is None or page.next_after == after or not page.items
-        run.store(
-            FOLLOWED,
-            [artist_ref(a) for a in page.items],
-            True,
-            _followed_read(page.next_after, done),
-        )
+    """Followed artists, page after page along the cursor (it cannot be read out of
+    order). Each page is stored by a thread of its own while the next one is asked for,
+    so a page costs the longer of its request and its store, not both: across machines
+    the store's round trips to the database and Redis take longer than Spotify's answer.
+    Pages are stored one at a time and in order, so the checkpoint's cursor only moves
+    past pages already stored: a sync taken up after a crash skips none."""
+    after, done = run.checkpoint[FOLLOWED]["after"], run.checkpoint[FOLLOWED]["done"]
+    storing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-followed")
+    stored: Future[None] | None = None
+    try:
+        while not done:
+            page = ask(partial(client.followed_artists_page, after))
+            # A cursor that does not move would loop for ever; treat it as the end.
+            done = page.next_after is None or page.next_after == after or not page.items
+            if stored is not None:
+                stored.result()  # the page before (its error, or SyncInterrupted, here)
+            stored = storing.submit(_store_followed, run, page, done)
+            after = page.next_after
+        if stored is not None:
+            stored.result()
+    finally:
+        storing.shutdown(wait=True, cancel_futures=True)
+
+
+def _store_followed(run: _Run, page: CursorPage, done: bool) -> None:
+    with database.connection_context():
+        refs = [artist_ref(a) for a in page.items]
+        run.store(FOLLOWED, refs, True, _followed_read(page.next_after, done))
 
 
 def _load_pages(run: _Run, client: SpotifyClient) -> None:

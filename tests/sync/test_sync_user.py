@@ -3,6 +3,9 @@ the person no longer has."""
 
 from __future__ import annotations
 
+import math
+import time
+
 import pytest
 
 from jobs.progress import JobProgress
@@ -145,3 +148,44 @@ def test_a_token_spotify_refuses_marks_the_user_for_sign_in(sign_in, db, ctx, de
         sync_user(ctx, User.get_by_id(user.id))
 
     assert User.get_by_id(user.id).needs_reauth
+
+
+def test_the_next_followed_page_is_asked_for_while_the_last_is_stored(
+    sign_in, db, ctx, demo_spotify, monkeypatch
+):
+    # Given a store of followed artists that takes a while (the round trips of a worker
+    # far from its database), and a record of when each page is asked for and stored...
+    user = sign_in("ben")
+    asked: list[float] = []
+    stored: list[float] = []
+    link_many = UserArtist.link_many
+
+    def slow_link_many(user_id, artist_ids, source, *args, **kwargs):
+        link_many(user_id, artist_ids, source, *args, **kwargs)
+        if source == FOLLOWED:
+            time.sleep(0.1)
+            stored.append(time.monotonic())
+
+    monkeypatch.setattr(UserArtist, "link_many", slow_link_many)
+    client = ctx.client_for(user)
+    ask_page = client.followed_artists_page
+
+    def recorded(after, *args, **kwargs):
+        asked.append(time.monotonic())
+        return ask_page(after, *args, **kwargs)
+
+    monkeypatch.setattr(client, "followed_artists_page", recorded)
+    job = new_job(user)
+
+    sync_user(ctx, user, job=job, client=client)
+
+    # ...every page but the first two is asked for before the page before it is stored
+    # (the first is stored before the others are read: it brought the totals),
+    pages = math.ceil(JobRun.get_by_id(job.id).totals[FOLLOWED] / 50)
+    assert len(asked) == len(stored) == pages > 3
+    ahead = [n for n in range(1, pages) if asked[n] < stored[n - 1]]
+    assert ahead == list(range(2, pages))
+    # pages are stored in the order they were read, one at a time (the checkpoint's
+    # cursor moves only past stored pages), and the library is exact.
+    assert stored == sorted(stored)
+    assert links(user, FOLLOWED) == set(demo_spotify.catalog.expected_artist_ids("ben", FOLLOWED))
