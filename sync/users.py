@@ -4,8 +4,9 @@ A sync first learns the three totals (one request per source, whose page it keep
 pages through each source. After every page it upserts the artists and the person's
 links, asks for the artists that are not up to date, and saves a checkpoint on the job
 row, so that a redelivered job goes on where the last one stopped. Followed artists are
-cursor-paged and read in order, each page stored while the next is asked for; saved
-tracks and albums are offset-paged and read by a few threads at once. At the end, links not seen by this sync are removed.
+cursor-paged and read in order, a few pages stored at once while the next is asked for;
+saved tracks and albums are offset-paged and read by a few threads at once. At the end,
+links not seen by this sync are removed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,8 +51,12 @@ OFFSET_SOURCES = (SAVED_TRACK, SAVED_ALBUM)
 ShouldStop = Callable[[], bool]
 # Where a sync stands, as the job row keeps it (JSON): see _new_checkpoint.
 Checkpoint = dict[str, Any]
-# A change to the checkpoint, made under the lock once a page is stored.
-Mark = Callable[[Checkpoint], None]
+# A change to the checkpoint, made under the lock once a page is stored; it returns how
+# many pages it marks loaded (a followed page stored ahead of one before it: none yet).
+Mark = Callable[[Checkpoint], int]
+# Followed pages stored at once while the cursor is read on: across machines a store's
+# round trips take longer than a page's request, so one store at a time holds it back.
+FOLLOWED_STORES = 3
 
 
 class SyncInterrupted(Exception):
@@ -164,11 +170,11 @@ class _Run:
         UserArtist.link_many(self.user.id, ids.values(), source, added, started)
         self._ask_for_outdated([sid for sid in ids if sid not in up_to_date])
         with self.lock:
-            mark(self.checkpoint)
-            self.checkpoint["pages_loaded"] += 1
+            marked = mark(self.checkpoint)
+            self.checkpoint["pages_loaded"] += marked
             self._stage()
             loaded, total = self.checkpoint["pages_loaded"], self._pages_total()
-            self.progress.advance(1, f"{loaded} of {total or '?'} pages loaded")
+            self.progress.advance(marked, f"{loaded} of {total or '?'} pages loaded")
         if self.stopping():
             raise SyncInterrupted("asked to stop; the checkpoint is saved")
 
@@ -273,8 +279,9 @@ def _complete(run: _Run) -> int:
 def _followed_read(after: str | None, done: bool) -> Mark:
     """The checkpoint change of a page of followed artists: the cursor's next place."""
 
-    def mark(cp: Checkpoint) -> None:
+    def mark(cp: Checkpoint) -> int:
         cp[FOLLOWED].update(after=after, done=done)
+        return 1
 
     return mark
 
@@ -282,8 +289,9 @@ def _followed_read(after: str | None, done: bool) -> Mark:
 def _offset_read(source: str, offset: int) -> Mark:
     """The checkpoint change of a page of saved tracks or albums: its offset is done."""
 
-    def mark(cp: Checkpoint) -> None:
+    def mark(cp: Checkpoint) -> int:
         cp[source]["done_offsets"].append(offset)
+        return 1
 
     return mark
 
@@ -330,33 +338,84 @@ def _saved_refs(
 
 def _load_followed(run: _Run, client: SpotifyClient) -> None:
     """Followed artists, page after page along the cursor (it cannot be read out of
-    order). Each page is stored by a thread of its own while the next one is asked for,
-    so a page costs the longer of its request and its store, not both: across machines
-    the store's round trips to the database and Redis take longer than Spotify's answer.
-    Pages are stored one at a time and in order, so the checkpoint's cursor only moves
-    past pages already stored: a sync taken up after a crash skips none."""
+    order). A few threads of their own store the pages, each on one database connection
+    for the whole list, while the next ones are asked for: the cursor goes at the pace of
+    Spotify's answers, not of the stores' round trips to the database and Redis. The
+    checkpoint's cursor moves in order, past a page only once it and every page before it
+    are stored (``_InOrder``): a sync taken up after a crash skips none, and reads again
+    at most the few stored ahead of a gap."""
     after, done = run.checkpoint[FOLLOWED]["after"], run.checkpoint[FOLLOWED]["done"]
-    storing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-followed")
-    stored: Future[None] | None = None
-    try:
-        while not done:
-            page = ask(partial(client.followed_artists_page, after))
-            # A cursor that does not move would loop for ever; treat it as the end.
-            done = page.next_after is None or page.next_after == after or not page.items
-            if stored is not None:
-                stored.result()  # the page before (its error, or SyncInterrupted, here)
-            stored = storing.submit(_store_followed, run, page, done)
-            after = page.next_after
-        if stored is not None:
-            stored.result()
-    finally:
-        storing.shutdown(wait=True, cancel_futures=True)
+    in_order = _InOrder()
+    pages: queue.Queue[tuple[CursorPage, Mark] | None] = queue.Queue(maxsize=FOLLOWED_STORES)
+    with ThreadPoolExecutor(FOLLOWED_STORES, thread_name_prefix="sync-followed") as storing:
+        stores = [storing.submit(_store_followed, run, pages) for _ in range(FOLLOWED_STORES)]
+        try:
+            while not done:
+                page = ask(partial(client.followed_artists_page, after))
+                # A cursor that does not move would loop for ever; treat it as the end.
+                done = page.next_after is None or page.next_after == after or not page.items
+                _hand_over(pages, (page, in_order.mark(page, done)), stores)
+                after = page.next_after
+        finally:
+            for _ in stores:  # each store thread ends once the pages before are stored
+                _hand_over(pages, None, stores)
+    for store in stores:
+        store.result()
 
 
-def _store_followed(run: _Run, page: CursorPage, done: bool) -> None:
+def _store_followed(run: _Run, pages: queue.Queue[tuple[CursorPage, Mark] | None]) -> None:
+    """Store the pages handed over until told to end (an error ends the thread: the
+    reader hears of it at its next hand-over)."""
     with database.connection_context():
-        refs = [artist_ref(a) for a in page.items]
-        run.store(FOLLOWED, refs, True, _followed_read(page.next_after, done))
+        while (item := pages.get()) is not None:
+            page, mark = item
+            run.store(FOLLOWED, [artist_ref(a) for a in page.items], True, mark)
+
+
+def _hand_over(
+    pages: queue.Queue[tuple[CursorPage, Mark] | None],
+    item: tuple[CursorPage, Mark] | None,
+    stores: list[Future[None]],
+) -> None:
+    """Queue ``item`` for the store threads, waiting for room; raise the error of a
+    store thread that ended (only an error ends one before it is told to), and give up
+    on ``None`` once every thread has ended."""
+    while True:
+        for store in stores:
+            if store.done() and item is not None:
+                store.result()
+        try:
+            pages.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            if all(store.done() for store in stores):
+                return
+
+
+class _InOrder:
+    """The checkpoint marks of followed pages stored out of order, applied in the order
+    the cursor read them. ``mark`` is called by the reading thread, each mark it returns
+    under the run's lock."""
+
+    def __init__(self) -> None:
+        self.read = 0  # pages read along the cursor
+        self.applied = 0  # pages marked loaded: every page before them is stored
+        self.stored: dict[int, Mark] = {}  # the marks of pages stored ahead of a gap
+
+    def mark(self, page: CursorPage, done: bool) -> Mark:
+        """The mark of the next page read along the cursor."""
+        place, move = self.read, _followed_read(page.next_after, done)
+        self.read += 1
+
+        def stored(cp: Checkpoint) -> int:
+            self.stored[place] = move
+            loaded = 0
+            while self.applied in self.stored:
+                loaded += self.stored.pop(self.applied)(cp)
+                self.applied += 1
+            return loaded
+
+        return stored
 
 
 def _load_pages(run: _Run, client: SpotifyClient) -> None:
