@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pendulum
@@ -213,11 +213,14 @@ def test_a_holder_whose_clock_goes_off_hands_over_and_the_tick_is_sent_once(brok
     assert sent == ["standby"]
 
 
-def start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen:
-    """A real scheduler, as the Procfile runs it: ``env TZ=UTC overlap scheduler``."""
+def start_scheduler(
+    env: dict[str, str], log: Path, wrapper: Sequence[str] = ()
+) -> subprocess.Popen:
+    """A real scheduler, as the Procfile runs it: ``env TZ=UTC overlap scheduler`` (within
+    ``wrapper``, e.g. ``faketime``)."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            ["env", "TZ=UTC", str(BIN / "overlap"), "scheduler"],
+            ["env", "TZ=UTC", *wrapper, str(BIN / "overlap"), "scheduler"],
             cwd=ROOT,
             env=env,
             stdout=out,
