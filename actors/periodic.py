@@ -4,7 +4,8 @@ Each is declared with ``ScheduledActor``, so that of several scheduler processes
 lease holder sends a tick, once (see actors/scheduled_actor.py and actors/scheduler_lease.py).
 
 They only find what is due and fan out; the work itself runs in other actors. periodiq
-reads the local clock, so the scheduler runs with TZ=UTC (see the Procfile), and it never
+reads the local clock, so the scheduler runs with TZ=UTC (see the Procfile) and sends no
+tick while that clock is more than 5 s from Redis's (actors/scheduled_actor.py); it never
 catches up a missed run: the refresh's pass begins daily (a new month begins one by itself)
 and its slice tops the bulk queue up every minute, so a missed tick costs a minute.
 """
