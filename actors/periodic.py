@@ -4,7 +4,8 @@ Each is declared with ``ScheduledActor``, so that of several scheduler processes
 lease holder sends a tick, once (see actors/scheduled_actor.py and actors/scheduler_lease.py).
 
 They only find what is due and fan out; the work itself runs in other actors. periodiq
-reads the local clock, so the scheduler runs with TZ=UTC (see the Procfile), and it never
+reads the local clock, so the scheduler runs with TZ=UTC (see the Procfile) and sends no
+tick while that clock is more than 5 s from Redis's (actors/scheduled_actor.py); it never
 catches up a missed run: the refresh's pass begins daily (a new month begins one by itself)
 and its slice tops the bulk queue up every minute, so a missed tick costs a minute.
 """
@@ -12,7 +13,6 @@ and its slice tops the bulk queue up every minute, so a missed tick costs a minu
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import dramatiq
@@ -27,7 +27,7 @@ from jobs.recovery import recover_jobs
 from jobs.retention import clean_finished_runs, remove_unheld_artists, retention
 from jobs.try_again import try_again_due
 from models import AuditEntry
-from models.db import utcnow
+from models.db import shared_time, utcnow
 from models.job_run import FAILED
 from ops.schedules import SCHEDULES
 from sync.refresh_slices import RefreshPass
@@ -80,9 +80,10 @@ def recover() -> None:
     start again the syncs that gave up on a failing Spotify once their time came."""
     recover_jobs()
     try_again_due()
-    # When recovery last ran, for health and the dashboard (see scheduler_status).
+    # When recovery last ran, for health and the dashboard (see scheduler_status), on
+    # Redis's clock: the web compares it with its own, on another host.
     ref = redis_ref(dramatiq.get_broker())
-    ref.client.set(last_tick_key(ref), str(time.time()))
+    ref.client.set(last_tick_key(ref), str(shared_time()))
 
 
 @periodic_actor(queueing.CLEAN_JOB_RUNS, tracked=True, time_limit=30 * 60 * 1000)

@@ -6,6 +6,18 @@ loop, and offers no hook around it. ``ScheduledActor`` (declared with
 carries ``scheduled_at`` goes through the process's ``TickSender``, which keeps the lease
 (see actors/scheduler_lease.py) in a thread and sends a tick only when the lease says so.
 The thread starts on the first tick, so it runs in the scheduler process alone.
+
+**A scheduler whose clock is more than 5 s from Redis's sends no tick** and gives the lease
+up (ops/clock_watch.py measures it at start and every minute). periodiq fires on the
+host's clock and stamps the tick with that clock's minute, and that cannot be corrected
+afterwards: the claim is per actor and cron minute, so a scheduler 120 s ahead would send
+each tick two minutes early (before the jobs it follows, e.g. a minute's ``recover``
+before that minute), and one 120 s behind would send it two minutes late, which the
+workers skip as older than 60 s: lost, if it held the lease. Sending nothing instead
+leaves the ticks to a standby whose clock is right (it takes the lease at once, and sends
+the ticks it was refused meanwhile, ``CATCH_UP``); with no such standby none is sent, as
+the log, the dashboard and ``/metrics`` say, which is better than ticks at the wrong time.
+Within 5 s a tick is at most that early or late, which the cron jobs here do not mind.
 """
 
 from __future__ import annotations
@@ -26,6 +38,8 @@ from dramatiq.brokers.redis import RedisBroker
 
 from actors.scheduler_lease import RENEW_EVERY, Claim, SchedulerLease, utc
 from config.redis_ref import RedisRef
+from models.db import shared_time
+from ops.clock_watch import process_clock_skewed
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +64,11 @@ class TickSender:
         *,
         renew_every: dt.timedelta = RENEW_EVERY,
         catch_up: dt.timedelta = CATCH_UP,
+        clock_skewed: Callable[[], bool] = process_clock_skewed,
     ) -> None:
         self.lease = lease
+        # Whether this process's clock is too far from Redis's to send ticks (see above).
+        self.clock_skewed = clock_skewed
         self.renew_every = renew_every
         self.catch_up = catch_up
         self.holding = False
@@ -78,7 +95,13 @@ class TickSender:
     def send(
         self, actor_name: str, scheduled_at: dt.datetime, send: Callable[[], Message]
     ) -> Message | None:
-        """Call ``send`` if this scheduler holds the lease and nobody sent this tick yet."""
+        """Call ``send`` if this scheduler holds the lease and nobody sent this tick yet
+        (never while its clock is too far from Redis's: then it gives the lease up)."""
+        if self.clock_skewed():
+            # The watch said why in a warning, once (ops/clock_watch.py).
+            logger.debug("%s at %s not sent: this host's clock is off", actor_name, scheduled_at)
+            self._give_up()
+            return None
         claim = self.lease.claim_tick(actor_name, scheduled_at)
         self._note_holding(claim is not Claim.NOT_HOLDER)
         if claim is Claim.SEND:
@@ -92,6 +115,9 @@ class TickSender:
     def _keep_alive(self) -> None:
         while not self._stopping.wait(self.renew_every.total_seconds()):
             try:
+                if self.clock_skewed():
+                    self._give_up()
+                    continue
                 held = self.lease.keep()
                 self._note_holding(held)
                 self._send_held_back(held)
@@ -99,9 +125,19 @@ class TickSender:
                 # The lease expires meanwhile if this lasts; the next round asks again.
                 logger.warning("the scheduler lease: Redis did not answer: %s", exc)
 
+    def _give_up(self) -> None:
+        """Release the lease if this scheduler holds it, so that a standby takes it now."""
+        if self.holding:
+            self.lease.release()
+            logger.warning("scheduler %s gave the lease up: its clock is off", self.lease.holder_id)
+        self.holding = False
+        with self._lock:
+            self._held_back = []
+
     def _send_held_back(self, held: bool) -> None:
         """Send the refused ticks nobody sent (when the lease is ours); forget old ones."""
-        now = dt.datetime.now(dt.UTC)
+        # Redis's clock: the ticks' minutes are the cron's, on the clock they are due by.
+        now = dt.datetime.fromtimestamp(shared_time(), dt.UTC)
         with self._lock:
             recent = [t for t in self._held_back if now - utc(t.scheduled_at) < self.catch_up]
             self._held_back = [] if held else recent

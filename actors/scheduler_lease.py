@@ -30,6 +30,7 @@ import uuid
 from typing import Any
 
 from config.redis_ref import RedisRef, text
+from models.db import shared_millis, shared_time
 
 # The holder extends its lease every RENEW_EVERY; one silent for LEASE_TTL is dead, and a
 # standby takes over within LEASE_TTL + RENEW_EVERY.
@@ -179,7 +180,7 @@ def scheduler_status(ref: RedisRef) -> dict[str, Any]:
         "holder": _holder(token) if held else None,
         "since": _from_ms(fields.get("since")) if held and fields.get("holder") == token else None,
         "lease_expires_at": (
-            dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=pttl) if held else None
+            dt.datetime.fromtimestamp(shared_time() + pttl / 1000, dt.UTC) if held else None
         ),
         "last_tick": dt.datetime.fromisoformat(last_tick) if last_tick else None,
         "last_tick_by": _holder(fields.get("last_tick_by")),
@@ -199,7 +200,8 @@ def _from_ms(value: str | None) -> dt.datetime | None:
 
 
 def _now_ms() -> int:
-    return int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    # Redis's clock, as this process measured it: the stamps are read on other hosts.
+    return shared_millis()
 
 
 def utc(moment: dt.datetime) -> dt.datetime:

@@ -34,9 +34,20 @@ def run_worker(settings: Settings, dramatiq_args: Sequence[str]) -> int:
 
 
 def run_scheduler(settings: Settings, periodiq_args: Sequence[str]) -> int:
-    """Run periodiq on the app's actors with ``periodiq_args`` (``--verbose``, ...)."""
+    """Run periodiq on the app's actors with ``periodiq_args`` (``--verbose``, ...), its
+    clock compared with Redis's before the first tick and every minute after."""
     import periodiq
+    import redis
+
+    from config.redis_ref import RedisRef
+    from ops.clock_watch import ClockWatch
 
     logs.configure(settings, "scheduler")
+    if settings.redis_url:
+        # Before periodiq's loop: a scheduler whose clock is off sends no tick, even its
+        # first (actors/scheduled_actor.py asks this watch before each).
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        ref = RedisRef.from_settings(settings, client)
+        ClockWatch(ref, "scheduler", "it sends no tick").start()
     args = periodiq.make_argument_parser().parse_args([WORKER_MODULE, *periodiq_args])
     return int(periodiq.main(args) or 0)

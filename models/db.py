@@ -56,8 +56,9 @@ def tuple_rows(query: BaseQuery) -> Iterator[tuple[Any, ...]]:
     return rows
 
 
-# Seconds to add to this host's clock to read Redis's: the one clock all hosts share. A
-# worker measures it when it starts and every minute (ops/clock.py); elsewhere it stays 0.
+# Seconds to add to this host's clock to read Redis's: the one clock all hosts share. Every
+# worker, web and scheduler process measures it when it starts and every minute
+# (ops/clock.py); elsewhere (the CLI, tests) it stays 0.
 # A list, so that the measure replaces its one item rather than rebinding a global.
 _clock_offset = [0.0]
 
@@ -72,16 +73,22 @@ def clock_offset() -> float:
     return _clock_offset[0]
 
 
+def shared_time() -> float:
+    """Epoch seconds on the shared clock: this host's corrected by the measured offset, for
+    every stamp another host compares (``time.time()`` is this host's alone)."""
+    return time.time() + _clock_offset[0]
+
+
 def shared_millis() -> int:
     """Milliseconds since the epoch on the shared clock: this host's, corrected by the
-    offset a worker measured against Redis's (what Dramatiq's stamps use, actors/broker.py)."""
+    offset its process measured against Redis's (what Dramatiq's stamps use, actors/broker.py)."""
     return int(time.time() * 1000) + round(_clock_offset[0] * 1000)
 
 
 def utcnow() -> dt.datetime:
     """The current time in UTC, naive, as every timestamp column stores it: this host's
-    clock corrected by the offset a worker measured against Redis's, so that stamps written
-    on different hosts (job heartbeats, ends) compare on one clock."""
+    clock corrected by the offset its process measured against Redis's, so that stamps
+    written on different hosts (job heartbeats, ends, sessions) compare on one clock."""
     now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=_clock_offset[0])
     return now.replace(tzinfo=None)
 

@@ -6,7 +6,8 @@ timeout, and takes their messages. So a host whose clock runs ahead sees every o
 worker as dead and takes the messages they are running; one that runs behind looks dead
 to the others. A worker therefore compares its clock with Redis's ``TIME`` when it starts
 and every minute (``actors.middleware.queue_pause``), and fetches nothing while they
-differ by more than ``MAX_SKEW``.
+differ by more than ``MAX_SKEW``. Web processes and the scheduler measure theirs the same
+way, in a thread (``ops.clock_watch``); a scheduler further off sends no tick.
 
 The offset measured is also what the worker's own timestamps add to the host clock
 (``models.db.utcnow``), so that job heartbeats, the crash recovery, the retention and the
@@ -28,7 +29,7 @@ from models.db import set_clock_offset
 MAX_SKEW = 5.0
 # A smaller offset is not corrected (seconds).
 TRUSTED = 0.5
-# How often a worker compares its clock with Redis's (seconds).
+# How often a process compares its clock with Redis's (seconds).
 CHECK_EVERY = 60.0
 
 

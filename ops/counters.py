@@ -20,7 +20,6 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 import redis
 
 from config.redis_ref import RedisRef, text
+from models.db import shared_time
 
 SUCCEEDED, FAILED, RETRIED, SKIPPED = "succeeded", "failed", "retried", "skipped"
 # Failed: given up on (the message went to the dead-letter queue). Retried: failed this
@@ -153,7 +153,7 @@ class CounterBuffer:
     actor, duration bucket).
     """
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = shared_time) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         # (minute, actor, status) -> [messages, milliseconds]
@@ -257,7 +257,7 @@ def jobs_per_minute(
     Minutes with nothing processed are there with zeros, so a chart has no gaps.
     """
     minutes = max(1, min(minutes, MAX_MINUTES))
-    last = int(time.time() if now is None else now) // 60
+    last = int(shared_time() if now is None else now) // 60
     span = range(last - minutes + 1, last + 1)
     return _series(ref, [(minute_key(ref, m), m * 60) for m in span])
 
@@ -265,7 +265,7 @@ def jobs_per_minute(
 def jobs_per_hour(ref: RedisRef, hours: int = 24, now: float | None = None) -> list[MinuteCounts]:
     """The last ``hours`` hours (at most a week), oldest first, ending with this one."""
     hours = max(1, min(hours, MAX_HOURS))
-    last = int(time.time() if now is None else now) // 3600
+    last = int(shared_time() if now is None else now) // 3600
     span = range(last - hours + 1, last + 1)
     return _series(ref, [(hour_key(ref, h), h * 3600) for h in span])
 
@@ -316,7 +316,7 @@ def jobs_over(ref: RedisRef, span: str, now: float | None = None) -> SpanCounts:
     span."""
     size = 60 if span == "1h" else 3600
     key = minute_key if span == "1h" else hour_key
-    last = int(time.time() if now is None else now) // size
+    last = int(shared_time() if now is None else now) // size
     starts = range(last - RANGES[span] + 1, last + 1)
     reply = ref.client.register_script(_SUM)(keys=[key(ref, n) for n in starts])
     buckets = []

@@ -18,7 +18,6 @@ whichever the scraper reaches. The figures come from:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
@@ -32,6 +31,8 @@ from prometheus_client.core import (
 from prometheus_client.utils import floatToGoString
 
 from config.redis_ref import RedisRef
+from models.db import shared_time
+from ops.clock_watch import ProcessClock, process_clocks
 from ops.counters import STATUSES, job_totals
 from ops.jobs import job_runs_by_actor_and_status
 from ops.queues import queue_stats
@@ -60,6 +61,7 @@ class OpsCollector:
         workers = live_workers(self.ref)
         yield from self._queues(workers)
         yield from self._workers(workers)
+        yield from self._process_clocks(process_clocks(self.ref))
         if self.spotify_stats is not None:
             yield from self._spotify(self.spotify_stats())
 
@@ -146,8 +148,28 @@ class OpsCollector:
                 offsets.add_metric([worker.id], worker.clock_offset)
         yield offsets
 
+    def _process_clocks(self, clocks: list[ProcessClock]) -> Iterator[Metric]:
+        skewed = GaugeMetricFamily(
+            "overlap_process_clock_skewed",
+            "1 when a web or scheduler process's host clock is more than 5 s from Redis's "
+            "(the web corrects its stamps; the scheduler sends no tick), else 0.",
+            labels=["process", "role"],
+        )
+        offsets = GaugeMetricFamily(
+            "overlap_process_clock_offset_seconds",
+            "Redis's clock minus a web or scheduler host's (positive: the host runs behind), "
+            "as of its last comparison, once a minute.",
+            labels=["process", "role"],
+        )
+        for clock in clocks:
+            skewed.add_metric([clock.id, clock.role], int(clock.skewed))
+            if clock.offset is not None:
+                offsets.add_metric([clock.id, clock.role], clock.offset)
+        yield skewed
+        yield offsets
+
     def _spotify(self, stats: Mapping[str, HostStats]) -> Iterator[Metric]:
-        now = time.time()
+        now = shared_time()
         for spec in SPOTIFY_FAMILIES:
             family = spec.kind(spec.name, spec.documentation, labels=["host"])
             for host, figures in sorted(stats.items()):

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 
 from config.redis_ref import RedisRef, text
 from models import JobRun
+from models.db import shared_millis, shared_time
 from ops.dead_letters import call_arguments, from_ms
 
 PAGE = 50
@@ -279,7 +279,7 @@ def _take_delayed(ref: RedisRef, queue: str, ids: list[str]) -> list[bytes]:
     workers = cast("list[bytes | str]", ref.client.zrange(ref.key("__heartbeats__"), 0, -1))
     held = [ref.key(f"__acks__.{text(w)}.{queue}.DQ") for w in workers]
     keys = [*queue_keys(ref, queue)[2:], deleted_key(ref), *held]
-    keep_until = int((time.time() + DELETED_TTL) * 1000)
+    keep_until = int((shared_time() + DELETED_TTL) * 1000)
     script = ref.client.register_script(_TAKE_DELAYED)
     return list(script(keys=keys, args=[keep_until, *ids]))
 
@@ -291,7 +291,7 @@ def deleted_key(ref: RedisRef) -> str:
 
 def deleted_ids(ref: RedisRef) -> frozenset[str]:
     """The ids of the delayed messages deleted lately, which the workers skip."""
-    now_ms = int(time.time() * 1000)
+    now_ms = shared_millis()
     with ref.client.pipeline(transaction=False) as pipe:
         pipe.zremrangebyscore(deleted_key(ref), "-inf", now_ms)
         pipe.zrange(deleted_key(ref), 0, -1)

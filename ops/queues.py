@@ -19,7 +19,6 @@ it inside Redis in one script.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, cast
@@ -27,6 +26,7 @@ from typing import Any, cast
 from config.redis_ref import RedisRef, text
 from jobs.queueing import QUEUES
 from models import JobRun
+from models.db import shared_time
 from models.job_run import QUEUED
 from ops.jobs import running_jobs_by_queue
 from ops.pause import paused_queues
@@ -83,7 +83,7 @@ def queue_stats(
             for broker_id in broker_ids:
                 pipe.scard(ref.key(f"__acks__.{broker_id}.{queue}"))
         replies = iter(pipe.execute())
-    now = time.time()
+    now = shared_time()
     paused = paused_queues(ref)
     workers = live_workers(ref) if workers is None else list(workers)
     processing: dict[str, int] = {}

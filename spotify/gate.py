@@ -67,6 +67,7 @@ from typing import Any, Protocol
 
 from config.redis_ref import RedisRef
 from config.settings import Settings
+from models.db import shared_time
 from spotify.errors import BudgetSpent, RateLimited
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,21 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None: ...
 
 
+class SharedClock:
+    """Redis's clock as this process measured it (``models.db.shared_time``): the
+    per-second and per-day keys are written on one host and read on another (the web's
+    dashboard), so their seconds and days must be the same clock's."""
+
+    def time(self) -> float:
+        return shared_time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SHARED_CLOCK = SharedClock()
+
+
 @dataclass(frozen=True)
 class HostStats:
     """One host kind's figures, for the ops dashboard."""
@@ -163,7 +179,7 @@ class SpotifyGate:
         ref: RedisRef,
         settings: Settings,
         max_wait: float = 30.0,
-        clock: Clock = time,
+        clock: Clock = SHARED_CLOCK,
     ) -> None:
         self.max_wait = max_wait
         self.daily_budget = settings.spotify_daily_budget

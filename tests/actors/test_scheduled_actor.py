@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pendulum
@@ -162,11 +162,65 @@ def test_a_held_back_tick_too_old_for_the_workers_is_dropped(broker):
     assert sent == []
 
 
-def start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen:
-    """A real scheduler, as the Procfile runs it: ``env TZ=UTC overlap scheduler``."""
+class Skew:
+    """Whether a scheduler's clock is too far from Redis's, as its clock watch says."""
+
+    def __init__(self, skewed: bool = False) -> None:
+        self.skewed = skewed
+
+    def __call__(self) -> bool:
+        return self.skewed
+
+
+def test_a_scheduler_whose_clock_is_off_sends_no_tick_and_takes_no_lease(broker):
+    skewed = TickSender(other_scheduler(broker, "ahead:1"), clock_skewed=Skew(True))
+    sent: list[str] = []
+    at = this_minute()
+
+    assert skewed.send("recover", at, lambda: sent.append("ahead")) is None
+
+    assert sent == [] and not skewed.holding
+    # It claimed nothing: a scheduler whose clock is right sends that tick, and holds the lease.
+    right = other_scheduler(broker, "right:2")
+    assert right.claim_tick("recover", at).name == "SEND"
+
+
+def test_a_holder_whose_clock_goes_off_hands_over_and_the_tick_is_sent_once(broker):
+    # Given a holder whose clock is right, and a standby refused a tick while it holds...
+    skew = Skew()
+    holder = TickSender(other_scheduler(broker, "holder:1"), clock_skewed=skew)
+    at = just_now()
+    holder.send("recover", at.subtract(minutes=1), lambda: None)  # sent: it holds the lease
+    assert holder.holding
+    standby = TickSender(
+        other_scheduler(broker, "standby:2"), renew_every=dt.timedelta(seconds=0.1)
+    )
+    sent: list[str] = []
+    standby.start()
+    try:
+        assert standby.send("recover", at, lambda: sent.append("standby")) is None
+        # ...when the holder's clock goes 120 s off: it sends nothing and lets go at once...
+        skew.skewed = True
+        assert holder.send("recover", at, lambda: sent.append("holder")) is None
+        assert not holder.holding
+        # ...and the standby takes over and sends the tick it was refused: once, not lost.
+        wait_for(lambda: sent, timeout=5, what="the standby to send the held-back tick")
+        time.sleep(0.3)  # room for a second send, had there been one
+        assert scheduler_status(RedisRef.of(broker))["holder"] == "standby:2"
+    finally:
+        standby.stop()
+
+    assert sent == ["standby"]
+
+
+def start_scheduler(
+    env: dict[str, str], log: Path, wrapper: Sequence[str] = ()
+) -> subprocess.Popen:
+    """A real scheduler, as the Procfile runs it: ``env TZ=UTC overlap scheduler`` (within
+    ``wrapper``, e.g. ``faketime``)."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            ["env", "TZ=UTC", str(BIN / "overlap"), "scheduler"],
+            ["env", "TZ=UTC", *wrapper, str(BIN / "overlap"), "scheduler"],
             cwd=ROOT,
             env=env,
             stdout=out,

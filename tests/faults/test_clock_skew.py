@@ -20,14 +20,11 @@ from ops.metrics import render_metrics
 from ops.workers import WorkerInfo, live_workers
 from sync.users import sync_if_needed
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(600),
-    pytest.mark.skipif(
-        shutil.which("faketime") is None,
-        reason="needs Debian's faketime (apt-get install faketime; .ci/run installs it)",
-    ),
-]
+NEEDS_FAKETIME = pytest.mark.skipif(
+    shutil.which("faketime") is None,
+    reason="needs Debian's faketime (apt-get install faketime; .ci/run installs it)",
+)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), NEEDS_FAKETIME]
 
 SKEWS = {"worker-ahead": "+120s", "worker-behind": "-120s"}
 # ana's sync takes about 30 s on one worker here; far more means it went wrong.

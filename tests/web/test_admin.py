@@ -96,6 +96,26 @@ def test_the_overview_says_which_workers_fetch_nothing_for_their_clock(admin, br
     assert "1 worker process fetches nothing: its host's clock is more than 5 s" in page
 
 
+def test_the_overview_says_which_web_or_scheduler_process_is_off_redis_s_clock(admin, broker):
+    from ops.clock_watch import ProcessClock, write_report
+
+    ref = RedisRef.of(broker)
+    seconds, micros = broker.client.time()
+    for process_id, offset, skewed in (("scheduler:a:1", 120.0, True), ("web:b:2", 0.3, False)):
+        clock = ProcessClock(
+            process_id, process_id.split(":")[0], offset, skewed, "it sends no tick"
+        )
+        write_report(ref, clock, expires_at=seconds + micros / 1e6 + 60)
+
+    page = admin.get("/admin").text
+
+    assert (
+        "The scheduler process scheduler:a:1: its host's clock is 120.0 s behind "
+        "Redis&#39;s: it sends no tick." in page
+    ), page
+    assert "web:b:2" not in page  # a clock within 5 s is nothing to say
+
+
 def test_the_overview_shows_queues_workers_spotify_and_failures(admin):
     runs(1, status="failed", error="ServerError: <b>503</b>")
 

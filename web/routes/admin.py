@@ -35,6 +35,7 @@ from jobs.retention import clean_finished_runs, retention_of_days
 from models import AuditEntry, JobRun, User
 from models.db import utcnow
 from models.job_run import ACTIVE, FAILED, STATUSES
+from ops.clock_watch import process_clocks
 from ops.counters import jobs_over, jobs_per_minute, queue_rates
 from ops.pause import pause_queue, resume_queue
 from ops.queues import job_position, queue_stats
@@ -117,6 +118,7 @@ def _redis_values(ref: RedisRef, settings: Settings, span: str) -> dict[str, Any
         "rates": queue_rates(jobs_per_minute(ref, RATE_MINUTES + 1), RATE_MINUTES),
         "queues": queue_stats(ref, workers=workers),
         "workers": workers,
+        "clocks": process_clocks(ref),
         "spotify": SpotifyGate(ref, settings).stats(),
         "refused_sign_ins": refused,
         "refused_addresses": refused_addresses,
