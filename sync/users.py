@@ -5,7 +5,8 @@ pages through each source. After every page it upserts the artists and the perso
 links, asks for the artists that are not up to date, and saves a checkpoint on the job
 row, so that a redelivered job goes on where the last one stopped. Followed artists are
 cursor-paged and read in order, each page stored while the next is asked for; saved
-tracks and albums are offset-paged and read by a few threads at once. At the end, links not seen by this sync are removed.
+tracks and albums are offset-paged and read by a few threads at once. At the end, links
+not seen by this sync are removed.
 """
 
 from __future__ import annotations
