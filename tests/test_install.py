@@ -156,7 +156,14 @@ def test_it_loads_the_web_app_and_the_worker_with_production_settings(install):
     assert "psycopg2" in loaded.split() and not set(loaded.split()) & LOCAL_ONLY
 
 
-def test_the_overlap_command_runs_and_says_what_overlap_run_lacks(install):
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("run", "overlap run needs honcho and waitress of overlap's [local] extra"),
+        ("demo-spotify", "overlap demo-spotify needs waitress of overlap's [local] extra"),
+    ],
+)
+def test_the_overlap_command_runs_and_says_what_a_local_command_lacks(install, command, says):
     env = install.env(
         DATABASE_URL=f"sqlite:///{install.work / 'overlap.db'}",
         OVERLAP_VAR_DIR=str(install.work / "var-demo"),
@@ -167,11 +174,11 @@ def test_the_overlap_command_runs_and_says_what_overlap_run_lacks(install):
 
     assert "overlap" in run(overlap, "--help", cwd=install.work, env=env)
     result = subprocess.run(
-        [overlap, "run"], cwd=install.work, env=env, capture_output=True, text=True, timeout=120
+        [overlap, command], cwd=install.work, env=env, capture_output=True, text=True, timeout=120
     )
 
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "needs honcho and waitress of overlap's [local] extra" in result.stdout
+    assert says in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 
