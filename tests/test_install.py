@@ -44,6 +44,17 @@ def name_of(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", name.group(0)).lower()
 
 
+SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+# Where each package that pyproject.toml puts somewhere else comes from: templates/, static/.
+MAPPED = SETUPTOOLS["package-dir"]
+
+
+def source_folders() -> set[str]:
+    """The checkout's folders the wheel is built from."""
+    packages = {p.split(".")[0] for p in SETUPTOOLS["packages"] if p not in MAPPED}
+    return packages | set(MAPPED.values())
+
+
 class Install:
     """The built wheel and the fresh environment it was installed into."""
 
@@ -76,11 +87,9 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Install:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
-        package = pattern.rstrip("*")
+    for folder in source_folders():
         shutil.copytree(
-            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+            ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
     run(UV, "build", "--wheel", "--quiet", "--out-dir", work / "dist", cwd=source)
     requirements = work / "requirements.txt"
@@ -147,7 +156,14 @@ def test_it_loads_the_web_app_and_the_worker_with_production_settings(install):
     assert "psycopg2" in loaded.split() and not set(loaded.split()) & LOCAL_ONLY
 
 
-def test_the_overlap_command_runs_and_says_what_overlap_run_lacks(install):
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("run", "overlap run needs honcho and waitress of overlap's [local] extra"),
+        ("demo-spotify", "overlap demo-spotify needs waitress of overlap's [local] extra"),
+    ],
+)
+def test_the_overlap_command_runs_and_says_what_a_local_command_lacks(install, command, says):
     env = install.env(
         DATABASE_URL=f"sqlite:///{install.work / 'overlap.db'}",
         OVERLAP_VAR_DIR=str(install.work / "var-demo"),
@@ -158,9 +174,83 @@ def test_the_overlap_command_runs_and_says_what_overlap_run_lacks(install):
 
     assert "overlap" in run(overlap, "--help", cwd=install.work, env=env)
     result = subprocess.run(
-        [overlap, "run"], cwd=install.work, env=env, capture_output=True, text=True, timeout=120
+        [overlap, command], cwd=install.work, env=env, capture_output=True, text=True, timeout=120
     )
 
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "needs honcho and waitress of overlap's [local] extra" in result.stdout
+    assert says in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def wheel_files_wanted() -> set[str]:
+    """What the wheel must hold, by its place there: every module of the checkout's packages
+    (so every package, each having an ``__init__.py``), and every file of templates/ and
+    static/, which go in as web/templates/ and web/static/."""
+    into = {folder: package.replace(".", "/") for package, folder in MAPPED.items()}
+    wanted = set()
+    for folder in source_folders():
+        for path in (ROOT / folder).rglob("*"):
+            if not path.is_file() or "__pycache__" in path.parts:
+                continue
+            if folder in into:
+                wanted.add(f"{into[folder]}/{path.relative_to(ROOT / folder).as_posix()}")
+            elif path.suffix == ".py":
+                wanted.add(path.relative_to(ROOT).as_posix())
+    return wanted
+
+
+def test_the_wheel_holds_every_package_migration_page_and_static_file(install):
+    with zipfile.ZipFile(install.wheel) as wheel:
+        held = set(wheel.namelist())
+    wanted = wheel_files_wanted()
+
+    assert "web/templates/base.html" in wanted and "web/static/htmx.min.js" in wanted
+    assert "models/migrations/0001_initial.py" in wanted
+    assert not wanted - held, f"not in the wheel: {sorted(wanted - held)}"
+
+
+# Run by the installed copy's Python, from outside the checkout: GET / and then the
+# icon the page names, straight through the WSGI app gunicorn serves.
+SERVE = """
+import hashlib, json, re
+from wsgiref.util import setup_testing_defaults
+from web.views.render import TEMPLATES_DIR
+from web.wsgi import app
+
+def get(path):
+    environ = {"PATH_INFO": path}
+    setup_testing_defaults(environ)
+    answer = {}
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: answer.update(s=status)))
+    return answer["s"], body
+
+status, page = get("/")
+icon = re.search(rb'<link rel="icon" href="(/static/favicon[^"]+)"', page).group(1).decode()
+icon_status, body = get(icon)
+print(json.dumps({
+    "templates": str(TEMPLATES_DIR), "status": status, "page": page.decode(),
+    "icon_status": icon_status, "icon": hashlib.sha256(body).hexdigest(),
+}))
+"""
+
+
+def test_the_installed_copy_serves_a_page_and_its_static_files_outside_the_checkout(install):
+    import hashlib
+    import json
+
+    env = install.env(
+        DATABASE_URL=f"sqlite:///{install.work / 'served.db'}",
+        OVERLAP_VAR_DIR=str(install.work / "var-served"),
+    )
+    # The migrations came with the wheel: the installed command creates the schema.
+    upgraded = run(install.venv / "bin" / "overlap", "db", "upgrade", cwd=install.work, env=env)
+    served = json.loads(run(install.python, "-I", "-c", SERVE, cwd=install.work, env=env))
+
+    assert "created the schema" in upgraded
+    assert served["templates"].startswith(str(install.venv))
+    assert served["status"] == "200 OK"
+    assert served["page"].lstrip().lower().startswith("<!doctype html>")
+    assert "<title>" in served["page"]
+    assert served["icon_status"] == "200 OK"
+    icon = (ROOT / "static" / "favicon.svg").read_bytes()
+    assert served["icon"] == hashlib.sha256(icon).hexdigest()

@@ -11,7 +11,7 @@ import redis
 from peewee import InterfaceError, OperationalError
 
 from config.redis_ref import RedisRef
-from config.settings import ROOT, Settings
+from config.settings import Settings, shipped
 from models import User, database, init_database, tokens
 from models.job_run import JobRun
 from spotify.gate import SpotifyGate
@@ -85,7 +85,7 @@ def _services(settings: Settings) -> Services:
     # failure it stops waiting on Redis for a moment (see web/state/redis_client.py).
     redis_client = web_redis(settings.redis_url) if settings.redis_url else None
     redis_ref = RedisRef.from_settings(settings, redis_client) if redis_client else None
-    static = StaticFiles(ROOT / "static")
+    static = StaticFiles(shipped("static"))
     return Services(
         settings=settings,
         redis=redis_client,

@@ -7,14 +7,14 @@ from typing import Any
 import jinja2
 import markupsafe
 
-from config.settings import ROOT, Settings
+from config.settings import Settings, shipped
 from models.job_run import JobStatus
 from web.http.static_files import StaticFiles
 from web.views.comparison import percent, picture_srcset
 from web.views.formats import local_time, thousands
 from web.views.sync_status import NEVER_SYNCED
 
-TEMPLATES_DIR = ROOT / "templates"
+TEMPLATES_DIR = shipped("templates")
 
 
 class Renderer:
