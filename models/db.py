@@ -124,9 +124,11 @@ def _postgres(params: dict[str, Any]) -> PooledPostgresqlDatabase:
     # connection with a round trip before handing it out, so the ones a database restart
     # killed are dropped, not given to a request (tests/faults/test_database_outage.py).
     # That is why every PostgreSQL scheme gets the pool, ``postgresql://`` included.
+    # At most 64 a process: a worker's 8 threads each running a sync hold 7 at most (the
+    # sync's own, 3 saved-page threads and 3 followed-page stores, sync/users.py).
     defaults = {
         "port": 5432,
-        "max_connections": 40,
+        "max_connections": 64,
         "stale_timeout": 300,
         "timeout": 10,
         "autoconnect": True,

@@ -26,7 +26,7 @@ def test_a_pooled_postgresql_url_gets_the_same_pool_as_a_plain_one():
             "connect_timeout": 5,
             "options": "-c jit=off",
         }
-        assert (db._max_connections, db._stale_timeout, db._wait_timeout) == (40, 300, 10)
+        assert (db._max_connections, db._stale_timeout, db._wait_timeout) == (64, 300, 10)
         assert db.autoconnect
 
 
