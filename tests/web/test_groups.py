@@ -395,3 +395,23 @@ def test_polls_of_an_incomplete_group_send_each_artist_two_hold_once(web, demo_s
     # Then each of them went once on the shared queue, and nothing else did.
     sent = enqueued(broker, queueing.SHARED_QUEUE)
     assert sorted(m.args[0] for m in sent) == sorted(f"{a:0>22}"[-22:] for a in waiting)
+
+
+# Member numbers of every wrong shape, escaped as sent: digits str.isdigit accepts and int()
+# refuses ("²", "¹"), other scripts' digits ("١", fullwidth "１"), signs, spaces, zero,
+# numbers past any column, a NUL.
+CRAFTED_NUMBERS = ("%C2%B2", "%C2%B9", "1%C2%B3", "%D9%A1", "%EF%BC%91", "%EF%BC%92",
+                   "-1", "%2B1", "%201", "1%20", "0", "9" * 30, "1%00", "1e0")  # fmt: skip
+
+
+def test_a_crafted_member_number_in_a_pair_s_address_is_a_404_not_a_500(web, demo_spotify):
+    crowd, path, _, _ = group_of(web, demo_spotify, 3)
+    ana = crowd[0][0]
+    ana.get(f"{path}/pairs/1/2")  # the real pair is there
+
+    for bad in CRAFTED_NUMBERS:
+        for pair in (f"{bad}/2", f"1/{bad}", f"{bad}/{bad}"):
+            for tail in ("", "/only-you", "/only-them"):
+                answer = ana.get(f"{path}/pairs/{pair}{tail}", expect_errors=True)
+                assert answer.status_int == 404, (pair, tail, answer.status)
+                assert "There is no group here." in answer.text

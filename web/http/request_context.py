@@ -61,14 +61,27 @@ def is_admin(user: User | None = None) -> bool:
     return user is not None and user.spotify_id in settings().admin_spotify_ids
 
 
+# The largest id a row can have in either database: an id column is a 32-bit serial on
+# PostgreSQL (64 bits on SQLite), so a larger number names no row, and is never sent.
+MAX_ROW_ID = 2**31 - 1
+
+
 def whole_number(raw: str | None, max_digits: int) -> int | None:
     """``raw`` as a number when it is 1 to ``max_digits`` ASCII digits, else None.
 
-    ``str.isdigit`` alone is not enough: it accepts digits such as "²" that ``int`` refuses.
+    ``str.isdigit`` alone is not enough: it accepts digits such as "²" that ``int`` refuses,
+    and ``int`` alone accepts "１", "-1", "+1" and " 1".
     """
     if raw and len(raw) <= max_digits and raw.isascii() and raw.isdigit():
         return int(raw)
     return None
+
+
+def row_id(raw: str | None) -> int | None:
+    """The id ``raw`` names in a path, form or query: 1 to ``MAX_ROW_ID`` in ASCII digits,
+    else None. Every id the web reads goes through this (a group's member numbers too)."""
+    number = whole_number(raw, len(str(MAX_ROW_ID)))
+    return number if number is not None and 1 <= number <= MAX_ROW_ID else None
 
 
 def safe_next(target: str | None) -> str:

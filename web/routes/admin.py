@@ -153,7 +153,7 @@ def _filters() -> tuple[dict[str, str], dict[str, Any]] | str:
         args["since"] = utcnow() - dt.timedelta(minutes=SINCE[given["since"]])
     before = query.get("before") or ""
     if before:
-        args["before_id"] = request_context.whole_number(before, 11)
+        args["before_id"] = request_context.row_id(before)
         if args["before_id"] is None:
             return "That page of the job list does not exist."
     return given, args
@@ -328,7 +328,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.get("/admin/audit")
     @admin_only
     def audit() -> str:
-        before = request_context.whole_number(bottle.request.query.get("before") or "", 11)
+        before = request_context.row_id(bottle.request.query.get("before"))
         entries = AuditEntry.latest(limit=AUDIT_PAGE + 1, before_id=before)
         older = entries[AUDIT_PAGE - 1].id if len(entries) > AUDIT_PAGE else None
         return render(

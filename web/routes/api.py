@@ -211,7 +211,7 @@ def _group_first(first: GroupFirst | None) -> dict | None:
 
 def visible_job(me: User, job_id: str) -> JobRun | None:
     """The job with this id if ``me`` may see it (their own, or any for an admin)."""
-    number = request_context.whole_number(job_id, 11)
+    number = request_context.row_id(job_id)
     job = JobRun.get_or_none(JobRun.id == number) if number is not None else None
     if job is None or (job.subject != user_subject(me.id) and not request_context.is_admin(me)):
         return None

@@ -69,7 +69,7 @@ def _no_card(*_: object, **__: object) -> str:
 def _sign_in_and_return(person: str, **_: object) -> bottle.HTTPResponse:
     # Signed out at a comparison's address: sign in, then back to it (the id as digits only,
     # never as typed, which could break the Location header).
-    number = request_context.whole_number(person, 18)
+    number = request_context.row_id(person)
     return see_other(f"/login?next=/with/{number}" if number is not None else "/login")
 
 

@@ -21,8 +21,8 @@ def mount(app: bottle.Bottle, services: Services) -> None:
     @app.post("/people/<other_id>/<action:re:remove|keep|invite>")
     @login_required(otherwise=sign_in_first)
     def change_access(user: User, other_id: str, action: str) -> str | bottle.HTTPResponse:
-        # An id is 1 to 18 digits (a 64-bit column holds 18 whole): anything else is no one.
-        number = request_context.whole_number(other_id, 18)
+        # Anything but an id in the database's range is no one.
+        number = request_context.row_id(other_id)
         if number is None or number == user.id:
             return page_error(404, "There is no such person on your list.")
         ACTIONS[action](user, number)

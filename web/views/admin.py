@@ -100,7 +100,7 @@ def with_job(handler: Callable[[JobRun], Answer]) -> Callable[[str], Answer | st
 
     @wraps(handler)
     def find_job(job_id: str) -> Answer | str:
-        number = request_context.whole_number(job_id, 11)
+        number = request_context.row_id(job_id)
         job = None if number is None else JobRun.by_id(number)
         if job is None:
             return page_error(404, "There is no job with that id.", "No such job")

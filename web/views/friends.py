@@ -58,7 +58,7 @@ def _on_list_of(user: User, raw: str) -> User | None:
 def shared_friend(me: User, person: str) -> User | None:
     """The person ``person`` (an id) names, when they let ``me`` see their library; None
     alike for someone who does not exist and someone who has not let ``me`` in."""
-    number = request_context.whole_number(person, 18)
+    number = request_context.row_id(person)
     friend = User.get_or_none(User.id == number) if number is not None else None
     if friend is None or friend.id == me.id or not ComparedWith.can_see(me, friend):
         return None
@@ -67,7 +67,7 @@ def shared_friend(me: User, person: str) -> User | None:
 
 def group_friend(me: User, person: str) -> User | None:
     """The person ``person`` (an id) names, when they and ``me`` both joined one group."""
-    number = request_context.whole_number(person, 18)
+    number = request_context.row_id(person)
     friend = User.get_or_none(User.id == number) if number is not None else None
     if friend is None or friend.id == me.id or not sees_in_a_group(me, friend.id):
         return None

@@ -18,6 +18,7 @@ from jobs.shared_first import send_group_first
 from models import User, current_month
 from models.group import Group, Member, counted_members
 from models.group_comparison import GroupReport
+from web.http import request_context
 from web.http.services import Services
 from web.views.comparison import counts_wait
 from web.views.friends import find_friend
@@ -62,9 +63,8 @@ def friends_of_codes(
 
 def member_by_number(members: list[Member], raw: str) -> Member | None:
     """The joined member a number in the address names, else None."""
-    if not raw.isdigit() or len(raw) > 2:
-        return None
-    return next((m for m in members if m.number == int(raw) and m.joined), None)
+    number = request_context.row_id(raw)
+    return next((m for m in members if m.number == number and m.joined), None)
 
 
 def _people(members: list[Member], me: User, report: GroupReport | None) -> list[dict]:
