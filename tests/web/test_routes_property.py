@@ -20,8 +20,10 @@ import webtest.lint
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from models import JobRun, User
+from models import Group, JobRun, User
 from models.db import utcnow
+from ops.schedules import SCHEDULES
+from tests.web.test_compare import library
 from web.http.session import COOKIE
 
 FUZZ = settings(
@@ -33,8 +35,9 @@ FUZZ = settings(
 
 # A fixed seed per role: the same examples on every run, different ones for each role.
 SEEDS = {"signed out": 20240601, "cleo": 20240602, "emma": 20240603}
-# The README's routes, each with the query or form fields it reads; {code}, {id} and
-# {queue} are filled with generated text.
+# The README's routes, each with the query or form fields it reads; {code}, {id}, {key},
+# {a}, {b}, {queue}, {actor} and {kind} are filled with generated text or a known value
+# (a real group's key and member numbers, a real schedule, a real pause).
 GETS = {
     "/": ("page", "sort"), "/login": ("next",), "/callback": ("code", "state", "error"),
     "/loading": ("next",), "/sync-status": (), "/compare/{code}": ("page", "sort"),
@@ -45,6 +48,12 @@ GETS = {
     "/artists/{code}": ("with",), "/admin/queues/{queue}": ("kind", "skip"),
     "/admin/queues/{queue}/purge": (), "/admin/dead": ("queue", "skip"),
     "/admin/dead/{queue}/all/delete": (),
+    "/with/{id}/only-them": ("page",), "/with/{id}/card.png": (),
+    "/compare/{code}/invite.png": (), "/groups/new": (), "/groups/{key}": ("page",),
+    "/groups/{key}/pairs/{a}/{b}": ("page", "sort"), "/groups/{key}/pairs/{a}/{b}/only-you": (),
+    "/groups/{key}/pairs/{a}/{b}/only-them": ("page",),
+    "/api/groups/{key}": ("limit", "offset"), "/admin/schedules/{actor}/run": (),
+    "/admin/schedules": (), "/admin/audit": ("before",),
 }  # fmt: skip
 POSTS = {
     "/logout": (), "/logout-everywhere": (), "/friend-code": (), "/refresh": (),
@@ -56,13 +65,15 @@ POSTS = {
     "/people/{id}/keep": (), "/people/{id}/invite": (),
     "/admin/queues/{queue}/messages/{id}/delete": ("kind",), "/admin/queues/{queue}/purge": (),
     "/admin/dead/{queue}/{id}/delete": (), "/admin/dead/{queue}/{id}/requeue": (),
+    "/groups": ("friend_codes",), "/groups/{key}/join": (), "/groups/{key}/leave": (),
+    "/admin/schedules/{actor}/run": (), "/admin/spotify/{kind}/resume": (),
 }  # fmt: skip
-# With a valid token these two end the session the next examples need; their refusals
-# without one are generated like every other POST's.
-ENDS_THE_SESSION = ("/logout", "/logout-everywhere", "/account/delete")
+# With a valid token these end the session (or the group membership) the next examples
+# need; their refusals without one are generated like every other POST's.
+ENDS_THE_SESSION = ("/logout", "/logout-everywhere", "/account/delete", "/groups/{key}/leave")
 PARAMS = ("page", "sort", "limit", "offset", "next", "code", "state", "error", "status", "with",
           "actor", "subject", "since", "before", "notice", "n", "friend_code", "days",
-          "kind", "skip", "queue", "csrf_token", "hx-request", "")  # fmt: skip
+          "kind", "skip", "queue", "csrf_token", "hx-request", "friend_codes", "")  # fmt: skip
 FRAGMENTS = (
     "'; DROP TABLE users; --", "' OR '1'='1", "1 UNION SELECT password FROM users", "%' --",
     "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "]]>", "</svg>", "&amp;",
@@ -132,10 +143,16 @@ def requests(draw, role: str, known: dict[str, str]):
             CRAFTED,
         ),
     )
+    # A real group's key most of the time, so that a pair's numbers are read.
+    member = st.one_of(st.sampled_from(("1", "2", "3")), fill)
     path = template.format(
         code=draw(fill), id=draw(fill), queue=draw(st.one_of(escaped, st.just("bulk"))),
         path=draw(st.one_of(escaped, st.sampled_from(("style.css", "../web/app.py",
                                                       "%2e%2e/web/app.py", "htmx.min.js")))),
+        key=draw(st.one_of(st.just(known["key"]), st.just(known["key"]), fill)),
+        a=draw(member), b=draw(member),
+        actor=draw(st.one_of(st.just(known["actor"]), fill)),
+        kind=draw(st.one_of(st.sampled_from(("api", "open")), fill)),
     )  # fmt: skip
     path = draw(st.sampled_from(("",) * 8 + ("/", "/..", "/%2e%2e", "//"))) + path
     values = st.one_of(escaped, st.sampled_from(NUMBERS))
@@ -189,7 +206,9 @@ def crafted_requests(draw, known: dict[str, str]):
         st.one_of(CRAFTED, breaks),
     )
     fill = draw(st.one_of(crafted, spliced))
-    path = template.format(code=fill, id=fill, queue=fill, path=fill)
+    key = draw(st.sampled_from((known["key"], fill)))
+    path = template.format(code=fill, id=fill, queue=fill, path=fill, key=key, a=fill,
+                           b=draw(st.sampled_from(("2", fill))), actor=fill, kind=fill)  # fmt: skip
     values = {name: draw(crafted) for name in routes[template] if name != "error"}
     if method == "GET" and values:
         path += "?" + "&".join(f"{name}={value}" for name, value in values.items())
@@ -198,6 +217,34 @@ def crafted_requests(draw, known: dict[str, str]):
         body = {name: draw(CRAFTED) for name in routes[template]}
     token = "none" if template in ENDS_THE_SESSION else "valid"
     return method, path, {}, body, None, (token, None)
+
+
+# Where an id is read: in the path ({id}, a group pair's {a} and {b}) or the query.
+IDS_IN_QUERIES = {"/admin/jobs": "before", "/admin/audit": "before", "/artists/{code}": "with"}
+
+
+@st.composite
+def id_requests(draw, known: dict[str, str]):
+    """A request of a route that reads an id, with this session's token, each id a number
+    of the wrong shape (``NUMBERS``), a number past any column, or a known one: the real
+    group's key stays, so a pair's numbers are read."""
+    method = draw(st.sampled_from(("GET", "POST")))
+    routes = POSTS if method == "POST" else GETS
+    takes_ids = sorted(t for t in routes if "{id}" in t or "{a}" in t or t in IDS_IN_QUERIES)
+    template = draw(st.sampled_from(takes_ids))
+    number = st.one_of(
+        st.sampled_from(NUMBERS),
+        st.integers(-(2**70), 2**70).map(str),
+        st.sampled_from(("1", "2", "3", known["job"], "2147483647", "2147483648")),
+    )
+    path = template.format(
+        id=draw(number), a=draw(number), b=draw(number), key=known["key"],
+        code=known["artist"], queue="bulk",
+    )  # fmt: skip
+    if template in IDS_IN_QUERIES:
+        path += f"?{IDS_IN_QUERIES[template]}={draw(number)}"
+    token = "none" if template in ENDS_THE_SESSION else "valid"
+    return method, path, {}, {} if method == "POST" else None, None, (token, None)
 
 
 def _check(answer, what) -> None:
@@ -242,6 +289,11 @@ def web(app_settings, broker, db):
 def world(web, signed_in_web, csrf_of, state):
     """A friend, his queued sync, a failed job, and how to become each role."""
     ben = User.sign_in("ben", "Ben", {})
+    # A group of ben, cleo and emma, all joined (members 1, 2 and 3), for the pair routes.
+    group = Group.start(ben, [User.sign_in(n, n.title(), {}) for n in ("cleo", "emma")])
+    for member in group.members()[1:]:
+        group.join(member.user)
+    library(ben, {"fuzzed": 1000})  # an artist the group's members may look at
     other_job, _ = JobRun.open(message_id="m-ben", actor="update_user", args=[ben.id],
                                subject=f"user:{ben.id}", queue="interactive")  # fmt: skip
     JobRun.open(message_id="m-failed", actor="update_user", args=[99], subject="user:99",
@@ -270,6 +322,9 @@ def world(web, signed_in_web, csrf_of, state):
             "code": ben.friend_code if me is None or me.id != ben.id else "ZZZZZZZZZZ",
             "job": str(job.id),
             "other_job": str(other_job.id),
+            "key": group.key,
+            "actor": sorted(SCHEDULES)[0],
+            "artist": f"{'fuzzed':0>22}",
         }
         return roles[role]
 
@@ -326,4 +381,15 @@ def test_control_and_non_ascii_characters_in_paths_queries_and_forms_fail_nothin
     web, app, become, _ = world
     known = become(role)
     request = data.draw(crafted_requests(known), label="request")
+    _check(_send(app, request, known), (role, request))
+
+
+@pytest.mark.parametrize("role", sorted(SEEDS))
+@FUZZ
+@seed(20240605)
+@given(data=st.data())
+def test_crafted_ids_in_paths_and_queries_fail_nothing(world, role, data):
+    web, app, become, _ = world
+    known = become(role)
+    request = data.draw(id_requests(known), label="request")
     _check(_send(app, request, known), (role, request))
