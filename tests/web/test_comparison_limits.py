@@ -9,7 +9,9 @@ import pytest
 from config.redis_ref import RedisRef
 from models import Artist, User, UserArtist, current_month
 from models.artist import ArtistFields
+from sync.library_stamps import LibraryStamps
 from tests.web.comparing import opened
+from tests.web.test_groups import group_of
 from web.state.comparison_cache import ComparisonCache, PastTheEnd, TooManyComputes
 
 
@@ -103,3 +105,64 @@ def test_the_only_you_and_only_them_pages_count_against_the_same_budget(
 
     assert answers == [200] * 5 + [429] * 2
     assert "Wait a minute" in web.get(f"{comparison}/only-you", status=429).text
+
+
+def _budget(web, per_minute: int):
+    """Set COMPARE_COMPUTES_PER_MINUTE of the running app; its comparison cache."""
+    from web.http import services as app_services
+
+    comparisons = app_services.of(web.app).comparisons
+    comparisons.computes_per_minute = per_minute
+    return comparisons
+
+
+def test_a_group_page_s_uncached_computations_count_against_the_same_budget(web, demo_spotify):
+    crowd, path, _, _ = group_of(web, demo_spotify, 3)
+    ana = crowd[0][0]
+    key = path.rsplit("/", 1)[1]
+    _budget(web, 5)
+
+    # Each page of the group is a computation of its own; the API's pages are too.
+    answers = [ana.get(f"{path}?page={n}", status="*").status_int for n in range(1, 8)]
+
+    assert answers == [200] * 5 + [429] * 2
+    assert "Wait a minute" in ana.get(f"{path}?page=9", status=429).text
+    assert "Wait a minute" in ana.get(f"/api/groups/{key}?offset=500", status=429).json["error"]
+    assert ana.get(f"{path}?page=3").status_int == 200  # cached: still served
+
+
+def test_a_group_pair_s_pages_count_against_the_viewer_s_budget_not_the_pair_s(web, demo_spotify):
+    crowd, path, _, _ = group_of(web, demo_spotify, 3)
+    (ana, _), (ben, _), (cleo, _) = crowd
+    _budget(web, 4)
+
+    # Cléo, member 3, looks at Ana and Ben's pair: the comparison in two sorts, then the
+    # "only" pages, each computed from both libraries.
+    tails = ("?sort=listeners", "?sort=name", "/only-you", "/only-them", "?sort=-name", "/only-you")
+    answers = [cleo.get(f"{path}/pairs/1/2{tail}", status="*").status_int for tail in tails]
+
+    assert answers == [200] * 4 + [429] * 2
+    assert "Wait a minute" in cleo.get(f"{path}/pairs/2/1/only-them", status=429).text
+    # Ana and Ben, whose pair it is, spent nothing: their own pages still compute.
+    for client, pair in ((ana, "1/2"), (ben, "2/1")):
+        for side in ("you", "them"):
+            assert client.get(f"{path}/pairs/{pair}/only-{side}").status_int == 200
+
+
+def test_the_share_card_s_comparison_counts_against_the_same_budget(web, signed_in_web, sign_in):
+    ben = sign_in("ben")
+    signed_in_web("cleo")
+    comparison = opened(web, ben)
+    comparisons = _budget(web, 3)
+    stamps = LibraryStamps(comparisons.ref)
+
+    cards = []
+    for _ in range(4):
+        stamps.touch([ben.id])  # Ben's library changed: the card is computed anew
+        cards.append(web.get(f"{comparison}/card.png", status="*"))
+
+    # Past the budget the card shows the latest comparison (the budget's documented answer
+    # for one computed before); a comparison never computed is a 429.
+    assert [c.status_int for c in cards] == [200] * 4
+    assert all(c.content_type == "image/png" for c in cards)
+    assert "Wait a minute" in web.get(f"{comparison}?sort=name", status=429).text

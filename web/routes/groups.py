@@ -135,7 +135,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return page_error(404, NO_GROUP, title="No such group")
         group, _, first, second = found
         base = f"/groups/{group.key}/pairs/{first.number}/{second.number}"
-        return only_side_page(services, first.user, second.user, side, base)
+        return only_side_page(services, first.user, second.user, side, base, viewer=me)
 
     @app.get("/groups/<key>/pairs/<a>/<b>")
     @login_required(otherwise=sign_in_first)
@@ -148,9 +148,11 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if page is None or sort not in SORTS:
             return page_error(400, "That page of the comparison does not exist.")
         try:
+            # The member looking pays for the computation, who may be neither of the two.
             view = read_comparison(
-                services, first.user, second.user, sort, offset=(page - 1) * COMPARISON_PAGE_SIZE
-            )
+                services, first.user, second.user, sort,
+                offset=(page - 1) * COMPARISON_PAGE_SIZE, viewer=me,
+            )  # fmt: skip
         except ComparisonRefused as refused:
             return page_error(refused.status, str(refused), title="Cannot compare")
         assert view is not None, "a known sort"

@@ -79,9 +79,12 @@ class ComparisonCache:
         self.computes_per_minute = computes_per_minute
 
     def compare(
-        self, me: User, friend: User, month: str, *, limit: int, offset: int, sort: str
-    ) -> Comparison:
+        self, me: User, friend: User, month: str, *, limit: int, offset: int, sort: str,
+        spender: int | None = None,
+    ) -> Comparison:  # fmt: skip
         """The comparison, from the cache when neither library changed since it was made.
+        Counts against ``spender``'s computations (by default ``me``'s): the person asking,
+        who in a group's pair view may be neither of the two.
 
         Raises ``PastTheEnd`` or ``TooManyComputes`` (see the module's docstring)."""
         limit = max(1, min(MAX_LIMIT, limit))
@@ -92,7 +95,8 @@ class ComparisonCache:
             return compare(me, friend, month, limit=limit, offset=offset, sort=sort)
 
         params = f"{me.id}:{friend.id}:{month}:{sort}:{limit}:{offset}"
-        found = self._through_cache("comparison", params, [me.id, friend.id], me.id, compute)
+        payer = me.id if spender is None else spender
+        found = self._through_cache("comparison", params, [me.id, friend.id], payer, compute)
         return found if isinstance(found, Comparison) else comparison_from_dict(found)
 
     def group(

@@ -57,13 +57,16 @@ def read_comparison(
     sort: str,
     limit: int = COMPARISON_PAGE_SIZE,
     offset: int = 0,
+    viewer: User | None = None,
 ) -> dict[str, Any] | None:
-    """The values of the comparison fragment, or None for an unknown sort. Sends nothing."""
+    """The values of the comparison fragment, or None for an unknown sort. Sends nothing.
+    Counts against the budget of ``viewer`` (by default ``me``), who asked for it."""
     if sort not in SORTS:
         return None
     result = services.comparisons.compare(
-        me, friend, current_month(), limit=limit, offset=offset, sort=sort
-    )
+        me, friend, current_month(), limit=limit, offset=offset, sort=sort,
+        spender=(viewer or me).id,
+    )  # fmt: skip
     my_sync, their_sync = sync_view(me), sync_view(friend)
     state = _state(me, friend, result, my_sync, their_sync)
     pending = result.pending_shared
@@ -201,16 +204,19 @@ def picture_srcset(url: str) -> str:
     return ", ".join(f"{widths[w]} {w}w" for w in sorted(widths))
 
 
-def only_side_page(services: Services, me: User, friend: User, side: str, base: str) -> str:
+def only_side_page(
+    services: Services, me: User, friend: User, side: str, base: str, viewer: User | None = None
+) -> str:
     """The "see all" page of the artists only one of the two has (``side``: "you" or
-    "them"), at ``base``/only-<side>; it counts against the computation budget."""
+    "them"), at ``base``/only-<side>; it counts against the computation budget of
+    ``viewer`` (by default ``me``), who asked for it."""
     page = request_context.whole_number(bottle.request.query.get("page") or "1", 5) or 0
     if page < 1:
         return request_context.page_error(400, "That page of the list does not exist.")
     owner, other = (me, friend) if side == "you" else (friend, me)
     try:
         # Computed from both libraries each time: it counts against the same budget.
-        services.comparisons.spend(me.id)
+        services.comparisons.spend((viewer or me).id)
     except ComparisonRefused as refused:
         return request_context.page_error(refused.status, str(refused), title="Cannot compare")
     listed = only_page(
