@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 
 import webtest
 
@@ -242,3 +243,73 @@ def test_an_id_too_large_or_not_a_number_is_no_one_and_changes_nothing(web, sign
     after = sorted(re.sub(r"seen_at=[^,]*", "", repr(r.__data__)) for r in ComparedWith.select())
     assert after == before
     assert people_on(web.get("/")) == ["Ben"]
+
+
+def _database_as_of_0008_with_old_lists(tmp_path) -> dict[str, int]:
+    """The app's database rebuilt by the scripts before 0009, holding lists made the old
+    way (opening a comparison by GET put both people on each other's lists): Ana and Ben
+    on each other's, and Cléo's row for Ben, which she had removed. Their ids by name."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrations import Runner
+
+    from models import database, migrations
+
+    folder = tmp_path / "before-0009"
+    folder.mkdir()
+    for script in migrations.DIRECTORY.glob("[0-9]*.py"):
+        if script.name < "0009":
+            shutil.copy(script, folder)
+    migrations.drop_all()
+    with SchemaMigrator.from_database(database).migration_context():
+        Runner(database.obj, directory=str(folder), table_name="schema_migration").up()
+    p, now = database.param, utcnow()
+    ids = {}
+    for name, code in (("ana", "ANA0000000"), ("ben", "BEN0000000"), ("cleo", "CQE0000000")):
+        database.execute_sql(
+            f'INSERT INTO "user" (spotify_id, display_name, friend_code, needs_reauth, '
+            f"created_at) VALUES ({p}, {p}, {p}, {p}, {p})",
+            (name, name.title(), code, False, now),
+        )
+        ids[name] = database.execute_sql(
+            f'SELECT id FROM "user" WHERE spotify_id = {p}', (name,)
+        ).fetchone()[0]
+    for owner, other, hidden in (("ana", "ben", False), ("ben", "ana", False),
+                                 ("cleo", "ben", True), ("ben", "cleo", False)):  # fmt: skip
+        database.execute_sql(
+            f"INSERT INTO compared_with (owner_id, other_id, match, seen_at, hidden) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p})",
+            (ids[owner], ids[other], 0.25, now, hidden),
+        )
+    return ids
+
+
+def test_lists_from_before_migration_0009_stay_and_each_owner_can_cut_them(
+    web, demo_spotify, tmp_path
+):
+    from models import migrations
+
+    ids = _database_as_of_0008_with_old_lists(tmp_path)
+
+    assert "0009_access_by_consent" in migrations.upgrade().applied
+
+    ana, ben, cleo = (client_of(web, demo_spotify, n) for n in ("ana", "ben", "cleo"))
+    # The rows stay: Ana and Ben still see each other's library, and each list says so.
+    assert ben.get(f"/with/{ids['ana']}").status_int == 200
+    assert ana.get(f"/with/{ids['ben']}").status_int == 200
+    row = person_row(ana.get("/"), "Ben")
+    assert "Ben can see your library." in row and "Stop sharing" in row
+    # They count as Ana's own act: her new friend code does not end them.
+    ana.post("/friend-code", {"csrf_token": csrf(ana.get("/"))})
+    assert ben.get(f"/with/{ids['ana']}").status_int == 200
+    # Cléo's row, removed before, stays removed, and her code of then is barred to Ben.
+    assert ben.get(f"/with/{ids['cleo']}", status=404).status_int == 404
+    again = ben.post(
+        "/compare", {"friend_code": "CQE0000000", "csrf_token": csrf(ben.get("/"))}, status="*"
+    )
+    assert again.status_int == 403 and "has taken back your access" in again.text
+
+    # Ana cuts Ben off: at once.
+    ana.post(f"/people/{ids['ben']}/remove", {"csrf_token": csrf(ana.get("/"))})
+    assert ben.get(f"/with/{ids['ana']}", status=404).status_int == 404
+    assert "Ben cannot see your library." in person_row(ana.get("/"), "Ben")
+    assert cleo.get(f"/with/{ids['ben']}").status_int == 200  # Ben's own row for Cléo stays
