@@ -13,6 +13,7 @@ order the codes were typed), never by a user id or a friend code. The group's ad
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from models.user import User, UserArtist
 
 # 16 random bytes: 128 bits, over the 96 the design asks for.
 KEY_BYTES = 16
+# A key as ``secrets.token_urlsafe`` writes it (22 characters for 16 bytes), and no other.
+_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def new_group_key() -> str:
@@ -68,7 +71,9 @@ class Group(BaseModel):
     def visible_to(cls, user: User, key: str) -> Group | None:
         """The group at ``key`` when ``user`` is a member or invitee; None alike for one
         that does not exist and one they are not in."""
-        if not isinstance(key, str) or len(key) > 32:
+        # Only what ``new_group_key`` makes: a NUL, which PostgreSQL refuses in a text
+        # parameter (a 500 for "/groups/%00"), or any other character names no group.
+        if not isinstance(key, str) or not _KEY_SHAPE.fullmatch(key):
             return None
         found: Group | None = (
             cls.select()

@@ -17,6 +17,7 @@ from tests.web.test_compare import both_synced, library
 from tests.web.test_friend_code_guard import csrf, sign_in_as
 
 NAMES = ("ana", "ben", "cleo", "dmitri", "emma")
+NO_GROUP_SENTENCE = "There is no group here."
 
 
 def client_of(web, demo_spotify, spotify_id: str, address: str) -> webtest.TestApp:
@@ -414,4 +415,21 @@ def test_a_crafted_member_number_in_a_pair_s_address_is_a_404_not_a_500(web, dem
             for tail in ("", "/only-you", "/only-them"):
                 answer = ana.get(f"{path}/pairs/{pair}{tail}", expect_errors=True)
                 assert answer.status_int == 404, (pair, tail, answer.status)
-                assert "There is no group here." in answer.text
+                assert NO_GROUP_SENTENCE in answer.text
+
+
+def test_a_group_key_no_group_could_have_is_the_unknown_group_s_404(web, demo_spotify):
+    # PostgreSQL refuses a NUL in a text parameter: "/groups/%00" was a 500 there.
+    crowd, path, _, _ = group_of(web, demo_spotify, 3)
+    ana, key = crowd[0][0], path.rsplit("/", 1)[1]
+    token = csrf(ana)
+
+    for bad in ("%00", f"{key}%00", f"{key[:5]}%00{key[5:]}", f"{key[:21]}%C3%A9", "%EF%BC%91"):
+        for tail in ("", "/pairs/1/2", "/pairs/1/2/only-you", "/pairs/2/1/only-them"):
+            answer = ana.get(f"/groups/{bad}{tail}", expect_errors=True)
+            assert answer.status_int == 404 and NO_GROUP_SENTENCE in answer.text, (bad, tail)
+        assert ana.get(f"/api/groups/{bad}", expect_errors=True).json == {"error": "no such group"}
+        for act in ("join", "leave"):
+            answer = ana.post(f"/groups/{bad}/{act}", {"csrf_token": token}, expect_errors=True)
+            assert answer.status_int == 404, (bad, act)
+    assert ana.get(path).status_int == 200  # still a member of the real one
