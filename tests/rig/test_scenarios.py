@@ -20,6 +20,7 @@ import pytest
 
 from actors.scheduler_lease import scheduler_status, tick_key
 from actors.testing import assert_library_is_spotifys, wait_for
+from jobs.queueing import QUEUES
 from models import ArtistListeners, JobRun, current_month
 from models.job_run import ACTIVE, FINISHED
 from ops.counters import job_totals
@@ -416,3 +417,109 @@ def test_a_worker_host_cut_off_for_a_minute_mid_sync_hands_its_sync_over_and_fai
         done_after_cut_s=round(done_s, 1),
         worker_1_stopped_at_its_checkpoint=stopped,
     )
+
+
+# -- d. A host dies -----------------------------------------------------------------------------
+
+# Issue 21's bound, from the kill to the other host's claim of the job.
+RESUMES_WITHIN_S = 10.0
+WORKER_HOSTS = ("worker-1", "worker-2")
+
+
+def test_every_process_of_the_worker_host_running_a_sync_sigkilled_and_the_other_takes_it_up(
+    stack, demo
+):
+    started = time.monotonic()
+    ref = stack.redis_ref()
+    ana, cleo = Browser(stack.web_url), Browser(stack.web_url)
+    synced(cleo, demo, "cleo")
+    synced(ana, demo, "ana")
+    # Given ana's sync running on worker-1 (worker-2's interactive worker stopped meanwhile)...
+    job, held_at = sync_held_by(stack, ref, ana, demo, "ana", "worker-1")
+    before = JobRun.get_by_id(job.id)
+
+    # When every process of worker-1 (its worker and worker-bulk) is SIGKILLed at once, as
+    # if the machine died...
+    stack.rig.kill_host("worker-1")
+    killed_at = time.monotonic()
+    assert all(p.poll() is not None for (h, _), p in stack.running.items() if h == "worker-1")
+
+    # ...then worker-2 claims the sync (from its checkpoint),
+    wait_for(
+        lambda: (
+            (row := JobRun.get_by_id(job.id)).attempts > before.attempts and row.status == "running"
+        ),
+        60,
+        "worker-2 to take ana's sync up",
+    )
+    resumed_s = time.monotonic() - killed_at
+    demo.set_faults(latency_ms=0)
+    # and it ends exact, run to its end once, by worker-2:
+    done = wait_for(lambda: _finished(job.id), 300, "ana's sync to end")
+    done_s = time.monotonic() - killed_at
+    assert done.status == "succeeded", (done.error, stack.log("worker-2", "worker"))
+    assert done.attempts == before.attempts + 1
+    assert before.pages_loaded < done.pages_total and done.pages_loaded == done.pages_total
+    ended = stack.log("worker-2", "worker", whole=True).count(f"update_user job {job.id} succeeded")
+    assert ended == 1, stack.log("worker-2", "worker")
+    assert_exact_and_nothing_lost(ref, demo, ana)
+    # And worker-1, booted again, lists two new processes beside worker-2's.
+    restart_host(stack, ref, "worker-1")
+    ref.client.close()
+    figures(
+        "host-death",
+        held_at_page=f"{held_at}/{done.pages_total}",
+        killed_at_page=before.pages_loaded,
+        claimed_after_kill_s=round(resumed_s, 1),
+        done_after_kill_s=round(done_s, 1),
+        attempts=done.attempts,
+        load=round(os.getloadavg()[0], 1),
+        wall_s=round(time.monotonic() - started, 1),
+    )
+    assert resumed_s < RESUMES_WITHIN_S, resumed_s
+
+
+def sync_held_by(
+    stack, ref, browser: Browser, demo: DemoSpotify, spotify_id: str, host: str
+) -> tuple[JobRun, int]:
+    """A new sync of ``spotify_id`` running on ``host``'s interactive worker (the other
+    host's is stopped until it runs), slowed down (300 ms an answer) so that it lasts; and
+    the page it was at once the other host's worker was back."""
+    other = next(h for h in WORKER_HOSTS if h != host)
+    stack.terminate(other, "worker")
+    wait_for(lambda: len(live_workers(ref)) == 3, 60, f"{other}'s worker to stop")
+    demo.set_faults(latency_ms=300)
+    assert browser.post("/refresh").status_code == 303
+    job = latest_sync(spotify_id)
+    wait_for(lambda: JobRun.get_by_id(job.id).pages_loaded >= 3, 120, "3 pages of the sync")
+    stack.start_line(other, "worker")
+    wait_for(lambda: len(live_workers(ref)) == 4, 60, f"{other}'s worker to start again")
+    running = {c.message_id for w in live_workers(ref) if w.host == host for c in w.current}
+    assert job.message_id in running, (job.message_id, running)
+    row = JobRun.get_by_id(job.id)
+    assert row.status == "running" and row.pages_loaded < (row.pages_total or 0), row.__data__
+    return job, row.pages_loaded
+
+
+def assert_exact_and_nothing_lost(ref, demo: DemoSpotify, ana: Browser) -> None:
+    """ana's library, counts and comparison with cleo are the demo's; no job row twice,
+    none failed; no message dead-lettered."""
+    assert_library_is_spotifys(user("ana"), demo.catalog, "ana")
+    assert_counts_are_spotifys(demo, ["ana", "cleo"], 300)
+    assert_comparison_is_exact(ana, demo, "ana", "cleo")
+    assert_no_job_row_twice()
+    dead = {q: ref.client.zcard(f"{ref.namespace}:{q}.XQ") for q in QUEUES}
+    assert not any(dead.values()), dead
+
+
+def restart_host(stack, ref, host: str) -> None:
+    """Start ``host``'s worker lines again; wait until both list themselves (new pids)."""
+    gone = {w.pid for w in live_workers(ref) if w.host == host}
+    for line in ("worker", "worker-bulk"):
+        stack.start_line(host, line)
+    wait_for(
+        lambda: len([w for w in live_workers(ref) if w.host == host and w.pid not in gone]) == 2,
+        90,
+        f"{host}'s workers to boot again",
+    )
+    wait_for(lambda: len(live_workers(ref)) == 4, 30, f"{host}'s dead entries to expire")
