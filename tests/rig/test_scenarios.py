@@ -1,7 +1,8 @@
 """The whole app on the rig's hosts (``stack.py``), one stack for the module, and what only
 several machines meet: two worker hosts sharing one rate limit (a), Redis restarting under
-them (g), the scheduler's host dying (e), a worker host cut off for a minute (c). Each
-scenario ends exact: every library is the demo Spotify's, every comparison complete and
+them (g), the scheduler's host dying (e), a worker host cut off for a minute (c), a worker
+host dying mid-sync (d), worker hosts whose clocks are 120 s off (f). Each scenario ends
+exact: every library is the demo Spotify's, every comparison complete and
 correct, no job row twice, nothing lost.
 
 The scenarios run in this file's order on one stack (it starts in about half a minute):
@@ -12,17 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from peewee import fn
 
 from actors.scheduler_lease import scheduler_status, tick_key
 from actors.testing import assert_library_is_spotifys, wait_for
 from jobs.queueing import QUEUES
 from models import ArtistListeners, JobRun, current_month
-from models.job_run import ACTIVE, FINISHED
+from models.db import utcnow
+from models.job_run import ACTIVE, FINISHED, HEARTBEAT_TIMEOUT
 from ops.counters import job_totals
 from ops.workers import live_workers
 from spotify_demo.building import build_catalog
@@ -523,3 +527,154 @@ def restart_host(stack, ref, host: str) -> None:
         f"{host}'s workers to boot again",
     )
     wait_for(lambda: len(live_workers(ref)) == 4, 30, f"{host}'s dead entries to expire")
+
+
+# -- f. Clock skew ------------------------------------------------------------------------------
+
+SKEWS = {"worker-1": "+120s", "worker-2": "-120s"}
+# ana's sync takes seconds on one worker here; far more means it went wrong.
+SYNC_WITHIN_S = 240
+
+
+# (stack.py, as conftest.py loaded it)
+@pytest.mark.skipif(
+    sys.modules["rig_stack"].libfaketime() is None, reason="needs Debian's libfaketime"
+)
+def test_worker_hosts_120_s_off_fetch_nothing_and_a_right_hosts_sync_ends_exact(stack, demo):
+    started = time.monotonic()
+    ref = stack.redis_ref()
+    holder, first_job = scheduler_status(ref)["holder"], _next_job_id()
+    # Given worker-1's clock 120 s ahead and worker-2's 120 s behind (their worker lines
+    # started again under faketime), with a worker whose clock is right on the web host...
+    restart_worker_lines(stack, ref, SKEWS)
+    held = wait_for(lambda: len(_held(ref)) == 4 and _held(ref), 90, "4 held workers")
+    offsets = {w.host: round(w.clock_offset or 0, 1) for w in held}
+    assert -122 < offsets["worker-1"] < -118 and 118 < offsets["worker-2"] < 122, offsets
+    stack.start_line("web", "worker")
+    wait_for(lambda: len(live_workers(ref)) == 5, 90, "the web host's worker")
+
+    # When ana's sync and emma's first one are asked for (the scheduler sends its recovery
+    # every minute meanwhile)...
+    # (300 ms an answer: ana's sync lasts about 20 s, every worker polling meanwhile)
+    demo.set_faults(latency_ms=300)
+    ana, emma = Browser(stack.web_url), Browser(stack.web_url)
+    ana.sign_in(demo, "ana")
+    assert ana.post("/refresh").status_code == 303
+    emma.sign_in(demo, "emma")
+    jobs = [latest_sync("ana"), latest_sync("emma")]
+    watched = watch_syncs(jobs)
+    demo.set_faults(latency_ms=0)
+
+    # Then both end exact, each run once (no message taken from its live worker, none
+    # recovered while it ran), by the web host's worker alone:
+    done = [JobRun.get_by_id(job.id) for job in jobs]
+    assert [d.status for d in done] == ["succeeded"] * 2, stack.log("web", "worker")
+    for row, name in zip(done, ("ana", "emma"), strict=True):
+        assert_library_is_spotifys(user(name), demo.catalog, name)
+        assert row.pages_loaded == row.pages_total
+    assert_run_once_by_the_right_worker(stack, ref, first_job)
+    # ...on one clock: no ETA in the past or beyond the whole wait, durations within it.
+    assert watched["etas"] and all(-5 < e < SYNC_WITHIN_S for e in watched["etas"]), watched
+    durations = [(d.finished_at - d.started_at).total_seconds() for d in done]
+    assert all(0 < d <= watched["took"] + 1 for d in durations), (durations, watched)
+    # The skewed hosts said why, in their logs, on the dashboard and in /metrics.
+    assert_skewed_hosts_say_why(stack, emma)
+    assert scheduler_status(ref)["holder"] == holder, "the scheduler's lease changed hands"
+    # And with their clocks right again, the hosts fetch again (as the next scenario expects).
+    stack.terminate("web", "worker")
+    restart_worker_lines(stack, ref, {})
+    wait_for(lambda: not _held(ref), 60, "every worker to fetch again", seen=lambda: _held(ref))
+    ref.client.close()
+    figures(
+        "clock-skew",
+        offsets=offsets,
+        pages=[d.pages_total for d in done],
+        durations_s=[round(d, 1) for d in durations],
+        asked_to_done_s=round(watched["took"], 1),
+        samples=watched["samples"],
+        load=round(os.getloadavg()[0], 1),
+        wall_s=round(time.monotonic() - started, 1),
+    )
+
+
+def _next_job_id() -> int:
+    return (JobRun.select(fn.MAX(JobRun.id)).scalar() or 0) + 1
+
+
+def _held(ref) -> list:
+    return [w for w in live_workers(ref) if w.clock_held]
+
+
+def restart_worker_lines(stack, ref, skews: dict[str, str]) -> None:
+    """Stop both worker hosts' lines (SIGTERM, as a deploy), start them again with these
+    clock offsets, and wait until the four list themselves."""
+    lines = [(host, line) for host in WORKER_HOSTS for line in ("worker", "worker-bulk")]
+    for host, line in lines:
+        stack.running[(host, line)].send_signal(signal.SIGTERM)
+    for host, line in lines:
+        stack.running[(host, line)].wait(60)
+    stack.skews = dict(skews)
+    for host, line in lines:
+        stack.start_line(host, line)
+    wait_for(
+        lambda: (
+            sorted(w.host for w in live_workers(ref) if w.host in WORKER_HOSTS)
+            == sorted(WORKER_HOSTS * 2)
+        ),
+        90,
+        "both worker hosts' lines to list themselves",
+    )
+
+
+def watch_syncs(jobs: list[JobRun]) -> dict:
+    """Until the syncs end: each second, that none looks dead to a claim (no heartbeat for
+    ``HEARTBEAT_TIMEOUT``, far less than the recovery waits), and each running one's ETA."""
+    etas: list[float] = []
+    asked, samples = time.monotonic(), 0
+    while not all(_finished(job.id) for job in jobs):
+        assert time.monotonic() - asked < SYNC_WITHIN_S, [j.id for j in jobs]
+        stale = {j.id for j in JobRun.stale_running(utcnow() - HEARTBEAT_TIMEOUT)}
+        assert not stale & {job.id for job in jobs}, stale
+        for job in jobs:
+            row = JobRun.get_by_id(job.id)
+            if row.status == "running" and row.eta_at is not None:
+                etas.append((row.eta_at - utcnow()).total_seconds())
+        samples += 1
+        time.sleep(1)
+    return {"etas": etas, "took": time.monotonic() - asked, "samples": samples}
+
+
+def assert_run_once_by_the_right_worker(stack, ref, first_job: int) -> None:
+    """Every job since ``first_job`` ran once, by the web host's worker; the skewed ones
+    processed nothing; no recovery found a live job to send again."""
+    rows = list(JobRun.select().where(JobRun.id >= first_job))
+    assert rows and all(r.attempts == 1 for r in rows), [(r.id, r.attempts) for r in rows]
+    workers = live_workers(ref)
+    skewed = {(w.host, w.processed) for w in workers if w.clock_held}
+    assert skewed and all(processed == 0 for _, processed in skewed), skewed
+    right = [w for w in workers if not w.clock_held]
+    assert [w.host for w in right] == ["web"] and right[0].processed > 0, right
+    assert abs(right[0].clock_offset or 0) < 1, right[0]
+    for host in ("web", *WORKER_HOSTS):
+        log = stack.log(host, "worker", whole=True)
+        assert "had no heartbeat since" not in log and "Unexpected failure" not in log, host
+
+
+def assert_skewed_hosts_say_why(stack, admin: Browser) -> None:
+    """One warning line per skewed worker process, naming the way it is off; the
+    dashboard's worker list and /metrics (both read as the demo's admin) show them held."""
+    for host, way in (("worker-1", "ahead of"), ("worker-2", "behind")):
+        for line in ("worker", "worker-bulk"):
+            said = [
+                text for text in stack.log(host, line, whole=True).splitlines()
+                if "fetching nothing until it is set right" in text
+            ]  # fmt: skip
+            assert len(said) == 1, stack.log(host, line)
+            assert "WARNING" in said[0] and f"s {way} Redis's" in said[0], said[0]
+    page = admin.get("/admin").text.replace("&#39;", "'")
+    assert page.count("ahead of Redis's: fetching nothing") == 2, page
+    assert page.count("behind Redis's: fetching nothing") == 2, page
+    assert "4 worker processes fetch nothing" in page
+    metrics = admin.get("/metrics")
+    assert metrics.status_code == 200, metrics.text
+    assert "overlap_workers_clock_held 4.0" in metrics.text, metrics.text
