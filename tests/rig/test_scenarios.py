@@ -487,22 +487,30 @@ def sync_held_by(
     stack, ref, browser: Browser, demo: DemoSpotify, spotify_id: str, host: str
 ) -> tuple[JobRun, int]:
     """A new sync of ``spotify_id`` running on ``host``'s interactive worker (the other
-    host's is stopped until it runs), slowed down (300 ms an answer) so that it lasts; and
+    host's is stopped until it runs), slowed down (500 ms an answer) so that it lasts; and
     the page it was at once the other host's worker was back."""
     other = next(h for h in WORKER_HOSTS if h != host)
+    listed = {w.pid for w in live_workers(ref)}
     stack.terminate(other, "worker")
     wait_for(lambda: len(live_workers(ref)) == 3, 60, f"{other}'s worker to stop")
-    demo.set_faults(latency_ms=300)
+    demo.set_faults(latency_ms=500)
     assert browser.post("/refresh").status_code == 303
     job = latest_sync(spotify_id)
     wait_for(lambda: JobRun.get_by_id(job.id).pages_loaded >= 3, 120, "3 pages of the sync")
     stack.start_line(other, "worker")
-    wait_for(lambda: len(live_workers(ref)) == 4, 60, f"{other}'s worker to start again")
-    running = {c.message_id for w in live_workers(ref) if w.host == host for c in w.current}
-    assert job.message_id in running, (job.message_id, running)
+    wait_for(lambda: [w for w in live_workers(ref) if w.host == other and w.pid not in listed],
+             60, f"{other}'s worker to start again")  # fmt: skip
+    # (each worker writes what it runs into its entry every 5 s)
+    wait_for(lambda: job.message_id in _running_on(ref, host), 15, f"{host} to list the sync",
+             seen=lambda: _running_on(ref, host))  # fmt: skip
     row = JobRun.get_by_id(job.id)
     assert row.status == "running" and row.pages_loaded < (row.pages_total or 0), row.__data__
     return job, row.pages_loaded
+
+
+def _running_on(ref, host: str) -> set[str]:
+    """The ids of the messages ``host``'s workers list as running."""
+    return {c.message_id for w in live_workers(ref) if w.host == host for c in w.current}
 
 
 def assert_exact_and_nothing_lost(ref, demo: DemoSpotify, ana: Browser) -> None:
