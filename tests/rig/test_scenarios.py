@@ -566,11 +566,12 @@ def test_worker_hosts_120_s_off_fetch_nothing_and_a_right_hosts_sync_ends_exact(
     # (300 ms an answer: ana's sync lasts about 20 s, every worker polling meanwhile)
     demo.set_faults(latency_ms=300)
     ana, emma = Browser(stack.web_url), Browser(stack.web_url)
+    asked = time.monotonic()
     ana.sign_in(demo, "ana")
     assert ana.post("/refresh").status_code == 303
     emma.sign_in(demo, "emma")
     jobs = [latest_sync("ana"), latest_sync("emma")]
-    watched = watch_syncs(jobs)
+    watched = watch_syncs(jobs, asked)
     demo.set_faults(latency_ms=0)
 
     # Then both end exact, each run once (no message taken from its live worker, none
@@ -634,11 +635,11 @@ def restart_worker_lines(stack, ref, skews: dict[str, str]) -> None:
     )
 
 
-def watch_syncs(jobs: list[JobRun]) -> dict:
+def watch_syncs(jobs: list[JobRun], asked: float) -> dict:
     """Until the syncs end: each second, that none looks dead to a claim (no heartbeat for
     ``HEARTBEAT_TIMEOUT``, far less than the recovery waits), and each running one's ETA."""
     etas: list[float] = []
-    asked, samples = time.monotonic(), 0
+    samples = 0
     while not all(_finished(job.id) for job in jobs):
         assert time.monotonic() - asked < SYNC_WITHIN_S, [j.id for j in jobs]
         stale = {j.id for j in JobRun.stale_running(utcnow() - HEARTBEAT_TIMEOUT)}
