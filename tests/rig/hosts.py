@@ -97,12 +97,30 @@ class Rig:
         _ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
 
     def kill_host(self, host: str) -> None:
-        """SIGKILL every process started on ``host``, as if the machine died."""
+        """SIGKILL every process started on ``host``, as if the machine died: each group,
+        including one whose first process is gone but left others running (a wrapper
+        that forks and waits, such as the ``faketime`` command, killed alone)."""
         for process in self.processes:
-            if self._host_of[process.pid] == host and process.poll() is None:
+            if self._host_of[process.pid] != host:
+                continue
+            if process.poll() is None or self._group_left_on(host, process.pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
+
+    def _group_left_on(self, host: str, pgid: int) -> bool:
+        """Whether process group ``pgid`` has a process in ``host``'s namespace. (A group
+        keeps its leader's pid from reuse while it has members; the namespace check
+        makes sure the group is still this rig's.)"""
+        with contextlib.suppress(OSError):
+            namespace = os.stat(f"/run/netns/{self.namespace(host)}").st_ino
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != pgid:
+                        continue
+                    if os.stat(stat.parent / "ns" / "net").st_ino == namespace:
+                        return True
+        return False
 
     def link(self, host: str, up: bool) -> None:
         """Cut ``host`` off the bridge, or join it again."""

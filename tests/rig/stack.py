@@ -10,6 +10,10 @@ brings the hosts up (``hosts.py``), then runs:
 - on ``worker-1`` and ``worker-2``: each the Procfile's ``worker`` and ``worker-bulk``
   (and on ``worker-2`` a standby ``scheduler`` when asked for).
 
+A host may be given a clock that is off (``--skew worker-1=+120s``, or ``Stack.skews``):
+the Procfile's lines started on it then run under Debian's libfaketime (the wall clock
+only, as on a host whose NTP failed; its monotonic clock runs true).
+
 Each app host reaches ``data`` straight, or with ``--delay-ms`` through a delay proxy per
 link (``delay_proxy.py``, one for PostgreSQL and one for Redis on the host's loopback).
 Each app process runs under a host name of its own (``unshare --uts``), so the dashboard,
@@ -43,6 +47,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 PROXY = HERE / "delay_proxy.py"
+# What a skewed host's Python processes load (sitecustomize.py): time.sleep on the real clock.
+FAKETIME_SHIM = HERE / "faketime"
 APP_HOSTS = ("web", "worker-1", "worker-2")
 WORKER_HOSTS = ("worker-1", "worker-2")
 DEMO_PORT = 8001
@@ -72,6 +78,11 @@ def pg_bindir() -> Path | None:
     """The newest PostgreSQL server binaries (Debian keeps them off the PATH)."""
     found = sorted(PG_BIN.glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
     return next((b for b in found if (b / "initdb").exists()), None)
+
+
+def libfaketime() -> Path | None:
+    """Debian's libfaketime (package ``libfaketime``, which ``faketime`` needs), or None."""
+    return next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
 
 
 def why_not_here() -> str | None:
@@ -181,6 +192,7 @@ class Stack:
     def __init__(
         self, rig: Any, data: DataHost, log_dir: Path, delay_ms: float = 0,
         env: dict[str, str] | None = None, standby_scheduler: bool = False,
+        skews: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.rig = rig
         self.data = data
@@ -189,6 +201,9 @@ class Stack:
         self.extra_env = env or {}
         self.standby_scheduler = standby_scheduler
         self.commands = _procfile()
+        # Each host's clock offset for faketime (``+120s``), applied to the lines started
+        # on it from then on; a host not named runs on the machine's clock.
+        self.skews = dict(skews or {})
         self.running: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
 
     @property
@@ -238,8 +253,17 @@ class Stack:
         return process
 
     def start_line(self, host: str, name: str) -> subprocess.Popen[bytes]:
-        """Start the Procfile's ``name`` line on ``host``, as a process manager does."""
-        return self.run(host, name, ["/bin/sh", "-c", f"cd {ROOT} && exec {self.commands[name]}"])
+        """Start the Procfile's ``name`` line on ``host``, as a process manager does (under
+        ``faketime`` when the host's clock is skewed)."""
+        command = self.commands[name]
+        if (skew := self.skews.get(host)) is not None:
+            # The library, not the faketime command: that one forks the command and waits,
+            # so a SIGTERM to it (a deploy's) would leave the app's process running.
+            command = (
+                f"env LD_PRELOAD={libfaketime()} FAKETIME={skew} FAKETIME_DONT_FAKE_MONOTONIC=1 "
+                f"PYTHONPATH={FAKETIME_SHIM} {command}"
+            )
+        return self.run(host, name, ["/bin/sh", "-c", f"cd {ROOT} && exec {command}"])
 
     def terminate(self, host: str, name: str) -> None:
         """SIGTERM to ``name``'s main process on ``host``, as a deploy does, and wait for it
@@ -376,7 +400,7 @@ def _answers(url: str) -> bool:
 @contextlib.contextmanager
 def whole_stack(
     log_dir: Path, delay_ms: float = 0, env: dict[str, str] | None = None,
-    standby_scheduler: bool = False, rig: Any = None,
+    standby_scheduler: bool = False, rig: Any = None, skews: dict[str, str] | None = None,
 ) -> Iterator[Stack]:  # fmt: skip
     """The hosts (or ``rig``'s), the data host's servers and the app, for the block."""
     hosts = sibling("hosts")
@@ -384,7 +408,7 @@ def whole_stack(
         made = rig if rig is not None else stack.enter_context(hosts.rig())
         made.reach_from_here()
         data = stack.enter_context(data_host(made))
-        app = Stack(made, data, log_dir, delay_ms, env, standby_scheduler)
+        app = Stack(made, data, log_dir, delay_ms, env, standby_scheduler, skews)
         stack.callback(app.stop)
         yield app.start()
 
@@ -398,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--standby-scheduler", action="store_true", help="one on worker-2 too")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for every app process (again for more)")  # fmt: skip
+    parser.add_argument("--skew", action="append", default=[], metavar="HOST=OFFSET",
+                        help="a host's clock off by faketime's OFFSET (+120s)")  # fmt: skip
     args = parser.parse_args(argv)
     if (reason := why_not_here()) is not None:
         print(f"stack.py: cannot run here: {reason}", file=sys.stderr)
@@ -405,8 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="overlap-stack-"))
     env = dict(item.split("=", 1) for item in args.env)
+    skews = dict(item.split("=", 1) for item in args.skew)
     try:
-        with whole_stack(log_dir, args.delay_ms, env, args.standby_scheduler) as app:
+        with whole_stack(log_dir, args.delay_ms, env, args.standby_scheduler, skews=skews) as app:
             print(f"overlap on the rig {app.rig.name}: web {app.web_url}, demo Spotify "
                   f"{app.spotify_url}, data {app.data.address} (PostgreSQL {app.data.pg_port}, "
                   f"Redis {app.data.redis_port}), delay {args.delay_ms:g} ms; logs in {log_dir}. "

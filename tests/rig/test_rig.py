@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from actors.testing import wait_for
+
 pytestmark = pytest.mark.slow
 PROXY = Path(__file__).with_name("delay_proxy.py")
 # One round trip each to PostgreSQL and Redis, from the host it runs on; their seconds.
@@ -57,9 +59,17 @@ def test_a_worker_host_reaches_the_data_host_and_the_proxy_sets_the_distance(
 def test_the_rig_leaves_no_namespace_link_or_process_behind(make_rig, tmp_path):
     with make_rig(("data", "worker-1")) as made:
         sleeper = made.run("worker-1", ["sleep", "600"], tmp_path / "sleep.log")
+        # A wrapper that exits and leaves its child running (as ``faketime`` does when a
+        # SIGTERM kills it alone): the child goes too.
+        orphan = tmp_path / "orphan.pid"
+        made.run("worker-1", ["sh", "-c", f"sleep 600 & echo $! > {orphan}"], tmp_path / "o.log")
+        wait_for(lambda: orphan.exists() and orphan.read_text().strip(), 10, "the orphan")
         assert len(made.leftovers()) == 5  # 2 namespaces, 2 veths, the bridge
     assert made.leftovers() == []
     assert sleeper.poll() is not None
+    # (killed, it may stay a zombie for a moment, until its new parent reaps it)
+    stat = Path(f"/proc/{orphan.read_text().strip()}/stat")
+    wait_for(lambda: not stat.exists() or stat.read_text().split(") ")[1][0] == "Z", 10, "it")
 
 
 def test_the_rig_is_removed_when_its_block_fails(make_rig):
