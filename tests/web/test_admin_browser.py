@@ -16,6 +16,7 @@ from config.redis_ref import RedisRef
 from jobs.queueing import build_message
 from models import AuditEntry, JobRun
 from models.db import utcnow
+from ops.clock_watch import ProcessClock, write_report
 from ops.counters import CounterBuffer
 from ops.pause import pause_queue
 from tests.ops.test_dead_letters import bury
@@ -75,6 +76,11 @@ def seed(broker) -> int:
         if i % 2:
             late.options["retries"] = i
         broker.enqueue(late, delay=3_600_000)
+    # A scheduler on a host whose clock is off, with a long host name: its warning must
+    # wrap on a phone.
+    skewed = ProcessClock("scheduler:ip-10-0-3-17.eu-west-1.compute.internal:48213",
+                          "scheduler", -120.0, True, "it sends no tick")  # fmt: skip
+    write_report(ref, skewed, expires_at=time.time() + 3_600)
     buffer = CounterBuffer()
     for ms in (4, 30, 800, 95_000):
         buffer.record("update_artist_with_a_long_actor_name", "succeeded", ms, "artists")
@@ -149,6 +155,8 @@ def test_every_dashboard_page_opens_under_the_csp_and_auto_refresh_pauses(
             assert page.inner_text(".admin-nav [aria-current=page]") == tab
             assert page.evaluate(NO_OVERFLOW), path  # 1280 px: nothing scrolls sideways
             _shoot(page, path)
+        page.goto(live_app + "/admin")
+        assert "scheduler process scheduler:ip-10-0-3-17" in page.inner_text("main")
         page.goto(live_app + "/admin/jobs")
         page.click("text=/Cancel everything queued or running/")
         assert "jobs are queued, running or retrying" in page.inner_text("main")
