@@ -92,11 +92,11 @@ class ArtistReads:
                 log.warning("could not let go of the read claim of %s: %s", spotify_id, error)
 
     def _hold(self, key: str, token: str) -> None:
-        """Keep the claim alive while the block runs: the renewing thread starts with the
-        process's first claim."""
+        """Keep the claim alive while the block runs: the renewing thread runs while the
+        process holds a claim, and ends once it holds none."""
         with self._lock:
             self._held[key] = token
-            if self._renewer is None or not self._renewer.is_alive():
+            if self._renewer is None:
                 self._renewer = threading.Thread(
                     target=self._keep_renewing, name="artist-read-claims", daemon=True
                 )
@@ -107,8 +107,9 @@ class ArtistReads:
             time.sleep(self.claim_s / 4)
             with self._lock:
                 held = dict(self._held)
-            if not held:
-                continue
+                if not held:  # decided under the lock: the next claim starts a new one
+                    self._renewer = None
+                    return
             try:  # one round trip for every claim the process holds
                 self._renew(keys=list(held), args=[*held.values(), round(self.claim_s * 1000)])
             except redis.RedisError as error:

@@ -42,6 +42,11 @@ def test_a_read_longer_than_the_claims_lifetime_keeps_its_claim(
         events.append(("second in", waited))
     reader.join(5)
     assert events == [("first in", False), ("first out", None), ("second in", True)]
+    # Once no claim is held, no renewing thread is left running.
+    deadline = time.monotonic() + 5
+    while any(t.name == "artist-read-claims" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "a renewing thread outlived the claims"
+        time.sleep(0.05)
 
 
 def test_a_dead_readers_claim_lapses_within_its_lifetime(app_settings, redis_client, namespace):
