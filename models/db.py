@@ -8,6 +8,7 @@ several processes sharing one database need.
 from __future__ import annotations
 
 import datetime as dt
+import select
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from peewee import (
     Database,
     DatabaseProxy,
     Model,
+    OperationalError,
     PostgresqlDatabase,
     SqliteDatabase,
 )
@@ -118,12 +120,68 @@ def _sqlite(params: dict[str, Any]) -> SqliteDatabase:
     return SqliteDatabase(**{**defaults, **params})
 
 
+class CheckedPool(PooledPostgresqlDatabase):
+    """peewee's pool, checking each connection it hands out without a round trip where it
+    can, and outside the locks where it cannot.
+
+    peewee's pool checks an idle connection with ``SELECT 1`` before handing it out, so
+    that the ones a database restart killed are dropped, not given to a request
+    (tests/faults/test_database_outage.py). It does so in ``_connect``, under the pool's
+    lock and the database's, so each checkout waited for the others' round trips: 8
+    threads 20 ms from the database took 25 connections a second between them, whatever
+    their number (docs/capacity.md, **Across machines**).
+
+    Here a connection is asked only when its socket has something to read: a server that
+    ends a connection (a restart, ``pg_terminate_backend``) says so, or closes it, and
+    either makes the socket readable, while a healthy idle connection has nothing
+    waiting. The question is then asked after the checkout, outside the locks.
+    """
+
+    def _is_closed(self, conn: Any) -> bool:
+        # Under the locks: only what the driver knows without asking the server.
+        return bool(conn.closed) or self._adapter.txn_status(conn) == self._adapter.txn_unknown
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        # Every dead connection found is closed, so this ends once the idle ones run out:
+        # a new connection answers, or opening one fails and says why.
+        for _ in range(self._max_connections + 2):
+            opened = super().connect(reuse_if_open)
+            if not opened or self._answers():
+                return bool(opened)
+            self.manual_close()
+        raise OperationalError("every connection the pool opened was closed at once")
+
+    def _answers(self) -> bool:
+        """Whether this thread's connection is usable: idle with nothing sent to it, or
+        answering a round trip (a rollback if a transaction was left open, ``SELECT 1``
+        otherwise, as peewee's check does)."""
+        conn = self._state.conn
+        idle = self._adapter.txn_status(conn) == self._adapter.txn_idle
+        if idle and not _readable(conn.fileno()):
+            return True
+        try:
+            if idle:
+                # (through peewee, so that ops/round_trips.py counts it)
+                self.cursor().execute("SELECT 1")  # type: ignore[no-untyped-call]
+            else:
+                self._adapter.rollback(conn)
+        except Exception:  # whatever the driver raises, the link is gone
+            return False
+        return True
+
+
+def _readable(fd: int) -> bool:
+    """Whether the socket ``fd`` has something to read (or its end was closed), now."""
+    poll = select.poll()
+    poll.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poll.poll(0))
+
+
 def _postgres(params: dict[str, Any]) -> PooledPostgresqlDatabase:
     # Workers open a connection per message and the web one per request; the pool makes
-    # that a hand-over instead of a new login each time. The pool checks an idle
-    # connection with a round trip before handing it out, so the ones a database restart
-    # killed are dropped, not given to a request (tests/faults/test_database_outage.py).
-    # That is why every PostgreSQL scheme gets the pool, ``postgresql://`` included.
+    # that a hand-over instead of a new login each time, and checks the connection it
+    # hands over (CheckedPool). That is why every PostgreSQL scheme gets the pool,
+    # ``postgresql://`` included.
     # At most 64 a process: a worker's 8 threads each running a sync hold 7 at most (the
     # sync's own, 3 saved-page threads and 3 followed-page stores, sync/users.py).
     defaults = {
@@ -138,7 +196,7 @@ def _postgres(params: dict[str, Any]) -> PooledPostgresqlDatabase:
         # (bench/compare_queries.py); no statement of this app runs long enough to repay it.
         "options": "-c jit=off",
     }
-    return PooledPostgresqlDatabase(**{**defaults, **params})
+    return CheckedPool(**{**defaults, **params})
 
 
 # The schemes DATABASE_URL may use; config.settings accepts the same ones

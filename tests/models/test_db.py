@@ -4,6 +4,7 @@ PostgreSQL pool, with the URL read the way playhouse.db_url reads it."""
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
@@ -91,3 +92,69 @@ def test_a_postgresql_connection_runs_without_jit(db):
     if not is_postgres():
         pytest.skip("SQLite has no JIT; this runs in the PostgreSQL pass")
     assert database.execute_sql("SHOW jit").fetchone()[0] == "off"
+
+
+def _on_postgresql() -> None:
+    from models.db import is_postgres
+
+    if not is_postgres():
+        pytest.skip("SQLite has no connection pool; this runs in the PostgreSQL pass")
+
+
+def _backend_pid() -> int:
+    from models.db import database
+
+    return database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def _end_from_outside(pid: int) -> None:
+    """End the server side of connection ``pid`` from a connection outside the pool, and
+    wait until it is gone."""
+    import psycopg2
+
+    from models.db import database
+
+    real = database.obj
+    with psycopg2.connect(dbname=real.database, **real.connect_params) as outside:
+        outside.autocommit = True
+        with outside.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            # (one statement a look: a transaction sees one snapshot of pg_stat_activity)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+                if cursor.fetchone()[0] == 0:
+                    break
+                time.sleep(0.01)
+            else:
+                raise AssertionError(f"connection {pid} still there after 30 s")
+    outside.close()
+
+
+def test_a_pooled_connection_the_server_ended_is_not_handed_out_again(db):
+    from models.db import database
+
+    _on_postgresql()
+    # Given a connection back in the pool, which the server then ends (as a restart does)...
+    with database.connection_context():
+        ended = _backend_pid()
+    _end_from_outside(ended)
+    # When this thread takes a connection again, it gets one that works, another.
+    with database.connection_context():
+        assert _backend_pid() != ended
+
+
+def test_taking_a_healthy_pooled_connection_asks_the_server_nothing(db):
+    from models.db import database
+    from ops.round_trips import RoundTrips
+
+    _on_postgresql()
+    with database.connection_context():
+        first = _backend_pid()
+    # (Only this thread counted: the pool is the process's.)
+    with RoundTrips(kinds=frozenset({"_MainThread"})).counting() as trips:
+        database.connect()
+        database.close()
+    with database.connection_context():
+        assert _backend_pid() == first
+    assert not trips.db, trips.sites
