@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,6 +33,7 @@ from spotify.errors import (
 from spotify.gate import SpotifyGate
 from spotify.oauth import CallbackCacheHandler, UserAuth
 from spotify.paging import CursorPage, OffsetPage, cursor_page, offset_page
+from spotify.slot_ahead import SlotAhead
 
 PAGE_LIMIT = 50
 
@@ -72,6 +74,8 @@ class SpotifyClient:
         # spent of the app's request budget. A sync's page threads share the client.
         self._sent = 0
         self._sent_lock = threading.Lock()
+        # The calling thread's line of requests taking their slots ahead (slots_ahead).
+        self._line = threading.local()
         token, manager = (auth, None) if isinstance(auth, str) else (None, auth)
         self._auth = manager
         self._sp = spotipy.Spotify(
@@ -111,6 +115,21 @@ class SpotifyClient:
     def close(self) -> None:
         """Release the pooled connections."""
         self._session.close()
+
+    @contextmanager
+    def slots_ahead(self, more: Callable[[], bool]) -> Iterator[SlotAhead | None]:
+        """While the block runs, each request of this thread has the gate's slot of the
+        next one taken while it is in flight, as long as ``more()`` says one will come
+        (``spotify/slot_ahead.py``): for requests that must come one after the other."""
+        if self.gate is None:
+            yield None
+            return
+        line = self._line.ahead = SlotAhead(self.gate, self.lane, more)
+        try:
+            yield line
+        finally:
+            self._line.ahead = None
+            line.close()
 
     @property
     def requests_sent(self) -> int:
@@ -205,7 +224,10 @@ class SpotifyClient:
         self, what: str, request: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> dict[str, Any]:
         """Make one spotipy call under the gate and give back the JSON object, errors typed."""
-        if self.gate is not None:
+        line: SlotAhead | None = getattr(self._line, "ahead", None)
+        if line is not None:
+            line.before_request()
+        elif self.gate is not None:
             self.gate.before_request(self.lane)
         with self._sent_lock:
             self._sent += 1

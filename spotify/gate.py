@@ -36,6 +36,11 @@ TTL, which a later, shorter Retry-After never shortens. A caller sleeps through 
 most ``max_wait`` seconds, and otherwise raises ``RateLimited`` at once, so that a worker
 thread is never held for long: the job layer puts the message back with a delay. The same
 holds for a slot further away than ``max_wait`` (a queue of callers at a very low rate).
+A caller that waited for its slot looks again for a pause begun meanwhile, if it waited
+longer than ``PAUSE_LOOK_AFTER``: that look is a round trip, 40 ms between hosts 20 ms
+apart, and a caller alone in its lane (a person's followed artists, read one page after
+the other) waits up to one interval for each slot, so looking after every wait took 40 ms
+of each page's time to catch a pause begun in the last 50 ms.
 
 **Counters.** The scripts also count admitted requests and 429s in per-second keys that
 expire after two minutes (plus a running total of 429s); ``stats()`` sums the last minute.
@@ -83,6 +88,8 @@ HEADROOM = 0.02
 # A pause we sleep through is re-read this often, so that an extension by another process
 # (a further 429) is seen.
 PAUSE_STEP = 0.5
+# A caller that waited longer than this for its slot looks again for a pause (see above).
+PAUSE_LOOK_AFTER = 0.1
 # Per-second counters live a little longer than the minute that stats() sums.
 COUNTER_TTL = 120
 # The per-day request counters are kept this long (today's, and a little of the past).
@@ -197,14 +204,16 @@ class SpotifyGate:
         self._reserve = ref.client.register_script(_RESERVE)
         self._pause = ref.client.register_script(_PAUSE)
 
-    def before_request(self, host_kind: str) -> float:
+    def before_request(self, host_kind: str, max_wait: float | None = None) -> float:
         """Wait for this host's (or the sign-in lane's) next free request slot, or raise
-        ``RateLimited`` if it is far (``BudgetSpent`` when the day's Web API budget is
-        spent); the slot taken, in epoch seconds of Redis's clock (when the gate let the
-        request go, however late the caller's thread wakes)."""
+        ``RateLimited`` if it is further than ``max_wait`` (by default the gate's;
+        ``BudgetSpent`` when the day's Web API budget is spent); the slot taken, in epoch
+        seconds of Redis's clock (when the gate let the request go, however late the
+        caller's thread wakes)."""
         self._check(host_kind, LANES)
+        max_wait = self.max_wait if max_wait is None else max_wait
         while True:
-            status, seconds, slot = self._reserve_slot(host_kind)
+            status, seconds, slot = self._reserve_slot(host_kind, max_wait)
             if status == _SPENT:
                 raise BudgetSpent(
                     f"The day's {self._daily_limit(host_kind):,} Spotify Web API requests are"
@@ -213,7 +222,7 @@ class SpotifyGate:
                     host_kind=host_kind,
                 )
             if status == _PAUSED:
-                if seconds > self.max_wait:
+                if seconds > max_wait:
                     raise RateLimited(
                         f"Spotify's {host_kind} host is paused for {seconds:.1f}s more",
                         retry_after=seconds,
@@ -230,12 +239,18 @@ class SpotifyGate:
             if seconds > 0:
                 self._clock.sleep(seconds)
                 # A 429 seen elsewhere while we waited for our slot pauses us too; the slot
-                # is given up (a little less throughput, never a request into a pause).
-                if self._pause_left(_HOST_OF[host_kind]) is not None:
+                # is given up (a little less throughput, no request into a pause older
+                # than PAUSE_LOOK_AFTER).
+                looks = seconds > PAUSE_LOOK_AFTER
+                if looks and self._pause_left(_HOST_OF[host_kind]) is not None:
                     continue
             return slot
 
-    def _reserve_slot(self, host_kind: str) -> tuple[int, float, float]:
+    def now(self) -> float:
+        """The gate's clock: Redis's, as this process measured it (epoch seconds)."""
+        return self._clock.time()
+
+    def _reserve_slot(self, host_kind: str, max_wait: float) -> tuple[int, float, float]:
         """One try for this host's next slot, in one round trip: the script's status, its
         seconds (the wait until the slot, the pause left, or the time to the next day), and
         the slot reserved in epoch seconds of Redis's clock (0 when none was)."""
@@ -249,7 +264,7 @@ class SpotifyGate:
         ]
         args = [
             self._interval_us[host_kind],
-            round(self.max_wait * 1e6),
+            round(max_wait * 1e6),
             COUNTER_TTL,
             self._daily_limit(host_kind),
             round((next_utc_day(now) - now) * 1e6),

@@ -346,8 +346,13 @@ def _load_followed(run: _Run, client: SpotifyClient) -> None:
     at most the few stored ahead of a gap."""
     after, done = run.checkpoint[FOLLOWED]["after"], run.checkpoint[FOLLOWED]["done"]
     in_order = _InOrder()
+    left = _followed_pages_left(run)
     pages: queue.Queue[tuple[CursorPage, Mark] | None] = queue.Queue(maxsize=FOLLOWED_STORES)
-    with ThreadPoolExecutor(FOLLOWED_STORES, thread_name_prefix="sync-followed") as storing:
+    with (
+        ThreadPoolExecutor(FOLLOWED_STORES, thread_name_prefix="sync-followed") as storing,
+        # Each page's slot at the gate is taken while the page before is in flight.
+        client.slots_ahead(lambda: in_order.read + 1 < left),
+    ):
         stores = [storing.submit(_store_followed, run, pages) for _ in range(FOLLOWED_STORES)]
         try:
             while not done:
@@ -361,6 +366,15 @@ def _load_followed(run: _Run, client: SpotifyClient) -> None:
                 _hand_over(pages, None, stores)
     for store in stores:
         store.result()
+
+
+def _followed_pages_left(run: _Run) -> int:
+    """The followed pages this pass will read, by the total Spotify gave: the pages of the
+    total less those loaded (every loaded page not of a saved source's offsets)."""
+    with run.lock:
+        cp = run.checkpoint
+        saved = sum(len(cp[source]["done_offsets"]) for source in OFFSET_SOURCES)
+        return _pages_for(cp["totals"][FOLLOWED]) - int(cp["pages_loaded"] - saved)
 
 
 def _store_followed(run: _Run, pages: queue.Queue[tuple[CursorPage, Mark] | None]) -> None:

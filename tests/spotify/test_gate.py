@@ -10,6 +10,7 @@ import multiprocessing
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ import redis
 
 from config.redis_ref import RedisRef
 from config.settings import Settings
+from ops.round_trips import RoundTrips
 from spotify.client import SpotifyClient
 from spotify.errors import RateLimited
-from spotify.gate import HEADROOM, PAUSE_STEP, SIGN_IN, SpotifyGate
+from spotify.gate import HEADROOM, PAUSE_LOOK_AFTER, PAUSE_STEP, SIGN_IN, SpotifyGate
 from spotify.listeners import ListenerPageClient
 from spotify_demo.harness import DemoSpotify
 
@@ -267,6 +269,21 @@ def test_a_pause_that_starts_while_waiting_for_a_slot_is_honoured(
     assert 60 - (time.time() - paused_at) - 0.01 <= waiting["retry_after"] <= 60
     [slept] = clock.slept
     assert 0 < slept <= 1 / (0.1 * (1 - HEADROOM))
+
+
+@pytest.mark.parametrize(("rate", "looks"), [(20.0, 0), (4.0, 1)])
+def test_only_a_wait_longer_than_pause_look_after_looks_again_for_a_pause(
+    redis_client: redis.Redis, settings: Settings, namespace: str, rate: float, looks: int
+) -> None:
+    gate = SpotifyGate(RedisRef(redis_client, namespace), settings.but(spotify_api_rate=rate))
+    gate.before_request("api")
+    # The next slot is one interval away: 51 ms at 20 a second, 255 ms at 4.
+    with RoundTrips(kinds=frozenset({"_MainThread"})).counting() as trips:
+        gate.before_request("api")
+    assert (1 / (rate * (1 - HEADROOM)) > PAUSE_LOOK_AFTER) == bool(looks)
+    assert trips.sites == Counter({"redis spotify.gate._reserve_slot": 1}) + Counter(
+        {"redis spotify.gate._pause_left": looks}
+    ), trips.sites
 
 
 def test_stats_count_the_last_minute_and_the_429s(gate: SpotifyGate) -> None:

@@ -1,0 +1,81 @@
+"""The gate's slot of the next request in a line of requests that come one after the other,
+taken while the current one is in flight.
+
+A person's followed artists can only be read along their cursor: each page's request waits
+for the last one's answer. Each also waited for its own slot at the gate (``SpotifyGate``):
+a round trip to Redis, and after a wait for the slot a second one, to see a 429's pause
+another host began meanwhile. Between hosts each round trip costs the link's delay twice,
+and on the rig, 20 ms from ``data``, those two were 80 ms of each page: the cursor, not
+the rate, set the pace of a large followed list (issue 21 b, ``bench/distance_sync.py``).
+
+``SlotAhead`` takes the next request's slot on a thread of its own, with the usual waits
+(the slot, the pause's look after a wait), while the current request is in flight; the
+next request then goes as soon as the answer is in. It takes one only while ``more()``
+says another request will come, so a line that ends gives up no slot it knew it would not
+use.
+
+A slot is a promise to send at its time: sent much later, requests bunch up, and a window
+may hold more than the rate allows. So a slot taken ahead is used only up to ``LATE_S``
+after its time; later (Spotify answered slowly), it is let go, a slot is taken the usual
+way, and the line takes no more ahead: its answers are slow enough to hide the round trips
+themselves. A slot ahead waits at most ``WAIT_S`` (a longer pause or a far slot is met the
+usual way, in the caller's thread, when the request is made).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from spotify.gate import SpotifyGate
+
+# A slot ahead is used at most this long after its time: the gate's headroom leaves 0.6 s
+# of slack in each 30 s window, of which this is a third.
+LATE_S = 0.2
+# The longest a slot ahead waits for its time or through a pause.
+WAIT_S = 1.0
+
+
+class SlotAhead:
+    """The slots of one thread's line of requests on one lane of the gate."""
+
+    def __init__(self, gate: SpotifyGate, lane: str, more: Callable[[], bool]) -> None:
+        self._gate = gate
+        self._lane = lane
+        self._more = more
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="slot-ahead")
+        self._next: Future[float] | None = None
+        self._slow = False
+        self.given_up = 0  # slots taken ahead and let go (late, or the line ended)
+
+    def before_request(self) -> float:
+        """The slot of the request about to be made (the one taken ahead when it is
+        still good), and the next one's taken ahead when another request will come."""
+        slot = self._taken_ahead()
+        if slot is None:
+            slot = self._gate.before_request(self._lane)
+        if not self._slow and self._more():
+            self._next = self._pool.submit(self._gate.before_request, self._lane, WAIT_S)
+        return slot
+
+    def _taken_ahead(self) -> float | None:
+        taken, self._next = self._next, None
+        if taken is None:
+            return None
+        try:
+            slot = taken.result()
+        except Exception:  # a far slot, a long pause, Redis: asked again the usual way
+            return None
+        if self._gate.now() - slot > LATE_S:
+            self._slow = True
+            self.given_up += 1
+            return None
+        return slot
+
+    def close(self) -> None:
+        """End the line: a slot still being taken is let go."""
+        if self._next is not None:
+            if self._next.cancel() is False and self._next.exception() is None:
+                self.given_up += 1
+            self._next = None
+        self._pool.shutdown(wait=True)
