@@ -1,9 +1,10 @@
 """The whole app on the rig's hosts (``stack.py``), one stack for the module, and what only
 several machines meet: two worker hosts sharing one rate limit (a), Redis restarting under
 them (g), the scheduler's host dying (e), a worker host cut off for a minute (c), a worker
-host dying mid-sync (d), worker hosts whose clocks are 120 s off (f). Each scenario ends
-exact: every library is the demo Spotify's, every comparison complete and
-correct, no job row twice, nothing lost.
+host dying mid-sync (d), worker hosts whose clocks are 120 s off (f), and, for f too, the
+retention and the recovery run on the skewed worker hosts. Each scenario ends exact: every
+library is the demo Spotify's, every comparison complete and correct, no job row twice,
+nothing lost.
 
 The scenarios run in this file's order on one stack (it starts in about half a minute):
 each leaves every process running as it found it.
@@ -689,3 +690,103 @@ def assert_skewed_hosts_say_why(stack, admin: Browser) -> None:
     metrics = admin.get("/metrics")
     assert metrics.status_code == 200, metrics.text
     assert "overlap_workers_clock_held 4.0" in metrics.text, metrics.text
+
+
+# -- f. Clock skew: retention and recovery on a skewed host ---------------------------------------
+
+# A finished run's age against its status's retention (the settings' defaults: succeeded
+# kept 7 days, failed 30): a minute inside, and a minute past. A clock 120 s off, trusted,
+# would take the one inside (ahead) or keep the one past (behind).
+RETENTION_ROWS = {
+    ("succeeded", "inside"): dt.timedelta(days=7, seconds=-60),
+    ("succeeded", "past"): dt.timedelta(days=7, seconds=60),
+    ("failed", "inside"): dt.timedelta(days=30, seconds=-60),
+    ("failed", "past"): dt.timedelta(days=30, seconds=60),
+}
+# What a worker's ``recover`` does, in a process of its own on a skewed host: compare the
+# clock with Redis's, as a worker does at boot (QueuePause), then run the recovery.
+RECOVER = """
+import redis
+from actors.broker import configure
+from config.redis_ref import RedisRef
+from config.settings import Settings
+from jobs.recovery import recover_jobs
+from models import init_database
+from ops.clock import RedisClock
+settings = Settings.from_env()
+init_database(settings.database_url)
+configure(settings)
+ref = RedisRef.from_settings(settings, redis.Redis.from_url(settings.redis_url))
+clock = RedisClock()
+clock.measure(ref)
+done = recover_jobs()
+print(f"offset={clock.offset:.1f} revived={done.revived} resent={done.resent}")
+"""
+
+
+@pytest.mark.skipif(
+    sys.modules["rig_stack"].libfaketime() is None, reason="needs Debian's libfaketime"
+)
+def test_retention_and_recovery_on_worker_hosts_120_s_off_keep_whats_inside_and_the_live_job(
+    stack, demo
+):
+    started = time.monotonic()
+    ref = stack.redis_ref()
+    # Given worker-1 120 s ahead and worker-2 120 s behind (their lines held), and ana's sync
+    # running on the web host's worker, slowed down so that it lasts...
+    restart_worker_lines(stack, ref, SKEWS)
+    wait_for(lambda: len(_held(ref)) == 4, 90, "4 held workers")
+    stack.start_line("web", "worker")
+    wait_for(lambda: len(live_workers(ref)) == 5, 90, "the web host's worker")
+    job = live_sync(stack, demo, "ana")
+    seen = {}
+    try:
+        for host in WORKER_HOSTS:
+            # When, on each skewed host, the retention and the recovery run against runs
+            # a minute inside and a minute past their retention, and the live job...
+            rows = retention_rows(host)
+            seen[host] = stack.overlap("jobs", "clean", host=host).strip()
+            seen[host] += "; " + stack.command(host, [sys.executable, "-c", RECOVER]).strip()
+            # ...then only the runs past their retention are gone,
+            kept = {key for key, row_id in rows.items() if JobRun.get_or_none(id=row_id)}
+            assert kept == {k for k in RETENTION_ROWS if k[1] == "inside"}, (host, seen)
+            # and the live job is still running, its worker's, untouched by the recovery.
+            row = JobRun.get_by_id(job.id)
+            assert (row.status, row.attempts, row.error) == ("running", 1, None), (host, seen)
+            assert "revived=0" in seen[host], seen
+    finally:
+        demo.set_faults(latency_ms=0)
+        JobRun.delete().where(JobRun.message_id.startswith("retention-")).execute()
+    done = wait_for(lambda: _finished(job.id), 120, "ana's sync to end")
+    assert (done.status, done.attempts) == ("succeeded", 1), done.error
+    assert "had no heartbeat since" not in stack.log("web", "worker", whole=True)
+    # And with their clocks right again, the hosts fetch again.
+    stack.terminate("web", "worker")
+    restart_worker_lines(stack, ref, {})
+    wait_for(lambda: not _held(ref), 60, "every worker to fetch again", seen=lambda: _held(ref))
+    ref.client.close()
+    figures("retention-recovery-skew", runs=seen, wall_s=round(time.monotonic() - started, 1))
+
+
+def live_sync(stack, demo: DemoSpotify, spotify_id: str) -> JobRun:
+    """A sync of ``spotify_id`` running (a few pages in), slowed to 1.5 s an answer: it
+    lasts about 45 s, through the runs on both skewed hosts."""
+    demo.set_faults(latency_ms=1500)
+    browser = Browser(stack.web_url)
+    browser.sign_in(demo, spotify_id)
+    assert browser.post("/refresh").status_code == 303
+    job = latest_sync(spotify_id)
+    wait_for(lambda: JobRun.get_by_id(job.id).pages_loaded >= 2, 120, "2 pages of the sync")
+    return job
+
+
+def retention_rows(host: str) -> dict[tuple[str, str], int]:
+    """A finished run for each of ``RETENTION_ROWS``, ended that long ago; their ids."""
+    now = utcnow()
+    return {
+        (status, where): JobRun.create(
+            message_id=f"retention-{host}-{status}-{where}", actor="update_user",
+            queue="interactive", status=status, finished_at=now - age,
+        ).id
+        for (status, where), age in RETENTION_ROWS.items()
+    }  # fmt: skip
