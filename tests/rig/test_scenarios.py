@@ -2,9 +2,9 @@
 several machines meet: two worker hosts sharing one rate limit (a), Redis restarting under
 them (g), the scheduler's host dying (e), a worker host cut off for a minute (c), a worker
 host dying mid-sync (d), worker hosts whose clocks are 120 s off (f), and, for f too, the
-retention and the recovery run on the skewed worker hosts. Each scenario ends exact: every
-library is the demo Spotify's, every comparison complete and correct, no job row twice,
-nothing lost.
+web host's scheduler 120 s behind and the retention and the recovery run on the skewed
+worker hosts. Each scenario ends exact: every library is the demo Spotify's, every
+comparison complete and correct, no job row twice, nothing lost.
 
 The scenarios run in this file's order on one stack (it starts in about half a minute):
 each leaves every process running as it found it.
@@ -28,6 +28,7 @@ from jobs.queueing import QUEUES
 from models import ArtistListeners, JobRun, current_month
 from models.db import utcnow
 from models.job_run import ACTIVE, FINISHED, HEARTBEAT_TIMEOUT
+from ops.clock_watch import process_clocks, reports_key
 from ops.counters import job_totals
 from ops.workers import live_workers
 from spotify_demo.building import build_catalog
@@ -690,6 +691,128 @@ def assert_skewed_hosts_say_why(stack, admin: Browser) -> None:
     metrics = admin.get("/metrics")
     assert metrics.status_code == 200, metrics.text
     assert "overlap_workers_clock_held 4.0" in metrics.text, metrics.text
+
+
+# -- f. Clock skew: the scheduler's host ---------------------------------------------------------
+
+SCHEDULER_SKEW_LOG = "it sends no tick until it is set right"
+
+
+@pytest.mark.skipif(
+    sys.modules["rig_stack"].libfaketime() is None, reason="needs Debian's libfaketime"
+)
+def test_the_web_hosts_scheduler_120_s_behind_takes_no_lease_and_the_standby_ticks_once(
+    stack, demo
+):
+    started = time.monotonic()
+    ref = stack.redis_ref()
+    admin = Browser(stack.web_url)
+    admin.sign_in(demo, "emma")  # the demo's admin
+    # Given no scheduler: the standby on worker-2 killed, the web host's stopped (their
+    # lease expires by itself)...
+    stack.kill("worker-2", "scheduler")
+    stack.terminate("web", "scheduler")
+    # ...when the web host's scheduler starts again 120 s behind, alone...
+    skewed, log_from = start_skewed_scheduler(stack, ref)
+    wait_for(lambda: scheduler_status(ref)["holder"] is None, 30, "the old lease to expire")
+    # ...and a minute's tick comes due with the lease free (its periodiq fires at it)...
+    soon = _utc_now() + dt.timedelta(seconds=10)  # its periodiq loaded by then
+    boundary = soon.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    time.sleep(max(0.0, (boundary - _utc_now()).total_seconds() + 5))
+    # (periodiq fires once as it starts, then at each minute on its host's clock)
+    wait_for(lambda: _fired(stack, log_from) >= 2, 30, "the skewed scheduler's minute tick")
+    # ...then it took no lease (it had every chance), so sent nothing: the minute's tick
+    # is still due,
+    assert scheduler_status(ref)["holder"] is None, scheduler_status(ref)
+    assert _tick_sender(ref, "recover", boundary) is None
+    ran = _periodic_runs(ref)
+    # and once the standby on worker-2 (clock right) starts, it takes the lease at once
+    # (periodiq fires as it starts: this minute's tick, still due) and sends every minute's
+    # tick, once, the skewed one firing beside it all along:
+    stack.start_line("worker-2", "scheduler")
+    minutes = [boundary + dt.timedelta(minutes=n) for n in range(3)]
+    while _utc_now() < minutes[-1] + dt.timedelta(seconds=20):
+        time.sleep(1)
+    senders = {
+        actor: [_tick_sender(ref, actor, minute) for minute in minutes]
+        for actor in ("recover", "refresh_slice")
+    }
+    for actor, by_minute in senders.items():
+        hosts = [s.split(":")[0] if s else None for s in by_minute]
+        assert hosts == ["worker-2"] * 3, (actor, by_minute)
+    after = _periodic_runs(ref)
+    assert {a: after[a] - ran[a] for a in ran} == {"recover": 3, "refresh_slice": 3}
+    assert _fired(stack, log_from) >= 4  # the skewed one fired at each minute meanwhile
+    status = scheduler_status(ref)
+    assert str(status["holder"]).startswith("worker-2:"), status
+    assert skewed.poll() is None, stack.log("web", "scheduler")
+    offset = assert_skewed_scheduler_says_why(stack, ref, admin, log_from)
+    # And with its clock right again, the web host's scheduler stands by (as it found it).
+    restore_web_scheduler(stack, ref)
+    ref.client.close()
+    figures(
+        "scheduler-clock-skew",
+        offset_s=round(offset, 1),
+        ticks={actor: 3 for actor in senders},
+        holder=status["holder"],
+        wall_s=round(time.monotonic() - started, 1),
+    )
+
+
+def start_skewed_scheduler(stack, ref) -> tuple[subprocess.Popen[bytes], int]:
+    """The web host's scheduler line started 120 s behind (the host's other lines keep
+    their clock), once it has compared its clock with Redis's; and where its output
+    starts in the line's log."""
+    log_from = len(stack.log("web", "scheduler", whole=True))
+    stack.skews["web"] = "-120s"
+    try:
+        process = stack.start_line("web", "scheduler")
+    finally:
+        del stack.skews["web"]
+    wait_for(lambda: _web_scheduler_clocks(ref), 60, "the skewed scheduler's clock report")
+    return process, log_from
+
+
+def _fired(stack, log_from: int) -> int:
+    """How many times the skewed scheduler's periodiq fired ``recover`` (sent or not)."""
+    return stack.log("web", "scheduler", whole=True)[log_from:].count("Scheduling Actor(recover)")
+
+
+def _web_scheduler_clocks(ref) -> list:
+    """The clock reports of the web host's schedulers."""
+    return [c for c in process_clocks(ref) if c.role == "scheduler" and ":web:" in c.id]
+
+
+def assert_skewed_scheduler_says_why(stack, ref, admin: Browser, log_from: int) -> float:
+    """The skewed scheduler never held the lease and said why once in its log; its report,
+    the dashboard and /metrics show it 120 s behind. Its offset."""
+    log = stack.log("web", "scheduler", whole=True)[log_from:]
+    assert "holds the lease" not in log, log
+    said = [line for line in log.splitlines() if SCHEDULER_SKEW_LOG in line]
+    assert len(said) == 1 and "s behind Redis's" in said[0], log
+    [clock] = _web_scheduler_clocks(ref)
+    assert clock.skewed and 118 < (clock.offset or 0) < 122, clock
+    page = admin.get("/admin").text.replace("&#39;", "'")
+    assert f"The scheduler process {clock.id}: its host's clock is " in page, page
+    assert "behind Redis's: it sends no tick" in page, page
+    metrics = admin.get("/metrics")
+    assert metrics.status_code == 200, metrics.text
+    labels = f'process="{clock.id}",role="scheduler"'
+    assert f"overlap_process_clock_skewed{{{labels}}} 1.0" in metrics.text, metrics.text
+    return clock.offset or 0.0
+
+
+def restore_web_scheduler(stack, ref) -> None:
+    """Stop the skewed scheduler, forget its clock report, and start the web host's line
+    again on the right clock: it stands by, worker-2's keeping the lease."""
+    [skewed] = _web_scheduler_clocks(ref)
+    stack.terminate("web", "scheduler")
+    ref.client.hdel(reports_key(ref), skewed.id)
+    holder = scheduler_status(ref)["holder"]
+    stack.start_line("web", "scheduler")
+    wait_for(lambda: [c for c in _web_scheduler_clocks(ref) if not c.skewed], 60,
+             "the web host's scheduler, clock right")  # fmt: skip
+    assert scheduler_status(ref)["holder"] == holder
 
 
 # -- f. Clock skew: retention and recovery on a skewed host ---------------------------------------
