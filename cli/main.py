@@ -292,6 +292,39 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# The commands that write or compare job rows' stamps: retention's cut-offs (``jobs
+# clean``), a foreground sync's heartbeats and ends (which the crash recovery of every
+# host compares), a cancel's end, the ages ``jobs list`` shows.
+ON_SHARED_CLOCK = frozenset({"jobs", "sync-user", "sync-artist", "refresh-listeners"})
+
+
+def use_shared_clock(settings: Settings) -> None:
+    """Put this command's stamps on Redis's clock, as the app's processes put theirs
+    (ops/clock.py): run on a host whose clock is off, ``jobs clean`` would otherwise delete
+    runs early (ahead) or late (behind), and a foreground sync's heartbeats would look
+    stale, or fresh, to the recovery. Without REDIS_URL (the embedded setup: one host) or
+    with Redis away, the host's clock stands, as it did."""
+    if not settings.redis_url:
+        return
+    import redis
+
+    from config.redis_ref import RedisRef
+    from ops.clock import RedisClock
+
+    log = logging.getLogger("cli")
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    clock = RedisClock()
+    try:
+        clock.measure(RedisRef.from_settings(settings, client))
+    except redis.RedisError as error:
+        log.warning("could not compare this host's clock with Redis's (%s): it stands", error)
+        return
+    finally:
+        client.close()
+    if clock.skewed:
+        log.warning("this host's clock is %s: the command's stamps are Redis's", clock.describe())
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr, like every other error here."""
 
@@ -447,6 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return runner(settings, argv[1:])
         logs.configure(settings, "cli")
         logging.getLogger("cli").debug("overlap %s", args.command)
+        if args.command in ON_SHARED_CLOCK:
+            use_shared_clock(settings)
         return args.handler(args, settings)
     except SettingsError as exc:
         print(f"overlap: bad setting: {exc}", file=sys.stderr)

@@ -60,7 +60,8 @@ def tuple_rows(query: BaseQuery) -> Iterator[tuple[Any, ...]]:
 
 # Seconds to add to this host's clock to read Redis's: the one clock all hosts share. Every
 # worker, web and scheduler process measures it when it starts and every minute
-# (ops/clock.py); elsewhere (the CLI, tests) it stays 0.
+# (ops/clock.py), and the overlap commands that write or compare job rows' stamps once as
+# they start (cli/main.py, ON_SHARED_CLOCK); elsewhere (other commands, tests) it stays 0.
 # A list, so that the measure replaces its one item rather than rebinding a global.
 _clock_offset = [0.0]
 

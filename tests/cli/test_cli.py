@@ -150,6 +150,39 @@ def test_jobs_clean_with_days_removes_every_finished_run_older_than_that(db, cli
     assert [job.id for job in JobRun.select()] == [running]
 
 
+def test_jobs_clean_on_a_host_120_s_ahead_cuts_off_on_redis_s_clock(
+    db, cli_env, monkeypatch, capsys
+):
+    import redis
+
+    from models.db import set_clock_offset
+
+    # Given Redis's clock 120 s behind this host's (the host runs ahead), and two runs
+    # that ended, on Redis's clock, a minute inside and a minute past the week kept...
+    real_time = redis.Redis.time
+    monkeypatch.setattr(redis.Redis, "time", lambda self: _shifted(real_time(self), -120))
+    week = dt.timedelta(days=7)
+    inside = JobRun.create(message_id="inside", actor="update_user", queue="interactive",
+                           status="succeeded",
+                           finished_at=utcnow() - week - dt.timedelta(seconds=60))  # fmt: skip
+    JobRun.create(message_id="past", actor="update_user", queue="interactive",
+                  status="succeeded",
+                  finished_at=utcnow() - week - dt.timedelta(seconds=180))  # fmt: skip
+    try:
+        # When `jobs clean` runs on this host...
+        assert main(["jobs", "clean"]) == 0
+    finally:
+        set_clock_offset(0.0)
+    # ...then only the one past the week went (the host's clock would take both).
+    assert "removed 1 job runs" in capsys.readouterr().out
+    assert [job.id for job in JobRun.select()] == [inside.id]
+
+
+def _shifted(answer: tuple[int, int], seconds: int) -> tuple[int, int]:
+    """Redis's TIME answer moved by whole ``seconds``."""
+    return answer[0] + seconds, answer[1]
+
+
 @pytest.mark.parametrize("bad", ["0", "-3", "week", "1.5"])
 def test_jobs_clean_with_bad_days_is_one_line(db, cli_env, bad, capsys):
     finished_run("succeeded", 30)

@@ -12,7 +12,8 @@ brings the hosts up (``hosts.py``), then runs:
 
 A host may be given a clock that is off (``--skew worker-1=+120s``, or ``Stack.skews``):
 the Procfile's lines started on it then run under Debian's libfaketime (the wall clock
-only, as on a host whose NTP failed; its monotonic clock runs true).
+only, as on a host whose NTP failed; its monotonic clock runs true), and so do the
+commands a test runs there (``Stack.overlap``, ``Stack.command``).
 
 Each app host reaches ``data`` straight, or with ``--delay-ms`` through a delay proxy per
 link (``delay_proxy.py``, one for PostgreSQL and one for Redis on the host's loopback).
@@ -255,15 +256,18 @@ class Stack:
     def start_line(self, host: str, name: str) -> subprocess.Popen[bytes]:
         """Start the Procfile's ``name`` line on ``host``, as a process manager does (under
         ``faketime`` when the host's clock is skewed)."""
-        command = self.commands[name]
-        if (skew := self.skews.get(host)) is not None:
-            # The library, not the faketime command: that one forks the command and waits,
-            # so a SIGTERM to it (a deploy's) would leave the app's process running.
-            command = (
-                f"env LD_PRELOAD={libfaketime()} FAKETIME={skew} FAKETIME_DONT_FAKE_MONOTONIC=1 "
-                f"PYTHONPATH={FAKETIME_SHIM} {command}"
-            )
+        command = " ".join([*self.faked_clock(host), self.commands[name]])
         return self.run(host, name, ["/bin/sh", "-c", f"cd {ROOT} && exec {command}"])
+
+    def faked_clock(self, host: str) -> list[str]:
+        """``env`` and the settings that put a command on ``host``'s skewed clock (none
+        when the host's clock is right). The library, not the faketime command: that one
+        forks the command and waits, so a SIGTERM to it (a deploy's) would leave the app's
+        process running."""
+        if (skew := self.skews.get(host)) is None:
+            return []
+        return ["env", f"LD_PRELOAD={libfaketime()}", f"FAKETIME={skew}",
+                "FAKETIME_DONT_FAKE_MONOTONIC=1", f"PYTHONPATH={FAKETIME_SHIM}"]  # fmt: skip
 
     def terminate(self, host: str, name: str) -> None:
         """SIGTERM to ``name``'s main process on ``host``, as a deploy does, and wait for it
@@ -352,7 +356,12 @@ class Stack:
 
     def overlap(self, *args: str, host: str = "web") -> str:
         """Run the ``overlap`` command on ``host``; its output (it must succeed)."""
-        argv = ["ip", "netns", "exec", self.rig.namespace(host), str(BIN / "overlap"), *args]
+        return self.command(host, [str(BIN / "overlap"), *args])
+
+    def command(self, host: str, argv: list[str]) -> str:
+        """Run ``argv`` on ``host`` with the app's environment there (on the host's clock,
+        skewed or not), as an operator's shell would; its output (it must succeed)."""
+        argv = ["ip", "netns", "exec", self.rig.namespace(host), *self.faked_clock(host), *argv]
         result = subprocess.run(argv, cwd=ROOT, env=self.env_for(host), capture_output=True,
                                 text=True, timeout=300)  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr

@@ -1,9 +1,10 @@
 """The whole app on the rig's hosts (``stack.py``), one stack for the module, and what only
 several machines meet: two worker hosts sharing one rate limit (a), Redis restarting under
 them (g), the scheduler's host dying (e), a worker host cut off for a minute (c), a worker
-host dying mid-sync (d), worker hosts whose clocks are 120 s off (f). Each scenario ends
-exact: every library is the demo Spotify's, every comparison complete and
-correct, no job row twice, nothing lost.
+host dying mid-sync (d), worker hosts whose clocks are 120 s off (f), and, for f too, the
+web host's scheduler 120 s behind and the retention and the recovery run on the skewed
+worker hosts. Each scenario ends exact: every library is the demo Spotify's, every
+comparison complete and correct, no job row twice, nothing lost.
 
 The scenarios run in this file's order on one stack (it starts in about half a minute):
 each leaves every process running as it found it.
@@ -27,6 +28,7 @@ from jobs.queueing import QUEUES
 from models import ArtistListeners, JobRun, current_month
 from models.db import utcnow
 from models.job_run import ACTIVE, FINISHED, HEARTBEAT_TIMEOUT
+from ops.clock_watch import process_clocks, reports_key
 from ops.counters import job_totals
 from ops.workers import live_workers
 from spotify_demo.building import build_catalog
@@ -689,3 +691,225 @@ def assert_skewed_hosts_say_why(stack, admin: Browser) -> None:
     metrics = admin.get("/metrics")
     assert metrics.status_code == 200, metrics.text
     assert "overlap_workers_clock_held 4.0" in metrics.text, metrics.text
+
+
+# -- f. Clock skew: the scheduler's host ---------------------------------------------------------
+
+SCHEDULER_SKEW_LOG = "it sends no tick until it is set right"
+
+
+@pytest.mark.skipif(
+    sys.modules["rig_stack"].libfaketime() is None, reason="needs Debian's libfaketime"
+)
+def test_the_web_hosts_scheduler_120_s_behind_takes_no_lease_and_the_standby_ticks_once(
+    stack, demo
+):
+    started = time.monotonic()
+    ref = stack.redis_ref()
+    admin = Browser(stack.web_url)
+    admin.sign_in(demo, "emma")  # the demo's admin
+    # Given no scheduler: the standby on worker-2 killed, the web host's stopped (their
+    # lease expires by itself)...
+    stack.kill("worker-2", "scheduler")
+    stack.terminate("web", "scheduler")
+    # ...when the web host's scheduler starts again 120 s behind, alone...
+    skewed, log_from = start_skewed_scheduler(stack, ref)
+    wait_for(lambda: scheduler_status(ref)["holder"] is None, 30, "the old lease to expire")
+    # ...and a minute's tick comes due with the lease free (its periodiq fires at it)...
+    soon = _utc_now() + dt.timedelta(seconds=10)  # its periodiq loaded by then
+    boundary = soon.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    time.sleep(max(0.0, (boundary - _utc_now()).total_seconds() + 5))
+    # (periodiq fires once as it starts, then at each minute on its host's clock)
+    wait_for(lambda: _fired(stack, log_from) >= 2, 30, "the skewed scheduler's minute tick")
+    # ...then it took no lease (it had every chance), so sent nothing: the minute's tick
+    # is still due,
+    assert scheduler_status(ref)["holder"] is None, scheduler_status(ref)
+    assert _tick_sender(ref, "recover", boundary) is None
+    ran = _periodic_runs(ref)
+    # and once the standby on worker-2 (clock right) starts, it takes the lease at once
+    # (periodiq fires as it starts: this minute's tick, still due) and sends every minute's
+    # tick, once, the skewed one firing beside it all along:
+    stack.start_line("worker-2", "scheduler")
+    minutes = [boundary + dt.timedelta(minutes=n) for n in range(3)]
+    while _utc_now() < minutes[-1] + dt.timedelta(seconds=20):
+        time.sleep(1)
+    senders = {
+        actor: [_tick_sender(ref, actor, minute) for minute in minutes]
+        for actor in ("recover", "refresh_slice")
+    }
+    for actor, by_minute in senders.items():
+        hosts = [s.split(":")[0] if s else None for s in by_minute]
+        assert hosts == ["worker-2"] * 3, (actor, by_minute)
+    after = _periodic_runs(ref)
+    assert {a: after[a] - ran[a] for a in ran} == {"recover": 3, "refresh_slice": 3}
+    assert _fired(stack, log_from) >= 4  # the skewed one fired at each minute meanwhile
+    status = scheduler_status(ref)
+    assert str(status["holder"]).startswith("worker-2:"), status
+    assert skewed.poll() is None, stack.log("web", "scheduler")
+    offset = assert_skewed_scheduler_says_why(stack, ref, admin, log_from)
+    # And with its clock right again, the web host's scheduler stands by (as it found it).
+    restore_web_scheduler(stack, ref)
+    ref.client.close()
+    figures(
+        "scheduler-clock-skew",
+        offset_s=round(offset, 1),
+        ticks={actor: 3 for actor in senders},
+        holder=status["holder"],
+        wall_s=round(time.monotonic() - started, 1),
+    )
+
+
+def start_skewed_scheduler(stack, ref) -> tuple[subprocess.Popen[bytes], int]:
+    """The web host's scheduler line started 120 s behind (the host's other lines keep
+    their clock), once it has compared its clock with Redis's; and where its output
+    starts in the line's log."""
+    log_from = len(stack.log("web", "scheduler", whole=True))
+    stack.skews["web"] = "-120s"
+    try:
+        process = stack.start_line("web", "scheduler")
+    finally:
+        del stack.skews["web"]
+    wait_for(lambda: _web_scheduler_clocks(ref), 60, "the skewed scheduler's clock report")
+    return process, log_from
+
+
+def _fired(stack, log_from: int) -> int:
+    """How many times the skewed scheduler's periodiq fired ``recover`` (sent or not)."""
+    return stack.log("web", "scheduler", whole=True)[log_from:].count("Scheduling Actor(recover)")
+
+
+def _web_scheduler_clocks(ref) -> list:
+    """The clock reports of the web host's schedulers."""
+    return [c for c in process_clocks(ref) if c.role == "scheduler" and ":web:" in c.id]
+
+
+def assert_skewed_scheduler_says_why(stack, ref, admin: Browser, log_from: int) -> float:
+    """The skewed scheduler never held the lease and said why once in its log; its report,
+    the dashboard and /metrics show it 120 s behind. Its offset."""
+    log = stack.log("web", "scheduler", whole=True)[log_from:]
+    assert "holds the lease" not in log, log
+    said = [line for line in log.splitlines() if SCHEDULER_SKEW_LOG in line]
+    assert len(said) == 1 and "s behind Redis's" in said[0], log
+    [clock] = _web_scheduler_clocks(ref)
+    assert clock.skewed and 118 < (clock.offset or 0) < 122, clock
+    page = admin.get("/admin").text.replace("&#39;", "'")
+    assert f"The scheduler process {clock.id}: its host's clock is " in page, page
+    assert "behind Redis's: it sends no tick" in page, page
+    metrics = admin.get("/metrics")
+    assert metrics.status_code == 200, metrics.text
+    labels = f'process="{clock.id}",role="scheduler"'
+    assert f"overlap_process_clock_skewed{{{labels}}} 1.0" in metrics.text, metrics.text
+    return clock.offset or 0.0
+
+
+def restore_web_scheduler(stack, ref) -> None:
+    """Stop the skewed scheduler, forget its clock report, and start the web host's line
+    again on the right clock: it stands by, worker-2's keeping the lease."""
+    [skewed] = _web_scheduler_clocks(ref)
+    stack.terminate("web", "scheduler")
+    ref.client.hdel(reports_key(ref), skewed.id)
+    holder = scheduler_status(ref)["holder"]
+    stack.start_line("web", "scheduler")
+    wait_for(lambda: [c for c in _web_scheduler_clocks(ref) if not c.skewed], 60,
+             "the web host's scheduler, clock right")  # fmt: skip
+    assert scheduler_status(ref)["holder"] == holder
+
+
+# -- f. Clock skew: retention and recovery on a skewed host ---------------------------------------
+
+# A finished run's age against its status's retention (the settings' defaults: succeeded
+# kept 7 days, failed 30): a minute inside, and a minute past. A clock 120 s off, trusted,
+# would take the one inside (ahead) or keep the one past (behind).
+RETENTION_ROWS = {
+    ("succeeded", "inside"): dt.timedelta(days=7, seconds=-60),
+    ("succeeded", "past"): dt.timedelta(days=7, seconds=60),
+    ("failed", "inside"): dt.timedelta(days=30, seconds=-60),
+    ("failed", "past"): dt.timedelta(days=30, seconds=60),
+}
+# What a worker's ``recover`` does, in a process of its own on a skewed host: compare the
+# clock with Redis's, as a worker does at boot (QueuePause), then run the recovery.
+RECOVER = """
+import redis
+from actors.broker import configure
+from config.redis_ref import RedisRef
+from config.settings import Settings
+from jobs.recovery import recover_jobs
+from models import init_database
+from ops.clock import RedisClock
+settings = Settings.from_env()
+init_database(settings.database_url)
+configure(settings)
+ref = RedisRef.from_settings(settings, redis.Redis.from_url(settings.redis_url))
+clock = RedisClock()
+clock.measure(ref)
+done = recover_jobs()
+print(f"offset={clock.offset:.1f} revived={done.revived} resent={done.resent}")
+"""
+
+
+@pytest.mark.skipif(
+    sys.modules["rig_stack"].libfaketime() is None, reason="needs Debian's libfaketime"
+)
+def test_retention_and_recovery_on_worker_hosts_120_s_off_keep_whats_inside_and_the_live_job(
+    stack, demo
+):
+    started = time.monotonic()
+    ref = stack.redis_ref()
+    # Given worker-1 120 s ahead and worker-2 120 s behind (their lines held), and ana's sync
+    # running on the web host's worker, slowed down so that it lasts...
+    restart_worker_lines(stack, ref, SKEWS)
+    wait_for(lambda: len(_held(ref)) == 4, 90, "4 held workers")
+    stack.start_line("web", "worker")
+    wait_for(lambda: len(live_workers(ref)) == 5, 90, "the web host's worker")
+    job = live_sync(stack, demo, "ana")
+    seen = {}
+    try:
+        for host in WORKER_HOSTS:
+            # When, on each skewed host, the retention and the recovery run against runs
+            # a minute inside and a minute past their retention, and the live job...
+            rows = retention_rows(host)
+            seen[host] = stack.overlap("jobs", "clean", host=host).strip()
+            seen[host] += "; " + stack.command(host, [sys.executable, "-c", RECOVER]).strip()
+            # ...then only the runs past their retention are gone,
+            kept = {key for key, row_id in rows.items() if JobRun.get_or_none(id=row_id)}
+            assert kept == {k for k in RETENTION_ROWS if k[1] == "inside"}, (host, seen)
+            # and the live job is still running, its worker's, untouched by the recovery.
+            row = JobRun.get_by_id(job.id)
+            assert (row.status, row.attempts, row.error) == ("running", 1, None), (host, seen)
+            assert "revived=0" in seen[host], seen
+    finally:
+        demo.set_faults(latency_ms=0)
+        JobRun.delete().where(JobRun.message_id.startswith("retention-")).execute()
+    done = wait_for(lambda: _finished(job.id), 120, "ana's sync to end")
+    assert (done.status, done.attempts) == ("succeeded", 1), done.error
+    assert "had no heartbeat since" not in stack.log("web", "worker", whole=True)
+    # And with their clocks right again, the hosts fetch again.
+    stack.terminate("web", "worker")
+    restart_worker_lines(stack, ref, {})
+    wait_for(lambda: not _held(ref), 60, "every worker to fetch again", seen=lambda: _held(ref))
+    ref.client.close()
+    figures("retention-recovery-skew", runs=seen, wall_s=round(time.monotonic() - started, 1))
+
+
+def live_sync(stack, demo: DemoSpotify, spotify_id: str) -> JobRun:
+    """A sync of ``spotify_id`` running (a few pages in), slowed to 1.5 s an answer: it
+    lasts about 45 s, through the runs on both skewed hosts."""
+    demo.set_faults(latency_ms=1500)
+    browser = Browser(stack.web_url)
+    browser.sign_in(demo, spotify_id)
+    assert browser.post("/refresh").status_code == 303
+    job = latest_sync(spotify_id)
+    wait_for(lambda: JobRun.get_by_id(job.id).pages_loaded >= 2, 120, "2 pages of the sync")
+    return job
+
+
+def retention_rows(host: str) -> dict[tuple[str, str], int]:
+    """A finished run for each of ``RETENTION_ROWS``, ended that long ago; their ids."""
+    now = utcnow()
+    return {
+        (status, where): JobRun.create(
+            message_id=f"retention-{host}-{status}-{where}", actor="update_user",
+            queue="interactive", status=status, finished_at=now - age,
+        ).id
+        for (status, where), age in RETENTION_ROWS.items()
+    }  # fmt: skip
