@@ -78,9 +78,17 @@ def timed_sync(
         # The sign-in asks for the sync before its last answer: the sync's time starts here.
         asked = time.monotonic()
         job, person = latest_sync(spotify_id), user(spotify_id)
+        seen: dict[str, float] = {}  # when the job was first seen at each stage
         while True:
-            time.sleep(0.25)
+            time.sleep(0.05)
             row = JobRun.get_by_id(job.id)
+            every = bool(row.pages_total) and row.pages_loaded == row.pages_total
+            for stage, reached in (
+                ("first page stored", row.pages_loaded > 0),
+                ("every page stored", every),
+            ):
+                if reached and stage not in seen:
+                    seen[stage] = time.monotonic() - asked
             if row.status == "failed":
                 raise SystemExit(f"the sync failed: {row.error}; logs in {log_dir}")
             counted = job_only or missing_listeners(person.id, month) == 0
@@ -91,7 +99,9 @@ def timed_sync(
         waited = (row.started_at - row.enqueued_at).total_seconds()
         ran = (row.finished_at - row.started_at).total_seconds()
         print(f"  the sign-in took {asked - start:.1f} s; the sync's message waited "
-              f"{waited:.1f} s for a worker, its job ran {ran:.1f} s", flush=True)  # fmt: skip
+              f"{waited:.1f} s for a worker, its job ran {ran:.1f} s; from the sync's request: "
+              + ", ".join(f"{stage} at {at:.1f} s" for stage, at in seen.items()),
+              flush=True)  # fmt: skip
         assert_library_is_spotifys(person, demo.catalog, spotify_id)
         database.close()
     api, pages = stats["requests"]["api"], stats["requests"]["open"]

@@ -297,10 +297,15 @@ def _offset_read(source: str, offset: int) -> Mark:
 
 
 def _learn_totals(run: _Run, client: SpotifyClient) -> None:
-    """One request per source: its first page gives the total, and is kept."""
-    followed = ask(partial(client.followed_artists_page, None))
-    tracks = ask(partial(client.saved_tracks_page, 0))
-    albums = ask(partial(client.saved_albums_page, 0))
+    """One request per source, the three at once: its first page gives the total, and is
+    kept."""
+    firsts = (
+        partial(client.followed_artists_page, None),
+        partial(client.saved_tracks_page, 0),
+        partial(client.saved_albums_page, 0),
+    )
+    with ThreadPoolExecutor(len(firsts), thread_name_prefix="sync-first") as asking:
+        followed, tracks, albums = asking.map(ask, firsts)
     with run.lock:
         run.checkpoint["totals"] = {
             FOLLOWED: followed.total,
