@@ -297,8 +297,10 @@ def _offset_read(source: str, offset: int) -> Mark:
 
 
 def _learn_totals(run: _Run, client: SpotifyClient) -> None:
-    """One request per source, the three at once: its first page gives the total, and is
-    kept."""
+    """One request per source: its first page gives the total, and is kept. The three are
+    asked for at once, then stored at once, each on a connection of its own: between
+    hosts, one after the other they cost their round trips three times over before any
+    other page could be asked for."""
     firsts = (
         partial(client.followed_artists_page, None),
         partial(client.saved_tracks_page, 0),
@@ -306,22 +308,29 @@ def _learn_totals(run: _Run, client: SpotifyClient) -> None:
     )
     with ThreadPoolExecutor(len(firsts), thread_name_prefix="sync-first") as asking:
         followed, tracks, albums = asking.map(ask, firsts)
-    with run.lock:
-        run.checkpoint["totals"] = {
-            FOLLOWED: followed.total,
-            SAVED_TRACK: tracks.total,
-            SAVED_ALBUM: albums.total,
-        }
-    run.begin()
-    run.store(
-        FOLLOWED,
-        [artist_ref(a) for a in followed.items],
-        True,
-        _followed_read(followed.next_after, followed.next_after is None),
-    )
-    for source, page in ((SAVED_TRACK, tracks), (SAVED_ALBUM, albums)):
-        refs, dates = _saved_refs(source, page.items)
-        run.store(source, refs, False, _offset_read(source, 0), dates)
+        with run.lock:
+            run.checkpoint["totals"] = {
+                FOLLOWED: followed.total,
+                SAVED_TRACK: tracks.total,
+                SAVED_ALBUM: albums.total,
+            }
+        run.begin()
+        after = followed.next_after
+        stores = [
+            partial(run.store, FOLLOWED, [artist_ref(a) for a in followed.items], True,
+                    _followed_read(after, after is None)),
+        ]  # fmt: skip
+        for source, page in ((SAVED_TRACK, tracks), (SAVED_ALBUM, albums)):
+            refs, dates = _saved_refs(source, page.items)
+            stores.append(partial(run.store, source, refs, False, _offset_read(source, 0), dates))
+        for stored in [asking.submit(_on_own_connection, store) for store in stores]:
+            stored.result()
+
+
+def _on_own_connection(work: Callable[[], None]) -> None:
+    """``work()`` on a database connection of this thread's own."""
+    with database.connection_context():
+        work()
 
 
 def _saved_refs(
