@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from typing import Any
 
 from models.db import database, is_postgres
 from models.fields import SOURCES
@@ -118,15 +119,49 @@ def link_at_once(
         (_HOLD_SQL.format(p="%s", ids=marks), (user_id, *ids)),
         ("COMMIT", ()),
     ]
-    sql = ";\n".join(statement for statement, _ in statements)
+    _at_once([statements])
+
+
+_Statements = Sequence[tuple[str, Sequence[object]]]
+
+
+def _at_once(strings: Sequence[_Statements]) -> Any:
+    """Send each list of statements as one string (psycopg2 sends a string of several
+    statements as one simple query: one round trip); the cursor of the last, whose last
+    statement's rows it holds."""
     try:
-        database.execute_sql(sql, [p for _, params in statements for p in params])
+        for statements in strings:
+            sql = ";\n".join(statement for statement, _ in statements)
+            cursor = database.execute_sql(sql, [p for _, params in statements for p in params])
     except Exception:
         # A statement that failed left the transaction open and aborted: end it, so the
         # connection goes back to the pool clean (a dead one is dropped by the pool).
         with contextlib.suppress(Exception):
             database.execute_sql("ROLLBACK")
         raise
+    return cursor
+
+
+def complete_at_once(
+    user_id: int, removal: tuple[str, Sequence[object]], stamp: tuple[str, Sequence[object]]
+) -> int:
+    """PostgreSQL: end a sync (``removal``, the DELETE of the links it did not see, and
+    ``stamp``, the person's UPDATE, as SQL and parameters) in two round trips: take the
+    person's row and remove the links, counting them; then drop the held counts of artists
+    no longer held, count the totals afresh, stamp the person, commit. As statements of
+    their own they were eleven round trips. How many links went."""
+    lock = 'SELECT 1 FROM "user" WHERE "id" = %s FOR NO KEY UPDATE'
+    removed = _at_once([
+        [("BEGIN", ()), (lock, (user_id,)),
+         (f"WITH gone AS ({removal[0]} RETURNING 1) SELECT COUNT(*) FROM gone", removal[1])],
+    ]).fetchone()[0]  # fmt: skip
+    _at_once([[
+        (_RELEASE_SQL.format(p="%s"), (user_id,)),
+        (_RECOUNT_SQL.format(p="%s"), (user_id,) * 5),
+        stamp,
+        ("COMMIT", ()),
+    ]])  # fmt: skip
+    return int(removed)
 
 
 def add_to_totals(user_id: int, source: str, artists: int, links: int) -> None:
