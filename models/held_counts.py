@@ -149,7 +149,7 @@ def complete_at_once(
     ``stamp``, the person's UPDATE, as SQL and parameters) in two round trips: take the
     person's row and remove the links, counting them; then drop the held counts of artists
     no longer held, count the totals afresh, stamp the person, commit. As statements of
-    their own they were eleven round trips. How many links went."""
+    their own they were ten round trips. How many links went."""
     lock = 'SELECT 1 FROM "user" WHERE "id" = %s FOR NO KEY UPDATE'
     removed = _at_once([
         [("BEGIN", ()), (lock, (user_id,)),

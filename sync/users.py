@@ -266,7 +266,7 @@ def _complete(run: _Run) -> int:
         (UserArtist.user == user.id) & (UserArtist.seen_at < started)
     )
     stamp = User.update(last_synced_at=utcnow()).where(User.id == user.id)
-    if is_postgres():  # in two round trips (eleven as the statements below)
+    if is_postgres():  # in two round trips (ten as the statements below)
         removed: int = held_counts.complete_at_once(user.id, unseen.sql(), stamp.sql())
     else:
         with database.atomic():
