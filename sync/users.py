@@ -301,32 +301,30 @@ def _offset_read(source: str, offset: int) -> Mark:
 
 def _learn_totals(run: _Run, client: SpotifyClient) -> None:
     """One request per source: its first page gives the total, and is kept. The three are
-    asked for at once, then stored at once, each on a connection of its own: between
-    hosts, one after the other they cost their round trips three times over before any
-    other page could be asked for."""
-    firsts = (
-        partial(client.followed_artists_page, None),
-        partial(client.saved_tracks_page, 0),
-        partial(client.saved_albums_page, 0),
-    )
-    with ThreadPoolExecutor(len(firsts), thread_name_prefix="sync-first") as asking:
-        followed, tracks, albums = asking.map(ask, firsts)
-        with run.lock:
-            run.checkpoint["totals"] = {
-                FOLLOWED: followed.total,
-                SAVED_TRACK: tracks.total,
-                SAVED_ALBUM: albums.total,
-            }
-        run.begin()
-        after = followed.next_after
-        stores = [
-            partial(run.store, FOLLOWED, [artist_ref(a) for a in followed.items], True,
-                    _followed_read(after, after is None)),
-        ]  # fmt: skip
-        for source, page in ((SAVED_TRACK, tracks), (SAVED_ALBUM, albums)):
-            refs, dates = _saved_refs(source, page.items)
-            stores.append(partial(run.store, source, refs, False, _offset_read(source, 0), dates))
-        for stored in [asking.submit(_on_own_connection, store) for store in stores]:
+    asked for one after the other, so that a Spotify failing the first is asked nothing
+    more this try (every request counts against the day's budget); then stored at once,
+    each on a connection of its own: between hosts, one after the other they cost their
+    round trips three times over before any other page could be asked for."""
+    followed = ask(partial(client.followed_artists_page, None))
+    tracks = ask(partial(client.saved_tracks_page, 0))
+    albums = ask(partial(client.saved_albums_page, 0))
+    with run.lock:
+        run.checkpoint["totals"] = {
+            FOLLOWED: followed.total,
+            SAVED_TRACK: tracks.total,
+            SAVED_ALBUM: albums.total,
+        }
+    run.begin()
+    after = followed.next_after
+    stores = [
+        partial(run.store, FOLLOWED, [artist_ref(a) for a in followed.items], True,
+                _followed_read(after, after is None)),
+    ]  # fmt: skip
+    for source, page in ((SAVED_TRACK, tracks), (SAVED_ALBUM, albums)):
+        refs, dates = _saved_refs(source, page.items)
+        stores.append(partial(run.store, source, refs, False, _offset_read(source, 0), dates))
+    with ThreadPoolExecutor(len(stores), thread_name_prefix="sync-first") as storing:
+        for stored in [storing.submit(_on_own_connection, store) for store in stores]:
             stored.result()
 
 

@@ -11,7 +11,7 @@ from dramatiq import Middleware
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import SkipMessage, default_middleware
 
-from actors.broker import FREE, ORDER, app_middleware
+from actors.broker import FREE, ORDER, QUICK_POLL_MS, app_middleware
 from actors.middleware.job_counters import JobCounters
 from actors.middleware.queue_pause import QueuePause
 from actors.middleware.worker_registry import WorkerRegistry
@@ -206,3 +206,23 @@ def test_the_job_row_the_counters_and_the_dead_letter_read_what_retries_decided(
     assert (counts.failed, counts.retried) == (1, 0)
     kept = broker.client.get(error_key(RedisRef.of(broker), "dead-1"))
     assert kept is not None and b"the cleanup broke" in kept
+
+
+def test_an_idle_worker_looks_for_a_persons_work_ten_times_as_often_as_for_the_rest(broker):
+    """A person waits for their sync and for the artists their comparison shows first; the
+    rest (counts, the refresh, the ticks) can wait for dramatiq's idle second."""
+    worker_timeout = 1000  # dramatiq's default, which its command line does not change
+    timeouts = {}
+    for queue in (*queueing.QUEUES, f"{queueing.INTERACTIVE_QUEUE}.DQ"):
+        consumer = broker.consume(queue, prefetch=1, timeout=worker_timeout)
+        timeouts[queue] = consumer.timeout
+        consumer.close()
+    assert timeouts == {
+        queueing.SHARED_QUEUE: QUICK_POLL_MS,
+        queueing.INTERACTIVE_QUEUE: QUICK_POLL_MS,
+        queueing.ARTISTS_QUEUE: worker_timeout,
+        queueing.BULK_QUEUE: worker_timeout,
+        queueing.PERIODIC_QUEUE: worker_timeout,
+        f"{queueing.INTERACTIVE_QUEUE}.DQ": worker_timeout,
+    }
+    assert worker_timeout == 10 * QUICK_POLL_MS
