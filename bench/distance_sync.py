@@ -91,8 +91,8 @@ def timed_sync(
         waited = (row.started_at - row.enqueued_at).total_seconds()
         ran = (row.finished_at - row.started_at).total_seconds()
         print(f"  the sign-in took {asked - start:.1f} s; the sync's message waited "
-              f"{waited:.1f} s for a worker (Dramatiq's consumer polls an empty queue up to "
-              f"once a second), its job ran {ran:.1f} s", flush=True)  # fmt: skip
+              f"{waited:.1f} s for a worker (the web's send, the worker's next look, its "
+              f"fetch and claim), its job ran {ran:.1f} s", flush=True)  # fmt: skip
         assert_library_is_spotifys(person, demo.catalog, spotify_id)
         database.close()
     api, pages = stats["requests"]["api"], stats["requests"]["open"]
