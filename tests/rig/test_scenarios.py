@@ -539,6 +539,12 @@ def restart_host(stack, ref, host: str) -> None:
     wait_for(lambda: len(live_workers(ref)) == 4, 30, f"{host}'s dead entries to expire")
 
 
+# The clock scenarios set a host's clock with libfaketime (stack.py, as conftest.py loaded it).
+needs_libfaketime = pytest.mark.skipif(
+    sys.modules["rig_stack"].libfaketime() is None, reason="needs Debian's libfaketime"
+)
+
+
 # -- f. Clock skew ------------------------------------------------------------------------------
 
 SKEWS = {"worker-1": "+120s", "worker-2": "-120s"}
@@ -546,10 +552,7 @@ SKEWS = {"worker-1": "+120s", "worker-2": "-120s"}
 SYNC_WITHIN_S = 240
 
 
-# (stack.py, as conftest.py loaded it)
-@pytest.mark.skipif(
-    sys.modules["rig_stack"].libfaketime() is None, reason="needs Debian's libfaketime"
-)
+@needs_libfaketime
 def test_worker_hosts_120_s_off_fetch_nothing_and_a_right_hosts_sync_ends_exact(stack, demo):
     started = time.monotonic()
     ref = stack.redis_ref()
@@ -698,9 +701,7 @@ def assert_skewed_hosts_say_why(stack, admin: Browser) -> None:
 SCHEDULER_SKEW_LOG = "it sends no tick until it is set right"
 
 
-@pytest.mark.skipif(
-    sys.modules["rig_stack"].libfaketime() is None, reason="needs Debian's libfaketime"
-)
+@needs_libfaketime
 def test_the_web_hosts_scheduler_120_s_behind_takes_no_lease_and_the_standby_ticks_once(
     stack, demo
 ):
@@ -847,9 +848,7 @@ print(f"offset={clock.offset:.1f} revived={done.revived} resent={done.resent}")
 """
 
 
-@pytest.mark.skipif(
-    sys.modules["rig_stack"].libfaketime() is None, reason="needs Debian's libfaketime"
-)
+@needs_libfaketime
 def test_retention_and_recovery_on_worker_hosts_120_s_off_keep_whats_inside_and_the_live_job(
     stack, demo
 ):
