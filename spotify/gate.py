@@ -44,6 +44,9 @@ of each page's time to catch a pause begun in the last 50 ms.
 
 **Counters.** The scripts also count admitted requests and 429s in per-second keys that
 expire after two minutes (plus a running total of 429s); ``stats()`` sums the last minute.
+A slot taken but never used (given up for a pause begun during its wait, or taken ahead
+and let go: ``spotify/slot_ahead.py``) is taken back out of them (``give_back``), so that
+they, and the day's count below, count the requests sent.
 
 **The day's budget.** Every admitted request is also counted in a key per UTC day (kept
 three days), for all processes together. With ``SPOTIFY_DAILY_BUDGET`` set, a Web API
@@ -128,6 +131,20 @@ redis.call('EXPIRE', KEYS[4], ARGV[6])
 return {0, wait, slot}
 """
 
+# KEYS: the lane's request counters of the seconds a slot may have been counted in, latest
+# first, then the host's day counter. Takes one request back from the first of those
+# counters above 0 and from the day's: a counter that expired meanwhile is not made again
+# (below 0, and without its TTL).
+_GIVE_BACK = """
+for i = 1, #KEYS - 1 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then
+    redis.call('DECR', KEYS[i])
+    break
+  end
+end
+if tonumber(redis.call('GET', KEYS[#KEYS]) or '0') > 0 then redis.call('DECR', KEYS[#KEYS]) end
+"""
+
 # KEYS: pause, this second's 429 counter, the 429 total. ARGV: pause (ms), counter TTL (s).
 # Returns the pause left (ms) after the call.
 _PAUSE = """
@@ -203,6 +220,7 @@ class SpotifyGate:
         }
         self._reserve = ref.client.register_script(_RESERVE)
         self._pause = ref.client.register_script(_PAUSE)
+        self._give_back = ref.client.register_script(_GIVE_BACK)
 
     def before_request(self, host_kind: str, max_wait: float | None = None) -> float:
         """Wait for this host's (or the sign-in lane's) next free request slot, or raise
@@ -243,8 +261,21 @@ class SpotifyGate:
                 # than PAUSE_LOOK_AFTER).
                 looks = seconds > PAUSE_LOOK_AFTER
                 if looks and self._pause_left(_HOST_OF[host_kind]) is not None:
+                    self.give_back(host_kind, slot, seconds)
                     continue
             return slot
+
+    def give_back(self, host_kind: str, slot: float, taken_within: float) -> None:
+        """Count ``slot``, which ``before_request`` gave at most ``taken_within`` seconds
+        before its time and which no request used, as no request: in the counters of the
+        last minute and of the day, which then count the requests sent. Its place in the
+        line is not given back (the slots after it are taken already). The second it was
+        counted in is the latest of that span with a count: off by a second or so at worst,
+        which moves a request within the minute, not out of the day."""
+        first = int(slot - taken_within) - 1  # (and the clocks' rounding)
+        seconds = range(int(slot), first - 1, -1)
+        keys = [self._key(host_kind, "requests", str(s)) for s in seconds]
+        self._give_back(keys=[*keys, self.day_key(_HOST_OF[host_kind], slot)])
 
     def now(self) -> float:
         """The gate's clock: Redis's, as this process measured it (epoch seconds)."""

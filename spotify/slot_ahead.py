@@ -18,8 +18,11 @@ A slot is a promise to send at its time: sent much later, requests bunch up, and
 may hold more than the rate allows. So a slot taken ahead is used only up to ``LATE_S``
 after its time; later (Spotify answered slowly), it is let go, a slot is taken the usual
 way, and the line takes no more ahead: its answers are slow enough to hide the round trips
-themselves. A slot ahead waits at most ``WAIT_S`` (a longer pause or a far slot is met the
-usual way, in the caller's thread, when the request is made).
+themselves. A slot let go is given back to the gate's counters (one round trip), which
+count requests sent, not slots taken: it spends none of the day's budget.
+
+A slot ahead waits at most ``WAIT_S`` (a longer pause or a far slot is met the usual way,
+in the caller's thread, when the request is made).
 """
 
 from __future__ import annotations
@@ -68,14 +71,20 @@ class SlotAhead:
             return None
         if self._gate.now() - slot > LATE_S:
             self._slow = True
-            self.given_up += 1
+            self._give_back(slot)
             return None
         return slot
+
+    def _give_back(self, slot: float) -> None:
+        """Let ``slot`` go: the gate counts it as no request (a request counted that was
+        never sent would spend the day's budget and show on the dashboard)."""
+        self.given_up += 1
+        self._gate.give_back(self._lane, slot, WAIT_S)
 
     def close(self) -> None:
         """End the line: a slot still being taken is let go."""
         if self._next is not None:
             if self._next.cancel() is False and self._next.exception() is None:
-                self.given_up += 1
+                self._give_back(self._next.result())
             self._next = None
         self._pool.shutdown(wait=True)

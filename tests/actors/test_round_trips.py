@@ -142,7 +142,12 @@ def test_a_library_page_of_a_sync_costs_two_round_trips_to_redis_and_two_to_post
     assert demo_spotify.stats()["rate_limited"] == 0
     slots = trips.sites.pop("redis spotify.gate._reserve_slot", 0)
     del expected["redis spotify.gate._reserve_slot"]
+    # A slot taken ahead for a followed page and let go because the page before came back
+    # late (spotify/slot_ahead.py, on a loaded machine) is given back: a round trip, and a
+    # slot with no request. At most one: a line whose slot came late takes no more ahead.
+    given_back = trips.sites.pop("redis spotify.gate.give_back", 0)
+    assert given_back <= 1, (given_back, trips.sites)
+    assert slots == asked + given_back, (slots, asked, given_back, after_waits)
     assert dict(trips.sites) == dict(expected), (after_waits, asked, demo_spotify.stats())
-    assert slots == asked, (slots, asked, after_waits)
     assert after_waits <= slots
     assert asked >= pages

@@ -115,11 +115,14 @@ def _end_from_outside(pid: int) -> None:
     from models.db import database
 
     real = database.obj
-    with psycopg2.connect(dbname=real.database, **real.connect_params) as outside:
-        outside.autocommit = True
+    # (Not ``with outside``: psycopg2 2.9 makes that block one transaction even in
+    # autocommit, and a transaction sees one snapshot of pg_stat_activity, so a backend
+    # still there at the first look was seen there for the whole 30 s.)
+    outside = psycopg2.connect(dbname=real.database, **real.connect_params)
+    outside.autocommit = True
+    try:
         with outside.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            # (one statement a look: a transaction sees one snapshot of pg_stat_activity)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
@@ -128,7 +131,8 @@ def _end_from_outside(pid: int) -> None:
                 time.sleep(0.01)
             else:
                 raise AssertionError(f"connection {pid} still there after 30 s")
-    outside.close()
+    finally:
+        outside.close()
 
 
 def test_a_pooled_connection_the_server_ended_is_not_handed_out_again(db):

@@ -269,6 +269,9 @@ def test_a_pause_that_starts_while_waiting_for_a_slot_is_honoured(
     assert 60 - (time.time() - paused_at) - 0.01 <= waiting["retry_after"] <= 60
     [slept] = clock.slept
     assert 0 < slept <= 1 / (0.1 * (1 - HEADROOM))
+    # And the slot it gave up is not counted as a request, in the minute or in the day.
+    stats = SpotifyGate(ref, slow).stats()["api"]
+    assert (stats.requests_last_minute, stats.requests_today) == (1, 1)
 
 
 @pytest.mark.parametrize(("rate", "looks"), [(20.0, 0), (4.0, 1)])
