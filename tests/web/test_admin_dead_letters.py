@@ -125,8 +125,20 @@ def test_dead_letter_actions_refuse_non_admins_missing_csrf_and_bad_names(
     dead_id = bury(ref, "bulk", "update_artist", ["x"])
     token = csrf(admin.get("/admin/dead"))
     assert web.post(f"/admin/dead/bulk/{dead_id}/delete", expect_errors=True).status_int == 403
-    for path in ("/admin/dead/nope/all/delete", "/admin/dead/bulk/<b>/delete"):
-        assert admin.post(path, {"csrf_token": token}, expect_errors=True).status_int == 404
+    # (an unknown queue; ids no message has: "²" and "١" are alphanumeric, not ASCII)
+    for which in (
+        "nope/all",
+        "bulk/<b>",
+        "bulk/%C2%B2",
+        f"bulk/{dead_id}%D9%A1",
+        "bulk/" + "a" * 65,
+    ):
+        path = f"/admin/dead/{which}/delete"
+        refused = admin.post(path, {"csrf_token": token}, expect_errors=True)
+        assert refused.status_int == 404, path
+        assert (
+            "queue by that name" in refused.text or "no dead message with that id" in refused.text
+        )
     signed_in_web("cleo")
     token = csrf(web.get("/admin", expect_errors=True))
     for path in (f"/admin/dead/bulk/{dead_id}/delete", "/admin/dead/bulk/all/requeue"):

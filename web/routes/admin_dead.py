@@ -15,7 +15,7 @@ from web.http import request_context
 from web.http.auth_guard import admin_only
 from web.http.request_context import page_error
 from web.http.services import Services
-from web.views.admin import admin_page, audit, back, confirm, redis_or_error
+from web.views.admin import admin_page, audit, back, confirm, is_message_id, redis_or_error
 
 
 def mount(app: bottle.Bottle, services: Services) -> None:
@@ -76,7 +76,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
             return ref
         if queue not in QUEUES:
             return page_error(404, "There is no queue by that name.", "No such queue")
-        if len(which) > 64 or not which.replace("-", "").isalnum():
+        if not is_message_id(which):
             return page_error(404, "There is no dead message with that id.", "No such message")
         try:
             if which == "all":

@@ -21,7 +21,7 @@ from web.http import request_context
 from web.http.auth_guard import admin_only
 from web.http.request_context import page_error
 from web.http.services import Services
-from web.views.admin import admin_page, audit, back, confirm, redis_or_error
+from web.views.admin import admin_page, audit, back, confirm, is_message_id, redis_or_error
 
 T = TypeVar("T")
 
@@ -87,10 +87,7 @@ def mount(app: bottle.Bottle, services: Services) -> None:
         if isinstance(ref := _queue_redis(queue), str):
             return ref
         kind = bottle.request.forms.getunicode("kind") or "waiting"
-        # Ids are the broker's: ASCII letters, digits and dashes ("²".isalnum() is true).
-        if len(broker_id) > 64 or not (
-            broker_id.isascii() and broker_id.replace("-", "").isalnum()
-        ):
+        if not is_message_id(broker_id):
             return page_error(404, "There is no message with that id.", "No such message")
         try:
             removed = messages.delete_message(ref, queue, broker_id)

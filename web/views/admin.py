@@ -109,6 +109,12 @@ def with_job(handler: Callable[[JobRun], Answer]) -> Callable[[str], Answer | st
     return find_job
 
 
+def is_message_id(text: str) -> bool:
+    """Whether ``text`` can be a broker message's id: ASCII letters, digits and dashes, at
+    most 64 ("²".isalnum() is true, so ASCII is checked too)."""
+    return len(text) <= 64 and text.isascii() and text.replace("-", "").isalnum()
+
+
 def redis_or_error() -> RedisRef | str:
     """The broker's Redis reference, or the 503 page to answer when there is none."""
     ref = request_context.services().redis_ref
