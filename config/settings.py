@@ -12,6 +12,7 @@ import binascii
 import ipaddress
 import os
 import secrets
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,16 @@ from urllib.parse import urlsplit, urlunsplit
 from config.private_files import tighten, write_private
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_var_dir() -> Path:
+    """Where the app keeps its files when ``OVERLAP_VAR_DIR`` is unset: the checkout's
+    ``var/``, or in an installed copy (whose packages sit in site-packages, with no
+    pyproject.toml beside them) ``var/overlap`` under the environment's prefix, where
+    Flask puts an installed app's instance folder: never inside site-packages."""
+    if (ROOT / "pyproject.toml").is_file():
+        return ROOT / "var"
+    return Path(sys.prefix) / "var" / "overlap"
 
 
 def shipped(name: str) -> Path:
@@ -308,7 +319,7 @@ class Settings:
         """Build the settings from ``env`` (default: the process environment and ``.env``)."""
         if env is None:
             env = _process_env(read_dotenv)
-        var_dir = Path(env.get("OVERLAP_VAR_DIR") or ROOT / "var").resolve()
+        var_dir = Path(env.get("OVERLAP_VAR_DIR") or default_var_dir()).resolve()
         client_id = env.get("SPOTIFY_CLIENT_ID", "").strip()
         demo = not client_id
         port = _int(env, "PORT", 8000, minimum=1)

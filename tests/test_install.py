@@ -156,6 +156,21 @@ def test_it_loads_the_web_app_and_the_worker_with_production_settings(install):
     assert "psycopg2" in loaded.split() and not set(loaded.split()) & LOCAL_ONLY
 
 
+def test_an_installed_copy_keeps_its_files_under_its_environment_not_in_site_packages(install):
+    # Given no OVERLAP_VAR_DIR (the demo settings, which make their keys in that folder)...
+    script = (
+        "import sysconfig; from config.settings import Settings\n"
+        "print(Settings.from_env({}, read_dotenv=False).var_dir)\n"
+        "print(sysconfig.get_path('purelib'))\n"
+    )
+    var_dir, site_packages = run(install.python, "-I", "-c", script, cwd=install.work).split("\n")[
+        :2
+    ]
+    # ...the folder is the environment's var/overlap, as Flask's instance folder would be.
+    assert Path(var_dir) == (install.venv / "var" / "overlap").resolve()
+    assert not Path(var_dir).is_relative_to(site_packages)
+
+
 @pytest.mark.parametrize(
     ("command", "says"),
     [
