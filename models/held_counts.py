@@ -133,13 +133,20 @@ def _at_once(strings: Sequence[_Statements]) -> Any:
         for statements in strings:
             sql = ";\n".join(statement for statement, _ in statements)
             cursor = database.execute_sql(sql, [p for _, params in statements for p in params])
-    except Exception:
-        # A statement that failed left the transaction open and aborted: end it, so the
-        # connection goes back to the pool clean (a dead one is dropped by the pool).
-        with contextlib.suppress(Exception):
-            database.execute_sql("ROLLBACK")
+    except BaseException:
+        _roll_back()
         raise
     return cursor
+
+
+def _roll_back() -> None:
+    """End the transaction a string of statements left open: a statement that failed
+    aborted it, or an interrupt (Dramatiq's time limit or shutdown, BaseExceptions raised
+    in the worker's thread) came between its BEGIN and its COMMIT. So the connection goes
+    back to the pool clean, and nothing written after on it joins the half-done work (a
+    dead connection is dropped by the pool)."""
+    with contextlib.suppress(Exception):
+        database.execute_sql("ROLLBACK")
 
 
 def complete_at_once(
@@ -151,16 +158,21 @@ def complete_at_once(
     no longer held, count the totals afresh, stamp the person, commit. As statements of
     their own they were ten round trips. How many links went."""
     lock = 'SELECT 1 FROM "user" WHERE "id" = %s FOR NO KEY UPDATE'
-    removed = _at_once([
-        [("BEGIN", ()), (lock, (user_id,)),
-         (f"WITH gone AS ({removal[0]} RETURNING 1) SELECT COUNT(*) FROM gone", removal[1])],
-    ]).fetchone()[0]  # fmt: skip
-    _at_once([[
-        (_RELEASE_SQL.format(p="%s"), (user_id,)),
-        (_RECOUNT_SQL.format(p="%s"), (user_id,) * 5),
-        stamp,
-        ("COMMIT", ()),
-    ]])  # fmt: skip
+    # The transaction spans two round trips: whatever ends it between them rolls it back.
+    try:
+        removed = _at_once([
+            [("BEGIN", ()), (lock, (user_id,)),
+             (f"WITH gone AS ({removal[0]} RETURNING 1) SELECT COUNT(*) FROM gone", removal[1])],
+        ]).fetchone()[0]  # fmt: skip
+        _at_once([[
+            (_RELEASE_SQL.format(p="%s"), (user_id,)),
+            (_RECOUNT_SQL.format(p="%s"), (user_id,) * 5),
+            stamp,
+            ("COMMIT", ()),
+        ]])  # fmt: skip
+    except BaseException:
+        _roll_back()
+        raise
     return int(removed)
 
 
