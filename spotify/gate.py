@@ -71,7 +71,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from config.redis_ref import RedisRef
 from config.settings import Settings
@@ -131,18 +131,13 @@ redis.call('EXPIRE', KEYS[4], ARGV[6])
 return {0, wait, slot}
 """
 
-# KEYS: the lane's request counters of the seconds a slot may have been counted in, latest
-# first, then the host's day counter. Takes one request back from the first of those
-# counters above 0 and from the day's: a counter that expired meanwhile is not made again
-# (below 0, and without its TTL).
+# KEYS: the request counters a slot was counted in (its second's, the day's). Takes one
+# request back from each, where it is above 0: a counter that expired meanwhile is not
+# made again (below 0, and without its TTL).
 _GIVE_BACK = """
-for i = 1, #KEYS - 1 do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then
-    redis.call('DECR', KEYS[i])
-    break
-  end
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
 end
-if tonumber(redis.call('GET', KEYS[#KEYS]) or '0') > 0 then redis.call('DECR', KEYS[#KEYS]) end
 """
 
 # KEYS: pause, this second's 429 counter, the 429 total. ARGV: pause (ms), counter TTL (s).
@@ -182,6 +177,13 @@ class SharedClock:
 
 
 SHARED_CLOCK = SharedClock()
+
+
+class Slot(NamedTuple):
+    """A request's slot at the gate."""
+
+    at: float  # when the request may go: epoch seconds of Redis's clock
+    counted_at: float  # the gate's clock when it counted the request (its second, its day)
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,10 @@ class SpotifyGate:
         ``BudgetSpent`` when the day's Web API budget is spent); the slot taken, in epoch
         seconds of Redis's clock (when the gate let the request go, however late the
         caller's thread wakes)."""
+        return self.reserve(host_kind, max_wait).at
+
+    def reserve(self, host_kind: str, max_wait: float | None = None) -> Slot:
+        """``before_request``, with what ``give_back`` needs of the slot."""
         self._check(host_kind, LANES)
         max_wait = self.max_wait if max_wait is None else max_wait
         while True:
@@ -261,36 +267,31 @@ class SpotifyGate:
                 # than PAUSE_LOOK_AFTER).
                 looks = seconds > PAUSE_LOOK_AFTER
                 if looks and self._pause_left(_HOST_OF[host_kind]) is not None:
-                    self.give_back(host_kind, slot, seconds)
+                    self.give_back(host_kind, slot)
                     continue
             return slot
 
-    def give_back(self, host_kind: str, slot: float, taken_within: float) -> None:
-        """Count ``slot``, which ``before_request`` gave at most ``taken_within`` seconds
-        before its time and which no request used, as no request: in the counters of the
-        last minute and of the day, which then count the requests sent. Its place in the
-        line is not given back (the slots after it are taken already). The second it was
-        counted in is the latest of that span with a count: off by a second or so at worst,
-        which moves a request within the minute, not out of the day."""
-        first = int(slot - taken_within) - 1  # (and the clocks' rounding)
-        seconds = range(int(slot), first - 1, -1)
-        keys = [self._key(host_kind, "requests", str(s)) for s in seconds]
-        self._give_back(keys=[*keys, self.day_key(_HOST_OF[host_kind], slot)])
+    def give_back(self, host_kind: str, slot: Slot) -> None:
+        """Count ``slot``, which no request used, as no request: out of the counters of
+        its second and its day, which then count the requests sent. Its place in the line
+        is not given back (the slots after it are taken already)."""
+        second = self._counter(host_kind, "requests", slot.counted_at)
+        self._give_back(keys=[second, self.day_key(_HOST_OF[host_kind], slot.counted_at)])
 
     def now(self) -> float:
         """The gate's clock: Redis's, as this process measured it (epoch seconds)."""
         return self._clock.time()
 
-    def _reserve_slot(self, host_kind: str, max_wait: float) -> tuple[int, float, float]:
+    def _reserve_slot(self, host_kind: str, max_wait: float) -> tuple[int, float, Slot]:
         """One try for this host's next slot, in one round trip: the script's status, its
         seconds (the wait until the slot, the pause left, or the time to the next day), and
-        the slot reserved in epoch seconds of Redis's clock (0 when none was)."""
+        the slot reserved (at 0 when none was)."""
         now = self._clock.time()
         host = _HOST_OF[host_kind]
         keys = [
             self._key(host_kind, "tat"),
             self._key(host, "paused"),
-            self._counter(host_kind, "requests"),
+            self._counter(host_kind, "requests", now),
             self.day_key(host, now),
         ]
         args = [
@@ -302,7 +303,7 @@ class SpotifyGate:
             DAY_COUNTER_TTL,
         ]
         status, micros, *reserved = self._reserve(keys=keys, args=args)
-        slot = int(reserved[0]) / 1e6 if reserved else 0.0
+        slot = Slot(int(reserved[0]) / 1e6 if reserved else 0.0, now)
         return int(status), int(micros) / 1e6, slot
 
     def _daily_limit(self, host_kind: str) -> int:
@@ -386,9 +387,10 @@ class SpotifyGate:
     def _key(self, host_kind: str, *parts: str) -> str:
         return self._ref.key("spotify-gate", host_kind, *parts)
 
-    def _counter(self, host_kind: str, name: str) -> str:
-        """The key counting ``name`` events of this host in the current second."""
-        return self._key(host_kind, name, str(int(self._clock.time())))
+    def _counter(self, host_kind: str, name: str, at: float | None = None) -> str:
+        """The key counting ``name`` events of this host in the second of ``at`` (by
+        default the current one)."""
+        return self._key(host_kind, name, str(int(self._clock.time() if at is None else at)))
 
     def _check(self, host_kind: str, kinds: tuple[str, ...] = HOST_KINDS) -> None:
         if host_kind not in kinds:

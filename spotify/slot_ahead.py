@@ -27,10 +27,15 @@ in the caller's thread, when the request is made).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from spotify.gate import SpotifyGate
+import redis
+
+from spotify.gate import Slot, SpotifyGate
+
+log = logging.getLogger(__name__)
 
 # A slot ahead is used at most this long after its time: the gate's headroom leaves 0.6 s
 # of slack in each 30 s window, of which this is a third.
@@ -47,7 +52,7 @@ class SlotAhead:
         self._lane = lane
         self._more = more
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="slot-ahead")
-        self._next: Future[float] | None = None
+        self._next: Future[Slot] | None = None
         self._slow = False
         self.given_up = 0  # slots taken ahead and let go (late, or the line ended)
 
@@ -58,7 +63,7 @@ class SlotAhead:
         if slot is None:
             slot = self._gate.before_request(self._lane)
         if not self._slow and self._more():
-            self._next = self._pool.submit(self._gate.before_request, self._lane, WAIT_S)
+            self._next = self._pool.submit(self._gate.reserve, self._lane, WAIT_S)
         return slot
 
     def _taken_ahead(self) -> float | None:
@@ -69,22 +74,29 @@ class SlotAhead:
             slot = taken.result()
         except Exception:  # a far slot, a long pause, Redis: asked again the usual way
             return None
-        if self._gate.now() - slot > LATE_S:
+        if self._gate.now() - slot.at > LATE_S:
             self._slow = True
             self._give_back(slot)
             return None
-        return slot
+        return slot.at
 
-    def _give_back(self, slot: float) -> None:
+    def _give_back(self, slot: Slot) -> None:
         """Let ``slot`` go: the gate counts it as no request (a request counted that was
-        never sent would spend the day's budget and show on the dashboard)."""
+        never sent would spend the day's budget and show on the dashboard). Redis failing
+        here leaves that count one too high, and ends nothing: the request goes on the
+        usual way, and a line ending for another reason ends with that reason."""
         self.given_up += 1
-        self._gate.give_back(self._lane, slot, WAIT_S)
+        try:
+            self._gate.give_back(self._lane, slot)
+        except redis.RedisError as error:
+            log.warning("a slot taken ahead and not used stays counted: %s", error)
 
     def close(self) -> None:
         """End the line: a slot still being taken is let go."""
-        if self._next is not None:
-            if self._next.cancel() is False and self._next.exception() is None:
-                self._give_back(self._next.result())
+        try:
+            taken = self._next
+            if taken is not None and not taken.cancel() and taken.exception() is None:
+                self._give_back(taken.result())
+        finally:
             self._next = None
-        self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=True)
