@@ -24,14 +24,19 @@ from config.private_files import tighten, write_private
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def default_var_dir() -> Path:
+def default_var_dir(env: Mapping[str, str]) -> Path:
     """Where the app keeps its files when ``OVERLAP_VAR_DIR`` is unset: the checkout's
-    ``var/``, or in an installed copy (whose packages sit in site-packages, with no
-    pyproject.toml beside them) ``var/overlap`` under the environment's prefix, where
-    Flask puts an installed app's instance folder: never inside site-packages."""
+    ``var/``; in an installed copy (its packages in site-packages, with no pyproject.toml
+    beside them), never inside site-packages: ``var/overlap`` under its virtual
+    environment, where Flask puts an installed app's instance folder, or, installed
+    outside one (whose prefix, ``/usr/local``, its user may not write), the user's state
+    folder (``$XDG_STATE_HOME/overlap``, by default ``~/.local/state/overlap``)."""
     if (ROOT / "pyproject.toml").is_file():
         return ROOT / "var"
-    return Path(sys.prefix) / "var" / "overlap"
+    if sys.prefix != sys.base_prefix:
+        return Path(sys.prefix) / "var" / "overlap"
+    state = env.get("XDG_STATE_HOME") or Path(env.get("HOME") or Path.home()) / ".local" / "state"
+    return Path(state) / "overlap"
 
 
 def shipped(name: str) -> Path:
@@ -319,7 +324,7 @@ class Settings:
         """Build the settings from ``env`` (default: the process environment and ``.env``)."""
         if env is None:
             env = _process_env(read_dotenv)
-        var_dir = Path(env.get("OVERLAP_VAR_DIR") or default_var_dir()).resolve()
+        var_dir = Path(env.get("OVERLAP_VAR_DIR") or default_var_dir(env)).resolve()
         client_id = env.get("SPOTIFY_CLIENT_ID", "").strip()
         demo = not client_id
         port = _int(env, "PORT", 8000, minimum=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from config.settings import DEFAULT_API_URL, Settings, SettingsError
@@ -198,3 +200,23 @@ def test_the_metrics_token_is_read_and_hidden(tmp_path):
     assert s.metrics_token == "scrape-me"
     assert "scrape-me" not in str(s.redacted())
     assert make(tmp_path).metrics_token is None
+
+
+def test_the_default_folder_is_the_checkout_s_var_or_an_installed_copy_s_own(tmp_path, monkeypatch):
+    import config.settings as settings_module
+    from config.settings import default_var_dir
+
+    # A checkout: var/ beside pyproject.toml.
+    assert default_var_dir({}) == settings_module.ROOT / "var"
+    # An installed copy (no pyproject.toml beside its packages) in a virtual environment:
+    monkeypatch.setattr(settings_module, "ROOT", tmp_path / "site-packages")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
+    monkeypatch.setattr(sys, "base_prefix", "/usr")
+    assert default_var_dir({}) == tmp_path / "venv" / "var" / "overlap"
+    # Installed outside one (a prefix such as /usr/local, which its user may not write):
+    # the user's state folder.
+    monkeypatch.setattr(sys, "base_prefix", sys.prefix)
+    home = {"HOME": str(tmp_path / "home")}
+    assert default_var_dir(home) == tmp_path / "home" / ".local" / "state" / "overlap"
+    state = {**home, "XDG_STATE_HOME": str(tmp_path / "state")}
+    assert default_var_dir(state) == tmp_path / "state" / "overlap"
