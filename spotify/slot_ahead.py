@@ -16,10 +16,12 @@ use.
 
 A slot is a promise to send at its time: sent much later, requests bunch up, and a window
 may hold more than the rate allows. So a slot taken ahead is used only up to ``LATE_S``
-after its time; later (Spotify answered slowly), it is let go, a slot is taken the usual
-way, and the line takes no more ahead: its answers are slow enough to hide the round trips
-themselves. A slot let go is given back to the gate's counters (one round trip), which
-count requests sent, not slots taken: it spends none of the day's budget.
+after its time; later, it is let go, a slot is taken the usual way, and the line takes no
+more ahead. Most often Spotify answered slowly, and then its answers are slow enough to
+hide the round trips themselves; a page asked again after a failure, or a reader held by
+slow stores, also ends the line's slots ahead (a little speed lost, never a request early).
+A slot let go is given back to the gate's counters (one round trip), which count requests
+sent, not slots taken: it spends none of the day's budget.
 
 A slot ahead waits at most ``WAIT_S`` (a longer pause or a far slot is met the usual way,
 in the caller's thread, when the request is made).
