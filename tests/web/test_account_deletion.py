@@ -5,6 +5,7 @@ their jobs, and the id is never given to the next person."""
 from __future__ import annotations
 
 import re
+import time
 
 from config.redis_ref import RedisRef
 from models import JobRun, User, current_month
@@ -41,6 +42,10 @@ def test_deleting_an_account_removes_every_redis_key_about_the_person(
         return {k.decode() for k in broker.client.scan_iter(f"{broker.namespace}:*")}
 
     before = listed()
+    # (How long each key had left: the gate's slot keys live about one interval, and may
+    # run out by themselves before the deletion is over on a loaded machine.)
+    read_at = time.monotonic()
+    left_ms = {k: broker.client.pttl(k) for k in before}
     about_cleo = keys_naming(before, cleo.id)
     kinds = {k.split(":")[1] for k in about_cleo}
     assert kinds >= {
@@ -52,7 +57,11 @@ def test_deleting_an_account_removes_every_redis_key_about_the_person(
 
     after = listed()
     assert keys_naming(after, cleo.id) == set(), sorted(keys_naming(after, cleo.id))
-    assert after == before - about_cleo  # nothing else went
+    # Nothing else went, but for keys that ran out by themselves meanwhile (-2: already).
+    waited_ms = (time.monotonic() - read_at) * 1000
+    ran_out = {k for k in before - after if left_ms[k] == -2 or 0 < left_ms[k] <= waited_ms}
+    assert after == before - about_cleo - ran_out
+    assert all(re.fullmatch(r"[^:]+:spotify-gate:[^:]+:tat", k) for k in ran_out), ran_out
     assert LibraryStamps(ref)._key(ben.id) in after
 
 

@@ -6,6 +6,8 @@ Screenshots go to ``OVERLAP_SCREENSHOTS`` when it is set, to look at by eye."""
 
 from __future__ import annotations
 
+from itertools import zip_longest
+
 from models import Group, User, UserArtist
 from models.db import utcnow
 from tests.web.browser_helpers import BROWSER_TESTS, check_everywhere, signed_in_browser
@@ -16,8 +18,16 @@ pytestmark = BROWSER_TESTS
 
 def friends_with_some_of(cleo: User, *names: str) -> list[User]:
     """Demo people holding some of Cléo's artists and a few of their own, synced."""
-    hers = [a for (a,) in UserArtist.select(UserArtist.artist).where(
-        UserArtist.user == cleo.id).distinct().order_by(UserArtist.artist).tuples()]  # fmt: skip
+    sources: dict[int, set[str]] = {}
+    links = UserArtist.select(UserArtist.artist, UserArtist.source).where(
+        UserArtist.user == cleo.id).tuples()  # fmt: skip
+    for artist, source in links:
+        sources.setdefault(artist, set()).add(source)
+    followed_only = sorted(a for a, held in sources.items() if held == {"followed"})
+    saved = sorted(a for a, held in sources.items() if held != {"followed"})
+    # Taking turns, so that the artists both friends hold include some she saved and some
+    # she only follows, whatever order her sync stored its first pages in (their ids).
+    hers = [a for pair in zip_longest(followed_only, saved) for a in pair if a is not None]
     friends = []
     for n, name in enumerate(names):
         friend = User.sign_in(name, name.title(), {})
